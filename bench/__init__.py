@@ -1,0 +1,1 @@
+"""`make bench`: every number the issues ask for, measured side by side in one run."""

@@ -1,0 +1,1 @@
+"""sqs-kit scenarios: the engine, the oracle, the targets and the `scenario` CLI."""
