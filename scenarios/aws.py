@@ -16,7 +16,9 @@ DEFAULT_REGION = "us-east-1"
 _DUMMY_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
-def retry_config(max_attempts: int = 8, *, connect_timeout: float = 5, read_timeout: float = 30) -> Config:
+def retry_config(
+    max_attempts: int = 8, *, connect_timeout: float = 5, read_timeout: float = 30
+) -> Config:
     """The one botocore retry policy the kit uses: standard mode, bounded attempts."""
     return Config(
         retries={"mode": "standard", "max_attempts": max_attempts},
@@ -26,7 +28,12 @@ def retry_config(max_attempts: int = 8, *, connect_timeout: float = 5, read_time
 
 
 def resolve_region(region: str | None = None) -> str:
-    return region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    return (
+        region
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or DEFAULT_REGION
+    )
 
 
 def client(
@@ -37,7 +44,7 @@ def client(
     profile: str | None = None,
     config: Config | None = None,
 ) -> Any:
-    """A boto3 client for ``service``; ``endpoint_url=None`` means real AWS (or AWS_ENDPOINT_URL)."""
+    """A boto3 client for ``service``; no ``endpoint_url`` means AWS (or AWS_ENDPOINT_URL)."""
     session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
     kwargs: dict[str, Any] = {
         "region_name": resolve_region(region),
@@ -47,4 +54,5 @@ def client(
         kwargs["endpoint_url"] = endpoint_url
         if session.get_credentials() is None:
             kwargs.update(_DUMMY_CREDENTIALS)
-    return session.client(service, **kwargs)
+    factory: Any = session.client  # boto3's overloads want a literal service name
+    return factory(service, **kwargs)

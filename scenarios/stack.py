@@ -40,7 +40,8 @@ class StackSpec:
     receive_wait: int = 10
     max_receive_count: int = 5
     message_retention: int = 345_600  # 4 days, the SQS default
-    dlq_retention: int = 1_209_600  # 14 days: longer than the source queue, so nothing expires first
+    # 14 days: longer than the source queue, so nothing expires first.
+    dlq_retention: int = 1_209_600
     max_message_size: int = MAX_MESSAGE_SIZE_BYTES
     sse: bool = True
     ttl_attribute: str = "expires_at"
@@ -52,13 +53,20 @@ class StackSpec:
                 f"stack prefix {self.prefix!r} is invalid: use 2-40 lowercase letters, digits "
                 "or '-', starting with a letter"
             )
-        _check_range("visibility_timeout", self.visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT_SECONDS)
+        _check_range(
+            "visibility_timeout", self.visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT_SECONDS
+        )
         _check_range("receive_wait", self.receive_wait, 0, MAX_RECEIVE_WAIT_SECONDS)
         _check_range("max_receive_count", self.max_receive_count, 1, MAX_RECEIVE_COUNT_LIMIT)
         _check_range(
-            "message_retention", self.message_retention, MIN_RETENTION_SECONDS, MAX_RETENTION_SECONDS
+            "message_retention",
+            self.message_retention,
+            MIN_RETENTION_SECONDS,
+            MAX_RETENTION_SECONDS,
         )
-        _check_range("dlq_retention", self.dlq_retention, MIN_RETENTION_SECONDS, MAX_RETENTION_SECONDS)
+        _check_range(
+            "dlq_retention", self.dlq_retention, MIN_RETENTION_SECONDS, MAX_RETENTION_SECONDS
+        )
         _check_range("max_message_size", self.max_message_size, 1024, MAX_MESSAGE_SIZE_BYTES)
         if self.dlq_retention < self.message_retention:
             raise ConfigError(

@@ -1,4 +1,4 @@
-"""The API provisioner: boto3 creates what `terraform/modules/stack` declares, in well under a second."""
+"""The API provisioner: boto3 creates what `terraform/modules/stack` declares, in under a second."""
 
 from __future__ import annotations
 
@@ -59,7 +59,10 @@ class ApiProvisioner(Provisioner):
             QueueUrl=dlq_url,
             Attributes={
                 "RedriveAllowPolicy": json.dumps(
-                    {"redrivePermission": "byQueue", "sourceQueueArns": [self._queue_arn(queue_url)]}
+                    {
+                        "redrivePermission": "byQueue",
+                        "sourceQueueArns": [self._queue_arn(queue_url)],
+                    }
                 )
             },
         )

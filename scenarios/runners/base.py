@@ -1,0 +1,279 @@
+"""The ConsumerRunner interface: the base class owns supervision, backends own five primitives.
+
+A runner starts N consumer *slots*. Each slot runs one consumer at a time; when a consumer
+crashes and the restart policy says so, the base starts a new incarnation in the same slot
+with a fresh CONSUMER_ID, the way an ECS service replaces a stopped task. Backends (process,
+docker, ecs) only launch, signal, poll, read log lines and remove one incarnation.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import json
+import logging
+import signal as signals
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# The consumer's exit codes (consumer/exit_codes.py), repeated here so the engine does not
+# import the consumer package.
+EXIT_OK = 0
+EXIT_CHAOS_CRASH = 3
+
+
+class RestartPolicy(enum.Enum):
+    """When a slot gets a new incarnation after its consumer exits."""
+
+    NEVER = "never"
+    ON_FAILURE = "on-failure"  # any non-zero exit, as an ECS service does for a stopped task
+
+
+@dataclass
+class Incarnation:
+    """One consumer process/container/task in a slot."""
+
+    consumer_id: str
+    native_id: str  # pid, container id or task ARN
+    started_at: float
+    native: Any = field(repr=False, default=None)
+    exit_code: int | None = None
+    ended_at: float | None = None
+    signals_sent: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ConsumerHandle:
+    """A slot: what the scenario holds on to across restarts."""
+
+    slot: int
+    env: dict[str, str]
+    restart: RestartPolicy
+    incarnations: list[Incarnation] = field(default_factory=list)
+
+    @property
+    def current(self) -> Incarnation:
+        return self.incarnations[-1]
+
+    @property
+    def consumer_id(self) -> str:
+        return self.current.consumer_id
+
+    @property
+    def running(self) -> bool:
+        return bool(self.incarnations) and self.current.exit_code is None
+
+    @property
+    def exit_codes(self) -> list[int]:
+        return [i.exit_code for i in self.incarnations if i.exit_code is not None]
+
+
+class ConsumerRunner(abc.ABC):
+    """Starts, signals, supervises and stops consumers; collects their JSON log events."""
+
+    name: str = "base"
+    #: seconds between a crash and the replacement, like ECS's (much longer) back-off
+    restart_delay_s: float = 0.2
+
+    def __init__(self) -> None:
+        self._handles: list[ConsumerHandle] = []
+        self._events: list[dict[str, Any]] = []
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        self._seq = 0
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def start(
+        self,
+        n: int,
+        env: Mapping[str, str],
+        *,
+        restart: RestartPolicy = RestartPolicy.ON_FAILURE,
+        id_prefix: str = "consumer",
+    ) -> list[ConsumerHandle]:
+        """Start ``n`` consumers with ``env``; returns one handle per slot."""
+        new = []
+        with self._lock:
+            for _ in range(n):
+                slot = len(self._handles)
+                handle = ConsumerHandle(slot=slot, env={**env}, restart=restart)
+                self._handles.append(handle)
+                self._launch_incarnation(handle, id_prefix)
+                new.append(handle)
+        self._ensure_supervisor()
+        return new
+
+    def signal(self, handle: ConsumerHandle, sig: int) -> None:
+        """Send ``sig`` (SIGTERM, SIGKILL, ...) to the slot's current consumer."""
+        with self._lock:
+            inc = handle.current
+            if inc.exit_code is not None:
+                return
+            inc.signals_sent.append(signals.Signals(sig).name)
+            log.info(
+                "consumer.signal",
+                extra={"consumer_id": inc.consumer_id, "signal": signals.Signals(sig).name},
+            )
+            self._signal(inc, sig)
+
+    def events(self, handle: ConsumerHandle | None = None) -> list[dict[str, Any]]:
+        """Parsed JSON events so far, from every incarnation (or one slot's)."""
+        self.poll()
+        with self._lock:
+            if handle is None:
+                return list(self._events)
+            return [e for e in self._events if e.get("_slot") == handle.slot]
+
+    @property
+    def handles(self) -> list[ConsumerHandle]:
+        return list(self._handles)
+
+    def poll(self) -> None:
+        """Read new log lines, notice exits and apply the restart policy."""
+        with self._lock:
+            for handle in self._handles:
+                inc = handle.current
+                self._collect(handle, inc)
+                if inc.exit_code is None:
+                    code = self._exit_code(inc)
+                    if code is not None:
+                        self._collect(handle, inc)  # lines written just before the exit
+                        inc.exit_code, inc.ended_at = code, time.time()
+                        log.info(
+                            "consumer.exited",
+                            extra={"consumer_id": inc.consumer_id, "exit_code": code},
+                        )
+                if (
+                    inc.exit_code not in (None, EXIT_OK)
+                    and handle.restart is RestartPolicy.ON_FAILURE
+                    and not self._stop.is_set()
+                    and inc.ended_at is not None
+                    and time.time() - inc.ended_at >= self.restart_delay_s
+                ):
+                    self._launch_incarnation(handle, handle.current.consumer_id.rsplit("-", 1)[0])
+
+    def wait_all(self, timeout: float) -> bool:
+        """Wait until every slot's consumer has exited for good; True if they all did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.poll()
+            with self._lock:
+                if all(not h.running and not self._will_restart(h) for h in self._handles):
+                    return True
+            time.sleep(0.1)
+        return False
+
+    def stop_all(self, timeout: float = 10.0) -> None:
+        """Stop every consumer: SIGTERM (drain), then SIGKILL after ``timeout``; never restart."""
+        self._stop.set()
+        with self._lock:
+            for handle in self._handles:
+                if handle.running:
+                    self.signal(handle, signals.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(h.running for h in self._handles):
+            self.poll()
+            time.sleep(0.1)
+        with self._lock:
+            for handle in self._handles:
+                if handle.running:
+                    self.signal(handle, signals.SIGKILL)
+        end = time.monotonic() + 10
+        while time.monotonic() < end and any(h.running for h in self._handles):
+            self.poll()
+            time.sleep(0.05)
+        self.poll()
+        with self._lock:
+            for handle in self._handles:
+                for inc in handle.incarnations:
+                    self._remove(inc)
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
+
+    # -- supervision ----------------------------------------------------------------------------
+
+    def _will_restart(self, handle: ConsumerHandle) -> bool:
+        code = handle.current.exit_code
+        return (
+            code not in (None, EXIT_OK)
+            and handle.restart is RestartPolicy.ON_FAILURE
+            and not self._stop.is_set()
+        )
+
+    def _ensure_supervisor(self) -> None:
+        if self._supervisor is None or not self._supervisor.is_alive():
+            self._supervisor = threading.Thread(
+                target=self._supervise, name=f"{self.name}-supervisor", daemon=True
+            )
+            self._supervisor.start()
+
+    def _supervise(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll()
+            except Exception:  # keep supervising; the failure is logged, not swallowed
+                log.exception("runner.poll_failed")
+            self._stop.wait(0.1)
+
+    def _launch_incarnation(self, handle: ConsumerHandle, id_prefix: str) -> None:
+        self._seq += 1
+        consumer_id = f"{id_prefix}-{handle.slot}-{self._seq}"
+        env = {**handle.env, "CONSUMER_ID": consumer_id, "LOG_FORMAT": "json"}
+        native_id, native = self._launch(handle.slot, consumer_id, env)
+        handle.incarnations.append(
+            Incarnation(
+                consumer_id=consumer_id, native_id=native_id, native=native, started_at=time.time()
+            )
+        )
+        log.info("consumer.launched", extra={"consumer_id": consumer_id, "native_id": native_id})
+
+    def _collect(self, handle: ConsumerHandle, inc: Incarnation) -> None:
+        for line in self._read_new_lines(inc):
+            event = parse_event(line)
+            if event is not None:
+                event["_slot"] = handle.slot
+                event["_incarnation"] = inc.consumer_id
+                self._events.append(event)
+
+    # -- backend primitives ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _launch(self, slot: int, consumer_id: str, env: dict[str, str]) -> tuple[str, Any]:
+        """Start one consumer; return (native id, native object)."""
+
+    @abc.abstractmethod
+    def _signal(self, inc: Incarnation, sig: int) -> None:
+        """Deliver ``sig`` to a running consumer."""
+
+    @abc.abstractmethod
+    def _exit_code(self, inc: Incarnation) -> int | None:
+        """The exit code once the consumer has exited, else None. Never blocks."""
+
+    @abc.abstractmethod
+    def _read_new_lines(self, inc: Incarnation) -> list[str]:
+        """Log lines written since the last call. Never blocks."""
+
+    @abc.abstractmethod
+    def _remove(self, inc: Incarnation) -> None:
+        """Release what the consumer left behind (container, log file handle, ...)."""
+
+
+def parse_event(line: str) -> dict[str, Any] | None:
+    """A consumer log line as a dict, or None for a line that is not a JSON event."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or "event" not in obj:
+        return None
+    return obj
