@@ -9,9 +9,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SCENARIO ?= happy
 PYTEST_ARGS ?=
+SEC_VENV ?= .venv-security
+CHECKOV  := $(SEC_VENV)/bin/checkov
 
-.PHONY: help venv demo test test-unit lint typecheck bench local-up local-down local-status \
-        emulator-matrix doctor scenarios-all clean
+.PHONY: help venv demo test test-unit lint typecheck security bench image local-up local-down \
+        local-status emulator-matrix doctor scenarios-all aws-build-push aws-up aws-logs aws-status \
+        aws-cleanup aws-down clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -27,7 +30,7 @@ venv: $(STAMP) ## create the virtualenv and install the kit (idempotent)
 demo: $(STAMP) ## run the `happy` scenario on the embedded emulator and print the report
 	$(BIN)/scenario run $(SCENARIO) --target local
 
-test: $(STAMP) lint typecheck ## lint, type-check and run every test tier (Docker/terraform tiers skip when absent)
+test: $(STAMP) $(CHECKOV) lint typecheck ## lint, type-check, run every tier (Docker/terraform skip when absent)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## the fast in-process tier only
@@ -37,8 +40,21 @@ lint: $(STAMP) ## ruff format check + lint
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
-typecheck: $(STAMP) ## mypy (strict on library code)
+typecheck: $(STAMP) ## mypy (strict on library code, relaxed on tests and benchmarks)
 	$(BIN)/mypy consumer producer local scenarios
+	$(BIN)/mypy tests bench
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(SEC_VENV)
+	$(SEC_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
+
+security: $(CHECKOV) ## checkov on the Terraform roots and the consumer Dockerfile (0 failures)
+	$(CHECKOV) -d terraform --skip-download --quiet --compact
+	$(CHECKOV) -d scenarios/terraform --skip-download --quiet --compact
+	$(CHECKOV) -f consumer/Dockerfile --skip-download --quiet --compact
+
+image: $(STAMP) ## build the consumer image offline (base image, wheelhouse, image); needs Docker
+	$(PY) -m local.docker build all
 
 bench: $(STAMP) ## print every number the issues ask for (side by side, one run)
 	$(PY) -m bench
@@ -60,6 +76,27 @@ emulator-matrix: $(STAMP) ## regenerate docs/emulators.md from the probe
 
 scenarios-all: $(STAMP) ## run every scenario on the local target
 	$(BIN)/scenario run all --target local
+
+aws-build-push: ## build the consumer (linux/amd64) and push it to ECR; tag = git SHA
+	scripts/build_and_push.sh
+
+aws-up: $(STAMP) ## deploy/update the main infrastructure on AWS (TAG=<image tag> COUNT=<desired_count>)
+	terraform -chdir=terraform init -input=false
+	terraform -chdir=terraform apply $(if $(TAG),-var container_image_tag=$(TAG)) $(if $(COUNT),-var desired_count=$(COUNT))
+	$(PY) -m scenarios.tfenv
+
+aws-logs: ## tail the consumers' CloudWatch logs
+	source scripts/set_env.sh && aws logs tail "$$LOG_GROUP" --follow --since 10m
+
+aws-status: ## desired/running/pending tasks of the ECS service
+	source scripts/set_env.sh && aws ecs describe-services --cluster "$$CLUSTER_NAME" --services "$$SERVICE_NAME" --query 'services[0].{desired:desiredCount,running:runningCount,pending:pendingCount}'
+
+aws-cleanup: $(STAMP) ## list scenario leftovers on AWS (YES=1 removes them)
+	$(BIN)/scenario cleanup --target aws $(if $(YES),--yes)
+
+aws-down: $(STAMP) ## remove scenario leftovers, then destroy the main infrastructure
+	$(BIN)/scenario cleanup --target aws --yes
+	terraform -chdir=terraform destroy
 
 clean: ## remove build artefacts (keeps .venv)
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache reports

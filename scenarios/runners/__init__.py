@@ -75,5 +75,5 @@ def get_runner(
     if name == "docker":
         from scenarios.runners.docker import DockerRunner
 
-        return DockerRunner(docker_image(image_tag), run_id=run_id)
+        return DockerRunner(docker_image(image_tag), run_id=run_id, log_dir=log_dir)
     raise ConfigError(f"unknown runner {name!r}: choose 'process' or 'docker'")

@@ -55,6 +55,7 @@ class ConsumerHandle:
     env: dict[str, str]
     restart: RestartPolicy
     incarnations: list[Incarnation] = field(default_factory=list)
+    id_prefix: str = "consumer"
 
     @property
     def current(self) -> Incarnation:
@@ -84,7 +85,11 @@ class ConsumerRunner(abc.ABC):
         self._handles: list[ConsumerHandle] = []
         self._events: list[dict[str, Any]] = []
         self._lock = threading.RLock()
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # no more restarts
+        # The supervisor outlives every consumer it launched: a process runner's children ask
+        # for SIGKILL when the *thread* that started them dies (PR_SET_PDEATHSIG), so the
+        # supervisor must not exit before stop_all has seen them all exit.
+        self._closed = threading.Event()
         self._supervisor: threading.Thread | None = None
         self._seq = 0
 
@@ -103,7 +108,9 @@ class ConsumerRunner(abc.ABC):
         with self._lock:
             for _ in range(n):
                 slot = len(self._handles)
-                handle = ConsumerHandle(slot=slot, env={**env}, restart=restart)
+                handle = ConsumerHandle(
+                    slot=slot, env={**env}, restart=restart, id_prefix=id_prefix
+                )
                 self._handles.append(handle)
                 self._launch_incarnation(handle, id_prefix)
                 new.append(handle)
@@ -157,7 +164,7 @@ class ConsumerRunner(abc.ABC):
                     and inc.ended_at is not None
                     and time.time() - inc.ended_at >= self.restart_delay_s
                 ):
-                    self._launch_incarnation(handle, handle.current.consumer_id.rsplit("-", 1)[0])
+                    self._launch_incarnation(handle, handle.id_prefix)
 
     def wait_all(self, timeout: float) -> bool:
         """Wait until every slot's consumer has exited for good; True if they all did."""
@@ -175,7 +182,8 @@ class ConsumerRunner(abc.ABC):
         self._stop.set()
         with self._lock:
             for handle in self._handles:
-                if handle.running:
+                # A second SIGTERM means "exit now" to the consumer: never cut a drain short.
+                if handle.running and "SIGTERM" not in handle.current.signals_sent:
                     self.signal(handle, signals.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and any(h.running for h in self._handles):
@@ -194,6 +202,7 @@ class ConsumerRunner(abc.ABC):
             for handle in self._handles:
                 for inc in handle.incarnations:
                     self._remove(inc)
+        self._closed.set()
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
 
@@ -215,7 +224,10 @@ class ConsumerRunner(abc.ABC):
             self._supervisor.start()
 
     def _supervise(self) -> None:
-        while not self._stop.is_set():
+        while not self._closed.is_set():
+            if self._stop.is_set():  # stopping: stop_all polls; stay alive, launch nothing
+                self._closed.wait(0.1)
+                continue
             try:
                 self.poll()
             except Exception:  # keep supervising; the failure is logged, not swallowed
@@ -226,6 +238,10 @@ class ConsumerRunner(abc.ABC):
         self._seq += 1
         consumer_id = f"{id_prefix}-{handle.slot}-{self._seq}"
         env = {**handle.env, "CONSUMER_ID": consumer_id, "LOG_FORMAT": "json"}
+        if env.get("CHAOS_SEED", "").lstrip("-").isdigit():
+            # Each incarnation gets its own seed: the consumer draws per message number, so a
+            # shared seed would make every replacement crash at the same point, forever.
+            env["CHAOS_SEED"] = str(int(env["CHAOS_SEED"]) * 1000 + self._seq)
         native_id, native = self._launch(handle.slot, consumer_id, env)
         handle.incarnations.append(
             Incarnation(

@@ -1,0 +1,172 @@
+"""Producer numbers (issue 3), measured in one run against the embedded emulator (MiniStack).
+
+1. Throughput at ``--rate 0`` against a raw ``SendMessageBatch`` loop with the same client, batch
+   size and payload size. Each round runs both on fresh queues, alternating which goes first,
+   and the medians are compared, so a noisy neighbour on a shared machine hits both alike.
+2. The achieved rate at ``--rate 50`` over 10 s (500 messages).
+
+``BENCH_PRODUCER_N`` (default 2000) and ``BENCH_PRODUCER_ROUNDS`` (default 4) scale part 1;
+``SQSKIT_BENCH_ENDPOINT`` uses an emulator that is already running instead of starting one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from producer import SendConfig, send
+from producer.payloads import plan
+from scenarios.aws import client as aws_client
+
+RATE_TARGET = 50.0
+RATE_SECONDS = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _ministack() -> Iterator[str]:
+    given = os.environ.get("SQSKIT_BENCH_ENDPOINT")
+    if given:
+        yield given
+        return
+    port = _free_port()
+    log = tempfile.NamedTemporaryFile(prefix=f"ministack-{port}-", suffix=".log", delete=False)  # noqa: SIM115
+    env = {
+        **os.environ,
+        "GATEWAY_PORT": str(port),
+        "BIND_HOST": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ministack"], stdout=log, stderr=subprocess.STDOUT, env=env
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{endpoint}/_localstack/health", timeout=1):  # noqa: S310
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"MiniStack did not start; see {log.name}") from None
+                time.sleep(0.05)
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def _queue(sqs: Any) -> Iterator[str]:
+    url: str = sqs.create_queue(QueueName=f"bench-producer-{uuid.uuid4().hex[:10]}")["QueueUrl"]
+    try:
+        yield url
+    finally:
+        sqs.delete_queue(QueueUrl=url)
+
+
+def _raw_loop(sqs: Any, url: str, bodies: list[str]) -> float:
+    """Messages per second of the plainest possible SendMessageBatch loop."""
+    start = time.perf_counter()
+    for offset in range(0, len(bodies), 10):
+        chunk = bodies[offset : offset + 10]
+        response = sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)],
+        )
+        if response.get("Failed"):
+            raise RuntimeError(f"raw loop: {len(response['Failed'])} entries failed")
+    return len(bodies) / (time.perf_counter() - start)
+
+
+def _producer(sqs: Any, url: str, n: int, ledger: Path) -> float:
+    """Messages per second of `producer.send` at rate 0, timed from outside (setup included)."""
+    start = time.perf_counter()
+    report = send(SendConfig(queue_url=url, n=n, rate=0, batch_size=10, ledger=ledger), sqs=sqs)
+    wall = time.perf_counter() - start
+    if report.failed:
+        raise RuntimeError(f"producer: {report.failed} messages failed")
+    return report.sent / wall
+
+
+def run() -> list[tuple[str, str]]:
+    n = int(os.environ.get("BENCH_PRODUCER_N", "2000"))
+    rounds = int(os.environ.get("BENCH_PRODUCER_ROUNDS", "4"))
+    results: list[tuple[str, str]] = []
+    with _ministack() as endpoint, tempfile.TemporaryDirectory() as tmp:
+        sqs = aws_client("sqs", endpoint_url=endpoint, region="us-east-1")
+        print(f"emulator: MiniStack at {endpoint}; {n} messages per round, {rounds} rounds")
+        # The same payloads (and so the same sizes) the producer generates.
+        bodies = [m.render(int(time.time() * 1000)) for m in plan(SendConfig(queue_url="q", n=n))]
+        print(f"payload size: {min(map(len, bodies))}..{max(map(len, bodies))} bytes")
+        with _queue(sqs) as warm:  # first-call costs (connection, emulator lazy init) off the clock
+            _raw_loop(sqs, warm, bodies[:50])
+        raw, produced = [], []
+        for index in range(rounds):
+            # Alternate which side goes first, so drift in the emulator favours neither.
+            for side in ("raw", "producer") if index % 2 == 0 else ("producer", "raw"):
+                with _queue(sqs) as url:
+                    if side == "raw":
+                        raw.append(_raw_loop(sqs, url, bodies))
+                    else:
+                        ledger = Path(tmp) / f"ledger-{index}.jsonl"
+                        produced.append(_producer(sqs, url, n, ledger))
+            print(
+                f"round {index + 1}: raw {raw[-1]:8.1f} msg/s   producer {produced[-1]:8.1f} msg/s"
+            )
+        raw_median, produced_median = statistics.median(raw), statistics.median(produced)
+        ratio = produced_median / raw_median
+        print(
+            f"median: raw {raw_median:.1f} msg/s, producer {produced_median:.1f} msg/s, "
+            f"ratio {ratio:.3f}"
+        )
+        results += [
+            ("raw SendMessageBatch loop, batch 10 (msg/s, median)", f"{raw_median:.1f}"),
+            ("producer --rate 0, batch 10, ledger on (msg/s, median)", f"{produced_median:.1f}"),
+            ("producer / raw throughput (target >= 0.9)", f"{ratio:.3f}"),
+        ]
+
+        count = int(RATE_TARGET * RATE_SECONDS)
+        with _queue(sqs) as url:
+            start = time.perf_counter()
+            report = send(SendConfig(queue_url=url, n=count, rate=RATE_TARGET), sqs=sqs)
+            wall = time.perf_counter() - start
+        error = (report.achieved_rate - RATE_TARGET) / RATE_TARGET * 100
+        print(
+            f"--rate {RATE_TARGET:g}: {report.sent} messages in {report.elapsed_s:.3f} s "
+            f"(wall {wall:.3f} s incl. setup) -> {report.achieved_rate:.2f} msg/s ({error:+.2f}%)"
+        )
+        results += [
+            (
+                f"--rate {RATE_TARGET:g} over {RATE_SECONDS:g} s: achieved (msg/s)",
+                f"{report.achieved_rate:.2f}",
+            ),
+            (f"--rate {RATE_TARGET:g}: deviation from target (limit +-5%)", f"{error:+.2f}%"),
+        ]
+    return results
+
+
+if __name__ == "__main__":
+    for label, value in run():
+        print(f"{label:<62} {value}")

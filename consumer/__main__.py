@@ -1,0 +1,75 @@
+"""`python -m consumer`: read the environment, run the worker, map the outcome to an exit code.
+
+The first SIGTERM/SIGINT drains (stop receiving, finish or release in-flight work, exit 0);
+a second one exits at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from consumer import logging as consumer_logging
+from consumer.config import WorkerConfig
+from consumer.errors import ConfigError
+from consumer.exit_codes import EXIT_CONFIG, EXIT_UNEXPECTED
+from consumer.worker import Worker
+
+log = logging.getLogger("consumer")
+
+
+def _install_signal_handlers(worker: Worker) -> None:
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        received.append(signum)
+        fields = {"consumer_id": worker.config.consumer_id, "signal": name}
+        if len(received) == 1:
+            log.info("consumer.signal", extra={**fields, "action": "drain"})
+            worker.stop()
+            return
+        log.warning(
+            "consumer.signal", extra={**fields, "action": "exit_now", "exit_code": EXIT_UNEXPECTED}
+        )
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(EXIT_UNEXPECTED)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def main() -> int:
+    """Run the worker until its limit, idle timeout or a signal; return the exit code."""
+    try:
+        config = WorkerConfig.from_env()
+    except ConfigError as exc:
+        print(f"consumer: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    consumer_logging.configure(
+        level=config.log_level, fmt=config.log_format, consumer_id=config.consumer_id
+    )
+    worker = Worker(config)
+    _install_signal_handlers(worker)
+    try:
+        worker.start()
+    except ConfigError as exc:
+        print(f"consumer: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (ClientError, BotoCoreError) as exc:
+        log.error("consumer.failed", extra={"consumer_id": config.consumer_id, "error": str(exc)})
+        return EXIT_UNEXPECTED
+    # Short waits keep the main thread responsive to signals.
+    while not worker.join(0.5):
+        pass
+    return worker.exit_code if worker.exit_code is not None else EXIT_UNEXPECTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""What a handler receives, and how an SQS message body becomes one (or is found poison)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from consumer.errors import PoisonMessage
+
+
+@dataclass(frozen=True)
+class Message:
+    """One received message, parsed. ``message_id`` is the payload's ``id`` or the SQS MessageId."""
+
+    message_id: str
+    sqs_message_id: str
+    body: dict[str, Any]
+    receive_count: int
+    sequence: int
+    """This process's count of received messages, from 1 (what CRASH_AFTER_RECEIVE counts)."""
+    attempt: int = 0
+    """The fencing token: 1 on first processing, +1 on every takeover (0 before the claim)."""
+    sent_at: int | None = None
+    receipt_handle: str = field(default="", repr=False)
+
+
+Handler = Callable[[Message], None]
+"""A user's work: return to complete the message, raise to leave it for a retry / the DLQ."""
+
+
+def receive_count(raw: Mapping[str, Any]) -> int:
+    try:
+        return int(raw.get("Attributes", {}).get("ApproximateReceiveCount", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def parse(raw: Mapping[str, Any], *, sequence: int) -> Message:
+    """Turn a ReceiveMessage entry into a Message; raise PoisonMessage with the reason."""
+    sqs_id = str(raw.get("MessageId", ""))
+    try:
+        body = json.loads(raw.get("Body", ""))
+    except (TypeError, ValueError) as exc:
+        raise PoisonMessage(f"body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise PoisonMessage(f"body is JSON but not an object (got {type(body).__name__})")
+    message_id = sqs_id
+    if body.get("id") is not None:
+        given = body["id"]
+        if isinstance(given, bool) or not isinstance(given, str | int | float):
+            raise PoisonMessage(
+                f"payload id must be a string or a number (got {type(given).__name__})"
+            )
+        message_id = str(given)
+        if not message_id.strip():
+            raise PoisonMessage("payload id is empty")
+    sent_at = body.get("sent_at")
+    return Message(
+        message_id=message_id,
+        sqs_message_id=sqs_id,
+        body=body,
+        receive_count=receive_count(raw),
+        sequence=sequence,
+        sent_at=int(sent_at)
+        if isinstance(sent_at, int | float) and not isinstance(sent_at, bool)
+        else None,
+        receipt_handle=str(raw.get("ReceiptHandle", "")),
+    )

@@ -1,0 +1,755 @@
+"""The worker: a receive loop, a pool of handler threads, a heartbeat and an ordered drain.
+
+``Worker`` exposes ``start()`` / ``stop()`` / ``join()`` and installs no signal handlers; the
+entry point (``python -m consumer``) does that. Shutdown always follows the same order, each
+step logged as ``consumer.draining``: stop receiving, finish in-flight work (until the
+shutdown deadline when a stop was requested), release what could not finish
+(``ChangeMessageVisibility`` 0 and the lease ended), close.
+
+Nothing here ever deletes a message that was not completed: poison messages and handler
+failures are released with a short backoff and left for the redrive policy.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from consumer.chaos import AFTER_CLAIM, AFTER_RECEIVE, AFTER_WORK, BEFORE_DELETE, Chaos, CrashPlan
+from consumer.chaos import default_handler as _default_handler
+from consumer.config import MAX_BATCH, MAX_VISIBILITY_TIMEOUT_SECONDS, WorkerConfig
+from consumer.errors import ConfigError, PoisonMessage
+from consumer.exit_codes import EXIT_OK, EXIT_UNEXPECTED
+from consumer.idempotency import (
+    Claim,
+    DynamoDBStore,
+    IdempotencyStore,
+    MemoryStore,
+    Outcome,
+    Verdict,
+)
+from consumer.message import Handler, Message, parse, receive_count
+
+log = logging.getLogger("consumer")
+
+# Receipt handles that SQS no longer honours: the message was redelivered, deleted or expired.
+_STALE_RECEIPT = {
+    "ReceiptHandleIsInvalid",
+    "InvalidParameterValue",
+    "MessageNotInflight",
+    "AWS.SimpleQueueService.MessageNotInflight",
+    "AWS.SimpleQueueService.ReceiptHandleIsInvalid",
+}
+_AWS_ERRORS = (ClientError, BotoCoreError)
+# Pause after a receive that failed even after botocore's retries, so an outage is not a spin.
+_RECEIVE_ERROR_PAUSE_S = 1.0
+# How long the drain waits for a handler that is finishing (completing, deleting) to let go.
+_FINALIZE_GRACE_S = 2.0
+# Heartbeats stop this far short of the ceiling, so the last extension is always accepted.
+_CEILING_MARGIN_S = 1
+# Completed messages are deleted in batches of up to 10; none waits longer than this.
+_MAX_DELETE_DELAY_S = 1.0
+
+
+class StopReason(enum.Enum):
+    LIMIT = "limit"
+    IDLE = "idle"
+    DRAIN = "drain"
+    ERROR = "error"
+
+
+class _Action(enum.Enum):
+    DELETE = "delete"
+    RELEASE = "release"
+    LEAVE = "leave"
+
+
+@dataclass(eq=False)  # identity semantics: tasks live in a set
+class _Task:
+    raw: dict[str, Any]
+    sequence: int
+    received_at: float  # epoch seconds when the receive returned
+    visibility: int
+    crash: CrashPlan | None = None
+    message: Message | None = None
+    claim: Claim | None = None
+    abandoned: bool = False
+    heartbeat_due: float | None = None  # monotonic time of the next heartbeat
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def receipt_handle(self) -> str:
+        return str(self.raw.get("ReceiptHandle", ""))
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "message_id": self.message.message_id if self.message else self.raw.get("MessageId"),
+            "sqs_message_id": self.raw.get("MessageId"),
+            "receive_count": receive_count(self.raw),
+        }
+        if self.claim is not None:
+            out["attempt"] = self.claim.attempt
+        return out
+
+
+@dataclass
+class Counters:
+    """What ``consumer.stopped`` reports."""
+
+    received: int = 0
+    completed: int = 0
+    duplicates: int = 0
+    in_progress_elsewhere: int = 0
+    poison: int = 0
+    failed: int = 0
+    fenced: int = 0
+    released: int = 0
+    deleted: int = 0
+    stale_receipts: int = 0
+    heartbeats: int = 0
+    errors: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def as_dict(self) -> dict[str, int]:
+        with self._lock:
+            return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+
+class Worker:
+    """An idempotent SQS worker. ``handler`` defaults to the seed's simulated work.
+
+    ``sqs`` and ``dynamodb`` are boto3 clients; when omitted they are built from the
+    environment at ``start()``. ``store`` overrides the idempotency backend chosen from the
+    config (DynamoDB when both tables are set, else the in-memory LRU).
+    """
+
+    def __init__(
+        self,
+        config: WorkerConfig,
+        handler: Handler | None = None,
+        *,
+        sqs: Any = None,
+        dynamodb: Any = None,
+        store: IdempotencyStore | None = None,
+        chaos: Chaos | None = None,
+    ) -> None:
+        self.config = config
+        self.handler: Handler = handler or _default_handler(config)
+        self._sqs = sqs
+        self._dynamodb = dynamodb
+        self._store = store
+        self.chaos = chaos or Chaos(config)
+        self.counters = Counters()
+        self.stop_reason: StopReason | None = None
+        self.exit_code: int | None = None
+        self.visibility_timeout = config.visibility_timeout_seconds
+        self._stop_requested = threading.Event()
+        self._stop_deadline: float | None = None
+        self._done = threading.Event()
+        self._cond = threading.Condition()
+        self._inflight: set[_Task] = set()
+        self._tasks: queue.Queue[_Task | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._heartbeat_stop = threading.Event()
+        self._deletes = _DeleteBatcher(self)
+        self._started = False
+
+    # -- public API --------------------------------------------------------------------------
+
+    @property
+    def store(self) -> IdempotencyStore:
+        if self._store is None:
+            raise RuntimeError("the worker has not started")
+        return self._store
+
+    def start(self) -> None:
+        """Build what is missing, read the queue's visibility timeout, start the threads."""
+        if self._started:
+            raise RuntimeError("a Worker can be started once")
+        self._started = True
+        self._setup()
+        self._log(
+            logging.INFO,
+            "consumer.started",
+            queue_url=self.config.queue_url,
+            visibility_timeout=self.visibility_timeout,
+            idempotency=self.store.name,
+            settings=self.config.summary(),
+        )
+        for i in range(self.config.concurrency):
+            self._spawn(self._work_loop, f"consumer-handler-{i}")
+        if self.config.heartbeat_seconds > 0:
+            self._spawn(self._heartbeat_loop, "consumer-heartbeat")
+        self._spawn(self._deletes.run, "consumer-delete")
+        self._spawn(self._run, "consumer-receive")
+
+    def stop(self) -> None:
+        """Ask for a drain: stop receiving, finish in-flight work within the shutdown timeout."""
+        if self._stop_requested.is_set():
+            return
+        self._stop_deadline = time.monotonic() + self.config.shutdown_timeout_seconds
+        self._stop_requested.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker to finish; True once it has."""
+        return self._done.wait(timeout)
+
+    def run(self) -> StopReason:
+        """``start()`` then wait; returns why the worker stopped."""
+        self.start()
+        while not self.join(0.5):
+            pass
+        assert self.stop_reason is not None
+        return self.stop_reason
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        from consumer.aws import build_client
+
+        c = self.config
+        if self._sqs is None:
+            self._sqs = build_client("sqs", c)
+        if self._store is None:
+            if c.uses_tables:
+                if self._dynamodb is None:
+                    self._dynamodb = build_client("dynamodb", c)
+                assert c.message_status_table and c.message_completed_table
+                self._store = DynamoDBStore(
+                    c.consumer_id,
+                    client=self._dynamodb,
+                    status_table=c.message_status_table,
+                    completed_table=c.message_completed_table,
+                    cache_size=c.idempotency_cache_size,
+                )
+            else:
+                self._store = MemoryStore(c.consumer_id, cache_size=c.idempotency_cache_size)
+        if not self.visibility_timeout:
+            attrs = self._sqs.get_queue_attributes(
+                QueueUrl=c.queue_url, AttributeNames=["VisibilityTimeout"]
+            )
+            self.visibility_timeout = int(attrs["Attributes"]["VisibilityTimeout"])
+        if 0 < self.visibility_timeout <= c.heartbeat_seconds:
+            raise ConfigError(
+                f"HEARTBEAT_SECONDS={c.heartbeat_seconds} is out of range: allowed 0 (off) or less "
+                f"than the queue's visibility timeout ({self.visibility_timeout} s)"
+            )
+
+    def _spawn(self, target: Any, name: str) -> threading.Thread:
+        # Daemon threads: a handler stuck past the shutdown deadline must not keep the process up.
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return thread
+
+    # -- receive loop and drain (the coordinator thread) ---------------------------------------
+
+    def _run(self) -> None:
+        reason = StopReason.ERROR
+        try:
+            reason = self._receive_loop()
+        except Exception:
+            log.exception("consumer.error", extra={"consumer_id": self.config.consumer_id})
+            self.counters.add("errors")
+        finally:
+            try:
+                self._drain(reason)
+            finally:
+                self.stop_reason = reason
+                self.exit_code = EXIT_UNEXPECTED if reason is StopReason.ERROR else EXIT_OK
+                self._log(
+                    logging.INFO,
+                    "consumer.stopped",
+                    reason=reason.value,
+                    exit_code=self.exit_code,
+                    counters=self.counters.as_dict(),
+                )
+                self._done.set()
+
+    def _receive_loop(self) -> StopReason:
+        c = self.config
+        idle_since = time.monotonic()
+        received = 0
+        while True:
+            if self._stop_requested.is_set():
+                return StopReason.DRAIN
+            if c.message_limit and received >= c.message_limit:
+                return StopReason.LIMIT
+            with self._cond:
+                while len(self._inflight) >= c.concurrency and not self._stop_requested.is_set():
+                    self._cond.wait(0.5)
+                busy = bool(self._inflight)
+            if self._stop_requested.is_set():
+                return StopReason.DRAIN
+            wanted = c.max_messages
+            if c.message_limit:
+                wanted = min(wanted, c.message_limit - received)
+            messages = self._receive(wanted)
+            now = time.time()
+            if messages is None:
+                self._stop_requested.wait(_RECEIVE_ERROR_PAUSE_S)
+                continue
+            if not messages:
+                idle = time.monotonic() - idle_since
+                if c.idle_timeout_seconds and not busy and idle >= c.idle_timeout_seconds:
+                    return StopReason.IDLE
+                continue
+            idle_since = time.monotonic()
+            for raw in messages:
+                received += 1
+                self.counters.add("received")
+                task = _Task(raw, received, now, self.visibility_timeout)
+                task.crash = self.chaos.plan(received)
+                if self._stop_requested.is_set():
+                    self._change_visibility(task, 0, reason="draining")
+                    continue
+                with self._cond:
+                    self._inflight.add(task)
+                self._tasks.put(task)
+
+    def _receive(self, wanted: int) -> list[dict[str, Any]] | None:
+        kwargs: dict[str, Any] = {
+            "QueueUrl": self.config.queue_url,
+            "MaxNumberOfMessages": wanted,
+            "WaitTimeSeconds": self.config.wait_time_seconds,
+            "AttributeNames": ["ApproximateReceiveCount", "SentTimestamp"],
+        }
+        if self.config.visibility_timeout_seconds:
+            kwargs["VisibilityTimeout"] = self.config.visibility_timeout_seconds
+        try:
+            response = self._sqs.receive_message(**kwargs)
+        except _AWS_ERRORS as exc:
+            self.counters.add("errors")
+            self._log(logging.ERROR, "consumer.receive_failed", error=str(exc))
+            return None
+        return list(response.get("Messages", []))
+
+    def _drain(self, reason: StopReason) -> None:
+        self._log(logging.INFO, "consumer.draining", step="stop_receiving", reason=reason.value)
+        if self._stop_requested.is_set():
+            self._hand_back_queued()
+        with self._cond:
+            while self._inflight:
+                deadline = self._stop_deadline
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                self._cond.wait(
+                    0.1 if deadline is None else max(0.01, min(0.1, deadline - time.monotonic()))
+                )
+            leftover = list(self._inflight)
+        self._log(
+            logging.INFO, "consumer.draining", step="finish_in_flight", unfinished=len(leftover)
+        )
+        for task in leftover:
+            self._abandon(task)
+        self._log(logging.INFO, "consumer.draining", step="release", released=len(leftover))
+        self._heartbeat_stop.set()
+        for _ in range(self.config.concurrency):
+            self._tasks.put(None)
+        self._deletes.close()  # flushes the deletes still pending
+        self._log(logging.INFO, "consumer.draining", step="close")
+
+    def _hand_back_queued(self) -> None:
+        """Messages received but not started yet go back at once instead of waiting for a thread."""
+        while True:
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                return
+            if task is None:
+                continue
+            self._abandon(task, reason="draining")
+            with self._cond:
+                self._inflight.discard(task)
+                self._cond.notify_all()
+
+    def _abandon(self, task: _Task, reason: str = "shutdown") -> None:
+        """Give an unfinished message back: lease ended, visible again at once."""
+        got = task.lock.acquire(timeout=_FINALIZE_GRACE_S)
+        try:
+            if task.abandoned:
+                return
+            task.abandoned = True
+            if task.claim is not None:
+                self._guard(self.store.release, task.claim, task=task, what="lease_release")
+            self._change_visibility(task, 0, reason=reason)
+        finally:
+            if got:
+                task.lock.release()
+
+    # -- handler threads ---------------------------------------------------------------------
+
+    def _work_loop(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            try:
+                if self._stop_requested.is_set():
+                    # Not started yet: hand it back rather than start work we may not finish.
+                    with task.lock:
+                        if not task.abandoned:
+                            task.abandoned = True
+                            self._change_visibility(task, 0, reason="draining")
+                else:
+                    self._process(task)
+            except Exception:
+                self.counters.add("errors")
+                log.exception("consumer.error", extra=self._fields(task))
+            finally:
+                with self._cond:
+                    self._inflight.discard(task)
+                    self._cond.notify_all()
+                self._deletes.poke()
+
+    def _process(self, task: _Task) -> None:
+        action, reason = self._handle(task)
+        with task.lock:
+            if task.abandoned:
+                return
+            self._checkpoint(task, BEFORE_DELETE)
+            if action is _Action.DELETE:
+                self._delete(task)
+            elif action is _Action.RELEASE:
+                self._change_visibility(task, self.config.release_backoff_seconds, reason=reason)
+
+    def _handle(self, task: _Task) -> tuple[_Action, str]:  # noqa: PLR0911 - one exit per state
+        """Decide, do the work if it is ours, record it; return what to do with the message."""
+        try:
+            task.message = parse(task.raw, sequence=task.sequence)
+        except PoisonMessage as exc:
+            self._log(logging.INFO, "message.received", task=task, sequence=task.sequence)
+            self.counters.add("poison")
+            self._log(logging.WARNING, "message.poison", task=task, reason=str(exc))
+            return _Action.RELEASE, "poison"
+        self._log(logging.INFO, "message.received", task=task, sequence=task.sequence)
+        self._checkpoint(task, AFTER_RECEIVE)
+
+        lease = task.received_at + task.visibility
+        try:
+            decision = self.store.begin(task.message.message_id, lease)
+        except _AWS_ERRORS as exc:
+            return self._failed(task, exc)
+        if decision.verdict is Verdict.DUPLICATE:
+            self.counters.add("duplicates")
+            self._log(logging.INFO, "message.duplicate", task=task, source=decision.source)
+            return _Action.DELETE, ""
+        if decision.verdict is Verdict.BUSY:
+            self.counters.add("in_progress_elsewhere")
+            other = decision.existing
+            self._log(
+                logging.INFO,
+                "message.in_progress_elsewhere",
+                task=task,
+                owner=other.owner if other else None,
+                lease_expires_at=other.lease_expires_at if other else None,
+            )
+            return _Action.RELEASE, "in_progress_elsewhere"
+
+        assert decision.claim is not None
+        task.claim = decision.claim
+        task.message = replace(task.message, attempt=decision.claim.attempt)
+        if decision.claim.takeover:
+            self._log(
+                logging.INFO,
+                "message.takeover",
+                task=task,
+                previous_owner=decision.claim.previous_owner,
+            )
+        self._checkpoint(task, AFTER_CLAIM)
+        started = time.monotonic()
+        try:
+            with self._heartbeat(task):
+                self.handler(task.message)
+        except Exception as exc:
+            return self._failed(task, exc)
+        self._checkpoint(task, AFTER_WORK)
+
+        with task.lock:
+            if task.abandoned:
+                return _Action.LEAVE, ""
+            completed_at = int(time.time() * 1000)
+            try:
+                outcome = self.store.complete(task.claim, completed_at)
+            except _AWS_ERRORS as exc:
+                return self._failed(task, exc)
+        if outcome is Outcome.COMPLETED:
+            self.counters.add("completed")
+            extra: dict[str, Any] = {
+                "completed_at": completed_at,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            }
+            if task.message.sent_at is not None:
+                extra["sent_at"] = task.message.sent_at
+            self._log(logging.INFO, "message.completed", task=task, **extra)
+            return _Action.DELETE, ""
+        if outcome is Outcome.ALREADY_COMPLETED:
+            self.counters.add("duplicates")
+            self._log(logging.INFO, "message.duplicate", task=task, source="completion")
+            return _Action.DELETE, ""
+        # Fenced: another worker holds this message now; its receipt handle, not ours, counts.
+        self.counters.add("fenced")
+        self._log(logging.WARNING, "message.fenced", task=task)
+        return _Action.LEAVE, ""
+
+    def _failed(self, task: _Task, exc: BaseException) -> tuple[_Action, str]:
+        self.counters.add("failed")
+        self._log(
+            logging.WARNING,
+            "message.failed",
+            task=task,
+            error=str(exc),
+            error_type=type(exc).__name__,
+        )
+        if task.claim is not None:
+            self._guard(self.store.release, task.claim, task=task, what="lease_release")
+        return _Action.RELEASE, "failed"
+
+    def _checkpoint(self, task: _Task, point: str) -> None:
+        if task.crash is not None and task.crash.point == point:
+            self.chaos.crash(task.crash, self._fields(task))
+
+    # -- heartbeat ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _heartbeat(self, task: _Task) -> Iterator[None]:
+        if self.config.heartbeat_seconds <= 0:
+            yield
+            return
+        task.heartbeat_due = time.monotonic() + self.config.heartbeat_seconds
+        try:
+            yield
+        finally:
+            with task.lock:  # waits for a beat in progress, so completion never races it
+                task.heartbeat_due = None
+
+    def _heartbeat_loop(self) -> None:
+        tick = min(0.25, self.config.heartbeat_seconds / 4)
+        while not self._heartbeat_stop.wait(tick):
+            now = time.monotonic()
+            with self._cond:
+                due = [
+                    t
+                    for t in self._inflight
+                    if t.heartbeat_due is not None and t.heartbeat_due <= now
+                ]
+            for task in due:
+                self._beat(task)
+
+    def _beat(self, task: _Task) -> None:
+        c = self.config
+        with task.lock:
+            if task.heartbeat_due is None or task.abandoned or task.claim is None:
+                return
+            now = time.time()
+            ceiling = task.received_at + min(
+                c.heartbeat_max_seconds, MAX_VISIBILITY_TIMEOUT_SECONDS
+            )
+            extend = int(min(task.visibility, ceiling - _CEILING_MARGIN_S - now))
+            if extend <= 0:
+                task.heartbeat_due = None
+                self._log(logging.WARNING, "message.heartbeat_ceiling", task=task)
+                return
+            if not self._guard(
+                self._sqs.change_message_visibility,
+                task=task,
+                what="heartbeat",
+                QueueUrl=c.queue_url,
+                ReceiptHandle=task.receipt_handle,
+                VisibilityTimeout=extend,
+            ):
+                task.heartbeat_due = None
+                return
+            lease = now + extend
+            ours = self._guard(self.store.extend, task.claim, lease, task=task, what="heartbeat")
+            if ours is False:
+                task.heartbeat_due = None
+                self._log(logging.WARNING, "message.fenced", task=task, during="heartbeat")
+                return
+            self.counters.add("heartbeats")
+            self._log(
+                logging.INFO,
+                "message.heartbeat",
+                task=task,
+                visibility=extend,
+                lease_expires_at=round(lease, 3),
+            )
+            task.heartbeat_due = time.monotonic() + c.heartbeat_seconds
+
+    # -- SQS calls ---------------------------------------------------------------------------
+
+    def _delete(self, task: _Task) -> None:
+        self._deletes.add(task)
+
+    def _idle(self) -> bool:
+        with self._cond:
+            return not self._inflight
+
+    def _delete_batch(self, tasks: list[_Task]) -> None:
+        """One DeleteMessageBatch; a stale receipt handle is a warning for that message only."""
+        entries = [{"Id": str(i), "ReceiptHandle": t.receipt_handle} for i, t in enumerate(tasks)]
+        try:
+            response = self._sqs.delete_message_batch(
+                QueueUrl=self.config.queue_url, Entries=entries
+            )
+        except _AWS_ERRORS as exc:
+            self.counters.add("errors", len(tasks))
+            for task in tasks:
+                self._log(
+                    logging.ERROR,
+                    "message.aws_error",
+                    task=task,
+                    operation="delete",
+                    error=str(exc),
+                )
+            return
+        self.counters.add("deleted", len(response.get("Successful", [])))
+        for failure in response.get("Failed", []):
+            task = tasks[int(failure["Id"])]
+            code = str(failure.get("Code", ""))
+            if code in _STALE_RECEIPT:
+                self.counters.add("stale_receipts")
+                self._log(
+                    logging.WARNING,
+                    "message.stale_receipt",
+                    task=task,
+                    operation="delete",
+                    error=code,
+                )
+            else:
+                self.counters.add("errors")
+                self._log(
+                    logging.ERROR,
+                    "message.aws_error",
+                    task=task,
+                    operation="delete",
+                    error=f"{code}: {failure.get('Message', '')}",
+                )
+
+    def _change_visibility(self, task: _Task, seconds: int, *, reason: str) -> None:
+        if self._guard(
+            self._sqs.change_message_visibility,
+            task=task,
+            what="release",
+            QueueUrl=self.config.queue_url,
+            ReceiptHandle=task.receipt_handle,
+            VisibilityTimeout=seconds,
+        ):
+            self.counters.add("released")
+            self._log(
+                logging.INFO, "message.released", task=task, visibility=seconds, reason=reason
+            )
+
+    def _guard(self, call: Any, *args: Any, task: _Task, what: str, **kwargs: Any) -> Any:
+        """Run one AWS call that must never crash the worker; None (or False) when it failed."""
+        try:
+            result = call(*args, **kwargs)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _STALE_RECEIPT:
+                self.counters.add("stale_receipts")
+                self._log(
+                    logging.WARNING, "message.stale_receipt", task=task, operation=what, error=code
+                )
+            else:
+                self.counters.add("errors")
+                self._log(
+                    logging.ERROR, "message.aws_error", task=task, operation=what, error=str(exc)
+                )
+            return None
+        except BotoCoreError as exc:
+            self.counters.add("errors")
+            self._log(logging.ERROR, "message.aws_error", task=task, operation=what, error=str(exc))
+            return None
+        return True if result is None or isinstance(result, dict) else result
+
+    # -- logging -----------------------------------------------------------------------------
+
+    def _fields(self, task: _Task | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"consumer_id": self.config.consumer_id}
+        if task is not None:
+            out.update(task.fields())
+        return out
+
+    def _log(self, level: int, event: str, *, task: _Task | None = None, **fields: Any) -> None:
+        if log.isEnabledFor(level):
+            log.log(level, event, extra={**self._fields(task), **fields})
+
+
+class _DeleteBatcher:
+    """Deletes completed messages with DeleteMessageBatch: up to 10 per request.
+
+    A batch goes out when it is full, when the worker has nothing else in flight (so a
+    one-at-a-time worker deletes at once), when its oldest entry has waited
+    ``_MAX_DELETE_DELAY_S``, or at close. A crash loses what is pending, like any crash
+    between processing and delete: the redelivery is then a recorded duplicate.
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self._cond = threading.Condition()
+        self._pending: list[tuple[float, _Task]] = []
+        self._closed = False
+        self._finished = threading.Event()
+
+    def add(self, task: _Task) -> None:
+        with self._cond:
+            self._pending.append((time.monotonic(), task))
+            self._cond.notify()
+
+    def poke(self) -> None:
+        with self._cond:
+            if self._pending:
+                self._cond.notify()
+
+    def close(self, timeout: float = 30) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._finished.wait(timeout)
+
+    def run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while not self._ready():
+                        if self._pending:
+                            age = time.monotonic() - self._pending[0][0]
+                            self._cond.wait(max(0.001, _MAX_DELETE_DELAY_S - age))
+                        else:
+                            self._cond.wait()
+                    if not self._pending:
+                        return
+                    batch = [task for _, task in self._pending[:MAX_BATCH]]
+                    del self._pending[:MAX_BATCH]
+                try:
+                    self._worker._delete_batch(batch)
+                except Exception:  # a bug here must not stop every later delete
+                    self._worker.counters.add("errors")
+                    log.exception("consumer.error", extra=self._worker._fields())
+        finally:
+            self._finished.set()
+
+    def _ready(self) -> bool:
+        if self._closed or len(self._pending) >= MAX_BATCH:
+            return True
+        if not self._pending:
+            return False
+        if time.monotonic() - self._pending[0][0] >= _MAX_DELETE_DELAY_S:
+            return True
+        return self._worker._idle()

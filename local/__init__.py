@@ -1,0 +1,1 @@
+"""Local environment: pluggable emulators, auto-selection, the probe, `make local-up`."""

@@ -1,0 +1,53 @@
+"""Capability names: what the conformance probe proves and what scenarios declare they need.
+
+A scenario that needs a capability the probe did not prove is skipped with the reason, or
+shimmed (``sqs.move_task`` missing -> a manual receive/send/delete redrive).
+"""
+
+from __future__ import annotations
+
+SQS_BASIC = "sqs.basic"  # create/send/receive/delete, MD5s, attributes
+SQS_VISIBILITY = "sqs.visibility"  # in-flight messages are hidden, then redelivered
+SQS_RECEIVE_COUNT = "sqs.receive_count"  # ApproximateReceiveCount and receive timestamps
+SQS_DLQ = "sqs.dlq"  # moved to the DLQ on the receive after maxReceiveCount
+SQS_LONG_POLL = "sqs.long_poll"  # WaitTimeSeconds waits, and wakes early on a send
+SQS_CHANGE_VISIBILITY = "sqs.change_visibility"  # release (0) and extend (heartbeat)
+SQS_VISIBILITY_LIMIT = "sqs.visibility_limit"  # a timeout above 12 h is rejected
+SQS_BATCH_LIMITS = "sqs.batch_limits"  # 10 entries, distinct ids, MaxNumberOfMessages <= 10
+SQS_SIZE_LIMITS = "sqs.size_limits"  # 1 MiB per message and per batch
+SQS_RECEIPT_HANDLES = "sqs.receipt_handles"  # garbage and stale handles are rejected
+SQS_MOVE_TASK = "sqs.move_task"  # StartMessageMoveTask / ListMessageMoveTasks
+SQS_COUNTERS = "sqs.counters"  # ApproximateNumberOfMessages(NotVisible)
+SQS_DELAY = "sqs.delay"  # DelaySeconds
+SQS_PURGE = "sqs.purge"  # PurgeQueue
+DDB_CONDITIONAL = "ddb.conditional"  # conditional put/update, atomic counters
+DDB_RETURN_VALUES_ON_FAILURE = "ddb.return_values_on_condition_failure"
+DDB_TRANSACTIONS = "ddb.transactions"  # TransactWriteItems, atomic, CancellationReasons
+DDB_TTL = "ddb.ttl"  # UpdateTimeToLive / DescribeTimeToLive
+ECS_API = "ecs.api"  # clusters, task definitions, RunTask accepted
+ECS_RUNS_CONTAINERS = "ecs.runs_containers"  # RunTask really runs the container
+
+ALL: frozenset[str] = frozenset(
+    {
+        SQS_BASIC,
+        SQS_VISIBILITY,
+        SQS_RECEIVE_COUNT,
+        SQS_DLQ,
+        SQS_LONG_POLL,
+        SQS_CHANGE_VISIBILITY,
+        SQS_VISIBILITY_LIMIT,
+        SQS_BATCH_LIMITS,
+        SQS_SIZE_LIMITS,
+        SQS_RECEIPT_HANDLES,
+        SQS_MOVE_TASK,
+        SQS_COUNTERS,
+        SQS_DELAY,
+        SQS_PURGE,
+        DDB_CONDITIONAL,
+        DDB_RETURN_VALUES_ON_FAILURE,
+        DDB_TRANSACTIONS,
+        DDB_TTL,
+        ECS_API,
+        ECS_RUNS_CONTAINERS,
+    }
+)

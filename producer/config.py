@@ -1,0 +1,207 @@
+"""SendConfig: everything one producer run needs, validated up front.
+
+Built directly by library callers, by the CLI from its flags, or by `SendConfig.from_env()`.
+A bad value raises `ConfigError` naming the setting (and its flag / variable) and the allowed range.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from producer.errors import ConfigError
+
+# AWS limits, named once.
+MAX_BATCH = 10
+MAX_MESSAGE_SIZE_BYTES = 1_048_576  # per message, since 2025
+MAX_BATCH_PAYLOAD_BYTES = 1_048_576  # the sum of every body in one SendMessageBatch
+MIN_MESSAGE_SIZE_BYTES = 1
+MAX_N = 10_000_000
+
+DEFAULT_N = 10
+DEFAULT_GROUP_ID = "sqs-kit"
+
+# Environment variables `from_env()` (and the CLI) read; the AWS ones are the standard names.
+ENV_QUEUE_URL = "QUEUE_URL"
+ENV_REGION = "AWS_REGION"
+ENV_PROFILE = "AWS_PROFILE"
+ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+ENV_PREFIX = "PRODUCE_"  # PRODUCE_N, PRODUCE_RATE, PRODUCE_BATCH_SIZE, ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How entries that fail *inside* a SendMessageBatch are retried.
+
+    Whole-call errors (throttling, 5xx, connection resets) are retried by botocore's standard
+    retry mode underneath; this policy covers the per-entry ``Failed`` list, which botocore
+    does not look at. The delay before attempt k+1 is ``min(max_delay_s, base_delay_s * 2**(k-1))``
+    with equal jitter (half fixed, half random).
+    """
+
+    max_attempts: int = 5
+    base_delay_s: float = 0.1
+    max_delay_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        _check_range("retry max_attempts", self.max_attempts, 1, 20)
+        _check_range("retry base_delay_s", self.base_delay_s, 0.0, 60.0)
+        _check_range("retry max_delay_s", self.max_delay_s, self.base_delay_s, 300.0)
+
+    def delay(self, attempt: int, jitter: float) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based); ``jitter`` is in [0, 1)."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
+        return ceiling / 2 + ceiling / 2 * jitter
+
+
+@dataclass(frozen=True)
+class SendConfig:
+    """One producer run.
+
+    Either generated payloads (``n`` of them, ``{"id", "work", "sent_at"}``) or explicit
+    ``bodies`` / a ``body_file`` sent verbatim, one message each.
+    """
+
+    queue_url: str = ""
+    #: Messages to send (generated payloads). ``None``: 10, or every body when bodies are given.
+    n: int | None = None
+    #: Messages per second; 0 means as fast as possible.
+    rate: float = 0.0
+    batch_size: int = MAX_BATCH
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    #: Makes the generated ids and work values (and duplicate positions) reproducible.
+    seed: int | None = None
+    #: A file with one message body per line, sent verbatim (empty lines are skipped).
+    body_file: Path | None = None
+    #: Bodies sent verbatim, in order; any string SQS accepts, not necessarily JSON.
+    bodies: Sequence[str] | None = None
+    #: Fraction (0..1) of the generated ids that are sent twice, as separate messages.
+    duplicate_ids: float = 0.0
+    #: JSON-lines ledger file: one line per accepted message.
+    ledger: Path | None = None
+    #: Largest body allowed; ``None`` reads the queue's MaximumMessageSize attribute.
+    max_message_size: int | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: MessageGroupId used when the queue is FIFO (``.fifo``); ignored otherwise.
+    message_group_id: str = DEFAULT_GROUP_ID
+
+    def __post_init__(self) -> None:
+        if self.bodies is not None and not isinstance(self.bodies, tuple):
+            object.__setattr__(self, "bodies", tuple(self.bodies))
+        for name in ("body_file", "ledger"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
+        self._validate()
+
+    def _validate(self) -> None:
+        if not self.queue_url or not self.queue_url.strip():
+            raise ConfigError(f"queue_url is required: pass --queue-url or set {ENV_QUEUE_URL}")
+        if self.n is not None:
+            _check_range("n (--n)", self.n, 0, MAX_N)
+        _check_range("rate (--rate)", self.rate, 0.0, 1_000_000.0)
+        _check_range("batch_size (--batch-size)", self.batch_size, 1, MAX_BATCH)
+        _check_range("duplicate_ids (--duplicate-ids)", self.duplicate_ids, 0.0, 1.0)
+        self._validate_sources()
+
+    def _validate_sources(self) -> None:
+        if self.max_message_size is not None:
+            _check_range(
+                "max_message_size",
+                self.max_message_size,
+                MIN_MESSAGE_SIZE_BYTES,
+                MAX_MESSAGE_SIZE_BYTES,
+            )
+        if self.bodies is not None and self.body_file is not None:
+            raise ConfigError("give either bodies or body_file (--body-file), not both")
+        if self.verbatim:
+            if self.duplicate_ids:
+                raise ConfigError(
+                    "duplicate_ids (--duplicate-ids) applies to generated payloads only; "
+                    "put the duplicates in the bodies themselves"
+                )
+            if self.bodies is not None and self.n is not None and self.n != len(self.bodies):
+                raise ConfigError(
+                    f"n={self.n} does not match the {len(self.bodies)} bodies given: leave n unset"
+                )
+        if self.bodies is not None:
+            for index, body in enumerate(self.bodies):
+                if not isinstance(body, str):
+                    raise ConfigError(
+                        f"bodies[{index}] is a {type(body).__name__}: every body must be a str"
+                    )
+        if not self.message_group_id or len(self.message_group_id) > 128:
+            raise ConfigError("message_group_id must be 1..128 characters")
+
+    @property
+    def verbatim(self) -> bool:
+        """True when the bodies are given (a list or a file) rather than generated."""
+        return self.bodies is not None or self.body_file is not None
+
+    @property
+    def generated_count(self) -> int:
+        """How many payloads to generate (meaningless when ``verbatim``)."""
+        return DEFAULT_N if self.n is None else self.n
+
+    @property
+    def is_fifo(self) -> bool:
+        return self.queue_url.rstrip("/").endswith(".fifo")
+
+    def with_changes(self, **changes: Any) -> SendConfig:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> SendConfig:
+        """Build a config from the environment, read now; keyword ``overrides`` win over it.
+
+        Reads ``QUEUE_URL``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``), ``AWS_PROFILE``,
+        ``AWS_ENDPOINT_URL`` and ``PRODUCE_<FIELD>`` for the rest (``PRODUCE_N``,
+        ``PRODUCE_RATE``, ``PRODUCE_BATCH_SIZE``, ``PRODUCE_SEED``, ``PRODUCE_BODY_FILE``,
+        ``PRODUCE_DUPLICATE_IDS``, ``PRODUCE_LEDGER``).
+        """
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        plain = {
+            "queue_url": (ENV_QUEUE_URL,),
+            "region": (ENV_REGION, "AWS_DEFAULT_REGION"),
+            "profile": (ENV_PROFILE,),
+            "endpoint_url": ("AWS_ENDPOINT_URL_SQS", ENV_ENDPOINT_URL),
+        }
+        for name, variables in plain.items():
+            for variable in variables:
+                if source.get(variable):
+                    values[name] = source[variable]
+                    break
+        typed: dict[str, type] = {
+            "n": int,
+            "rate": float,
+            "batch_size": int,
+            "seed": int,
+            "body_file": Path,
+            "duplicate_ids": float,
+            "ledger": Path,
+        }
+        for name, kind in typed.items():
+            variable = f"{ENV_PREFIX}{name.upper()}"
+            raw = source.get(variable)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[name] = kind(raw)
+            except ValueError:
+                raise ConfigError(f"{variable}={raw!r} is not a valid {kind.__name__}") from None
+        values.update(overrides)
+        return cls(**values)
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name} must be a number in {low}..{high}, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is out of range: allowed {low}..{high}")

@@ -1,0 +1,93 @@
+"""The ledger: one JSON line per message SQS accepted, written as the run goes.
+
+Each line is ``{"id": <payload id or null>, "MessageId": <SQS id>, "sent_at": <epoch ms>}``.
+Rejected messages get no line. Lines are flushed after every SendMessageBatch response, so a
+run that crashes half-way still leaves a ledger that lists exactly what was accepted up to then
+(bar the one batch whose response was in flight at the moment of the crash).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from producer.errors import ConfigError
+
+LedgerId = str | int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One accepted message: payload id (``None`` if the body has none), MessageId, send time."""
+
+    id: LedgerId
+    message_id: str
+    sent_at: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "MessageId": self.message_id, "sent_at": self.sent_at}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LedgerEntry:
+        return cls(
+            id=data.get("id"), message_id=str(data["MessageId"]), sent_at=int(data["sent_at"])
+        )
+
+
+class LedgerWriter:
+    """Appends entries to a fresh ledger file; ``path=None`` keeps them in memory only."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+
+    def __enter__(self) -> LedgerWriter:
+        if self.path is not None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.path.open("w", encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"cannot write the ledger {self.path}: {exc.strerror}") from exc
+        return self
+
+    def write(self, entries: Iterable[LedgerEntry]) -> None:
+        """Write and flush: once this returns, the lines survive a crash of this process."""
+        if self._file is None:
+            return
+        text = "".join(entry.to_json() + "\n" for entry in entries)
+        if text:
+            self._file.write(text)
+            self._file.flush()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_ledger(path: Path | str) -> list[LedgerEntry]:
+    """Read a ledger file back (the oracle's ground truth of what was sent)."""
+    return list(iter_ledger(path))
+
+
+def iter_ledger(path: Path | str) -> Iterator[LedgerEntry]:
+    with Path(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield LedgerEntry.from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"{path}: line {number} is not a ledger entry: {exc}") from exc

@@ -1,0 +1,56 @@
+"""kill-mid-run: SIGKILL a consumer while it processes; its message reappears and completes.
+
+Chaos calibration: one kill hands back at most ``MAX_MESSAGES=1`` message, which gains one
+receive; its lease (held until the visibility deadline) expires with the visibility timeout,
+so the replacement or the other consumer takes it over. One extra receive is far from
+``maxReceiveCount=5``. The kill lands within 0.3 s of a receive, while the work (0.5-0.8 s)
+is still running, not in the gap between completing and deleting.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Sequence
+
+from scenarios.catalogue.common import BASE_NEEDS
+from scenarios.engine import ConsumerGroup, Phase, Scenario, consumer_env
+from scenarios.expectations import KilledMessageRecovered, Redelivered, Restarted
+from scenarios.faults import SignalWhileProcessing
+from scenarios.settings import Knobs
+from scenarios.traffic import Traffic
+
+
+class KillMidRun(Scenario):
+    name = "kill-mid-run"
+    summary = "SIGKILL a consumer mid-message: the message reappears and completes once."
+    defaults = Knobs(
+        count=8,
+        consumers=2,
+        visibility_timeout=2,
+        sleep_min=0.5,
+        sleep_max=0.8,
+    )
+    needs = BASE_NEEDS
+    calibration = __doc__.split("Chaos calibration: ", 1)[1].strip() if __doc__ else None
+
+    def phases(self, k: Knobs) -> Sequence[Phase]:
+        return [
+            Phase(
+                name="main",
+                traffic=Traffic(k.count, rate=k.rate, batch_size=k.batch_size, seed=k.seed),
+                consumers=(ConsumerGroup(k.consumers, consumer_env(k, MAX_MESSAGES=1)),),
+                visibility_timeout=k.visibility_timeout,
+                receive_wait=k.receive_wait,
+                max_receive_count=k.max_receive_count,
+                faults=(
+                    SignalWhileProcessing(signal.SIGKILL, slot=0, after_completed=0, max_age_s=0.3),
+                ),
+                expect=(
+                    KilledMessageRecovered(),
+                    Restarted(),
+                    Redelivered(why="redelivery after the kill"),
+                ),
+                timeout_s=k.timeout_s,
+                settle_s=k.settle_s,
+            )
+        ]

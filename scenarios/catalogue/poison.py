@@ -1,0 +1,76 @@
+"""poison: bad payloads reach the DLQ after exactly maxReceiveCount receives; then a redrive.
+
+The corpus is what the consumer must never crash on: text that is not JSON, truncated JSON,
+JSON that is not an object, and an object whose id is not a scalar. Each receive of a poison
+message is logged and released with a short backoff, never deleted, so the queue's redrive
+policy moves it to the DLQ on the receive after ``maxReceiveCount``. The good messages
+complete meanwhile. Once the DLQ holds the whole corpus it is redriven to the source queue -
+``StartMessageMoveTask`` where the target supports it, a manual receive/send/delete where it
+does not - and the corpus, still poison, dead-letters again: the DLQ ends holding exactly it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from local import capabilities as cap
+from scenarios.catalogue.common import BASE_NEEDS
+from scenarios.engine import ConsumerGroup, Need, Phase, Scenario, consumer_env
+from scenarios.expectations import DeadLetteredAfterMaxReceives, Redriven
+from scenarios.faults import RedriveDlq
+from scenarios.settings import Knobs
+from scenarios.traffic import Traffic
+
+#: Bodies the consumer must treat as poison (consumer/message.py), each distinct.
+POISON_CORPUS: tuple[str, ...] = (
+    "this is not json",
+    '{"id": "truncated", "work": ',
+    "[1, 2, 3]",
+    "42",
+    '"just a string"',
+    '{"id": ["not", "a", "scalar"], "work": 1}',
+    "null",
+    "true",
+)
+
+
+class Poison(Scenario):
+    name = "poison"
+    summary = "Poison payloads dead-letter after exactly maxReceiveCount receives; then a redrive."
+    defaults = Knobs(
+        count=10,
+        consumers=2,
+        poison=6,
+        visibility_timeout=3,
+        max_receive_count=3,
+        sleep_max=0.02,
+    )
+    needs = (
+        *BASE_NEEDS,
+        Need(cap.SQS_DLQ),
+        Need(cap.SQS_MOVE_TASK, shim="manual DLQ redrive (receive, send, delete)"),
+    )
+
+    def phases(self, k: Knobs) -> Sequence[Phase]:
+        corpus = tuple(POISON_CORPUS[i % len(POISON_CORPUS)] for i in range(k.poison))
+        if len(set(corpus)) < len(corpus):
+            corpus = tuple(
+                body if i < len(POISON_CORPUS) else f"not json #{i}"
+                for i, body in enumerate(corpus)
+            )
+        return [
+            Phase(
+                name="main",
+                traffic=Traffic(
+                    k.count, rate=k.rate, batch_size=k.batch_size, seed=k.seed, poison=corpus
+                ),
+                consumers=(ConsumerGroup(k.consumers, consumer_env(k)),),
+                visibility_timeout=k.visibility_timeout,
+                receive_wait=k.receive_wait,
+                max_receive_count=k.max_receive_count,
+                faults=(RedriveDlq(when_dlq_holds=len(corpus)),) if corpus else (),
+                expect=(DeadLetteredAfterMaxReceives(), Redriven()),
+                timeout_s=k.timeout_s,
+                settle_s=k.settle_s,
+            )
+        ]

@@ -1,0 +1,79 @@
+"""`scenario list`: the catalogue - what each scenario shows, its faults, needs and knobs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from scenarios import catalogue
+from scenarios.settings import RunSettings
+
+EPILOG = """
+\b
+Examples:
+  scenario list
+  scenario list --knobs          # every knob and its default, per scenario
+  scenario list --json
+"""
+
+
+def describe() -> list[dict[str, Any]]:
+    """The catalogue as data (what `list --json` prints)."""
+    out = []
+    for cls in catalogue.ALL:
+        scenario = cls()
+        k = scenario.knobs(RunSettings())
+        phases = list(scenario.phases(k))
+        out.append(
+            {
+                "name": scenario.name,
+                "summary": scenario.summary,
+                "phases": [p.name for p in phases],
+                "consumers": [f"{p.name}: {g.describe()}" for p in phases for g in p.consumers],
+                "faults": [f.label for p in phases for f in p.faults],
+                "needs": [
+                    n.capability + (f" (shim: {n.shim})" if n.shim else "") for n in scenario.needs
+                ],
+                "calibration": scenario.calibration,
+                "knobs": k.to_dict(),
+            }
+        )
+    return out
+
+
+@click.command("list", epilog=EPILOG)
+@click.option("--knobs", "show_knobs", is_flag=True, help="Show every knob's default.")
+@click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
+def list_command(show_knobs: bool, as_json: bool) -> None:
+    """List the scenarios `scenario run` knows."""
+    rows = describe()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="scenarios (scenario run NAME|all)", show_lines=show_knobs)
+    table.add_column("name", style="bold")
+    table.add_column("what it shows")
+    table.add_column("consumers")
+    table.add_column("fault plan")
+    if show_knobs:
+        table.add_column("knobs (defaults)")
+    for row in rows:
+        groups = [c.split(": ", 1)[1] for c in row["consumers"]]
+        cells = [
+            row["name"],
+            row["summary"],
+            "\n".join(dict.fromkeys(groups)),
+            "\n".join(row["faults"]) or "-",
+        ]
+        if show_knobs:
+            cells.append(" ".join(f"{k}={v}" for k, v in row["knobs"].items()))
+        table.add_row(*cells)
+    Console().print(table)
+
+
+command = list_command

@@ -1,0 +1,385 @@
+"""The docker runner: each consumer incarnation is a container of the consumer image.
+
+The base class supervises (restart on crash, event collection); this backend only launches,
+signals, polls, reads logs and removes containers, through the Docker SDK.
+
+- **Labels.** Every container carries ``sqs-kit.managed=true``, ``sqs-kit.run=<run id>``,
+  ``sqs-kit.slot`` and ``sqs-kit.consumer-id``, so leftovers are always findable:
+  :func:`remove_labelled_containers` (``python -m local.docker clean``) removes them.
+- **No orphans.** :meth:`ConsumerRunner.stop_all` removes every container; an ``atexit`` hook
+  force-removes this run's containers if the caller dies on Ctrl-C (KeyboardInterrupt) or an
+  exception before it got there.
+- **Networking.** ``network="host"`` (the default, and the only mode in an engine started with
+  ``--bridge=none``) lets the consumer use the same loopback endpoint and queue URLs as the
+  host. Any other network (``bridge``, or a compose network such as ``sqs-kit_default``)
+  gets *container-safe* URLs: loopback hosts in ``AWS_ENDPOINT_URL``/``QUEUE_URL``/... are
+  rewritten to ``endpoint_host`` (``host.docker.internal``, mapped to the host gateway, by
+  default; ``localstack:4566`` for the compose emulator service).
+- **Exit codes** are the container's, as on ECS: a SIGKILL shows up as 137, not -9.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import queue
+import re
+import secrets
+import signal as signals
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from scenarios.errors import ConfigError, InfrastructureError
+from scenarios.runners.base import ConsumerRunner, Incarnation
+
+log = logging.getLogger(__name__)
+
+DEFAULT_IMAGE = "sqs-kit-consumer:local"
+HOST_NETWORK = "host"
+HOST_GATEWAY_NAME = "host.docker.internal"
+LABEL_MANAGED = "sqs-kit.managed"
+LABEL_RUN = "sqs-kit.run"
+LABEL_SLOT = "sqs-kit.slot"
+LABEL_CONSUMER = "sqs-kit.consumer-id"
+# Variables whose URLs a container on a non-host network must reach differently.
+URL_VARIABLES = ("AWS_ENDPOINT_URL", "QUEUE_URL", "DLQ_URL", "AWS_ENDPOINT_URL_SQS")
+# Unlike a subprocess, a container inherits nothing: these come from the caller's environment.
+PASSTHROUGH_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
+EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
+_EXITED = frozenset({"exited", "dead"})
+_NAME_RE = re.compile(r"[^a-zA-Z0-9_.-]+")
+_READER_JOIN_S = 5.0
+
+
+def _docker_module() -> Any:
+    try:
+        import docker
+    except ImportError as exc:  # the kit extra installs it
+        raise InfrastructureError(
+            "the Docker SDK is missing: pip install 'sqs-kit[kit]' (or pip install docker)"
+        ) from exc
+    return docker
+
+
+def docker_client(timeout: int = 60) -> Any:
+    """A Docker SDK client for the engine in DOCKER_HOST (or the default socket)."""
+    docker = _docker_module()
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise InfrastructureError(f"no Docker engine answers: {exc}") from exc
+    return client
+
+
+def docker_runner_available(image: str = DEFAULT_IMAGE) -> tuple[bool, str]:
+    """(True, engine version) when an engine answers and ``image`` exists locally.
+
+    What ``--runner auto`` asks before choosing docker over process. Never pulls.
+    """
+    try:
+        docker = _docker_module()
+    except InfrastructureError as exc:
+        return False, str(exc)
+    try:
+        client = docker.from_env(timeout=5)
+        version = client.version().get("Version", "?")
+    except Exception as exc:  # any failure here just means "use the process runner"
+        return False, f"no Docker engine answers: {exc}"
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return False, f"image {image} is not built (python -m local.docker build consumer)"
+    except docker.errors.DockerException as exc:
+        return False, f"cannot inspect image {image}: {exc}"
+    finally:
+        client.close()
+    return True, f"engine {version}, image {image}"
+
+
+def container_safe_env(env: Mapping[str, str], endpoint_host: str) -> dict[str, str]:
+    """``env`` with loopback URLs pointed at ``endpoint_host`` (``host`` or ``host:port``).
+
+    >>> container_safe_env({"QUEUE_URL": "http://127.0.0.1:4566/000/q"}, "localstack:4566")
+    {'QUEUE_URL': 'http://localstack:4566/000/q'}
+    """
+    if not endpoint_host or "/" in endpoint_host:
+        raise ConfigError(
+            f"endpoint_host={endpoint_host!r} is invalid: give host or host:port, e.g. "
+            "localstack:4566"
+        )
+    out = dict(env)
+    for name in URL_VARIABLES:
+        value = out.get(name)
+        if value:
+            out[name] = _rewrite_loopback(value, endpoint_host)
+    return out
+
+
+def _rewrite_loopback(url: str, endpoint_host: str) -> str:
+    parts = urlsplit(url)
+    if parts.hostname not in LOOPBACK_HOSTS:
+        return url
+    netloc = endpoint_host
+    if ":" not in endpoint_host and parts.port is not None:
+        netloc = f"{endpoint_host}:{parts.port}"  # same port, reached through another host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def remove_labelled_containers(*, run_id: str | None = None, client: Any = None) -> list[str]:
+    """Force-remove the kit's containers (one run's, or all); returns their names."""
+    own = client is None
+    client = client or docker_client()
+    labels = [f"{LABEL_MANAGED}=true"] + ([f"{LABEL_RUN}={run_id}"] if run_id else [])
+    removed = []
+    try:
+        for container in client.containers.list(all=True, filters={"label": labels}):
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+                removed.append(container.name)
+    finally:
+        if own:
+            client.close()
+    if removed:
+        log.info("docker.containers_removed", extra={"count": len(removed), "run": run_id})
+    return removed
+
+
+@dataclass
+class _Container:
+    """What the runner keeps per container: the SDK object and a log reader thread."""
+
+    container: Any
+    consumer_id: str = ""
+    lines: queue.SimpleQueue[str] = field(default_factory=queue.SimpleQueue)
+    reader: threading.Thread | None = None
+    exit_code: int | None = None
+
+
+class DockerRunner(ConsumerRunner):
+    """Consumers as containers of ``image`` on ``network`` (host networking by default).
+
+    ``network`` and ``endpoint_host`` default to SQSKIT_DOCKER_NETWORK and
+    SQSKIT_DOCKER_ENDPOINT_HOST; ``log_dir`` keeps each container's stdout (``.log``) and
+    stderr (``.err``) like the process runner does.
+    """
+
+    name = "docker"
+
+    def __init__(
+        self,
+        image: str = DEFAULT_IMAGE,
+        network: str | None = None,
+        *,
+        endpoint_host: str | None = None,
+        run_id: str | None = None,
+        command: Sequence[str] | None = None,
+        read_only: bool = True,
+        client: Any = None,
+        labels: Mapping[str, str] | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        if not image or any(c.isspace() for c in image):
+            raise ConfigError(f"image={image!r} is invalid: give an image reference (name:tag)")
+        network = network or os.environ.get("SQSKIT_DOCKER_NETWORK") or HOST_NETWORK
+        if any(c.isspace() for c in network):
+            raise ConfigError(
+                f"SQSKIT_DOCKER_NETWORK={network!r} is invalid: use host, bridge or a network name"
+            )
+        endpoint_host = endpoint_host or os.environ.get("SQSKIT_DOCKER_ENDPOINT_HOST") or None
+        self.image = image
+        self.network = network
+        self.endpoint_host = endpoint_host or (
+            None if network == HOST_NETWORK else HOST_GATEWAY_NAME
+        )
+        if self.endpoint_host is not None:
+            container_safe_env({}, self.endpoint_host)  # validate early
+        self.run_id = run_id or f"run-{secrets.token_hex(4)}"
+        self.command = list(command) if command else None
+        self.read_only = read_only
+        self.extra_labels = dict(labels or {})
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self._client = client or docker_client()
+        self._containers: dict[str, _Container] = {}
+        # Ctrl-C (KeyboardInterrupt) or a crash of the caller: remove this run's containers.
+        atexit.register(_cleanup_at_exit, weakref.ref(self))
+
+    # -- what a scenario/target may ask -----------------------------------------------------------
+
+    def container_env(self, env: Mapping[str, str]) -> dict[str, str]:
+        """The environment a container gets.
+
+        ``env`` plus the caller's AWS credentials and region (a container inherits nothing),
+        dummy credentials when an emulator endpoint is set and there are none, and URLs made
+        container-safe off the host network.
+        """
+        out = {k: os.environ[k] for k in PASSTHROUGH_VARIABLES if k in os.environ}
+        out.update(env)
+        if out.get("AWS_ENDPOINT_URL") and "AWS_ACCESS_KEY_ID" not in out:
+            out.update(EMULATOR_CREDENTIALS)
+        if self.endpoint_host is None:
+            return out
+        return container_safe_env(out, self.endpoint_host)
+
+    def labels_for(self, slot: int, consumer_id: str) -> dict[str, str]:
+        return {
+            **self.extra_labels,
+            LABEL_MANAGED: "true",
+            LABEL_RUN: self.run_id,
+            LABEL_SLOT: str(slot),
+            LABEL_CONSUMER: consumer_id,
+        }
+
+    def cleanup(self) -> list[str]:
+        """Force-remove every container of this run, whatever its state."""
+        for state in self._containers.values():
+            with contextlib.suppress(Exception):
+                state.container.remove(force=True)
+        self._containers.clear()
+        try:
+            return remove_labelled_containers(run_id=self.run_id, client=self._client)
+        except Exception:  # the engine went away: nothing more we can remove
+            log.warning("docker.cleanup_failed", extra={"run": self.run_id})
+            return []
+
+    # -- backend primitives -----------------------------------------------------------------------
+
+    def _launch(self, slot: int, consumer_id: str, env: dict[str, str]) -> tuple[str, Any]:
+        docker = _docker_module()
+        kwargs: dict[str, Any] = {
+            "image": self.image,
+            "detach": True,
+            "name": _NAME_RE.sub("-", f"sqskit-{self.run_id}-{consumer_id}")[:120],
+            "environment": self.container_env(env),
+            "labels": self.labels_for(slot, consumer_id),
+            "network_mode": self.network,
+            "read_only": self.read_only,
+            "tmpfs": {"/tmp": "rw,size=16m,mode=1777"},
+        }
+        if self.command:  # replaces the image's `python3 -m consumer` entry point
+            kwargs["entrypoint"] = self.command
+        if self.network != HOST_NETWORK and self.endpoint_host == HOST_GATEWAY_NAME:
+            kwargs["extra_hosts"] = {HOST_GATEWAY_NAME: "host-gateway"}
+        try:
+            container = self._client.containers.run(**kwargs)
+        except docker.errors.ImageNotFound as exc:
+            raise InfrastructureError(
+                f"image {self.image} is not built: python -m local.docker build consumer"
+            ) from exc
+        except docker.errors.DockerException as exc:
+            raise InfrastructureError(f"cannot start container for {consumer_id}: {exc}") from exc
+        state = _Container(container=container, consumer_id=consumer_id)
+        state.reader = threading.Thread(
+            target=_read_logs,
+            args=(container, state.lines),
+            name=f"docker-logs-{consumer_id}",
+            daemon=True,
+        )
+        state.reader.start()
+        self._containers[container.id] = state
+        return container.id[:12], state
+
+    def _signal(self, inc: Incarnation, sig: int) -> None:
+        state: _Container = inc.native
+        try:
+            state.container.kill(signal=signals.Signals(sig).name)
+        except Exception as exc:  # it exited meanwhile (409 Conflict): poll() notices
+            log.info(
+                "docker.signal_skipped",
+                extra={"consumer_id": inc.consumer_id, "reason": str(exc)[:200]},
+            )
+
+    def _exit_code(self, inc: Incarnation) -> int | None:
+        state: _Container = inc.native
+        if state.exit_code is not None:
+            return state.exit_code
+        # The log stream ends when the container stops: a cheap check before an API call.
+        if state.reader is not None and state.reader.is_alive():
+            return None
+        try:
+            state.container.reload()
+        except Exception:  # removed behind our back: treat as killed
+            state.exit_code = 128 + signals.SIGKILL
+            return state.exit_code
+        attrs = state.container.attrs.get("State", {})
+        if attrs.get("Status") not in _EXITED:
+            if state.reader is not None and not state.reader.is_alive():
+                # the stream dropped while the container runs: follow it again
+                state.reader = threading.Thread(
+                    target=_read_logs,
+                    args=(state.container, state.lines, True),
+                    name=f"docker-logs-{inc.consumer_id}",
+                    daemon=True,
+                )
+                state.reader.start()
+            return None
+        state.exit_code = int(attrs.get("ExitCode", 1))
+        return state.exit_code
+
+    def _read_new_lines(self, inc: Incarnation) -> list[str]:
+        state: _Container = inc.native
+        lines = []
+        while True:
+            try:
+                lines.append(state.lines.get_nowait())
+            except queue.Empty:
+                break
+        if lines and self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            with (self.log_dir / f"{state.consumer_id}.log").open("a") as f:
+                f.write("".join(line + "\n" for line in lines))
+        return lines
+
+    def _remove(self, inc: Incarnation) -> None:
+        state: _Container = inc.native
+        if state.reader is not None:
+            state.reader.join(timeout=_READER_JOIN_S)
+        if self.log_dir is not None:
+            with contextlib.suppress(Exception):  # stderr is for humans: tracebacks, warnings
+                err = state.container.logs(stdout=False, stderr=True)
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                (self.log_dir / f"{state.consumer_id}.err").write_bytes(err)
+        try:
+            state.container.remove(force=True)
+        except Exception as exc:
+            log.debug("docker.remove_skipped", extra={"reason": str(exc)[:200]})
+        self._containers.pop(state.container.id, None)
+
+
+def _read_logs(container: Any, sink: queue.SimpleQueue[str], since_now: bool = False) -> None:
+    """Follow the container's stdout until it stops, one decoded line at a time."""
+    kwargs: dict[str, Any] = {"stdout": True, "stderr": False, "stream": True, "follow": True}
+    if since_now:
+        kwargs["tail"] = 0
+    buffer = b""
+    try:
+        for chunk in container.logs(**kwargs):
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                sink.put(line.decode("utf-8", errors="replace"))
+    except Exception as exc:  # the engine closed the stream; _exit_code decides what it means
+        log.debug("docker.log_stream_ended", extra={"reason": str(exc)[:200]})
+    if buffer:
+        sink.put(buffer.decode("utf-8", errors="replace"))
+
+
+def _cleanup_at_exit(ref: weakref.ReferenceType[DockerRunner]) -> None:
+    runner = ref()
+    if runner is not None and runner._containers:
+        runner.cleanup()

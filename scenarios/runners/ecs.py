@@ -1,0 +1,436 @@
+"""The ECS runner: each consumer is a task started with RunTask; events come from CloudWatch Logs.
+
+What ECS really does, and what this runner therefore promises:
+
+- ``signal(SIGTERM)`` and ``signal(SIGKILL)`` both become ``StopTask``. ECS has no "kill now":
+  StopTask sends SIGTERM to the container, waits the container's ``stopTimeout`` (30 s by
+  default, at most 120 s on Fargate) and then sends SIGKILL. A consumer that drains within
+  the timeout exits 0; a SIGKILL shows up as exit code 137. The requested signal is kept in
+  ``Incarnation.signals_sent`` and the semantics are reported in :meth:`EcsRunner.describe`.
+- The exit code is ``containers[].exitCode`` from DescribeTasks once the task is STOPPED. A
+  task that never started (image pull, ENI, capacity) has no exit code; it is reported as
+  :data:`EXIT_TASK_FAILED_TO_START` and restarted like a crash, a bounded number of times.
+- Log lines come from the task's awslogs stream, ``<stream-prefix>/<container>/<task-id>``,
+  read with GetLogEvents and a forward token. CloudWatch delivers lines seconds after they
+  were written, so a stopped task only reports its exit code once its stream has been quiet
+  for ``log_settle_s``: the engine never moves on while a task's last events are in flight.
+
+The task definition is the single source of truth for the container name, the network mode
+and the log configuration: the runner reads them with DescribeTaskDefinition.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal as signals
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scenarios.errors import ConfigError, InfrastructureError
+from scenarios.runners.base import ConsumerHandle, ConsumerRunner, Incarnation, RestartPolicy
+
+log = logging.getLogger(__name__)
+
+#: ECS's default container stopTimeout, and the Fargate maximum.
+DEFAULT_STOP_TIMEOUT_S = 30
+MAX_FARGATE_STOP_TIMEOUT_S = 120
+#: RunTask rejects container overrides above 8 KiB of JSON.
+MAX_OVERRIDE_BYTES = 8192
+#: DescribeTasks takes at most 100 tasks per call.
+MAX_DESCRIBE_TASKS = 100
+#: ``startedBy`` is at most 36 characters.
+MAX_STARTED_BY = 36
+#: Exit code for a task that stopped without its container ever running (docker's 125).
+EXIT_TASK_FAILED_TO_START = 125
+#: Consecutive start failures in one slot before the runner gives up on the infrastructure.
+MAX_START_FAILURES = 3
+#: Variables never sent as overrides: they would be readable by anyone who can DescribeTasks.
+SECRET_VARIABLES = frozenset(
+    {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
+)
+
+KILL_SEMANTICS = (
+    "StopTask: SIGTERM, then SIGKILL after the container stopTimeout "
+    f"({DEFAULT_STOP_TIMEOUT_S} s default, Fargate max {MAX_FARGATE_STOP_TIMEOUT_S} s); "
+    "a SIGKILL request is the same StopTask"
+)
+
+
+@dataclass(frozen=True)
+class EcsTaskConfig:
+    """Where and how consumer tasks run. Everything else is read from the task definition."""
+
+    cluster: str
+    task_definition: str
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    assign_public_ip: bool = True
+    started_by: str = "sqs-kit"
+    tags: Mapping[str, str] = field(default_factory=dict)
+    #: seconds between DescribeTasks calls (one call covers every running task)
+    describe_interval_s: float = 2.0
+    #: seconds between GetLogEvents calls per task
+    logs_interval_s: float = 2.0
+    #: a stopped task's stream must be quiet this long before its exit code counts
+    log_settle_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.cluster:
+            raise ConfigError("ECS cluster is empty: the stack outputs must name a cluster")
+        if not self.task_definition:
+            raise ConfigError("ECS task definition is empty: the stack outputs must name one")
+        if len(self.started_by) > MAX_STARTED_BY:
+            raise ConfigError(
+                f"startedBy {self.started_by!r} is too long: at most {MAX_STARTED_BY} characters"
+            )
+        for name in ("describe_interval_s", "logs_interval_s", "log_settle_s"):
+            value = getattr(self, name)
+            if not 0 <= value <= 60:
+                raise ConfigError(f"{name}={value} is out of range: allowed 0..60 seconds")
+
+
+@dataclass(frozen=True)
+class TaskDefinitionFacts:
+    """What the runner needs from the registered task definition."""
+
+    arn: str
+    container_name: str
+    network_mode: str
+    log_group: str | None
+    log_stream_prefix: str | None
+    log_region: str | None
+    stop_timeout_s: int
+
+    @property
+    def launch_type(self) -> str:
+        # Fargate requires awsvpc; the emulator's host-network definition runs as EC2.
+        return "FARGATE" if self.network_mode == "awsvpc" else "EC2"
+
+    def log_stream(self, task_id: str) -> str | None:
+        """The awslogs stream name of ``task_id``, as the awslogs driver names it on ECS."""
+        if not self.log_group or not self.log_stream_prefix:
+            return None
+        return f"{self.log_stream_prefix}/{self.container_name}/{task_id}"
+
+    @classmethod
+    def from_description(cls, td: Mapping[str, Any]) -> TaskDefinitionFacts:
+        containers = td.get("containerDefinitions") or []
+        if not containers:
+            raise ConfigError(f"task definition {td.get('taskDefinitionArn')} has no containers")
+        container = containers[0]
+        options = (container.get("logConfiguration") or {}).get("options") or {}
+        driver = (container.get("logConfiguration") or {}).get("logDriver")
+        return cls(
+            arn=str(td.get("taskDefinitionArn", "")),
+            container_name=str(container["name"]),
+            network_mode=str(td.get("networkMode") or "bridge"),
+            log_group=options.get("awslogs-group") if driver == "awslogs" else None,
+            log_stream_prefix=options.get("awslogs-stream-prefix") if driver == "awslogs" else None,
+            log_region=options.get("awslogs-region"),
+            stop_timeout_s=int(container.get("stopTimeout") or DEFAULT_STOP_TIMEOUT_S),
+        )
+
+
+@dataclass
+class _TaskState:
+    """Per-task bookkeeping kept in ``Incarnation.native``."""
+
+    task_arn: str
+    task_id: str
+    log_stream: str | None
+    token: str | None = None
+    last_logs_read: float = 0.0
+    last_new_line: float = field(default_factory=time.monotonic)
+    stopped: bool = False
+    stop_seen_at: float | None = None
+    exit_code: int | None = None
+    stop_code: str = ""
+    stopped_reason: str = ""
+    stop_requested: bool = False
+
+
+def task_id_of(task_arn: str) -> str:
+    """The task id: the last path element of both the short and the long ARN format."""
+    return task_arn.rsplit("/", 1)[-1]
+
+
+class EcsRunner(ConsumerRunner):
+    """Runs consumers as ECS tasks (Fargate on AWS, host-network tasks on an emulator)."""
+
+    name = "ecs"
+    #: ECS services wait before replacing a task; a short pause keeps RunTask from hammering
+    restart_delay_s = 1.0
+
+    def __init__(self, config: EcsTaskConfig, *, ecs: Any, logs: Any) -> None:
+        super().__init__()
+        self.config = config
+        self._ecs = ecs
+        self._logs = logs
+        self._api_lock = threading.Lock()
+        self._last_describe = 0.0
+        self._start_failures: dict[int, int] = {}
+        self.fatal_error: str | None = None
+        try:
+            described = ecs.describe_task_definition(taskDefinition=config.task_definition)
+        except (ClientError, BotoCoreError) as exc:
+            raise InfrastructureError(
+                f"cannot read task definition {config.task_definition!r}: {exc}"
+            ) from exc
+        self.task_definition = TaskDefinitionFacts.from_description(described["taskDefinition"])
+        if self.task_definition.network_mode == "awsvpc" and not config.subnets:
+            raise ConfigError(
+                "an awsvpc task definition needs subnets: the stack outputs must list them"
+            )
+        if self.task_definition.log_stream("x") is None:
+            log.warning(
+                "ecs.no_awslogs",
+                extra={"task_definition": self.task_definition.arn},
+            )
+
+    # -- report fields ----------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """Runner fields for the report: where tasks ran and what a kill really is."""
+        td = self.task_definition
+        return {
+            "runner": self.name,
+            "cluster": self.config.cluster,
+            "task_definition": td.arn,
+            "launch_type": td.launch_type,
+            "network_mode": td.network_mode,
+            "log_group": td.log_group,
+            "stop_timeout_s": td.stop_timeout_s,
+            "kill_semantics": KILL_SEMANTICS,
+        }
+
+    # -- primitives -------------------------------------------------------------------------
+
+    def run_task_request(self, consumer_id: str, env: Mapping[str, str]) -> dict[str, Any]:
+        """The exact RunTask parameters for one consumer (public so tests can pin them)."""
+        td = self.task_definition
+        environment = [
+            {"name": k, "value": str(v)}
+            for k, v in sorted(env.items())
+            if k not in SECRET_VARIABLES
+        ]
+        request: dict[str, Any] = {
+            "cluster": self.config.cluster,
+            "taskDefinition": td.arn or self.config.task_definition,
+            "launchType": td.launch_type,
+            "count": 1,
+            "startedBy": self.config.started_by,
+            "overrides": {
+                "containerOverrides": [{"name": td.container_name, "environment": environment}]
+            },
+            "tags": [
+                {"key": k, "value": v}
+                for k, v in sorted({**self.config.tags, "sqs-kit-consumer": consumer_id}.items())
+            ],
+        }
+        size = len(json.dumps(request["overrides"]).encode())
+        if size > MAX_OVERRIDE_BYTES:
+            raise ConfigError(
+                f"container overrides are {size} bytes: RunTask allows {MAX_OVERRIDE_BYTES}; "
+                "trim the scenario's environment"
+            )
+        if td.network_mode == "awsvpc":
+            request["networkConfiguration"] = {
+                "awsvpcConfiguration": {
+                    "subnets": list(self.config.subnets),
+                    "securityGroups": list(self.config.security_groups),
+                    "assignPublicIp": "ENABLED" if self.config.assign_public_ip else "DISABLED",
+                }
+            }
+        return request
+
+    def _launch(self, slot: int, consumer_id: str, env: dict[str, str]) -> tuple[str, Any]:
+        if self._start_failures.get(slot, 0) >= MAX_START_FAILURES:
+            self.fatal_error = (
+                f"consumer slot {slot}: {MAX_START_FAILURES} tasks in a row failed to start; "
+                "check the image tag, the subnets and the task execution role"
+            )
+            raise InfrastructureError(self.fatal_error)
+        request = self.run_task_request(consumer_id, env)
+        try:
+            with self._api_lock:
+                response = self._ecs.run_task(**request)
+        except (ClientError, BotoCoreError) as exc:
+            raise InfrastructureError(f"RunTask failed for {consumer_id}: {exc}") from exc
+        tasks = response.get("tasks") or []
+        if not tasks:
+            failures = response.get("failures") or []
+            reasons = ", ".join(f"{f.get('arn', '?')}: {f.get('reason', '?')}" for f in failures)
+            raise InfrastructureError(
+                f"RunTask started no task for {consumer_id}: {reasons or 'no reason given'}"
+            )
+        task_arn = str(tasks[0]["taskArn"])
+        task_id = task_id_of(task_arn)
+        state = _TaskState(
+            task_arn=task_arn, task_id=task_id, log_stream=self.task_definition.log_stream(task_id)
+        )
+        log.info(
+            "ecs.task_started",
+            extra={
+                "consumer_id": consumer_id,
+                "task_arn": task_arn,
+                "log_stream": state.log_stream,
+            },
+        )
+        return task_arn, state
+
+    def _signal(self, inc: Incarnation, sig: int) -> None:
+        state: _TaskState = inc.native
+        if state.stop_requested:
+            # ECS escalates to SIGKILL itself after stopTimeout; a second StopTask changes nothing.
+            return
+        reason = f"sqs-kit: {signals.Signals(sig).name} requested ({KILL_SEMANTICS})"
+        self._stop_task(state, reason[:255])
+
+    def _stop_task(self, state: _TaskState, reason: str) -> None:
+        try:
+            with self._api_lock:
+                self._ecs.stop_task(cluster=self.config.cluster, task=state.task_arn, reason=reason)
+        except (ClientError, BotoCoreError) as exc:
+            raise InfrastructureError(f"StopTask failed for {state.task_arn}: {exc}") from exc
+        state.stop_requested = True
+
+    def _exit_code(self, inc: Incarnation) -> int | None:
+        state: _TaskState = inc.native
+        if not state.stopped:
+            self._refresh_task_states()
+        if not state.stopped or state.stop_seen_at is None:
+            return None
+        # Wait for the stream to go quiet: CloudWatch delivers the last lines late.
+        now = time.monotonic()
+        quiet_since = max(state.last_new_line, state.stop_seen_at)
+        if state.log_stream is not None and now - quiet_since < self.config.log_settle_s:
+            return None
+        handle = self._handle_of(inc)
+        slot = handle.slot if handle is not None else -1
+        if state.exit_code == EXIT_TASK_FAILED_TO_START:
+            self._start_failures[slot] = self._start_failures.get(slot, 0) + 1
+            if self._start_failures[slot] >= MAX_START_FAILURES and handle is not None:
+                # Stop replacing it: a fourth RunTask would fail the same way.
+                handle.restart = RestartPolicy.NEVER
+                self.fatal_error = (
+                    f"consumer slot {slot}: {MAX_START_FAILURES} tasks in a row failed to "
+                    f"start ({state.stopped_reason or 'no reason given'}); check the image "
+                    "tag, the subnets and the task execution role"
+                )
+                log.error("ecs.start_failed", extra={"slot": slot, "reason": self.fatal_error})
+        else:
+            self._start_failures[slot] = 0
+        return state.exit_code
+
+    def _read_new_lines(self, inc: Incarnation) -> list[str]:
+        state: _TaskState = inc.native
+        now = time.monotonic()
+        if state.log_stream is None or not self.task_definition.log_group:
+            return []
+        if now - state.last_logs_read < self.config.logs_interval_s:
+            return []
+        state.last_logs_read = now
+        lines: list[str] = []
+        while True:
+            kwargs: dict[str, Any] = {
+                "logGroupName": self.task_definition.log_group,
+                "logStreamName": state.log_stream,
+                "startFromHead": True,
+            }
+            if state.token:
+                kwargs["nextToken"] = state.token
+            try:
+                with self._api_lock:
+                    page = self._logs.get_log_events(**kwargs)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    return lines  # the stream appears when the container writes its first line
+                raise InfrastructureError(
+                    f"GetLogEvents failed for {state.log_stream}: {exc}"
+                ) from exc
+            except BotoCoreError as exc:
+                raise InfrastructureError(
+                    f"GetLogEvents failed for {state.log_stream}: {exc}"
+                ) from exc
+            events = page.get("events") or []
+            lines.extend(str(e.get("message", "")) for e in events)
+            token = page.get("nextForwardToken")
+            # The forward token stays the same once the end of the stream is reached.
+            if not events or token is None or token == state.token:
+                state.token = token or state.token
+                break
+            state.token = token
+        if lines:
+            state.last_new_line = time.monotonic()
+        return lines
+
+    def _remove(self, inc: Incarnation) -> None:
+        # Nothing to delete (the task definition belongs to the stack), but a task must
+        # never outlive the run: it costs money. Stop any that has not stopped.
+        state: _TaskState = inc.native
+        if not state.stopped and not state.stop_requested:
+            try:
+                self._stop_task(state, "sqs-kit: run finished")
+            except InfrastructureError:
+                log.exception("ecs.stop_on_remove_failed", extra={"task_arn": state.task_arn})
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _handle_of(self, inc: Incarnation) -> ConsumerHandle | None:
+        for handle in self._handles:
+            if any(i is inc for i in handle.incarnations):
+                return handle
+        return None
+
+    def _refresh_task_states(self) -> None:
+        """One DescribeTasks call (per 100 tasks) for every task not yet seen STOPPED."""
+        now = time.monotonic()
+        if now - self._last_describe < self.config.describe_interval_s:
+            return
+        self._last_describe = now
+        pending = {
+            inc.native.task_arn: inc.native
+            for handle in self._handles
+            for inc in handle.incarnations
+            if isinstance(inc.native, _TaskState) and not inc.native.stopped
+        }
+        arns = list(pending)
+        for start in range(0, len(arns), MAX_DESCRIBE_TASKS):
+            chunk = arns[start : start + MAX_DESCRIBE_TASKS]
+            try:
+                with self._api_lock:
+                    response = self._ecs.describe_tasks(cluster=self.config.cluster, tasks=chunk)
+            except (ClientError, BotoCoreError) as exc:
+                raise InfrastructureError(f"DescribeTasks failed: {exc}") from exc
+            for task in response.get("tasks") or []:
+                state = pending.get(task.get("taskArn", ""))
+                if state is not None:
+                    self._apply_description(state, task)
+
+    def _apply_description(self, state: _TaskState, task: Mapping[str, Any]) -> None:
+        if task.get("lastStatus") != "STOPPED":
+            return
+        name = self.task_definition.container_name
+        containers: Sequence[Mapping[str, Any]] = task.get("containers") or []
+        container = next((c for c in containers if c.get("name") == name), None)
+        code = container.get("exitCode") if container else None
+        state.stopped = True
+        state.stop_seen_at = time.monotonic()
+        state.stop_code = str(task.get("stopCode") or "")
+        state.stopped_reason = str(task.get("stoppedReason") or "")
+        state.exit_code = int(code) if code is not None else EXIT_TASK_FAILED_TO_START
+        log.info(
+            "ecs.task_stopped",
+            extra={
+                "task_arn": state.task_arn,
+                "exit_code": state.exit_code,
+                "stop_code": state.stop_code,
+                "stopped_reason": state.stopped_reason,
+            },
+        )

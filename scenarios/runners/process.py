@@ -1,0 +1,181 @@
+"""The process runner: each consumer incarnation is a `python -m consumer` subprocess.
+
+- stdout (the JSON events) goes to one log file per incarnation, read incrementally; stderr to
+  a sibling ``.err`` file, so a traceback never splits a JSON line;
+- the child runs in its own session (a Ctrl-C aimed at the terminal reaches only the engine,
+  which then stops its consumers in order) and asks the kernel for SIGKILL when the thread that
+  started it dies (``PR_SET_PDEATHSIG``), so no consumer outlives a killed engine;
+- the environment is a small allow-list of the caller's (PATH, HOME, the venv, AWS credentials)
+  plus the scenario's, so a stray CRASH_RATE in the user's shell cannot leak into a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal as signals
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from scenarios.errors import InfrastructureError
+from scenarios.runners.base import ConsumerRunner, Incarnation
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+_PASSTHROUGH = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "SYSTEMROOT",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CA_BUNDLE",
+)
+_EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+def _libc_prctl() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _libc_prctl()
+
+
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the forked child
+    """``preexec_fn``: SIGKILL this child when the thread that forked it dies (Linux only)."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signals.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+@dataclass
+class _Proc:
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    err_path: Path
+    stdout: IO[bytes]
+    stderr: IO[bytes]
+    offset: int = 0
+    partial: bytes = b""
+    closed: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ProcessRunner(ConsumerRunner):
+    """Consumers as local subprocesses of ``python -m consumer``."""
+
+    name = "process"
+
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        python: str = sys.executable,
+        module: str = "consumer",
+        command: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.log_dir = Path(log_dir)
+        self.command = command or [python, "-m", module]
+
+    def child_env(self, env: dict[str, str]) -> dict[str, str]:
+        """The allow-listed parent environment plus ``env`` (dummy credentials for emulators)."""
+        out = {k: os.environ[k] for k in _PASSTHROUGH if k in os.environ}
+        out.update(env)
+        out["PYTHONUNBUFFERED"] = "1"
+        if out.get("AWS_ENDPOINT_URL") and "AWS_ACCESS_KEY_ID" not in out:
+            out.update(_EMULATOR_CREDENTIALS)
+        return out
+
+    # -- backend primitives -----------------------------------------------------------------------
+
+    def _launch(self, slot: int, consumer_id: str, env: dict[str, str]) -> tuple[str, Any]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{consumer_id}.log"
+        err_path = self.log_dir / f"{consumer_id}.err"
+        stdout = log_path.open("wb")
+        stderr = err_path.open("wb")
+        parent = os.getpid()
+        try:
+            popen = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                env=self.child_env(env),
+                start_new_session=True,
+                preexec_fn=lambda: _die_with_parent(parent),  # noqa: PLW1509 - one prctl call
+                close_fds=True,
+            )
+        except OSError as exc:
+            stdout.close()
+            stderr.close()
+            raise InfrastructureError(f"could not start `{' '.join(self.command)}`: {exc}") from exc
+        proc = _Proc(popen, log_path, err_path, stdout, stderr)
+        return str(popen.pid), proc
+
+    def _signal(self, inc: Incarnation, sig: int) -> None:
+        proc: _Proc = inc.native
+        with contextlib.suppress(ProcessLookupError):
+            proc.popen.send_signal(sig)
+
+    def _exit_code(self, inc: Incarnation) -> int | None:
+        proc: _Proc = inc.native
+        return proc.popen.poll()
+
+    def _read_new_lines(self, inc: Incarnation) -> list[str]:
+        proc: _Proc = inc.native
+        try:
+            with proc.log_path.open("rb") as f:
+                f.seek(proc.offset)
+                chunk = f.read()
+        except OSError:
+            return []
+        if not chunk:
+            return []
+        proc.offset += len(chunk)
+        data = proc.partial + chunk
+        lines = data.split(b"\n")
+        proc.partial = lines.pop()  # an unfinished last line waits for the next read
+        return [line.decode("utf-8", "replace") for line in lines if line.strip()]
+
+    def _remove(self, inc: Incarnation) -> None:
+        proc: _Proc = inc.native
+        if proc.closed:
+            return
+        if proc.popen.poll() is None:  # stop_all gave up on it: do not leave an orphan
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.popen.pid, signals.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(timeout=5)
+        if proc.partial.strip():
+            log.debug("runner.partial_line", extra={"consumer_id": inc.consumer_id})
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.closed = True
+
+    def stderr_tail(self, inc: Incarnation, chars: int = 2000) -> str:
+        """The end of an incarnation's stderr (for error messages)."""
+        proc: _Proc = inc.native
+        try:
+            return proc.err_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""

@@ -1,0 +1,203 @@
+"""Run settings (where and how to run) and knobs (what a scenario does), validated up front.
+
+``RunSettings`` comes from the CLI (flag > environment variable > default, resolved by click)
+or is built directly by library callers and tests. ``Knobs`` are a scenario's parameters: each
+scenario declares its defaults, and the user overrides them with the named flags
+(``--count``, ``--consumers``...) or ``--knob NAME=VALUE``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from scenarios.errors import ConfigError
+from scenarios.stack import MAX_RECEIVE_WAIT_SECONDS, MAX_VISIBILITY_TIMEOUT_SECONDS
+
+TARGETS = ("local", "aws")
+EMULATORS = ("auto", "ministack", "moto", "localstack", "external")
+RUNNERS = ("auto", "process", "docker")
+PROVISIONERS = ("api", "terraform")
+MAX_BATCH = 10
+MAX_COUNT = 100_000
+MAX_CONSUMERS = 64
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Where and how scenarios run; ``None`` means "the scenario's default"."""
+
+    target: str = "local"
+    emulator: str = "auto"
+    endpoint: str | None = None
+    emulator_port: int | None = None
+    runner: str = "auto"
+    #: None: the target's default (api locally, terraform on aws)
+    provisioner: str | None = None
+    region: str | None = None
+    consumers: int | None = None
+    count: int | None = None
+    seed: int | None = None
+    batch_size: int | None = None
+    visibility_wait: float | None = None
+    slow_seconds: float | None = None
+    second_start_delay: float | None = None
+    image_tag: str | None = None
+    #: ``--knob NAME=VALUE`` overrides, applied after the named flags
+    knobs: tuple[tuple[str, str], ...] = ()
+    report_dir: Path = Path("reports")
+    keep: bool = False
+    png: bool = True
+    #: explicit confirmation for targets that cost money (``--yes``)
+    yes: bool = False
+
+    def __post_init__(self) -> None:
+        _choice("--target", self.target, TARGETS)
+        _choice("--emulator", self.emulator, EMULATORS)
+        _choice("--runner", self.runner, RUNNERS)
+        if self.provisioner is not None:
+            _choice("--provisioner", self.provisioner, PROVISIONERS)
+        if self.emulator == "external" and not (
+            self.endpoint or os.environ.get("AWS_ENDPOINT_URL")
+        ):
+            raise ConfigError("--emulator external needs --endpoint URL (or AWS_ENDPOINT_URL)")
+        _opt_range("--consumers", self.consumers, 1, MAX_CONSUMERS)
+        _opt_range("--count", self.count, 1, MAX_COUNT)
+        _opt_range("--batch-size", self.batch_size, 1, MAX_BATCH)
+        _opt_range("--emulator-port", self.emulator_port, 1, 65535)
+        _opt_range("--visibility-wait", self.visibility_wait, 0, 3600)
+        _opt_range("--slow-seconds", self.slow_seconds, 0, 3600)
+        _opt_range("--second-start-delay", self.second_start_delay, 0, 3600)
+        if not isinstance(self.report_dir, Path):
+            object.__setattr__(self, "report_dir", Path(self.report_dir))
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """A scenario's parameters. Scenarios declare defaults; users override them."""
+
+    #: messages the producer sends (valid ones; the poison corpus comes on top)
+    count: int = 20
+    #: consumers started (the first group)
+    consumers: int = 2
+    #: messages per SendMessageBatch (the seed's --batch-size)
+    batch_size: int = 10
+    #: producer rate in messages per second; 0 = as fast as possible
+    rate: float = 0.0
+    #: MAX_MESSAGES: messages per receive, i.e. in flight per consumer
+    max_messages: int = 1
+    concurrency: int = 1
+    visibility_timeout: int = 3
+    receive_wait: int = 1
+    max_receive_count: int = 5
+    sleep_min: float = 0.0
+    sleep_max: float = 0.02
+    #: the seed's slow consumer: seconds of work per message (duplicates, overrun)
+    slow_seconds: float = 0.0
+    #: the seed's delay before the second consumer starts
+    second_start_delay: float = 0.0
+    #: the seed's --visibility-wait: extra seconds to wait after settling, before judging
+    settle_s: float = 0.0
+    seed: int = 7
+    #: a phase that has not settled after this many seconds is judged as it is
+    timeout_s: float = 60.0
+    heartbeat_seconds: float = 0.0
+    crash_after_receive: int = 0
+    crash_rate: float = 0.0
+    shutdown_timeout: float = 5.0
+    #: poison bodies sent on top of ``count`` valid messages
+    poison: int = 0
+    #: consumers in the scaled phase of scale-out
+    scaled_consumers: int = 3
+
+    def __post_init__(self) -> None:
+        _range("count", self.count, 0, MAX_COUNT)
+        _range("consumers", self.consumers, 1, MAX_CONSUMERS)
+        _range("batch_size", self.batch_size, 1, MAX_BATCH)
+        _range("rate", self.rate, 0, 1_000_000)
+        _range("max_messages", self.max_messages, 1, MAX_BATCH)
+        _range("concurrency", self.concurrency, 1, 256)
+        _range("visibility_timeout", self.visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT_SECONDS)
+        _range("receive_wait", self.receive_wait, 0, MAX_RECEIVE_WAIT_SECONDS)
+        _range("max_receive_count", self.max_receive_count, 1, 1000)
+        _range("sleep_min", self.sleep_min, 0, 3600)
+        _range("sleep_max", self.sleep_max, self.sleep_min, 3600)
+        _range("slow_seconds", self.slow_seconds, 0, 3600)
+        _range("second_start_delay", self.second_start_delay, 0, 3600)
+        _range("settle_s", self.settle_s, 0, 3600)
+        _range("timeout_s", self.timeout_s, 1, 86_400)
+        _range("heartbeat_seconds", self.heartbeat_seconds, 0, MAX_VISIBILITY_TIMEOUT_SECONDS)
+        _range("crash_after_receive", self.crash_after_receive, 0, MAX_COUNT)
+        _range("crash_rate", self.crash_rate, 0, 1)
+        _range("shutdown_timeout", self.shutdown_timeout, 0, 3600)
+        _range("poison", self.poison, 0, 1000)
+        _range("scaled_consumers", self.scaled_consumers, 1, MAX_CONSUMERS)
+
+    def override(self, settings: RunSettings) -> Knobs:
+        """These knobs with the user's flags and ``--knob`` pairs applied (flag names in errors)."""
+        named = {
+            "count": settings.count,
+            "consumers": settings.consumers,
+            "seed": settings.seed,
+            "batch_size": settings.batch_size,
+            "settle_s": settings.visibility_wait,
+            "slow_seconds": settings.slow_seconds,
+            "second_start_delay": settings.second_start_delay,
+        }
+        changes: dict[str, Any] = {k: v for k, v in named.items() if v is not None}
+        types = {f.name: f.type for f in fields(self)}
+        for name, raw in settings.knobs:
+            key = name.strip().replace("-", "_")
+            if key not in types:
+                raise ConfigError(
+                    f"--knob {name}={raw}: unknown knob {name!r}; known: {', '.join(sorted(types))}"
+                )
+            changes[key] = _coerce(key, raw, str(types[key]))
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def parse_knob(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` -> (name, value); a usage error otherwise."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise ConfigError(f"--knob {text!r} is invalid: use NAME=VALUE, e.g. --knob crash_rate=0.1")
+    return name.strip(), value.strip()
+
+
+def _coerce(name: str, raw: str, kind: str) -> Any:
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError(raw)
+            return value
+    except ValueError:
+        raise ConfigError(f"--knob {name}={raw!r} is not a valid {kind}") from None
+    return raw
+
+
+def _range(name: str, value: float, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ConfigError(f"knob {name}={value!r} is out of range: allowed {low}..{high}")
+
+
+def _opt_range(flag: str, value: float | None, low: float, high: float) -> None:
+    if value is not None and not low <= value <= high:
+        raise ConfigError(f"{flag} {value} is out of range: allowed {low}..{high}")
+
+
+def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{flag} {value!r} is invalid: choose one of {', '.join(allowed)}")
+
+
+__all__ = ["Knobs", "RunSettings", "parse_knob"]

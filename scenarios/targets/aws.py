@@ -1,0 +1,523 @@
+"""The `aws` target: a Terraform workspace per run, consumers as ECS tasks, events from CloudWatch.
+
+The same scenario runs here unchanged: the stack comes from the per-scenario Terraform root
+(``scenarios/terraform``, one workspace per run, destroyed at the end), consumers are tasks
+started with RunTask, and their JSON events are read back from CloudWatch Logs, so the oracle
+judges an AWS run exactly like a local one.
+
+With ``endpoint_url`` set, an emulator stands in for AWS (MiniStack runs the tasks on Docker).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scenarios.aws import client as make_client
+from scenarios.aws import resolve_region
+from scenarios.errors import ConfigError, InfrastructureError, ProvisionError
+from scenarios.provisioners.base import Provisioner
+from scenarios.runners.base import ConsumerHandle, RestartPolicy
+from scenarios.runners.ecs import KILL_SEMANTICS, MAX_STARTED_BY, EcsRunner, EcsTaskConfig
+from scenarios.stack import StackHandle, StackSpec
+from scenarios.targets.base import Target
+
+log = logging.getLogger(__name__)
+
+#: Terraform output names the target reads, with the aliases it accepts for each.
+OUTPUT_ALIASES: dict[str, tuple[str, ...]] = {
+    "cluster": ("ecs_cluster_name", "cluster_name", "ecs_cluster_arn", "cluster_arn", "cluster"),
+    "task_definition": ("task_definition_arn", "ecs_task_definition_arn", "task_definition"),
+    "subnets": ("public_subnet_ids", "subnet_ids", "subnets"),
+    "security_groups": (
+        "security_group_ids",
+        "task_security_group_ids",
+        "security_group_id",
+        "task_security_group_id",
+    ),
+    "log_group": ("log_group_name", "cloudwatch_log_group_name", "log_group"),
+    "workspace": ("workspace", "terraform_workspace"),
+}
+#: Environment overrides, for stacks whose outputs lack a field (e.g. an existing cluster).
+ENV_OVERRIDES = {
+    "cluster": "SQSKIT_ECS_CLUSTER",
+    "task_definition": "SQSKIT_ECS_TASK_DEFINITION",
+    "subnets": "SQSKIT_ECS_SUBNETS",
+    "security_groups": "SQSKIT_ECS_SECURITY_GROUPS",
+}
+
+
+#: RegisterTaskDefinition's parameters, as DescribeTaskDefinition returns them.
+_REGISTER_FIELDS = frozenset(
+    {
+        "family",
+        "taskRoleArn",
+        "executionRoleArn",
+        "networkMode",
+        "containerDefinitions",
+        "volumes",
+        "placementConstraints",
+        "requiresCompatibilities",
+        "cpu",
+        "memory",
+        "pidMode",
+        "ipcMode",
+        "proxyConfiguration",
+        "inferenceAccelerators",
+        "ephemeralStorage",
+        "runtimePlatform",
+    }
+)
+
+
+@dataclass(frozen=True)
+class AwsStackExtras:
+    """What the aws target needs beyond StackHandle: where the consumer tasks run.
+
+    Proposed as an extension of StackHandle (``StackHandle.ecs``); until then the target
+    builds it from the Terraform outputs.
+    """
+
+    cluster: str
+    task_definition: str
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    log_group: str | None = None
+    workspace: str | None = None
+
+    @classmethod
+    def from_outputs(
+        cls, outputs: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    ) -> AwsStackExtras:
+        """Read Terraform outputs (``terraform output -json`` shape or plain values)."""
+        env = environ if environ is not None else os.environ
+        found: dict[str, Any] = {}
+        for key, aliases in OUTPUT_ALIASES.items():
+            for alias in aliases:
+                if alias in outputs:
+                    value = outputs[alias]
+                    if isinstance(value, Mapping) and "value" in value:
+                        value = value["value"]
+                    if value not in (None, "", []):
+                        found[key] = value
+                        break
+        for key, var in ENV_OVERRIDES.items():
+            if env.get(var):
+                found[key] = env[var]
+        missing = [k for k in ("cluster", "task_definition") if not found.get(k)]
+        if missing:
+            names = ", ".join(
+                f"{k} (output {OUTPUT_ALIASES[k][0]} or {ENV_OVERRIDES[k]})" for k in missing
+            )
+            raise ConfigError(f"the stack outputs lack {names}")
+        return cls(
+            cluster=str(found["cluster"]),
+            task_definition=str(found["task_definition"]),
+            subnets=_as_tuple(found.get("subnets")),
+            security_groups=_as_tuple(found.get("security_groups")),
+            log_group=str(found["log_group"]) if found.get("log_group") else None,
+            workspace=str(found["workspace"]) if found.get("workspace") else None,
+        )
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(str(v) for v in value)
+
+
+def _output(outputs: Mapping[str, Any], name: str) -> Any:
+    value = outputs.get(name)
+    if isinstance(value, Mapping) and "value" in value:
+        value = value["value"]
+    return value
+
+
+def read_terraform_outputs(directory: Path) -> dict[str, Any]:
+    """``terraform output -json`` of ``directory`` (the main infrastructure), as plain values."""
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        raise ConfigError(
+            "terraform is not on PATH: the aws target reads the main infrastructure's outputs "
+            "(cluster, subnets, log group) with `terraform output`"
+        )
+    proc = subprocess.run(
+        [terraform, f"-chdir={directory}", "output", "-json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise ConfigError(
+            f"cannot read the main infrastructure's outputs in {directory}: "
+            f"{proc.stderr.strip()[:300]}"
+        )
+    try:
+        raw = json.loads(proc.stdout or "{}")
+    except ValueError as exc:
+        raise ConfigError(f"`terraform output -json` in {directory} is not JSON: {exc}") from exc
+    if not raw:
+        raise ConfigError(
+            f"the main infrastructure in {directory} has no outputs: deploy it first "
+            "(`make aws-up`, or `terraform -chdir=terraform apply`)"
+        )
+    return {k: _output(raw, k) for k in raw}
+
+
+def outputs_of(provisioner: Provisioner, handle: StackHandle) -> Mapping[str, Any]:
+    """The provisioner's outputs for ``handle``, whichever way the provisioner exposes them."""
+    for source in (handle, provisioner):
+        outputs = getattr(source, "outputs", None)
+        if callable(outputs):
+            outputs = outputs(handle)
+        if isinstance(outputs, Mapping) and outputs:
+            return outputs
+    raise ConfigError(
+        f"the {provisioner.name} provisioner returned no outputs for {handle.prefix}: the aws "
+        "target needs the ECS cluster and task definition (use --provisioner terraform)"
+    )
+
+
+#: Environment variables that fill AwsTargetConfig fields left unset (read at construction).
+ENV_NETWORK_MODE = "SQSKIT_AWS_NETWORK_MODE"
+ENV_CONTAINER_IMAGE = "SQSKIT_AWS_CONTAINER_IMAGE"
+ENV_MAIN_OUTPUTS = "SQSKIT_AWS_MAIN_OUTPUTS"
+ENV_MAIN_DIR = "SQSKIT_AWS_MAIN_DIR"
+NETWORK_MODES = ("awsvpc", "host")
+
+
+@dataclass
+class AwsTargetConfig:
+    """Choices for one aws-target run (the CLI builds this from its options).
+
+    Fields left unset come from the environment: ``SQSKIT_AWS_NETWORK_MODE``,
+    ``SQSKIT_AWS_CONTAINER_IMAGE``, ``SQSKIT_AWS_MAIN_OUTPUTS`` (a ``terraform output -json``
+    file of the main infrastructure) and ``SQSKIT_AWS_MAIN_DIR``.
+    """
+
+    region: str | None = None
+    endpoint_url: str | None = None
+    image_tag: str | None = None
+    provisioner: str = "terraform"
+    keep: bool = False
+    #: Terraform variables passed to the per-scenario stack (network mode, ...)
+    variables: dict[str, Any] = field(default_factory=dict)
+    #: the main infrastructure's outputs (cluster, subnets, ...); None reads them from
+    #: ``terraform output -json`` in ``main_dir``
+    main_outputs: Mapping[str, Any] | None = None
+    main_dir: Path | None = None
+    #: full image reference; default ``<ecr_repository_url>:<image_tag>``
+    container_image: str | None = None
+    #: the task definition's network mode: ``awsvpc`` (Fargate, AWS) or ``host`` (an emulator
+    #: that runs tasks on a Docker engine without a bridge network, e.g. MiniStack in CI)
+    network_mode: str | None = None
+    describe_interval_s: float = 2.0
+    logs_interval_s: float = 2.0
+    log_settle_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        env = os.environ
+        if self.network_mode is None:
+            self.network_mode = env.get(ENV_NETWORK_MODE, "").strip() or "awsvpc"
+        if self.network_mode not in NETWORK_MODES:
+            raise ConfigError(
+                f"network mode {self.network_mode!r} ({ENV_NETWORK_MODE}) is not allowed: "
+                "choose awsvpc or host"
+            )
+        if self.network_mode == "host" and not self.endpoint_url:
+            raise ConfigError(
+                f"{ENV_NETWORK_MODE}=host is for an emulator (--endpoint): Fargate runs awsvpc only"
+            )
+        if self.container_image is None:
+            self.container_image = env.get(ENV_CONTAINER_IMAGE, "").strip() or None
+        if self.main_dir is None:
+            raw_dir = env.get(ENV_MAIN_DIR, "").strip()
+            self.main_dir = (
+                Path(raw_dir) if raw_dir else Path(__file__).resolve().parents[2] / "terraform"
+            )
+        if self.main_outputs is None and env.get(ENV_MAIN_OUTPUTS, "").strip():
+            path = Path(env[ENV_MAIN_OUTPUTS].strip())
+            try:
+                raw = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    f"{ENV_MAIN_OUTPUTS}={path}: not a readable `terraform output -json` "
+                    f"file ({exc})"
+                ) from exc
+            self.main_outputs = {k: _output(raw, k) for k in raw}
+
+
+class AwsTarget(Target):
+    """Terraform-provisioned stack + ECS consumers + CloudWatch events."""
+
+    name = "aws"
+
+    def __init__(
+        self,
+        config: AwsTargetConfig | None = None,
+        *,
+        provisioner: Provisioner | None = None,
+        client_factory: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.config = config or AwsTargetConfig()
+        self.region = resolve_region(self.config.region)
+        self._client_factory = client_factory
+        self._provisioner = provisioner
+        self.handle: StackHandle | None = None
+        self.extras: AwsStackExtras | None = None
+        self.runner: EcsRunner | None = None
+        self._shim_task_definition: str | None = None
+        self._torn_down = False
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        if self._client_factory is not None:
+            return self._client_factory(service)
+        return make_client(service, endpoint_url=self.config.endpoint_url, region=self.region)
+
+    @property
+    def provisioner(self) -> Provisioner:
+        if self._provisioner is None:
+            from scenarios.provisioners import get_provisioner
+
+            self._provisioner = get_provisioner(
+                self.config.provisioner, endpoint_url=self.config.endpoint_url, region=self.region
+            )
+        return self._provisioner
+
+    def main_outputs(self) -> Mapping[str, Any]:
+        """The main infrastructure's outputs: given, or `terraform output -json` in main_dir."""
+        if self.config.main_outputs is not None:
+            return self.config.main_outputs
+        try:
+            assert self.config.main_dir is not None
+            return read_terraform_outputs(self.config.main_dir)
+        except ConfigError:
+            if self.config.endpoint_url:
+                return {}  # an emulator run may get everything from the run's own outputs
+            raise
+
+    def terraform_variables(self, main: Mapping[str, Any]) -> dict[str, Any]:
+        """What the per-scenario stack needs to create the consumer's task definition.
+
+        The execution role, log group and image repository come from the main
+        infrastructure; the image tag from ``--image-tag``.
+        """
+        variables: dict[str, Any] = {"create_task_definition": True}
+        if self.config.image_tag:
+            variables["container_image_tag"] = self.config.image_tag
+        if self.config.network_mode != "awsvpc":
+            variables["task_network_mode"] = self.config.network_mode
+        image = self.config.container_image
+        repo = _output(main, "ecr_repository_url")
+        if image is None and repo and self.config.image_tag:
+            image = f"{repo}:{self.config.image_tag}"
+        if image is None and not self.config.endpoint_url:
+            raise ConfigError(
+                "no consumer image: pass --image-tag (pushed with `make aws-build-push`) "
+                "or set the container image explicitly"
+            )
+        if image:
+            variables["container_image"] = image
+        for name in ("execution_role_arn", "log_group_name"):
+            value = _output(main, name)
+            if value:
+                variables[name] = str(value)
+        variables.update(self.config.variables)
+        return variables
+
+    # -- Target -----------------------------------------------------------------------------
+
+    def provision(self, spec: StackSpec) -> StackHandle:
+        main = self.main_outputs()
+        variables = self.terraform_variables(main)
+        provisioner = self.provisioner
+        if variables:
+            existing = getattr(provisioner, "variables", None)
+            if isinstance(existing, dict):
+                existing.update(variables)
+            else:
+                log.warning(
+                    "aws.variables_ignored",
+                    extra={"provisioner": provisioner.name, "variables": sorted(variables)},
+                )
+        self._torn_down = False
+        handle = provisioner.provision(spec)
+        self.handle = handle
+        try:
+            # The run's own outputs win: its task definition, not the main service's.
+            run_outputs = outputs_of(provisioner, handle)
+            outputs = {**main, **{k: v for k, v in run_outputs.items() if v is not None}}
+            self.extras = AwsStackExtras.from_outputs(outputs)
+            task_definition = self._task_definition_for_network(spec)
+            self.runner = EcsRunner(
+                EcsTaskConfig(
+                    cluster=self.extras.cluster,
+                    task_definition=task_definition,
+                    subnets=self.extras.subnets,
+                    security_groups=self.extras.security_groups,
+                    started_by=spec.prefix[:MAX_STARTED_BY],
+                    tags=dict(spec.all_tags),
+                    describe_interval_s=self.config.describe_interval_s,
+                    logs_interval_s=self.config.logs_interval_s,
+                    log_settle_s=self.config.log_settle_s,
+                ),
+                ecs=self.client("ecs"),
+                logs=self.client("logs"),
+            )
+        except Exception:
+            # The stack exists; never leave it behind because the runner could not be built.
+            self.teardown()
+            raise
+        return handle
+
+    def _task_definition_for_network(self, spec: StackSpec) -> str:
+        """The stack's task definition, or, for ``network_mode=host``, a host-network copy.
+
+        An emulator whose Docker engine has no bridge network (CI runs dockerd with
+        ``--bridge=none``) cannot give an awsvpc task a route to the emulator, so the
+        consumer could not reach the queue. When the Terraform stack registered an awsvpc
+        definition, the target registers the same definition with ``networkMode=host``
+        (launch type EC2) and deregisters it at teardown. Everything else (image, env, log
+        configuration, roles) is the stack's own. With a stack that already honours
+        ``task_network_mode``, no copy is made.
+        """
+        assert self.extras is not None
+        if self.config.network_mode == "awsvpc":
+            return self.extras.task_definition
+        ecs = self.client("ecs")
+        td = ecs.describe_task_definition(taskDefinition=self.extras.task_definition)[
+            "taskDefinition"
+        ]
+        if td.get("networkMode") == self.config.network_mode:
+            return self.extras.task_definition
+        register = {k: v for k, v in td.items() if k in _REGISTER_FIELDS}
+        register.update(
+            family=f"{td['family']}-{self.config.network_mode}",
+            networkMode=self.config.network_mode,
+            requiresCompatibilities=["EC2"],
+            tags=[{"key": k, "value": v} for k, v in sorted(spec.all_tags.items())],
+        )
+        arn = str(ecs.register_task_definition(**register)["taskDefinition"]["taskDefinitionArn"])
+        self._shim_task_definition = arn
+        log.info(
+            "aws.task_definition_network_copy",
+            extra={"source": self.extras.task_definition, "copy": arn},
+        )
+        return arn
+
+    def _drop_shim_task_definition(self) -> None:
+        arn, self._shim_task_definition = self._shim_task_definition, None
+        if arn is None:
+            return
+        ecs = self.client("ecs")
+        ecs.deregister_task_definition(taskDefinition=arn)
+        delete = getattr(ecs, "delete_task_definitions", None)
+        if delete is not None:
+            try:
+                delete(taskDefinitions=[arn])
+            except Exception:  # older emulators lack DeleteTaskDefinitions; deregistered is enough
+                log.info("aws.delete_task_definition_unsupported", extra={"arn": arn})
+
+    def _require_runner(self) -> EcsRunner:
+        if self.runner is None or self.handle is None:
+            raise InfrastructureError("the aws target has no stack: call provision() first")
+        if self.runner.fatal_error:
+            raise InfrastructureError(self.runner.fatal_error)
+        return self.runner
+
+    def start_consumers(
+        self,
+        n: int,
+        env: Mapping[str, str],
+        *,
+        restart: RestartPolicy = RestartPolicy.ON_FAILURE,
+    ) -> list[ConsumerHandle]:
+        runner = self._require_runner()
+        assert self.handle is not None
+        return runner.start(n, {**self.handle.consumer_env(), **env}, restart=restart)
+
+    def signal(self, handle: ConsumerHandle, sig: int) -> None:
+        self._require_runner().signal(handle, sig)
+
+    def consumer_events(self, handle: ConsumerHandle | None = None) -> list[dict[str, Any]]:
+        return self._require_runner().events(handle)
+
+    def stop_timeout(self, timeout: float) -> float:
+        """How long a drain may take on ECS: at least stopTimeout plus CloudWatch's delay."""
+        if self.runner is None:
+            return timeout
+        td = self.runner.task_definition
+        slack = self.config.log_settle_s + 2 * self.config.describe_interval_s + 5
+        return max(timeout, td.stop_timeout_s + slack)
+
+    def stop_consumers(self, timeout: float = 10.0) -> None:
+        if self.runner is not None:
+            self.runner.stop_all(timeout=self.stop_timeout(timeout))
+
+    def teardown(self) -> None:
+        """Stop every task, then destroy the workspace; safe to call twice."""
+        if self._torn_down:
+            return
+        errors: list[str] = []
+        if self.runner is not None:
+            try:
+                self.stop_consumers()
+            except Exception as exc:
+                log.exception("aws.stop_consumers_failed")
+                errors.append(f"stopping tasks: {exc}")
+        if self._shim_task_definition is not None and not self.config.keep:
+            try:
+                self._drop_shim_task_definition()
+            except Exception as exc:
+                log.exception("aws.deregister_failed")
+                errors.append(f"deregistering the host-network task definition: {exc}")
+        if self.handle is not None and not self.config.keep:
+            try:
+                self.provisioner.destroy(self.handle)
+            except Exception as exc:
+                log.exception("aws.destroy_failed")
+                errors.append(f"destroying {self.handle.prefix}: {exc}")
+        self._torn_down = True
+        if errors:
+            prefix = self.handle.prefix if self.handle else "<prefix>"
+            raise ProvisionError(
+                "teardown incomplete (" + "; ".join(errors) + "). Remove leftovers with "
+                f"`scenario cleanup --target aws --prefix {prefix} --yes`"
+            )
+
+    def describe(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "target": self.name,
+            "region": self.region,
+            "endpoint": self.config.endpoint_url or "aws",
+            "emulator": "external" if self.config.endpoint_url else None,
+            "provisioner": self.config.provisioner,
+            "image_tag": self.config.image_tag,
+        }
+        if self.extras is not None and self.extras.workspace:
+            fields["workspace"] = self.extras.workspace
+        if self._shim_task_definition is not None and self.extras is not None:
+            source = self.extras.task_definition
+            fields["task_definition_network_copy"] = (
+                f"{self.config.network_mode}-network copy of {source}"
+            )
+        fields.update(
+            runner=EcsRunner.name,
+            network_mode=self.config.network_mode,
+            kill_semantics=KILL_SEMANTICS,
+        )
+        if self.runner is not None:
+            fields.update(self.runner.describe())
+        return fields

@@ -1,0 +1,193 @@
+"""The `local` target: an emulator, the API (or Terraform) provisioner and local consumers.
+
+The emulator is chosen once per run (``open``) by ``local.emulators.select`` - an endpoint
+that already answers, or the embedded default started for the run - and stopped by ``close``
+when this run started it. Each stack gets a fresh runner (process or docker), so the phases of
+one scenario never share consumers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scenarios.aws import client as make_client
+from scenarios.aws import resolve_region
+from scenarios.errors import InfrastructureError
+from scenarios.provisioners import Provisioner, get_provisioner
+from scenarios.runners import ConsumerRunner, get_runner, resolve_runner
+from scenarios.runners.base import ConsumerHandle, RestartPolicy
+from scenarios.stack import StackHandle, StackSpec
+from scenarios.targets.base import Target
+
+if TYPE_CHECKING:
+    from local.emulators import Selection
+    from scenarios.settings import RunSettings
+
+log = logging.getLogger(__name__)
+
+
+class LocalTarget(Target):
+    """Emulator + provisioner + process/docker runner on this machine."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        emulator: str = "auto",
+        endpoint: str | None = None,
+        port: int | None = None,
+        runner: str = "auto",
+        provisioner: str = "api",
+        region: str | None = None,
+        log_root: Path = Path("reports/logs"),
+        image_tag: str | None = None,
+        keep: bool = False,
+    ) -> None:
+        self.emulator_kind = emulator
+        self.requested_endpoint = endpoint
+        self.port = port
+        self.runner_kind = runner
+        self.provisioner_name = provisioner
+        self.region = resolve_region(region)
+        self.log_root = Path(log_root)
+        self.image_tag = image_tag
+        self.keep = keep
+        self.selection: Selection | None = None
+        self.runner_name: str | None = None
+        self.runner_reason = ""
+        self._provisioner: Provisioner | None = None
+        self._runner: ConsumerRunner | None = None
+        self._handle: StackHandle | None = None
+        self.log_dir: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: RunSettings, *, run_dir: Path) -> LocalTarget:
+        return cls(
+            emulator=settings.emulator,
+            endpoint=settings.endpoint,
+            port=settings.emulator_port,
+            runner=settings.runner,
+            provisioner=settings.provisioner or "api",
+            region=settings.region,
+            log_root=run_dir / "logs",
+            image_tag=settings.image_tag,
+            keep=settings.keep,
+        )
+
+    # -- session -----------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Choose (and start, when needed) the emulator, and choose the runner."""
+        if self.selection is not None:
+            return
+        from local.emulators import select
+
+        self.runner_name, self.runner_reason = resolve_runner(
+            self.runner_kind, image_tag=self.image_tag
+        )
+        self.selection = select(
+            self.emulator_kind, endpoint=self.requested_endpoint, port=self.port
+        )
+        log.info(
+            "target.opened",
+            extra={"emulator": self.selection.emulator.name, "reason": self.selection.reason},
+        )
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self.teardown()
+        if self.selection is not None:
+            self.selection.close()
+            self.selection = None
+
+    @property
+    def endpoint(self) -> str:
+        if self.selection is None:
+            raise InfrastructureError("the local target is not open: call open() first")
+        return self.selection.endpoint
+
+    def capabilities(self) -> frozenset[str] | None:
+        if self.selection is None:
+            return None
+        return self.selection.emulator.capabilities()
+
+    # -- per stack ---------------------------------------------------------------------------
+
+    @property
+    def provisioner(self) -> Provisioner:
+        if self._provisioner is None:
+            self._provisioner = get_provisioner(
+                self.provisioner_name, endpoint_url=self.endpoint, region=self.region
+            )
+        return self._provisioner
+
+    def provision(self, spec: StackSpec) -> StackHandle:
+        self.open()
+        if self._handle is not None:
+            self.teardown()
+        handle = self.provisioner.provision(spec)
+        self._handle = handle
+        self.log_dir = self.log_root / spec.prefix
+        assert self.runner_name is not None
+        try:
+            self._runner = get_runner(
+                self.runner_name, log_dir=self.log_dir, image_tag=self.image_tag, run_id=spec.prefix
+            )
+        except Exception:
+            self.teardown()  # never leave the stack behind because the runner failed
+            raise
+        return handle
+
+    def _require_runner(self) -> tuple[ConsumerRunner, StackHandle]:
+        if self._runner is None or self._handle is None:
+            raise InfrastructureError("the local target has no stack: call provision() first")
+        return self._runner, self._handle
+
+    def start_consumers(
+        self,
+        n: int,
+        env: Mapping[str, str],
+        *,
+        restart: RestartPolicy = RestartPolicy.ON_FAILURE,
+    ) -> list[ConsumerHandle]:
+        runner, handle = self._require_runner()
+        return runner.start(n, {**handle.consumer_env(), **env}, restart=restart)
+
+    def signal(self, handle: ConsumerHandle, sig: int) -> None:
+        self._require_runner()[0].signal(handle, sig)
+
+    def consumer_events(self, handle: ConsumerHandle | None = None) -> list[dict[str, Any]]:
+        return self._require_runner()[0].events(handle)
+
+    def stop_consumers(self, timeout: float = 10.0) -> None:
+        if self._runner is not None:
+            self._runner.stop_all(timeout=timeout)
+
+    def client(self, service: str) -> Any:
+        return make_client(service, endpoint_url=self.endpoint, region=self.region)
+
+    def teardown(self) -> None:
+        """Stop the consumers, then destroy the stack (``keep``: leave the stack). Idempotent."""
+        runner, handle = self._runner, self._handle
+        self._runner, self._handle = None, None
+        if runner is not None:
+            runner.stop_all()
+        if handle is not None and not self.keep:
+            self.provisioner.destroy(handle)
+
+    def describe(self) -> dict[str, Any]:
+        sel = self.selection
+        return {
+            "target": self.name,
+            "emulator": sel.emulator.name if sel else self.emulator_kind,
+            "emulator_reason": sel.reason if sel else None,
+            "endpoint": sel.endpoint if sel else self.requested_endpoint,
+            "runner": self.runner_name or self.runner_kind,
+            "runner_reason": self.runner_reason,
+            "provisioner": self.provisioner_name,
+            "region": self.region,
+        }

@@ -1,0 +1,18 @@
+terraform {
+  required_version = ">= 1.5.0"
+
+  # One workspace per scenario run. The provisioner points workspace_dir at this directory's
+  # terraform.tfstate.d, so `terraform workspace list` here shows every live run.
+  backend "local" {}
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.40"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+}

@@ -1,0 +1,372 @@
+################################################################################
+# sqs-kit main infrastructure: a public-subnet VPC (no NAT), ECR, an ECS Fargate
+# cluster + service running the consumer, its logs, and the stack module
+# (queue + DLQ + tables + task definition + task role).
+################################################################################
+
+data "aws_availability_zones" "available" {
+  state = "available"
+}
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  name = var.project_name
+  # AZ names differ per account (us-west-1 has two of a/b/c), so the default takes the first two.
+  azs = length(var.availability_zones) > 0 ? var.availability_zones : slice(sort(data.aws_availability_zones.available.names), 0, 2)
+}
+
+################################################################################
+# Network: public subnets only. Tasks get a public IP to reach SQS, DynamoDB
+# and ECR without a NAT gateway; nothing may connect in.
+################################################################################
+
+resource "aws_vpc" "this" {
+  cidr_block           = var.vpc_cidr
+  enable_dns_support   = true
+  enable_dns_hostnames = true
+
+  tags = { Name = local.name }
+}
+
+# Lock down the default security group so nothing uses it by accident.
+resource "aws_default_security_group" "default" {
+  vpc_id = aws_vpc.this.id
+  tags   = { Name = "${local.name}-default-deny" }
+}
+
+resource "aws_internet_gateway" "this" {
+  vpc_id = aws_vpc.this.id
+  tags   = { Name = local.name }
+}
+
+resource "aws_subnet" "public" {
+  count = length(local.azs)
+
+  vpc_id                  = aws_vpc.this.id
+  cidr_block              = cidrsubnet(var.vpc_cidr, 4, count.index)
+  availability_zone       = local.azs[count.index]
+  map_public_ip_on_launch = true
+
+  tags = { Name = "${local.name}-public-${local.azs[count.index]}" }
+}
+
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.this.id
+  tags   = { Name = "${local.name}-public" }
+}
+
+resource "aws_route" "internet" {
+  route_table_id         = aws_route_table.public.id
+  destination_cidr_block = "0.0.0.0/0"
+  gateway_id             = aws_internet_gateway.this.id
+}
+
+resource "aws_route_table_association" "public" {
+  count = length(aws_subnet.public)
+
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public.id
+}
+
+resource "aws_security_group" "consumer" {
+  name        = "${local.name}-consumer"
+  description = "sqs-kit consumer tasks: no inbound, HTTPS out to AWS APIs"
+  vpc_id      = aws_vpc.this.id
+
+  egress {
+    description = "HTTPS to SQS, DynamoDB, ECR and CloudWatch Logs"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+
+  tags = { Name = "${local.name}-consumer" }
+}
+
+resource "aws_flow_log" "vpc" {
+  vpc_id               = aws_vpc.this.id
+  traffic_type         = "REJECT"
+  log_destination_type = "cloud-watch-logs"
+  log_destination      = aws_cloudwatch_log_group.flow.arn
+  iam_role_arn         = aws_iam_role.flow.arn
+}
+
+resource "aws_cloudwatch_log_group" "flow" {
+  name              = "/vpc/${local.name}/flow"
+  retention_in_days = var.flow_log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+data "aws_iam_policy_document" "flow_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "flow" {
+  statement {
+    actions = [
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "logs:DescribeLogStreams",
+    ]
+    resources = ["${aws_cloudwatch_log_group.flow.arn}:*"]
+  }
+}
+
+resource "aws_iam_role" "flow" {
+  name               = "${local.name}-vpc-flow-logs"
+  assume_role_policy = data.aws_iam_policy_document.flow_assume.json
+}
+
+resource "aws_iam_role_policy" "flow" {
+  name   = "${local.name}-vpc-flow-logs"
+  role   = aws_iam_role.flow.id
+  policy = data.aws_iam_policy_document.flow.json
+}
+
+################################################################################
+# ECR: immutable tags (they are git SHAs) and scan on push
+################################################################################
+
+resource "aws_ecr_repository" "consumer" {
+  name                 = local.name
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = true
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = var.kms_key_arn == null ? "AES256" : "KMS"
+    kms_key         = var.kms_key_arn
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "consumer" {
+  repository = aws_ecr_repository.consumer.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "keep the 30 most recent images"
+      selection = {
+        tagStatus   = "any"
+        countType   = "imageCountMoreThan"
+        countNumber = 30
+      }
+      action = { type = "expire" }
+    }]
+  })
+}
+
+################################################################################
+# Logs
+################################################################################
+
+resource "aws_cloudwatch_log_group" "consumer" {
+  name              = "/ecs/${local.name}/consumer"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+################################################################################
+# IAM: execution role (ECR pull, logs). The task role lives in the stack module.
+################################################################################
+
+data "aws_iam_policy_document" "execution_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "execution" {
+  # GetAuthorizationToken has no resource-level permissions in IAM.
+  statement {
+    sid       = "EcrAuth"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "EcrPull"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:GetDownloadUrlForLayer",
+      "ecr:BatchGetImage",
+    ]
+    resources = [aws_ecr_repository.consumer.arn]
+  }
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.consumer.arn}:*"]
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${local.name}-execution"
+  description        = "sqs-kit ECS execution role: pull the consumer image, write its logs"
+  assume_role_policy = data.aws_iam_policy_document.execution_assume.json
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "${local.name}-execution"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+################################################################################
+# The stack: queue + DLQ + tables + task definition + task role
+################################################################################
+
+module "stack" {
+  source = "./modules/stack"
+
+  name_prefix        = local.name
+  visibility_timeout = var.queue_visibility_timeout
+  receive_wait       = var.queue_receive_wait
+  max_receive_count  = var.max_receive_count
+  kms_key_arn        = var.kms_key_arn
+
+  create_task_definition = true
+  container_image        = "${aws_ecr_repository.consumer.repository_url}:${var.container_image_tag}"
+  container_cpu          = var.container_cpu
+  container_memory       = var.container_memory
+  execution_role_arn     = aws_iam_role.execution.arn
+  log_group_name         = aws_cloudwatch_log_group.consumer.name
+  log_region             = var.aws_region
+}
+
+################################################################################
+# ECS: Fargate cluster and service
+################################################################################
+
+resource "aws_ecs_cluster" "this" {
+  name = local.name
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_ecs_service" "consumer" {
+  name                    = "${local.name}-consumer"
+  cluster                 = aws_ecs_cluster.this.id
+  task_definition         = module.stack.task_definition_arn
+  desired_count           = var.desired_count
+  launch_type             = "FARGATE"
+  platform_version        = "LATEST"
+  propagate_tags          = "SERVICE"
+  enable_ecs_managed_tags = true
+
+  # A consumer needs no load balancer; a failed deployment rolls back.
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = aws_subnet.public[*].id
+    security_groups  = [aws_security_group.consumer.id]
+    assign_public_ip = true # public subnets, no NAT: the only way out to AWS APIs
+  }
+}
+
+################################################################################
+# Optional: target tracking on backlog per task (off by default)
+################################################################################
+
+resource "aws_appautoscaling_target" "consumer" {
+  count = var.enable_autoscaling ? 1 : 0
+
+  service_namespace  = "ecs"
+  scalable_dimension = "ecs:service:DesiredCount"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.consumer.name}"
+  min_capacity       = var.autoscaling_min_capacity
+  max_capacity       = var.autoscaling_max_capacity
+}
+
+resource "aws_appautoscaling_policy" "backlog_per_task" {
+  count = var.enable_autoscaling ? 1 : 0
+
+  name               = "${local.name}-backlog-per-task"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.consumer[0].service_namespace
+  scalable_dimension = aws_appautoscaling_target.consumer[0].scalable_dimension
+  resource_id        = aws_appautoscaling_target.consumer[0].resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.autoscaling_target_backlog_per_task
+    scale_in_cooldown  = 60
+    scale_out_cooldown = 30
+
+    customized_metric_specification {
+      metrics {
+        id          = "visible"
+        return_data = false
+        metric_stat {
+          stat = "Sum"
+          metric {
+            namespace   = "AWS/SQS"
+            metric_name = "ApproximateNumberOfMessagesVisible"
+            dimensions {
+              name  = "QueueName"
+              value = module.stack.queue_name
+            }
+          }
+        }
+      }
+
+      metrics {
+        id          = "tasks"
+        return_data = false
+        metric_stat {
+          stat = "Average"
+          metric {
+            namespace   = "ECS/ContainerInsights"
+            metric_name = "RunningTaskCount"
+            dimensions {
+              name  = "ClusterName"
+              value = aws_ecs_cluster.this.name
+            }
+            dimensions {
+              name  = "ServiceName"
+              value = aws_ecs_service.consumer.name
+            }
+          }
+        }
+      }
+
+      metrics {
+        id          = "backlog_per_task"
+        label       = "visible messages per running task"
+        expression  = "visible / IF(tasks > 0, tasks, 1)"
+        return_data = true
+      }
+    }
+  }
+}

@@ -1,0 +1,181 @@
+################################################################################
+# Naming and tags
+################################################################################
+
+variable "name_prefix" {
+  description = "Unique prefix for every resource: <prefix>-queue, <prefix>-dlq, <prefix>-message-status, <prefix>-message-completed."
+  type        = string
+  default     = "sqs-demo"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,39}$", var.name_prefix))
+    error_message = "name_prefix must be 2-40 lowercase letters, digits or '-', starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags on every resource (managed-by and sqs-kit-stack are always added)."
+  type        = map(string)
+  default     = {}
+}
+
+################################################################################
+# Queue and DLQ
+################################################################################
+
+variable "visibility_timeout" {
+  description = "Visibility timeout of the source queue, in seconds (0-43200)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.visibility_timeout >= 0 && var.visibility_timeout <= 43200
+    error_message = "visibility_timeout must be within 0..43200 seconds."
+  }
+}
+
+variable "receive_wait" {
+  description = "Long-poll wait of the source queue (ReceiveMessageWaitTimeSeconds, 0-20)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.receive_wait >= 0 && var.receive_wait <= 20
+    error_message = "receive_wait must be within 0..20 seconds."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Receives before a message moves to the DLQ (redrive policy maxReceiveCount)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be within 1..1000."
+  }
+}
+
+variable "message_retention" {
+  description = "Retention of the source queue, in seconds (default 4 days)."
+  type        = number
+  default     = 345600
+}
+
+variable "dlq_retention" {
+  description = "Retention of the DLQ, in seconds (default 14 days, longer than the source queue so dead letters outlive their originals)."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.dlq_retention >= 60 && var.dlq_retention <= 1209600
+    error_message = "dlq_retention must be within 60..1209600 seconds."
+  }
+}
+
+variable "max_message_size" {
+  description = "MaximumMessageSize of both queues, in bytes. hashicorp/aws 5.100 accepts at most 262144 (and sends 262144 when unset), although SQS itself now allows 1 MiB."
+  type        = number
+  default     = 262144
+
+  validation {
+    condition     = var.max_message_size >= 1024 && var.max_message_size <= 262144
+    error_message = "max_message_size must be within 1024..262144 bytes (the hashicorp/aws 5.100 limit)."
+  }
+}
+
+################################################################################
+# Tables
+################################################################################
+
+variable "ttl_attribute" {
+  description = "TTL attribute of the message-status table."
+  type        = string
+  default     = "expires_at"
+}
+
+variable "point_in_time_recovery" {
+  description = "Enable DynamoDB point-in-time recovery on both tables."
+  type        = bool
+  default     = true
+}
+
+variable "kms_key_arn" {
+  description = "Optional customer-managed KMS key for SQS and DynamoDB; null uses AWS-owned/managed keys."
+  type        = string
+  default     = null
+}
+
+################################################################################
+# ECS task definition (optional: scenario stacks on the emulators skip it)
+################################################################################
+
+variable "create_task_definition" {
+  description = "Create the consumer's Fargate task definition and its task role."
+  type        = bool
+  default     = true
+}
+
+variable "container_image" {
+  description = "Consumer image (repository:tag). Tags are git SHAs, so the repository can keep tags immutable."
+  type        = string
+  default     = "sqs-kit-consumer:latest"
+}
+
+variable "container_cpu" {
+  description = "Fargate task CPU units."
+  type        = number
+  default     = 256
+}
+
+variable "container_memory" {
+  description = "Fargate task memory, in MiB."
+  type        = number
+  default     = 512
+}
+
+variable "network_mode" {
+  description = "Task network mode: awsvpc (Fargate, the default) or host (EC2 launch type; an emulator running tasks on a Docker engine without a bridge network)."
+  type        = string
+  default     = "awsvpc"
+
+  validation {
+    condition     = contains(["awsvpc", "host"], var.network_mode)
+    error_message = "network_mode must be awsvpc or host."
+  }
+}
+
+variable "container_user" {
+  description = "UID:GID the consumer runs as; never root."
+  type        = string
+  default     = "10001:10001"
+
+  validation {
+    condition     = !contains(["0", "root", "0:0", "root:root"], var.container_user)
+    error_message = "container_user must not be root."
+  }
+}
+
+variable "execution_role_arn" {
+  description = "ECS execution role (ECR pull, logs); required when create_task_definition is true."
+  type        = string
+  default     = null
+}
+
+variable "log_group_name" {
+  description = "CloudWatch log group for the awslogs driver; required when create_task_definition is true."
+  type        = string
+  default     = null
+}
+
+variable "log_region" {
+  description = "Region of the log group; null means the provider's region."
+  type        = string
+  default     = null
+}
+
+variable "consumer_environment" {
+  description = "Extra environment variables for the consumer container."
+  type        = map(string)
+  default     = {}
+}

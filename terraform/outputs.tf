@@ -1,0 +1,101 @@
+output "queue_url" {
+  description = "URL of the work queue (QUEUE_URL)."
+  value       = module.stack.queue_url
+}
+
+output "queue_arn" {
+  description = "ARN of the work queue."
+  value       = module.stack.queue_arn
+}
+
+output "dlq_url" {
+  description = "URL of the dead-letter queue."
+  value       = module.stack.dlq_url
+}
+
+output "dlq_arn" {
+  description = "ARN of the dead-letter queue (DLQ_ARN)."
+  value       = module.stack.dlq_arn
+}
+
+output "ecr_repository_url" {
+  description = "ECR repository for the consumer image (ECR_REPO)."
+  value       = aws_ecr_repository.consumer.repository_url
+}
+
+output "aws_region" {
+  description = "Region of the deployment (AWS_REGION)."
+  value       = var.aws_region
+}
+
+output "message_status_table" {
+  description = "Name of the message-status table (MESSAGE_STATUS_TABLE)."
+  value       = module.stack.status_table_name
+}
+
+output "message_completed_table" {
+  description = "Name of the message-completed table (MESSAGE_COMPLETED_TABLE)."
+  value       = module.stack.completed_table_name
+}
+
+output "cluster_name" {
+  description = "ECS cluster name."
+  value       = aws_ecs_cluster.this.name
+}
+
+output "service_name" {
+  description = "ECS service name."
+  value       = aws_ecs_service.consumer.name
+}
+
+output "task_definition_arn" {
+  description = "Consumer task definition ARN."
+  value       = module.stack.task_definition_arn
+}
+
+output "task_role_arn" {
+  description = "Consumer task role ARN."
+  value       = module.stack.task_role_arn
+}
+
+output "execution_role_arn" {
+  description = "ECS execution role ARN."
+  value       = aws_iam_role.execution.arn
+}
+
+output "log_group_name" {
+  description = "Consumer log group."
+  value       = aws_cloudwatch_log_group.consumer.name
+}
+
+output "subnet_ids" {
+  description = "Public subnet IDs the service runs in."
+  value       = aws_subnet.public[*].id
+}
+
+output "security_group_id" {
+  description = "Security group of the consumer tasks."
+  value       = aws_security_group.consumer.id
+}
+
+output "dotenv" {
+  description = "The .env keys (written by `python -m scenarios.tfenv`)."
+  value = {
+    QUEUE_URL               = module.stack.queue_url
+    DLQ_ARN                 = module.stack.dlq_arn
+    ECR_REPO                = aws_ecr_repository.consumer.repository_url
+    AWS_REGION              = var.aws_region
+    MESSAGE_STATUS_TABLE    = module.stack.status_table_name
+    MESSAGE_COMPLETED_TABLE = module.stack.completed_table_name
+  }
+}
+
+output "stack_settings" {
+  description = "Declared settings of the queue, DLQ and tables (read by `scenario validate --main`)."
+  value       = module.stack.settings
+}
+
+output "log_retention_days" {
+  description = "Retention of the consumer log group, in days."
+  value       = var.log_retention_days
+}

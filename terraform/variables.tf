@@ -1,0 +1,125 @@
+################################################################################
+# The seed's variables (names and defaults are part of the contract)
+################################################################################
+
+variable "aws_region" {
+  description = "AWS region for every resource."
+  type        = string
+  default     = "us-west-1"
+}
+
+variable "project_name" {
+  description = "Name prefix for every resource (queue, DLQ, tables, ECR repository, cluster)."
+  type        = string
+  default     = "sqs-demo"
+}
+
+variable "vpc_cidr" {
+  description = "CIDR of the VPC; two public subnets are carved from it."
+  type        = string
+  default     = "10.0.0.0/20"
+
+  validation {
+    condition     = can(cidrnetmask(var.vpc_cidr))
+    error_message = "vpc_cidr must be a valid IPv4 CIDR block, e.g. 10.0.0.0/20."
+  }
+}
+
+variable "desired_count" {
+  description = "Number of consumer tasks the ECS service keeps running."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.desired_count >= 0
+    error_message = "desired_count must be 0 or more."
+  }
+}
+
+variable "container_cpu" {
+  description = "Fargate task CPU units (256 = 0.25 vCPU)."
+  type        = number
+  default     = 256
+}
+
+variable "container_memory" {
+  description = "Fargate task memory, in MiB."
+  type        = number
+  default     = 512
+}
+
+variable "container_image_tag" {
+  description = "Consumer image tag in the ECR repository (a git SHA in CI; tags are immutable)."
+  type        = string
+  default     = "latest"
+}
+
+variable "queue_visibility_timeout" {
+  description = "Visibility timeout of the work queue, in seconds."
+  type        = number
+  default     = 10
+}
+
+variable "queue_receive_wait" {
+  description = "Long-poll wait of the work queue (ReceiveMessageWaitTimeSeconds), 0-20."
+  type        = number
+  default     = 10
+}
+
+variable "log_retention_days" {
+  description = "Retention of the consumer's CloudWatch log group, in days."
+  type        = number
+  default     = 14
+}
+
+################################################################################
+# Additions (all optional)
+################################################################################
+
+variable "availability_zones" {
+  description = "Availability zones for the public subnets; empty takes the region's first two."
+  type        = list(string)
+  default     = []
+}
+
+variable "max_receive_count" {
+  description = "Receives before a message moves to the DLQ."
+  type        = number
+  default     = 5
+}
+
+variable "kms_key_arn" {
+  description = "Optional customer-managed KMS key for SQS, DynamoDB and logs; null uses AWS-managed encryption."
+  type        = string
+  default     = null
+}
+
+variable "enable_autoscaling" {
+  description = "Target-tracking autoscaling of the service on backlog per task (ApproximateNumberOfMessagesVisible / RunningTaskCount)."
+  type        = bool
+  default     = false
+}
+
+variable "autoscaling_min_capacity" {
+  description = "Minimum task count when autoscaling is enabled."
+  type        = number
+  default     = 1
+}
+
+variable "autoscaling_max_capacity" {
+  description = "Maximum task count when autoscaling is enabled."
+  type        = number
+  default     = 10
+}
+
+variable "autoscaling_target_backlog_per_task" {
+  description = "Target visible messages per running task when autoscaling is enabled."
+  type        = number
+  default     = 100
+}
+
+variable "flow_log_retention_days" {
+  description = "Retention of the VPC flow-log group, in days."
+  type        = number
+  default     = 14
+}

@@ -1,0 +1,218 @@
+"""Fixtures for the consumer tests: in-process moto queues and tables, a log recorder, workers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from consumer import Worker, WorkerConfig
+from consumer.idempotency import DynamoDBStore, IdempotencyStore, MemoryStore
+from consumer.logging import _fields
+
+REGION = "us-east-1"
+
+
+class Events(logging.Handler):
+    """Every log record of the ``consumer`` loggers, as ``{"event": ..., **fields}``."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[dict[str, Any]] = []
+        self._lock2 = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._lock2:
+            self.records.append(
+                {"event": record.getMessage(), "level": record.levelname, **_fields(record)}
+            )
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        with self._lock2:
+            return [r for r in self.records if r["event"] == event]
+
+    def names(self) -> list[str]:
+        with self._lock2:
+            return [r["event"] for r in self.records]
+
+
+@pytest.fixture
+def events() -> Iterator[Events]:
+    handler = Events()
+    logger = logging.getLogger("consumer")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def sqs(aws: None) -> Any:
+    return boto3.client("sqs", region_name=REGION)
+
+
+@pytest.fixture
+def ddb(aws: None) -> Any:
+    return boto3.client("dynamodb", region_name=REGION)
+
+
+def create_table(ddb: Any, name: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "message_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "message_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+class Stack:
+    """A queue with a DLQ and the two tables, uniquely named."""
+
+    def __init__(
+        self, sqs: Any, ddb: Any, *, visibility: int = 5, max_receive_count: int = 3
+    ) -> None:
+        self.sqs, self.ddb = sqs, ddb
+        prefix = f"t-{uuid.uuid4().hex[:8]}"
+        self.dlq_url = sqs.create_queue(QueueName=f"{prefix}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.queue_url = sqs.create_queue(
+            QueueName=f"{prefix}-queue",
+            Attributes={
+                "VisibilityTimeout": str(visibility),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
+                ),
+            },
+        )["QueueUrl"]
+        self.status_table = f"{prefix}-status"
+        self.completed_table = f"{prefix}-completed"
+        create_table(ddb, self.status_table)
+        create_table(ddb, self.completed_table)
+
+    def send(self, body: Any) -> str:
+        text = body if isinstance(body, str) else json.dumps(body)
+        return str(self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=text)["MessageId"])
+
+    def config(self, **overrides: Any) -> WorkerConfig:
+        values: dict[str, Any] = {
+            "queue_url": self.queue_url,
+            "wait_time_seconds": 0,
+            "sleep_min_seconds": 0,
+            "sleep_max_seconds": 0,
+            "message_status_table": self.status_table,
+            "message_completed_table": self.completed_table,
+            "consumer_id": "worker-a",
+            "release_backoff_seconds": 0,
+            "shutdown_timeout_seconds": 5,
+        }
+        values.update(overrides)
+        return WorkerConfig(**values)
+
+    def store(self, owner: str, **kwargs: Any) -> DynamoDBStore:
+        return DynamoDBStore(
+            owner,
+            client=self.ddb,
+            status_table=self.status_table,
+            completed_table=self.completed_table,
+            **kwargs,
+        )
+
+    def depth(self, url: str | None = None) -> int:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=url or self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(
+            attrs["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def visible(self) -> int:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"])
+
+
+@pytest.fixture
+def stack(sqs: Any, ddb: Any) -> Stack:
+    return Stack(sqs, ddb)
+
+
+@pytest.fixture
+def make_stack(sqs: Any, ddb: Any) -> Callable[..., Stack]:
+    return lambda **kw: Stack(sqs, ddb, **kw)
+
+
+def run_worker(worker: Worker, timeout: float = 30) -> Worker:
+    """Run until the worker stops by itself (limit or idle); fail the test if it does not."""
+    worker.start()
+    if not worker.join(timeout):
+        worker.stop()
+        worker.join(10)
+        raise AssertionError(f"worker did not stop within {timeout} s")
+    return worker
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store_factory(request: pytest.FixtureRequest, ddb: Any) -> Callable[..., IdempotencyStore]:
+    """Builds stores of one backend that share state (dramatiq-style: one body, every backend)."""
+    if request.param == "memory":
+        shared: dict[str, MemoryStore] = {}
+
+        def memory(
+            owner: str, clock: FakeClock | None = None, cache_size: int = 0
+        ) -> IdempotencyStore:
+            # One process-local store: the owner of a claim is whoever calls it.
+            base = shared.setdefault("s", MemoryStore("unused", cache_size=1000, clock=clock))
+            view = MemoryStore.__new__(MemoryStore)
+            view.__dict__.update(base.__dict__)
+            view.owner = owner
+            view._cache = None  # no local cache, so each call reaches the shared records
+            return view
+
+        return memory
+    suffix = uuid.uuid4().hex[:8]
+    status, completed = f"s-{suffix}", f"c-{suffix}"
+    create_table(ddb, status)
+    create_table(ddb, completed)
+
+    def dynamodb(
+        owner: str, clock: FakeClock | None = None, cache_size: int = 0
+    ) -> IdempotencyStore:
+        return DynamoDBStore(
+            owner,
+            client=ddb,
+            status_table=status,
+            completed_table=completed,
+            cache_size=cache_size,
+            clock=clock,
+        )
+
+    return dynamodb

@@ -1,0 +1,169 @@
+"""The idempotency state machine, run against every backend (memory and DynamoDB via moto)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from consumer.idempotency import COMPLETED, STARTED, Outcome, Verdict
+from tests.consumer.conftest import FakeClock
+
+pytestmark = pytest.mark.unit
+
+
+def test_first_receive_claims_with_attempt_one(store_factory: Any) -> None:
+    clock = FakeClock()
+    store = store_factory("a", clock)
+    decision = store.begin("m-1", clock.now + 30)
+    assert decision.verdict is Verdict.CLAIMED
+    assert decision.claim.attempt == 1
+    assert decision.claim.owner == "a"
+    assert not decision.claim.takeover
+    record = store._get("m-1")
+    assert (record.status, record.attempts, record.owner) == (STARTED, 1, "a")
+    assert record.lease_expires_at == pytest.approx(clock.now + 30)
+
+
+def test_duplicate_after_completion_is_recognised(store_factory: Any) -> None:
+    clock = FakeClock()
+    a, b = store_factory("a", clock), store_factory("b", clock)
+    claim = a.begin("m-1", clock.now + 30).claim
+    assert a.complete(claim, 1234) is Outcome.COMPLETED
+    decision = b.begin("m-1", clock.now + 30)
+    assert decision.verdict is Verdict.DUPLICATE
+    assert decision.existing.status == COMPLETED
+
+
+def test_live_lease_of_another_owner_is_busy(store_factory: Any) -> None:
+    clock = FakeClock()
+    a, b = store_factory("a", clock), store_factory("b", clock)
+    a.begin("m-1", clock.now + 30)
+    decision = b.begin("m-1", clock.now + 30)
+    assert decision.verdict is Verdict.BUSY
+    assert decision.existing.owner == "a"
+
+
+def test_expired_lease_is_taken_over_with_attempts_plus_one(store_factory: Any) -> None:
+    clock = FakeClock()
+    a, b = store_factory("a", clock), store_factory("b", clock)
+    a.begin("m-1", clock.now + 30)
+    clock.now += 31
+    decision = b.begin("m-1", clock.now + 30)
+    assert decision.verdict is Verdict.CLAIMED
+    assert decision.claim.attempt == 2
+    assert decision.claim.previous_owner == "a"
+    assert b._get("m-1").owner == "b"
+
+
+def test_fenced_owner_cannot_complete_extend_or_release(store_factory: Any) -> None:
+    # GIVEN a stalled owner whose lease expired and was taken over
+    clock = FakeClock()
+    a, b = store_factory("a", clock), store_factory("b", clock)
+    stale = a.begin("m-1", clock.now + 30).claim
+    clock.now += 31
+    fresh = b.begin("m-1", clock.now + 30).claim
+    # WHEN the stalled owner wakes up
+    # THEN every write it tries is rejected, and the new owner's completion is the one
+    assert a.extend(stale, clock.now + 60) is False
+    assert a.release(stale) is False
+    assert a.complete(stale, 1) is Outcome.FENCED
+    assert b.complete(fresh, 2) is Outcome.COMPLETED
+    assert a.complete(stale, 3) is Outcome.ALREADY_COMPLETED
+
+
+def test_release_lets_the_next_receiver_take_over_at_once(store_factory: Any) -> None:
+    clock = FakeClock()
+    a, b = store_factory("a", clock), store_factory("b", clock)
+    claim = a.begin("m-1", clock.now + 30).claim
+    assert a.release(claim) is True
+    decision = b.begin("m-1", clock.now + 30)
+    assert decision.verdict is Verdict.CLAIMED
+    assert decision.claim.attempt == 2
+
+
+def test_extend_moves_the_lease(store_factory: Any) -> None:
+    clock = FakeClock()
+    a, b = store_factory("a", clock), store_factory("b", clock)
+    claim = a.begin("m-1", clock.now + 10)
+    assert a.extend(claim.claim, clock.now + 100) is True
+    clock.now += 50
+    assert b.begin("m-1", clock.now + 10).verdict is Verdict.BUSY
+
+
+def test_local_cache_answers_duplicates_without_a_request(stack: Any) -> None:
+    store = stack.store("a", cache_size=10)
+    claim = store.begin("m-1", 2e9).claim
+    assert store.complete(claim, 1) is Outcome.COMPLETED
+    calls: list[str] = []
+    stack.ddb.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+    assert store.begin("m-1", 2e9).verdict is Verdict.DUPLICATE
+    assert calls == []
+
+
+def test_completed_item_has_the_contract_fields(stack: Any) -> None:
+    store = stack.store("a")
+    claim = store.begin("m-1", 2e9).claim
+    store.complete(claim, 1_700_000_000_123)
+    assert store.completed_item("m-1") == {
+        "message_id": "m-1",
+        "completed_at": 1_700_000_000_123,
+        "owner": "a",
+        "attempts": 1,
+    }
+    raw = stack.ddb.get_item(TableName=stack.status_table, Key={"message_id": {"S": "m-1"}})["Item"]
+    assert set(raw) == {
+        "message_id",
+        "status",
+        "attempts",
+        "owner",
+        "lease_expires_at",
+        "updated_at",
+    }
+    assert raw["status"] == {"S": "COMPLETED"}
+
+
+def test_thread_race_yields_exactly_one_completion_per_id(store_factory: Any) -> None:
+    # GIVEN 8 workers that all receive the same 5 ids at the same moment, with takeovers
+    # made possible by leases that are already expired for half of them
+    clock = FakeClock()
+    ids = [f"race-{i}" for i in range(5)]
+    outcomes: list[tuple[str, str, Outcome]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def racer(n: int) -> None:
+        store = store_factory(f"w{n}", clock)
+        barrier.wait()
+        for message_id in ids:
+            lease = clock.now - 1 if n % 2 else clock.now + 30  # expired leases invite takeovers
+            decision = store.begin(message_id, lease)
+            if decision.verdict is Verdict.CLAIMED:
+                outcome = store.complete(decision.claim, n)
+                with lock:
+                    outcomes.append((message_id, f"w{n}", outcome))
+
+    threads = [threading.Thread(target=racer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    # THEN each id has exactly one effective completion
+    for message_id in ids:
+        completed = [o for o in outcomes if o[0] == message_id and o[2] is Outcome.COMPLETED]
+        assert len(completed) == 1, (message_id, outcomes)
+
+
+def test_a_completion_whose_response_was_lost_is_still_ours(stack: Any) -> None:
+    # GIVEN a completion that reached DynamoDB but whose response never came back
+    store = stack.store("a")
+    claim = store.begin("lost-1", 2e9).claim
+    assert store._finish(claim, 1, now=1.0) is Outcome.COMPLETED
+    # WHEN the worker sends it again as a new request (not a botocore retry)
+    # THEN it is recognised as this worker's own completion, not someone else's
+    assert store._finish(claim, 2, now=2.0) is Outcome.COMPLETED
+    other = stack.store("b")
+    assert other.complete(claim.__class__("lost-1", "b", 1, 0.0), 3) is Outcome.ALREADY_COMPLETED

@@ -1,0 +1,188 @@
+"""Every scenario end to end: the CLI, the embedded emulator, real `python -m consumer` processes.
+
+All tests share the session's emulator (``--emulator external``) and use the process runner;
+each run provisions and tears down its own uniquely named stack.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from scenarios import catalogue
+from scenarios.cli import cli
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SLOW = {"crash", "visibility-overrun", "poison", "scale-out", "burst", "sigterm-drain"}
+
+
+def run(endpoint: str, tmp_path: Path, *args: str):
+    out = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            *args,
+            "--emulator",
+            "external",
+            "--endpoint",
+            endpoint,
+            "--runner",
+            "process",
+            "--report-dir",
+            str(tmp_path),
+            "--json",
+        ],
+        catch_exceptions=False,
+    )
+    return out
+
+
+def leftovers(endpoint: str, run_dir: Path) -> list[str]:
+    """Queues of this run's stacks that still exist on the emulator."""
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+    urls = sqs.list_queues(QueueNamePrefix="sqskit-").get("QueueUrls", [])
+    stacks = (
+        {p.name for p in (run_dir / "logs").iterdir()} if (run_dir / "logs").exists() else set()
+    )
+    return [u for u in urls if any(s in u for s in stacks)]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in catalogue.names()],
+)
+def test_scenario_passes_end_to_end(emulator_endpoint, tmp_path, name):
+    out = run(emulator_endpoint, tmp_path, name, "--no-png")
+    report = json.loads(out.stdout)
+    failed = [c for c in report["checks"] if not c["passed"]]
+    assert out.exit_code == 0, (report["status"], report.get("reason"), failed)
+    assert report["status"] == "passed" and report["passed"] is True
+    assert report["counts"]["lost"] == 0
+    [run_dir] = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert (run_dir / f"{name}.json").exists()
+    assert leftovers(emulator_endpoint, run_dir) == []  # teardown happened
+
+
+def test_the_oracle_catches_a_real_loss(emulator_endpoint, tmp_path):
+    # GIVEN maxReceiveCount=1: the message a SIGKILL interrupts dead-letters on redelivery
+    out = run(
+        emulator_endpoint, tmp_path, "kill-mid-run", "--knob", "max_receive_count=1", "--no-png"
+    )
+    # THEN the run fails its oracle (exit 1) and says which valid message went to the DLQ
+    report = json.loads(out.stdout)
+    assert out.exit_code == 1, report
+    failed = {c["name"]: c["detail"] for c in report["checks"] if not c["passed"]}
+    assert "no message lost" in failed and "in the DLQ" in failed["no message lost"]
+    assert "valid messages dead-lettered" in failed["DLQ holds exactly the poison set"]
+
+
+def test_report_files_and_rerender(emulator_endpoint, tmp_path):
+    out = run(emulator_endpoint, tmp_path, "happy", "--count", "5")
+    assert out.exit_code == 0
+    report = json.loads(out.stdout)
+    png = Path(report["artifacts"]["png"])
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    again = CliRunner().invoke(cli, ["report", report["artifacts"]["json"], "--no-png"])
+    assert again.exit_code == 0 and "happy PASSED" in again.output
+
+
+def test_seed_alias_runs_as_a_script_path(emulator_endpoint, tmp_path):
+    # The seed's invocation, from another working directory, as a script path.
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scenarios" / "run.py"),
+            "happy",
+            "--count",
+            "5",
+            "--batch-size",
+            "5",
+            "--emulator",
+            "external",
+            "--endpoint",
+            emulator_endpoint,
+            "--runner",
+            "process",
+            "--report-dir",
+            str(tmp_path),
+            "--no-png",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "happy PASSED" in proc.stdout
+
+
+def _consumers_of(prefix: str) -> list[int]:
+    """PIDs of live processes whose environment points at this stack's queue."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"{prefix}-queue".encode() in environ and b"CONSUMER_ID=" in environ:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.slow
+def test_ctrl_c_tears_everything_down(emulator_endpoint, tmp_path):
+    # GIVEN a run in the middle of its slow phase
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scenarios" / "run.py"),
+            "duplicates",
+            "--emulator",
+            "external",
+            "--endpoint",
+            emulator_endpoint,
+            "--runner",
+            "process",
+            "--report-dir",
+            str(tmp_path),
+            "--no-png",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        logs: list[Path] = []
+        while not logs:
+            assert time.monotonic() < deadline, "the run never started its consumers"
+            logs = list(tmp_path.glob("*/logs/*/*.log"))
+            time.sleep(0.2)
+        prefix = logs[0].parent.name
+        time.sleep(1.5)
+        assert _consumers_of(prefix), "consumers should be running before the interrupt"
+        # WHEN the user presses Ctrl-C
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # THEN it exits 130 after tearing down: no consumer left, no queue left
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    assert _consumers_of(prefix) == []
+    sqs = boto3.client("sqs", endpoint_url=emulator_endpoint, region_name="us-east-1")
+    assert sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []) == []
