@@ -252,6 +252,8 @@ class PhaseResult:
     send: SendOutcome
     log_dir: str | None = None
     teardown_error: str | None = None
+    #: seconds the target took to provision the stack (not part of the settle time)
+    provision_s: float = 0.0
 
 
 @dataclass
@@ -347,6 +349,9 @@ class Scenario(abc.ABC):
                 self.name, phase, target, settings, run_dir, on_progress, result.shims
             )
             result.phases.append(execution.run())
+        # Some fields (an ECS cluster, task definition, launch type) exist only once a stack
+        # was provisioned: describe the target again and let what it knows now win.
+        result.target = {**result.target, **target.describe()}
         facts = {p.name: p.facts for p in result.phases}
         result.cross_checks = [x.check(facts) for x in self.across(k)]
         result.duration_s = time.time() - started
@@ -396,6 +401,11 @@ class PhaseExecution:
         self.on_progress = on_progress
         self.shims = shims
         self.started = time.time()
+        #: when the traffic started (after provisioning): the clock "settled in" counts from
+        self.traffic_at: float | None = None
+        #: when the act loop ended: settled, or the deadline passed
+        self.settled_at: float | None = None
+        self.provision_s = 0.0
         self.timed_out = False
 
     # -- template ----------------------------------------------------------------------------
@@ -403,7 +413,9 @@ class PhaseExecution:
     def run(self) -> PhaseResult:
         spec = self.spec()
         self.progress("provisioning")
+        provision_started = time.monotonic()
         stack = self.target.provision(spec)
+        self.provision_s = time.monotonic() - provision_started
         live: LiveRun | None = None
         sampler: observe.DepthSampler | None = None
         teardown_error: str | None = None
@@ -433,6 +445,7 @@ class PhaseExecution:
             send=outcome,
             log_dir=str(self.log_dir) if self.log_dir else None,
             teardown_error=teardown_error,
+            provision_s=self.provision_s,
         )
 
     def spec(self) -> StackSpec:
@@ -456,6 +469,7 @@ class PhaseExecution:
     def setup(self, live: LiveRun) -> SendOutcome:
         self.progress("sending", expected=self.phase.traffic.requested)
         ledger_dir = self.run_dir / "ledgers" / live.stack.prefix
+        self.traffic_at = time.time()
         return send_traffic(
             self.phase.traffic, sqs=live.sqs, queue_url=live.stack.queue_url, ledger_dir=ledger_dir
         )
@@ -468,6 +482,8 @@ class PhaseExecution:
         groups = list(phase.consumers)
         pending = [f for f in phase.faults if f.triggered]
         valid = {e.id for e in outcome.ledger if e.id is not None} - set(phase.traffic.poison_keys)
+        # The deadline counts from the traffic, never from provisioning (a Terraform apply or
+        # an ECS cluster can take minutes before the first message is sent).
         sent_at = time.monotonic()
         deadline = sent_at + phase.timeout_s
         while True:
@@ -495,6 +511,7 @@ class PhaseExecution:
                 break
             self.progress("running", live=live, sent=len(outcome.ledger), sampler=sampler)
             time.sleep(_LOOP_S)
+        self.settled_at = time.time()
         if phase.settle_s:
             self.progress("settling", live=live, sent=len(outcome.ledger), sampler=sampler)
             time.sleep(phase.settle_s)
@@ -531,8 +548,9 @@ class PhaseExecution:
             samples=sampler.samples,
             max_receive_count=phase.max_receive_count,
             visibility_timeout=phase.visibility_timeout,
-            started_at=self.started,
+            started_at=self.traffic_at if self.traffic_at is not None else self.started,
             consumers_started_at=live.consumers_started_at,
+            settled_at=self.settled_at,
             ended_at=time.time(),
             timed_out=self.timed_out,
         )

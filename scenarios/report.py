@@ -72,6 +72,7 @@ def _phase(p: PhaseResult) -> dict[str, Any]:
         "stack": p.stack_prefix,
         "passed": p.verdict.passed,
         "duration_s": round(max(0.0, f.ended_at - f.started_at), 3),
+        "provision_s": round(p.provision_s, 3),
         "counts": counts(f).to_dict(),
         "latency_ms": latency(f).to_dict(),
         "throughput_msg_s": round(rate, 2) if rate else None,
@@ -258,7 +259,7 @@ def _plot_phase(ax: Any, ph: Mapping[str, Any]) -> None:
     if ph.get("note"):
         title += f" ({ph['note']})"
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel("seconds since the phase started")
+    ax.set_xlabel("seconds since the traffic was sent")
     ax.set_ylabel("messages")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
@@ -305,6 +306,9 @@ def render(report: Mapping[str, Any]) -> list[Any]:
     out: list[Any] = [header]
     if report.get("reason"):
         out.append(Text(f"  {report['reason']}", style="yellow"))
+    where = _where(info, report.get("phases") or [])
+    if where:
+        out.append(Text(f"  {where}", style="dim"))
     phases = report.get("phases") or []
     if phases:
         table = Table(title=None, show_edge=False, pad_edge=False)
@@ -344,6 +348,25 @@ def render(report: Mapping[str, Any]) -> list[Any]:
     if artifacts:
         out.append(Text("  " + "  ".join(f"{k}: {v}" for k, v in artifacts.items()), style="dim"))
     return out
+
+
+_ECS_FIELDS = (
+    ("cluster", "cluster"),
+    ("task_definition", "task definition"),
+    ("launch_type", "launch type"),
+)
+
+
+def _where(info: Mapping[str, Any], phases: Sequence[Mapping[str, Any]]) -> str:
+    """``ECS cluster c, task definition td, launch type FARGATE; provisioning 61.2 s``."""
+    parts = []
+    ecs = [f"{label} {info[key]}" for key, label in _ECS_FIELDS if info.get(key)]
+    if ecs:
+        parts.append("ECS " + ", ".join(ecs))
+    provision = sum(float(ph.get("provision_s") or 0) for ph in phases)
+    if provision >= 1:
+        parts.append(f"provisioning {provision:.1f} s (not in the settle times)")
+    return "; ".join(parts)
 
 
 def render_summary(reports: Iterable[Mapping[str, Any]]) -> Any:

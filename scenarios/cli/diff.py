@@ -62,6 +62,7 @@ TARGET_SPECIFIC_KEYS = frozenset(
         "runner_reason",
         "ran_s",
         "elapsed_s",
+        "provision_s",
         "rate_msg_s",
         "throughput_msg_s",
         "timeline",

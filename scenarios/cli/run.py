@@ -167,31 +167,35 @@ def _run_id(names: tuple[str, ...]) -> str:
 
 
 def _preflight(settings: RunSettings, scenarios: list[Scenario], view: ProgressView) -> None:
-    """On AWS: refuse without confirmation, and show what will be created and a rough cost."""
+    """On AWS: show the plan (account, region, resources, rough cost), then ask for consent.
+
+    The plan comes first so that a refusal already tells the user what ``--yes`` would do.
+    Against an endpoint override an emulator stands in for AWS: nothing to confirm.
+    """
     if settings.target != "aws":
         return
     from scenarios import aws_guardrails as guard
     from scenarios.aws import client, resolve_region
 
-    guard.require_confirmation(target="aws", yes=settings.yes, endpoint_url=settings.endpoint)
     if settings.endpoint:
         view.note(f"aws target against {settings.endpoint}: an emulator stands in for AWS")
-        return
-    region = resolve_region(settings.region)
-    identity = guard.caller_identity(client("sts", region=region), region)
-    consumers = max(s.knobs(settings).consumers for s in scenarios) + 2
-    messages = sum(s.knobs(settings).count for s in scenarios)
-    view.note(
-        guard.preflight_text(
-            identity,
-            prefix="sqskit-<scenario>-<hex>",
-            consumers=consumers,
-            image=f"consumer:{settings.image_tag or 'latest'}",
-            estimate=guard.estimate_cost(
-                consumers=consumers, minutes=5.0 * len(scenarios), messages=messages
-            ),
+    else:
+        region = resolve_region(settings.region)
+        identity = guard.caller_identity(client("sts", region=region), region)
+        consumers = max(s.knobs(settings).consumers for s in scenarios) + 2
+        messages = sum(s.knobs(settings).count for s in scenarios)
+        view.note(
+            guard.preflight_text(
+                identity,
+                prefix="sqskit-<scenario>-<hex>",
+                consumers=consumers,
+                image=f"consumer:{settings.image_tag or 'latest'}",
+                estimate=guard.estimate_cost(
+                    consumers=consumers, minutes=5.0 * len(scenarios), messages=messages
+                ),
+            )
         )
-    )
+    guard.require_confirmation(target="aws", yes=settings.yes, endpoint_url=settings.endpoint)
 
 
 def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -189,7 +189,29 @@ def test_a_failed_destroy_names_the_cleanup_command(ecs_stack: EcsStack) -> None
     ):
         target.teardown()
     provisioner.fail_destroy = False
-    provisioner.api._delete(target.handle)  # type: ignore[arg-type]
+    assert target.handle is not None
+    provisioner.api._delete(target.handle)
+
+
+def test_ecs_report_fields_appear_once_provisioned_and_outlive_teardown(
+    ecs_stack: EcsStack,
+) -> None:
+    # GIVEN an aws target described before anything exists (as the engine first sees it)
+    provisioner = WorkspaceProvisioner(ecs_stack.region)
+    target = _target(ecs_stack, provisioner)
+    ecs_fields = {"cluster", "task_definition", "launch_type"}
+    assert not ecs_fields & target.describe().keys()
+    spec = StackSpec(prefix=f"{ecs_stack.prefix}d")
+    try:
+        target.provision(spec)
+    finally:
+        target.teardown()
+    # THEN once the phase is over (stack destroyed) the target still names where tasks ran,
+    # so the engine's describe() after the phases gives the report its ECS fields
+    after = target.describe()
+    assert after["cluster"] == ecs_stack.cluster
+    assert after["task_definition"].endswith(f"task-definition/{spec.prefix}-consumer:1")
+    assert after["launch_type"] == "FARGATE"
 
 
 def test_stack_extras_read_terraform_json_aliases_and_env_overrides() -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+from pathlib import Path
 
 import boto3
 import pytest
+from click.testing import CliRunner
+from rich.console import Console
 
 from scenarios.aws_guardrails import (
     CONFIRM_ENV,
@@ -17,7 +21,9 @@ from scenarios.aws_guardrails import (
     require_confirmation,
     teardown_guard,
 )
+from scenarios.cli.progress import ProgressView
 from scenarios.errors import ConfigError
+from scenarios.settings import RunSettings
 
 pytestmark = pytest.mark.unit
 
@@ -113,3 +119,77 @@ def test_keep_skips_teardown_and_says_how_to_clean_up() -> None:
         pass
     assert target.teardowns == 0
     assert any("scenario cleanup --target aws" in m for m in messages)
+
+
+# -- `scenario run --target aws`: the plan first, then the refusal -----------------------------
+
+
+def _view() -> tuple[ProgressView, io.StringIO]:
+    out = io.StringIO()
+    return ProgressView(Console(file=out, width=200)), out
+
+
+def test_run_on_aws_prints_the_plan_then_refuses_without_confirmation(
+    moto_account: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from scenarios.cli import cli
+    from scenarios.targets.aws import AwsTarget
+
+    opened: list[str] = []
+    monkeypatch.setattr(AwsTarget, "open", lambda self: opened.append("open"))
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    result = CliRunner().invoke(
+        cli,
+        ["run", "happy", "--target", "aws", "--region", "us-west-1", "--report-dir", f"{tmp_path}"],
+        env={CONFIRM_ENV: ""},
+    )
+    assert result.exit_code == 2, result.output
+    err = result.stderr
+    plan, refusal = err.find("About to create on AWS account 123456789012"), err.find("refusing")
+    assert plan != -1 and refusal != -1, err
+    assert plan < refusal  # the user sees what --yes would do before being told no
+    assert "us-west-1" in err and "Rough cost" in err and "~$" in err
+    assert opened == []  # nothing was touched
+
+
+@pytest.mark.parametrize(
+    ("yes", "environ"), [(True, {CONFIRM_ENV: ""}), (False, {CONFIRM_ENV: "1"})]
+)
+def test_preflight_with_confirmation_prints_the_plan_and_proceeds(
+    moto_account: None, monkeypatch: pytest.MonkeyPatch, yes: bool, environ: dict[str, str]
+) -> None:
+    from scenarios import catalogue
+    from scenarios.cli.run import _preflight
+
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    view, out = _view()
+    settings = RunSettings(target="aws", region="eu-west-1", yes=yes, count=50)
+    _preflight(settings, catalogue.resolve(["happy", "crash"]), view)
+    text = out.getvalue()
+    assert "123456789012" in text and "eu-west-1" in text
+    assert "sqskit-<scenario>-<hex>-queue" in text and "Rough cost" in text
+
+
+def test_preflight_against_an_endpoint_needs_no_confirmation_and_plans_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scenarios import catalogue
+    from scenarios.cli.run import _preflight
+
+    monkeypatch.setenv(CONFIRM_ENV, "")
+    view, out = _view()
+    settings = RunSettings(target="aws", endpoint="http://127.0.0.1:1", region="us-east-1")
+    _preflight(settings, catalogue.resolve(["happy"]), view)
+    assert "an emulator stands in for AWS" in out.getvalue()
+    assert "About to create" not in out.getvalue()
+
+
+def test_preflight_does_nothing_for_the_local_target() -> None:
+    from scenarios import catalogue
+    from scenarios.cli.run import _preflight
+
+    view, out = _view()
+    _preflight(RunSettings(target="local"), catalogue.resolve(["happy"]), view)
+    assert out.getvalue() == ""

@@ -1,16 +1,25 @@
-"""Engine pieces that need no emulator: capability needs, runner choice, the catalogue."""
+"""Engine pieces that need no emulator: needs, runner choice, the catalogue, the clocks."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import pytest
+from moto import mock_aws
 
 from local import capabilities as cap
-from scenarios import catalogue
-from scenarios.engine import ConsumerGroup, Need, resolve_needs
+from scenarios import catalogue, engine, report
+from scenarios.engine import ConsumerGroup, Need, Phase, Scenario, consumer_env, resolve_needs
 from scenarios.errors import ConfigError, InfrastructureError
 from scenarios.runners import docker_image, resolve_runner
-from scenarios.settings import RunSettings
+from scenarios.runners.base import ConsumerHandle, RestartPolicy
+from scenarios.settings import Knobs, RunSettings
+from scenarios.stack import StackHandle, StackSpec
 from scenarios.targets.base import Target
+from scenarios.traffic import Traffic
+from tests.scenarios.fakes import InstantTarget
 
 pytestmark = pytest.mark.unit
 
@@ -29,20 +38,37 @@ def test_needs_missing_without_a_shim_skip_and_with_a_shim_run_shimmed():
 
 
 class BareTarget(Target):
-    """A target that supports nothing: any provisioning attempt is a test failure."""
+    """A target that supports nothing: any use beyond describing it is a test failure."""
 
     name = "bare"
 
-    def capabilities(self):
+    def capabilities(self) -> frozenset[str]:
         return frozenset()
 
-    def provision(self, spec):
+    def provision(self, spec: StackSpec) -> StackHandle:
         raise AssertionError("a skipped scenario must not provision")
 
-    start_consumers = signal = consumer_events = stop_consumers = provision
-    client = teardown = provision
+    def start_consumers(
+        self, n: int, env: Mapping[str, str], *, restart: RestartPolicy = RestartPolicy.ON_FAILURE
+    ) -> list[ConsumerHandle]:
+        raise AssertionError("a skipped scenario must not start consumers")
 
-    def describe(self):
+    def signal(self, handle: ConsumerHandle, sig: int) -> None:
+        raise AssertionError("a skipped scenario must not signal consumers")
+
+    def consumer_events(self, handle: ConsumerHandle | None = None) -> list[dict[str, Any]]:
+        raise AssertionError("a skipped scenario must not read consumer events")
+
+    def stop_consumers(self, timeout: float = 10.0) -> None:
+        raise AssertionError("a skipped scenario must not stop consumers")
+
+    def client(self, service: str) -> Any:
+        raise AssertionError("a skipped scenario must not call AWS")
+
+    def teardown(self) -> None:
+        raise AssertionError("a skipped scenario has nothing to tear down")
+
+    def describe(self) -> dict[str, Any]:
         return {"target": "bare"}
 
 
@@ -92,3 +118,82 @@ def test_consumer_group_description():
         label="slow",
     )
     assert group.describe() == "1 slow (work 4 s, starts after 1 s and 1 receive(s))"
+
+
+# -- the settle clock starts at the traffic, not before provisioning -----------------------------
+
+
+class ShiftedClock:
+    """The engine's clock, which a slow provision() moves forward by ``offset`` seconds."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class OnePhase(Scenario):
+    name = "one-phase"
+    summary = "five messages, one consumer"
+
+    def phases(self, k: Knobs) -> Sequence[Phase]:
+        return [
+            Phase(
+                "only",
+                Traffic(count=5, seed=1),
+                (ConsumerGroup(1, consumer_env(k)),),
+                timeout_s=_PHASE_TIMEOUT_S,
+            )
+        ]
+
+
+_PHASE_TIMEOUT_S = 30.0
+_APPLY_S = 3600.0  # an hour-long "terraform apply", on the engine's clock
+
+
+def test_provisioning_time_is_neither_settle_time_nor_deadline_time(monkeypatch, tmp_path):
+    clock = ShiftedClock()
+    monkeypatch.setattr(engine, "time", clock)
+
+    def slow_apply(spec: StackSpec) -> None:
+        clock.offset += _APPLY_S
+
+    with mock_aws():
+        target = InstantTarget(on_provision=slow_apply)
+        result = OnePhase().execute(target, RunSettings(), run_dir=tmp_path)
+
+    (phase,) = result.phases
+    facts = phase.facts
+    # THEN the phase did not time out: the 30 s deadline started after the hour-long apply
+    assert not facts.timed_out
+    settled = next(c for c in phase.verdict.checks if c.name == "settled before the deadline")
+    assert settled.passed, settled.detail
+    took = float(settled.detail.removeprefix("settled in ").removesuffix(" s"))
+    assert took < _PHASE_TIMEOUT_S  # an hour of provisioning is not in "settled in"
+    # AND the clock starts at the traffic, after provisioning, which is reported on its own
+    assert facts.started_at - result.started_at >= _APPLY_S
+    assert phase.provision_s >= _APPLY_S
+    assert facts.settled_at is not None and facts.started_at <= facts.settled_at <= facts.ended_at
+    data = report.build(result)
+    assert data["phases"][0]["provision_s"] >= _APPLY_S
+    assert data["phases"][0]["duration_s"] < _PHASE_TIMEOUT_S
+    assert result.status == "passed", [c for c in result.checks if not c.passed]
+    assert target.torn_down == 1
+
+
+def test_the_report_has_target_fields_known_only_after_provisioning(tmp_path):
+    with mock_aws():
+        target = InstantTarget()
+        assert "last_stack" not in target.describe()  # what execute() saw at the start
+        result = OnePhase().execute(target, RunSettings(), run_dir=tmp_path)
+    (phase,) = result.phases
+    assert result.target["last_stack"] == phase.stack_prefix
+    assert result.target["target"] == "instant"
+    assert report.build(result)["target_info"]["last_stack"] == phase.stack_prefix

@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from scenarios import observe
+from scenarios.engine import LiveRun
 from scenarios.faults import MOVE_TASK_CAPABILITY, RedriveDlq
 from scenarios.stack import StackHandle
+from tests.scenarios.fakes import InstantTarget
 
 pytestmark = pytest.mark.unit
 
 
-class FakeRun:
-    """The part of LiveRun a redrive looks at."""
-
-    def __init__(self, sqs, stack, shims):
-        self.sqs, self.stack, self.shims = sqs, stack, shims
-
-    def dlq_depth(self):
-        return observe.depth(self.sqs, self.stack.dlq_url).total
-
-    def shimmed(self, capability):
-        return capability in self.shims
-
-    def add_shim(self, capability, why):
-        self.shims[capability] = why
+def live_run(sqs: Any, stack: StackHandle, shims: dict[str, str]) -> LiveRun:
+    """The engine's own LiveRun, over a target whose SQS client is the test's moto client."""
+    return LiveRun(InstantTarget(sqs=sqs), stack, shims)
 
 
 @pytest.fixture
@@ -53,7 +45,7 @@ def test_manual_redrive_moves_every_dead_letter_and_keeps_bodies(stack):
     bodies = [f"poison {i}" for i in range(13)]  # more than one receive batch
     for body in bodies:
         sqs.send_message(QueueUrl=handle.dlq_url, MessageBody=body)
-    run = FakeRun(sqs, handle, {MOVE_TASK_CAPABILITY: "manual"})
+    run = live_run(sqs, handle, {MOVE_TASK_CAPABILITY: "manual"})
     fault = RedriveDlq(when_dlq_holds=13)
     assert fault.due(run)
     record = fault.fire(run)
@@ -76,7 +68,7 @@ def test_manual_redrive_moves_every_dead_letter_and_keeps_bodies(stack):
 def test_redrive_is_not_due_before_the_dlq_holds_enough(stack):
     sqs, handle = stack
     sqs.send_message(QueueUrl=handle.dlq_url, MessageBody="one")
-    assert not RedriveDlq(when_dlq_holds=2).due(FakeRun(sqs, handle, {}))
+    assert not RedriveDlq(when_dlq_holds=2).due(live_run(sqs, handle, {}))
 
 
 def test_read_dlq_reads_without_deleting(stack):

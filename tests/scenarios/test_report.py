@@ -123,4 +123,43 @@ def test_latency_percentiles():
     lat = latency(clean_facts(3))
     # completions 1.05, 1.15 and 1.25 s after sending (epoch ms truncation: +-1 ms)
     assert lat.samples == 3
+    assert lat.p50 is not None and lat.p99 is not None
     assert abs(lat.p50 - 1150) <= 1 and abs(lat.p99 - 1250) <= 1
+
+
+def _rendered(data) -> str:
+    from rich.console import Console
+
+    console = Console(record=True, width=160)
+    for part in reports.render(data):
+        console.print(part)
+    return console.export_text()
+
+
+def test_render_names_the_ecs_cluster_and_the_provisioning_time():
+    res = result(clean_facts(3))
+    res.phases[0].provision_s = 61.25
+    res.target = {
+        **res.target,
+        "target": "aws",
+        "cluster": "sqs-demo-cluster",
+        "task_definition": "arn:aws:ecs:us-east-1:1:task-definition/t:1",
+        "launch_type": "FARGATE",
+    }
+    data = reports.build(res)
+    assert data["phases"][0]["provision_s"] == 61.25
+    text = _rendered(data)
+    assert "ECS cluster sqs-demo-cluster" in text and "launch type FARGATE" in text
+    assert "provisioning 61.2 s (not in the settle times)" in text
+    # a local run has neither: no such line
+    assert "ECS cluster" not in _rendered(reports.build(result(clean_facts(3))))
+
+
+def test_settled_counts_to_when_the_engine_saw_the_end_state_not_to_collection():
+    from scenarios.oracle import check_settled
+
+    facts = clean_facts(3)  # traffic at T0, collection ended at T0 + 5
+    assert check_settled(facts).detail == "settled in 5.0 s"
+    assert check_settled(replace(facts, settled_at=T0 + 1.5)).detail == "settled in 1.5 s"
+    timed_out = check_settled(replace(facts, settled_at=T0 + 30, timed_out=True))
+    assert not timed_out.passed and "30.0 s" in timed_out.detail

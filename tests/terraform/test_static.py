@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -21,7 +22,13 @@ from tests.terraform.conftest import REPO_ROOT
 ROOTS = [MAIN_ROOT, SCENARIO_ROOT, MAIN_ROOT / "modules" / "stack"]
 
 
-def _checkov(binary: str, *args: str) -> dict:
+class CheckovSummary(TypedDict):
+    passed: int
+    failed: int
+    failed_ids: list[str]
+
+
+def _checkov(binary: str, *args: str) -> CheckovSummary:
     proc = subprocess.run(
         [binary, *args, "--skip-download", "--output", "json"],
         cwd=REPO_ROOT,
@@ -33,7 +40,7 @@ def _checkov(binary: str, *args: str) -> dict:
     assert proc.stdout.strip(), f"checkov printed nothing: {proc.stderr[-1000:]}"
     data = json.loads(proc.stdout)
     reports = data if isinstance(data, list) else [data]
-    summary = {"passed": 0, "failed": 0, "failed_ids": []}
+    summary: CheckovSummary = {"passed": 0, "failed": 0, "failed_ids": []}
     for report in reports:
         summary["passed"] += report["summary"]["passed"]
         summary["failed"] += report["summary"]["failed"]
