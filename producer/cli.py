@@ -15,6 +15,7 @@ import click
 from click.core import ParameterSource
 
 from producer.config import (
+    DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_N,
     ENV_ENDPOINT_URL,
     ENV_PREFIX,
@@ -22,6 +23,7 @@ from producer.config import (
     ENV_QUEUE_URL,
     ENV_REGION,
     MAX_BATCH,
+    MAX_IN_FLIGHT,
     MAX_MESSAGE_SIZE_BYTES,
     RetryPolicy,
     SendConfig,
@@ -52,6 +54,9 @@ Examples:
 \b
   # a poison corpus: one body per line, sent verbatim
   produce --body-file poison.jsonl --batch-size 1
+\b
+  # as fast as possible, one call at a time (ledger lines then in send order)
+  produce --n 1000 --max-in-flight 1
 \b
 Exit codes: 0 all sent; 1 some messages failed (listed); 2 usage or configuration
 error (nothing sent); 3 a SendMessageBatch call failed outright (run stopped); 130 interrupted.
@@ -84,6 +89,15 @@ error (nothing sent); 3 a SendMessageBatch call failed outright (run stopped); 1
     default=MAX_BATCH,
     show_envvar=True,
     help="Entries per SendMessageBatch call (1-10).",
+)
+@click.option(
+    "--max-in-flight",
+    type=click.IntRange(1, MAX_IN_FLIGHT),
+    show_envvar=True,
+    help=(
+        f"SendMessageBatch calls in flight at once with --rate 0 (1-{MAX_IN_FLIGHT}; default "
+        f"{DEFAULT_MAX_IN_FLIGHT}). A FIFO queue or a --rate above 0 always uses 1."
+    ),
 )
 @click.option(
     "--queue-url",
@@ -202,6 +216,7 @@ def _config(ctx: click.Context, options: dict[str, Any]) -> SendConfig:
             ledger=options["ledger"],
             max_message_size=options["max_message_size"],
             retry=RetryPolicy(max_attempts=options["retry_attempts"]),
+            max_in_flight=options["max_in_flight"],
         )
     except ConfigError as exc:
         raise click.UsageError(str(exc), ctx=ctx) from exc

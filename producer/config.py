@@ -20,6 +20,9 @@ MAX_MESSAGE_SIZE_BYTES = 1_048_576  # per message, since 2025
 MAX_BATCH_PAYLOAD_BYTES = 1_048_576  # the sum of every body in one SendMessageBatch
 MIN_MESSAGE_SIZE_BYTES = 1
 MAX_N = 10_000_000
+MAX_IN_FLIGHT = 32
+#: SendMessageBatch calls kept in flight at ``rate == 0`` when ``max_in_flight`` is not set.
+DEFAULT_MAX_IN_FLIGHT = 4
 
 DEFAULT_N = 10
 DEFAULT_GROUP_ID = "sqs-kit"
@@ -89,6 +92,9 @@ class SendConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     #: MessageGroupId used when the queue is FIFO (``.fifo``); ignored otherwise.
     message_group_id: str = DEFAULT_GROUP_ID
+    #: SendMessageBatch calls in flight at once (1..32) when ``rate == 0``. ``None``: 4 at rate 0.
+    #: A FIFO queue or a ``rate > 0`` always uses 1 (see `in_flight`).
+    max_in_flight: int | None = None
 
     def __post_init__(self) -> None:
         if self.bodies is not None and not isinstance(self.bodies, tuple):
@@ -107,6 +113,18 @@ class SendConfig:
         _check_range("rate (--rate)", self.rate, 0.0, 1_000_000.0)
         _check_range("batch_size (--batch-size)", self.batch_size, 1, MAX_BATCH)
         _check_range("duplicate_ids (--duplicate-ids)", self.duplicate_ids, 0.0, 1.0)
+        if self.max_in_flight is not None:
+            if not isinstance(self.max_in_flight, int) or isinstance(self.max_in_flight, bool):
+                raise ConfigError(
+                    f"max_in_flight (--max-in-flight, {ENV_PREFIX}MAX_IN_FLIGHT) must be a whole "
+                    f"number in 1..{MAX_IN_FLIGHT}, got {self.max_in_flight!r}"
+                )
+            _check_range(
+                f"max_in_flight (--max-in-flight, {ENV_PREFIX}MAX_IN_FLIGHT)",
+                self.max_in_flight,
+                1,
+                MAX_IN_FLIGHT,
+            )
         self._validate_sources()
 
     def _validate_sources(self) -> None:
@@ -152,6 +170,18 @@ class SendConfig:
     def is_fifo(self) -> bool:
         return self.queue_url.rstrip("/").endswith(".fifo")
 
+    @property
+    def in_flight(self) -> int:
+        """SendMessageBatch calls this run keeps in flight at once.
+
+        1 for a FIFO queue (so order within the message group holds) and for ``rate > 0`` (the
+        pacer sends one batch when its last message is due); otherwise ``max_in_flight``, or
+        `DEFAULT_MAX_IN_FLIGHT` when it is unset.
+        """
+        if self.is_fifo or self.rate > 0:
+            return 1
+        return DEFAULT_MAX_IN_FLIGHT if self.max_in_flight is None else self.max_in_flight
+
     def with_changes(self, **changes: Any) -> SendConfig:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
@@ -163,7 +193,7 @@ class SendConfig:
         Reads ``QUEUE_URL``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``), ``AWS_PROFILE``,
         ``AWS_ENDPOINT_URL`` and ``PRODUCE_<FIELD>`` for the rest (``PRODUCE_N``,
         ``PRODUCE_RATE``, ``PRODUCE_BATCH_SIZE``, ``PRODUCE_SEED``, ``PRODUCE_BODY_FILE``,
-        ``PRODUCE_DUPLICATE_IDS``, ``PRODUCE_LEDGER``).
+        ``PRODUCE_DUPLICATE_IDS``, ``PRODUCE_LEDGER``, ``PRODUCE_MAX_IN_FLIGHT``).
         """
         source = os.environ if env is None else env
         values: dict[str, Any] = {}
@@ -186,6 +216,7 @@ class SendConfig:
             "body_file": Path,
             "duplicate_ids": float,
             "ledger": Path,
+            "max_in_flight": int,
         }
         for name, kind in typed.items():
             variable = f"{ENV_PREFIX}{name.upper()}"

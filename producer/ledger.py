@@ -3,7 +3,9 @@
 Each line is ``{"id": <payload id or null>, "MessageId": <SQS id>, "sent_at": <epoch ms>}``.
 Rejected messages get no line. Lines are flushed after every SendMessageBatch response, so a
 run that crashes half-way still leaves a ledger that lists exactly what was accepted up to then
-(bar the one batch whose response was in flight at the moment of the crash).
+(bar the batches whose responses were in flight at the moment of the crash). Lines follow the
+order in which responses came back: the send order with one call in flight, not necessarily
+with several (``max_in_flight``); the sender serializes the writes.
 """
 
 from __future__ import annotations

@@ -45,12 +45,26 @@ class Outgoing:
         """The body as it goes on the wire, stamped with ``sent_at_ms`` if generated."""
         if self.body is not None:
             return self.body
-        return render_payload(str(self.ledger_id), self.work or MIN_WORK, sent_at_ms)
+        return _render_uuid_payload(str(self.ledger_id), self.work or MIN_WORK, sent_at_ms)
 
 
 def render_payload(message_id: str, work: int, sent_at_ms: int) -> str:
     """The generated payload's JSON text."""
     return json.dumps({"id": message_id, "work": work, "sent_at": sent_at_ms})
+
+
+def _render_uuid_payload(message_id: str, work: int, sent_at_ms: int) -> str:
+    """`render_payload` for an id that needs no JSON escaping (the generated uuids).
+
+    Byte for byte what ``json.dumps`` gives, several times faster; it runs once per message
+    per attempt, on the sending path.
+    """
+    return f'{{"id": "{message_id}", "work": {work:d}, "sent_at": {sent_at_ms:d}}}'
+
+
+# The size of a generated payload is this plus the digits of its work value (the uuid is always
+# 36 ASCII characters and sent_at 13 digits).
+_PAYLOAD_BASE_SIZE = len(render_payload(str(uuid.UUID(int=0)), 0, _SIZING_SENT_AT)) - 1
 
 
 def plan(config: SendConfig) -> list[Outgoing]:
@@ -110,7 +124,7 @@ def _generated(n: int, duplicate_fraction: float, rng: random.Random) -> list[Ou
     messages = []
     for seq, (_, _, index) in enumerate(order):
         message_id, work = payloads[index]
-        size = len(render_payload(message_id, work, _SIZING_SENT_AT))  # ASCII: chars == bytes
+        size = _PAYLOAD_BASE_SIZE + len(str(work))  # ASCII: chars == bytes
         messages.append(Outgoing(seq=seq, ledger_id=message_id, size=size, work=work))
     return messages
 

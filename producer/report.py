@@ -37,7 +37,10 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """Passed to ``on_progress`` after every SendMessageBatch call."""
+    """Passed to ``on_progress`` (on the calling thread) as batches finish, retries included.
+
+    With one call in flight: after every batch. With several: each time one or more finish.
+    """
 
     sent: int
     failed: int
@@ -56,7 +59,8 @@ class SendReport:
     ``sent`` messages were accepted (one ledger entry each); ``failed`` were not, and each has a
     `Failure` in ``failures``. ``sent + failed == requested`` always. ``elapsed_s`` runs from the
     first batch's scheduling to the last response (setup such as reading the queue's attributes
-    is excluded); ``achieved_rate = sent / elapsed_s``.
+    is excluded); ``achieved_rate = sent / elapsed_s``. ``ledger`` is in send (plan) order; the
+    ledger file is in the order the responses came back, which differs with calls in flight.
     """
 
     requested: int

@@ -3,14 +3,19 @@
 Nothing is dropped silently: every planned message ends as a ledger entry (accepted) or a
 `Failure` (with the SQS error code and reason). Whole-call errors are botocore's to retry
 (standard mode); if one still fails, the run stops with `SendAborted` carrying the partial report.
+
+At rate 0 up to ``config.in_flight`` calls run at once on a thread pool sharing the one client
+(botocore clients are thread-safe); FIFO queues and paced runs send one call at a time.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -41,7 +46,7 @@ def send(
     """Send what ``config`` describes and report what SQS accepted.
 
     ``sqs`` is a boto3 SQS client (built from the config when ``None``); ``on_progress`` gets a
-    `Progress` after every SendMessageBatch call. Raises `ConfigError` (nothing sent) for bad
+    `Progress` on the calling thread as batches finish. Raises `ConfigError` (nothing sent) for bad
     input, `MessageTooLarge` for a body over the queue's limit, `SendAborted` if a call fails
     outright part-way.
     """
@@ -53,11 +58,21 @@ def send(
 
 
 def build_client(config: SendConfig) -> Any:
-    """A boto3 SQS client with the kit's standard botocore retry mode."""
-    from scenarios.aws import client
+    """A boto3 SQS client with the kit's standard botocore retry mode.
 
+    Its connection pool holds at least one connection per call the run keeps in flight.
+    """
+    from botocore.config import Config
+
+    from scenarios.aws import client, retry_config
+
+    pool = Config(max_pool_connections=max(10, config.in_flight))
     return client(
-        "sqs", endpoint_url=config.endpoint_url, region=config.region, profile=config.profile
+        "sqs",
+        endpoint_url=config.endpoint_url,
+        region=config.region,
+        profile=config.profile,
+        config=retry_config().merge(pool),
     )
 
 
@@ -119,8 +134,28 @@ def _error_message(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
 
 
+def _describe(exc: Exception) -> tuple[str, str]:
+    """(code, text) of a call-level failure."""
+    if isinstance(exc, ClientError):
+        return _error_code(exc), _error_message(exc)
+    return type(exc).__name__, str(exc)
+
+
+def _first(pair: tuple[int, LedgerEntry]) -> int:
+    return pair[0]
+
+
+def _seq(message: Outgoing) -> int:
+    return message.seq
+
+
 class _Run:
-    """The state of one run; `execute` is the whole algorithm."""
+    """The state of one run; `execute` is the whole algorithm.
+
+    With ``in_flight > 1`` the batches are sent from a thread pool; everything the workers
+    touch (the ledger file, the accepted list, the failures, the counters) is guarded by
+    ``_lock``, and the progress callback is only ever called from the calling thread.
+    """
 
     def __init__(
         self,
@@ -133,37 +168,46 @@ class _Run:
         self.client = client
         self.messages = messages
         self.on_progress = on_progress
+        self.in_flight = config.in_flight
         self.pacer = Pacer(config.rate)
-        self.accepted: list[LedgerEntry] = []
-        self._accepted_seqs: set[int] = set()
+        #: (seq, entry) in completion order, as the ledger file has them.
+        self.accepted: list[tuple[int, LedgerEntry]] = []
         self.failures: list[Failure] = []
         self.batches = 0
         self.retried = 0
+        self._lock = threading.Lock()
+        self._ledger: LedgerWriter | None = None
         self._jitter = random.Random()  # jitter, apart from the payload seed
 
     def execute(self) -> SendReport:
         config = self.config
+        if config.max_in_flight not in (None, 1) and self.in_flight == 1:
+            log.info(
+                "producer.in_flight.forced",
+                extra={
+                    "max_in_flight": config.max_in_flight,
+                    "in_flight": 1,
+                    "reason": "FIFO queue" if config.is_fifo else "rate > 0",
+                },
+            )
         log.info(
             "producer.send.started",
             extra={
                 "total": len(self.messages),
                 "rate": config.rate,
                 "batch_size": config.batch_size,
+                "in_flight": self.in_flight,
                 "queue_url": config.queue_url,
             },
         )
         with LedgerWriter(config.ledger) as ledger:
+            self._ledger = ledger
             self.pacer.start()
             self._progress()
-            cumulative = 0
-            for batch in pack(self.messages, config.batch_size):
-                cumulative += len(batch)
-                self.pacer.wait_for(cumulative)
-                try:
-                    self._send_batch(batch, ledger)
-                except (ClientError, BotoCoreError) as exc:
-                    raise self._abort(exc, batch, cumulative) from exc
-                self._progress()
+            if self.in_flight == 1:
+                self._send_serially()
+            else:
+                self._send_pipelined()
         report = self._report()
         log.info(
             "producer.send.finished",
@@ -176,59 +220,126 @@ class _Run:
         )
         return report
 
-    def _send_batch(self, batch: list[Outgoing], ledger: LedgerWriter) -> None:
-        """One batch, with its failed entries retried under the config's `RetryPolicy`."""
+    def _send_serially(self) -> None:
+        """One call at a time, each batch when its last message is due (the paced path)."""
+        cumulative = 0
+        for batch in pack(self.messages, self.config.batch_size):
+            cumulative += len(batch)
+            self.pacer.wait_for(cumulative)
+            try:
+                self._send_batch(batch)
+            except (ClientError, BotoCoreError) as exc:
+                raise self._abort([(batch, exc)], cumulative) from exc
+            self._progress()
+
+    def _send_pipelined(self) -> None:
+        """Up to ``in_flight`` batches at once (rate 0 only; the pacer never waits).
+
+        A call that fails outright stops new submissions; the batches already in flight are
+        waited for and their outcomes recorded before `SendAborted` is raised.
+        """
+        batches = pack(self.messages, self.config.batch_size)
+        running: dict[Future[None], list[Outgoing]] = {}
+        failed: list[tuple[list[Outgoing], ClientError | BotoCoreError]] = []
+        unexpected: BaseException | None = None
+        submitted = 0  # batches are submitted in plan order, so this is a prefix of the plan
+        exhausted = False
+        with ThreadPoolExecutor(
+            max_workers=self.in_flight, thread_name_prefix="producer-send"
+        ) as pool:
+            while True:
+                stopping = bool(failed) or unexpected is not None
+                if not stopping and not exhausted and len(running) < self.in_flight:
+                    batch = next(batches, None)
+                    if batch is not None:
+                        running[pool.submit(self._send_batch, batch)] = batch
+                        submitted += len(batch)
+                        continue
+                    exhausted = True
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    batch = running.pop(future)
+                    exc = future.exception()
+                    if exc is None:
+                        continue
+                    if isinstance(exc, ClientError | BotoCoreError):
+                        failed.append((batch, exc))
+                    elif unexpected is None:
+                        unexpected = exc
+                self._progress()
+        if unexpected is not None:
+            raise unexpected
+        if failed:
+            raise self._abort(failed, submitted) from failed[0][1]
+
+    def _send_batch(self, batch: list[Outgoing]) -> None:
+        """One batch, with its failed entries retried under the config's `RetryPolicy`.
+
+        Safe to run in several threads at once: the call and the backoff sleep happen outside
+        the lock; the bookkeeping of each response (ledger write and flush included) inside it.
+        """
         policy = self.config.retry
+        ledger = self._ledger
+        assert ledger is not None
+        queue_url = self.config.queue_url
         pending = batch
         attempt = 1
         while pending:
-            self.batches += 1
             sent_at = int(time.time() * 1000)
-            response = self.client.send_message_batch(
-                QueueUrl=self.config.queue_url,
-                Entries=[self._entry(m, sent_at) for m in pending],
-            )
-            by_entry_id = {str(m.seq): m for m in pending}
+            entries = [self._entry(m, sent_at) for m in pending]
+            response = self.client.send_message_batch(QueueUrl=queue_url, Entries=entries)
+            by_entry_id = {entry["Id"]: m for entry, m in zip(entries, pending, strict=True)}
             accepted: list[tuple[int, LedgerEntry]] = []
-            for ok in response.get("Successful", []):
+            for ok in response.get("Successful", ()):
                 message = by_entry_id.pop(str(ok["Id"]), None)
                 if message is not None:
-                    self._accepted_seqs.add(message.seq)
                     accepted.append(
                         (message.seq, LedgerEntry(message.ledger_id, str(ok["MessageId"]), sent_at))
                     )
-            accepted.sort(key=lambda pair: pair[0])
-            ledger.write(entry for _, entry in accepted)
-            self.accepted.extend(entry for _, entry in accepted)
+            accepted.sort(key=_first)
+            entries_ok = [entry for _, entry in accepted]
 
             retry: list[Outgoing] = []
             reasons: set[str] = set()
-            failed_entries: list[dict[str, Any]] = list(response.get("Failed", []))
-            # An entry in neither list is not known to be accepted: it counts as failed.
-            failed_ids = {str(f.get("Id")) for f in failed_entries}
-            failed_entries += [
-                {
-                    "Id": entry_id,
-                    "Code": MISSING_FROM_RESPONSE,
-                    "Message": "SQS reported neither success nor failure for this entry",
-                    "SenderFault": False,
-                }
-                for entry_id in by_entry_id
-                if entry_id not in failed_ids
-            ]
-            for failed in failed_entries:
-                message = by_entry_id.pop(str(failed.get("Id")), None)
-                if message is None:
-                    continue
-                code = str(failed.get("Code", "Unknown"))
-                sender_fault = bool(failed.get("SenderFault", False))
-                if sender_fault or attempt >= policy.max_attempts:
-                    self._fail(message, code, str(failed.get("Message", "")), sender_fault, attempt)
-                else:
-                    retry.append(message)
-                    reasons.add(code)
+            jitter = 0.0
+            with self._lock:
+                self.batches += 1
+                ledger.write(entries_ok)
+                self.accepted.extend(accepted)
+                if by_entry_id:
+                    failed_entries: list[dict[str, Any]] = list(response.get("Failed", ()))
+                    # An entry in neither list is not known to be accepted: it counts as failed.
+                    failed_ids = {str(f.get("Id")) for f in failed_entries}
+                    failed_entries += [
+                        {
+                            "Id": entry_id,
+                            "Code": MISSING_FROM_RESPONSE,
+                            "Message": "SQS reported neither success nor failure for this entry",
+                            "SenderFault": False,
+                        }
+                        for entry_id in by_entry_id
+                        if entry_id not in failed_ids
+                    ]
+                    for failed in failed_entries:
+                        message = by_entry_id.pop(str(failed.get("Id")), None)
+                        if message is None:
+                            continue
+                        code = str(failed.get("Code", "Unknown"))
+                        sender_fault = bool(failed.get("SenderFault", False))
+                        if sender_fault or attempt >= policy.max_attempts:
+                            self._fail(
+                                message, code, str(failed.get("Message", "")), sender_fault, attempt
+                            )
+                        else:
+                            retry.append(message)
+                            reasons.add(code)
+                    if retry:
+                        self.retried += len(retry)
+                        jitter = self._jitter.random()
             if retry:
-                delay = policy.delay(attempt, self._jitter.random())
+                delay = policy.delay(attempt, jitter)
                 log.warning(
                     "producer.entries.retrying",
                     extra={
@@ -238,9 +349,8 @@ class _Run:
                         "delay_s": round(delay, 3),
                     },
                 )
-                self.retried += len(retry)
                 time.sleep(delay)
-            pending = sorted(retry, key=lambda m: m.seq)
+            pending = sorted(retry, key=_seq)
             attempt += 1
 
     def _entry(self, message: Outgoing, sent_at: int) -> dict[str, Any]:
@@ -271,35 +381,42 @@ class _Run:
             extra={"seq": message.seq, "id": message.ledger_id, "code": code, "reason": reason},
         )
 
-    def _abort(self, exc: Exception, batch: list[Outgoing], cumulative: int) -> SendAborted:
-        """Record the in-flight batch as unknown and the rest as not sent; build the error."""
-        if isinstance(exc, ClientError):
-            code, text = _error_code(exc), _error_message(exc)
-        else:
-            code, text = type(exc).__name__, str(exc)
-        settled = {f.seq for f in self.failures} | self._accepted_seqs
+    def _abort(
+        self,
+        failed: Sequence[tuple[list[Outgoing], ClientError | BotoCoreError]],
+        submitted: int,
+    ) -> SendAborted:
+        """Record the failed calls' batches as unknown and the unsubmitted rest as not sent.
+
+        Called once no call is in flight any more, so every other batch is already settled.
+        ``submitted`` counts the messages (a prefix of the plan) whose batches were handed out.
+        """
+        first_code, first_text = _describe(failed[0][1])
+        settled = {f.seq for f in self.failures} | {seq for seq, _ in self.accepted}
         accepted_count = len(self.accepted)
-        # Entries accepted or failed on an earlier attempt of this batch are already settled.
-        for message in batch:
-            if message.seq in settled:
-                continue
-            self.failures.append(
-                Failure(
-                    seq=message.seq,
-                    id=message.ledger_id,
-                    code=code,
-                    reason=f"SendMessageBatch failed ({code}: {text}); delivery unknown",
-                    sender_fault=False,
-                    attempts=1,
+        for batch, exc in failed:
+            code, text = _describe(exc)
+            # Entries accepted or failed on an earlier attempt of this batch are already settled.
+            for message in batch:
+                if message.seq in settled:
+                    continue
+                self.failures.append(
+                    Failure(
+                        seq=message.seq,
+                        id=message.ledger_id,
+                        code=code,
+                        reason=f"SendMessageBatch failed ({code}: {text}); delivery unknown",
+                        sender_fault=False,
+                        attempts=1,
+                    )
                 )
-            )
-        for message in self.messages[cumulative:]:
+        for message in self.messages[submitted:]:
             self.failures.append(
                 Failure(
                     seq=message.seq,
                     id=message.ledger_id,
                     code=NOT_SENT,
-                    reason=f"not sent: the run stopped after {code}",
+                    reason=f"not sent: the run stopped after {first_code}",
                     sender_fault=False,
                     attempts=0,
                 )
@@ -307,24 +424,24 @@ class _Run:
         report = self._report()
         log.error(
             "producer.send.aborted",
-            extra={"code": code, "sent": accepted_count, "failed": report.failed},
+            extra={"code": first_code, "sent": accepted_count, "failed": report.failed},
         )
         return SendAborted(
-            f"SendMessageBatch failed ({code}: {text}) after {report.sent} of "
+            f"SendMessageBatch failed ({first_code}: {first_text}) after {report.sent} of "
             f"{report.requested} messages were accepted; the ledger lists those",
             report=report,
         )
 
     def _progress(self) -> None:
         if self.on_progress is not None:
-            self.on_progress(
-                Progress(
+            with self._lock:
+                progress = Progress(
                     sent=len(self.accepted),
                     failed=len(self.failures),
                     total=len(self.messages),
                     elapsed_s=self.pacer.elapsed(),
                 )
-            )
+            self.on_progress(progress)
 
     def _report(self) -> SendReport:
         return SendReport(
@@ -336,5 +453,5 @@ class _Run:
             batches=self.batches,
             retried_entries=self.retried,
             failures=tuple(sorted(self.failures, key=lambda f: f.seq)),
-            ledger=tuple(self.accepted),
+            ledger=tuple(entry for _, entry in sorted(self.accepted, key=_first)),
         )

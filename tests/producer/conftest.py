@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -84,13 +85,16 @@ class FaultyClient:
         self.drop = drop
         self.raise_on_call = raise_on_call
         self.calls: list[list[dict[str, Any]]] = []
+        self._lock = threading.Lock()  # the producer may call from several threads at once
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> Any:
-        self.calls.append(Entries)
-        if self.raise_on_call is not None and len(self.calls) == self.raise_on_call:
+        with self._lock:
+            self.calls.append(Entries)
+            number = len(self.calls)
+        if self.raise_on_call is not None and number == self.raise_on_call:
             from botocore.exceptions import ClientError
 
             raise ClientError(

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.unit
 )
 def test_batching_boundaries(sqs, spy, queue_url, n, expected_sizes):
     # GIVEN n generated messages and the default batch size of 10
-    # WHEN they are sent
-    report = send(SendConfig(queue_url=queue_url, n=n), sqs=sqs)
+    # WHEN they are sent, one call at a time (so the calls' order is the plan's)
+    report = send(SendConfig(queue_url=queue_url, n=n, max_in_flight=1), sqs=sqs)
     # THEN the calls carry exactly these entry counts, and the queue holds every message once
     assert spy.sizes == expected_sizes
     assert report.sent == n and report.failed == 0 and report.batches == len(expected_sizes)
@@ -31,7 +31,7 @@ def test_batching_boundaries(sqs, spy, queue_url, n, expected_sizes):
 
 
 def test_batch_size_flag_is_honoured(sqs, spy, queue_url):
-    send(SendConfig(queue_url=queue_url, n=7, batch_size=3), sqs=sqs)
+    send(SendConfig(queue_url=queue_url, n=7, batch_size=3, max_in_flight=1), sqs=sqs)
     assert spy.sizes == [3, 3, 1]
 
 

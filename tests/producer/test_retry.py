@@ -44,7 +44,8 @@ def test_one_failed_entry_is_retried_and_delivered(sqs, queue_url, tmp_path):
     ledger = tmp_path / "ledger.jsonl"
     # WHEN they are sent
     report = send(
-        SendConfig(queue_url=queue_url, n=25, seed=3, retry=FAST, ledger=ledger), sqs=client
+        SendConfig(queue_url=queue_url, n=25, seed=3, retry=FAST, ledger=ledger, max_in_flight=1),
+        sqs=client,
     )
     # THEN the failed entry is resent on its own, right after its batch, and nothing is lost
     assert [len(c) for c in client.calls] == [10, 1, 10, 5]
@@ -62,7 +63,8 @@ def test_an_entry_that_keeps_failing_is_reported_not_dropped(sqs, queue_url, tmp
     ledger = tmp_path / "ledger.jsonl"
     # WHEN the run ends
     report = send(
-        SendConfig(queue_url=queue_url, n=12, seed=4, retry=FAST, ledger=ledger), sqs=client
+        SendConfig(queue_url=queue_url, n=12, seed=4, retry=FAST, ledger=ledger, max_in_flight=1),
+        sqs=client,
     )
     # THEN it was tried max_attempts times, is listed with its reason, and has no ledger line
     assert [len(c) for c in client.calls] == [10, 2, 1, 1]
@@ -116,7 +118,10 @@ def test_a_call_that_fails_outright_stops_the_run_with_a_truthful_ledger(sqs, qu
     ledger = tmp_path / "ledger.jsonl"
     # WHEN 35 messages are sent
     with pytest.raises(SendAborted) as err:
-        send(SendConfig(queue_url=queue_url, n=35, seed=7, ledger=ledger), sqs=client)
+        send(
+            SendConfig(queue_url=queue_url, n=35, seed=7, ledger=ledger, max_in_flight=1),
+            sqs=client,
+        )
     # THEN the error says what happened and the partial report accounts for every message
     report = err.value.report
     assert "ServiceUnavailable: injected outage" in str(err.value)
