@@ -22,13 +22,11 @@ import contextlib
 import json
 import logging
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +34,7 @@ from typing import Any
 from consumer import Worker, WorkerConfig
 from consumer import logging as consumer_logging
 from consumer.aws import build_client
+from local.emulators import start_embedded
 from scenarios.provisioners.api import ApiProvisioner
 from scenarios.stack import StackHandle, StackSpec, unique_prefix
 
@@ -49,48 +48,15 @@ RSS_TARGET_MB = 80.0
 WORK_SECONDS = 0.2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _ministack() -> Iterator[str]:
+    """The default embedded emulator on a free port (or SQSKIT_BENCH_ENDPOINT if set)."""
     given = os.environ.get("SQSKIT_BENCH_ENDPOINT")
     if given:
         yield given
         return
-    port = _free_port()
-    log = tempfile.NamedTemporaryFile(prefix=f"ministack-{port}-", suffix=".log", delete=False)  # noqa: SIM115
-    env = {
-        **os.environ,
-        "GATEWAY_PORT": str(port),
-        "BIND_HOST": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ministack"], stdout=log, stderr=subprocess.STDOUT, env=env
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/_localstack/health", timeout=1):  # noqa: S310
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"MiniStack did not start; see {log.name}") from None
-                time.sleep(0.05)
-        yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with start_embedded("ministack") as emulator:
+        yield emulator.endpoint
 
 
 @contextlib.contextmanager
