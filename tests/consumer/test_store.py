@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
+import botocore.client
 import pytest
 
 from consumer.idempotency import COMPLETED, STARTED, Outcome, Verdict
@@ -126,35 +128,58 @@ def test_completed_item_has_the_contract_fields(stack: Any) -> None:
     assert raw["status"] == {"S": "COMPLETED"}
 
 
-def test_thread_race_yields_exactly_one_completion_per_id(store_factory: Any) -> None:
-    # GIVEN 8 workers that all receive the same 5 ids at the same moment, with takeovers
-    # made possible by leases that are already expired for half of them
+def test_thread_race_yields_exactly_one_completion_per_id(
+    store_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In-process moto is not thread-safe (concurrent TransactWriteItems can raise "dictionary
+    # changed size during iteration" inside moto). Serialise each API call, as a real server
+    # linearises writes to one item; the race between the calls of different workers remains.
+    api_lock = threading.Lock()
+    original = vars(botocore.client.BaseClient)["_make_api_call"]  # private: not in the stubs
+
+    def linearised(self: Any, operation: str, params: Any) -> Any:
+        with api_lock:
+            return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", linearised)
+    # GIVEN 8 workers that all receive the same 5 ids at the same moment, with leases that are
+    # already expired, so that every loser takes the id over and fences the one before it
     clock = FakeClock()
     ids = [f"race-{i}" for i in range(5)]
     outcomes: list[tuple[str, str, Outcome]] = []
+    errors: list[BaseException] = []
     lock = threading.Lock()
     barrier = threading.Barrier(8)
 
     def racer(n: int) -> None:
-        store = store_factory(f"w{n}", clock)
-        barrier.wait()
-        for message_id in ids:
-            lease = clock.now - 1 if n % 2 else clock.now + 30  # expired leases invite takeovers
-            decision = store.begin(message_id, lease)
-            if decision.verdict is Verdict.CLAIMED:
-                outcome = store.complete(decision.claim, n)
-                with lock:
-                    outcomes.append((message_id, f"w{n}", outcome))
+        try:
+            store = store_factory(f"w{n}", clock)
+            barrier.wait()
+            for message_id in ids:
+                lease = clock.now - 1  # already expired: every loser may take it over
+                decision = store.begin(message_id, lease)
+                if decision.verdict is Verdict.CLAIMED:
+                    time.sleep(0.02)  # the work: the window in which others can take over
+                    outcome = store.complete(decision.claim, n)
+                    with lock:
+                        outcomes.append((message_id, f"w{n}", outcome))
+        except BaseException as exc:  # a dead racer must fail the test, not shrink the race
+            with lock:
+                errors.append(exc)
 
     threads = [threading.Thread(target=racer, args=(n,)) for n in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
+    assert not any(t.is_alive() for t in threads), "a racer is still running after 30 s"
+    assert errors == [], errors
     # THEN each id has exactly one effective completion
     for message_id in ids:
         completed = [o for o in outcomes if o[0] == message_id and o[2] is Outcome.COMPLETED]
         assert len(completed) == 1, (message_id, outcomes)
+    # AND the race really happened: expired leases were taken over and the losers fenced out
+    assert any(o[2] is not Outcome.COMPLETED for o in outcomes), outcomes
 
 
 def test_a_completion_whose_response_was_lost_is_still_ours(stack: Any) -> None:
