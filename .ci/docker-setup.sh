@@ -17,6 +17,13 @@ PY=${SQSKIT_SETUP_PYTHON:-.venv/bin/python}
 
 say() { printf '[docker-setup %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
+# A process that exists and is not a zombie (a dead child stays a zombie until reaped).
+alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
 engine_up() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 
 our_dockerd_pid() {
@@ -55,12 +62,16 @@ ensure_engine() {
   ((${#pkgs[@]})) && apt_install "${pkgs[@]}"
   mkdir -p "$STATE_DIR"
   say "starting dockerd --bridge=none --iptables=false (log $DOCKERD_LOG)"
-  # setsid: dockerd outlives this script and is not in .ci/run's process group.
-  setsid dockerd --bridge=none --iptables=false >"$DOCKERD_LOG" 2>&1 </dev/null &
-  echo $! >"$PIDFILE"
-  local waited=0
+  rm -f "$PIDFILE"
+  # setsid: dockerd outlives this script and is not in .ci/run's process group. dockerd writes
+  # its own pidfile, so the PID we later stop is dockerd's, never a launcher's.
+  setsid dockerd --bridge=none --iptables=false --pidfile "$PIDFILE" \
+    >"$DOCKERD_LOG" 2>&1 </dev/null &
+  local launcher=$! waited=0
   until engine_up; do
-    if ! our_dockerd_pid >/dev/null; then
+    # (setsid forks when it leads a process group: then the launcher exits at once and the
+    # pidfile dockerd wrote is what shows it is alive)
+    if ! alive "$launcher" && ! { [[ -s $PIDFILE ]] && alive "$(<"$PIDFILE")"; }; then
       say "dockerd exited during start-up; last log lines:"
       tail -n 20 "$DOCKERD_LOG" >&2
       exit 1
