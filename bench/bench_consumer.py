@@ -31,10 +31,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench._emulator import bench_endpoint
 from consumer import Worker, WorkerConfig
 from consumer import logging as consumer_logging
 from consumer.aws import build_client
-from local.emulators import start_embedded
 from scenarios.provisioners.api import ApiProvisioner
 from scenarios.stack import StackHandle, StackSpec, unique_prefix
 
@@ -46,17 +46,6 @@ CONCURRENCY_TARGET = 8.0
 WRITES_TARGET = 2.0
 RSS_TARGET_MB = 80.0
 WORK_SECONDS = 0.2
-
-
-@contextlib.contextmanager
-def _ministack() -> Iterator[str]:
-    """The default embedded emulator on a free port (or SQSKIT_BENCH_ENDPOINT if set)."""
-    given = os.environ.get("SQSKIT_BENCH_ENDPOINT")
-    if given:
-        yield given
-        return
-    with start_embedded("ministack") as emulator:
-        yield emulator.endpoint
 
 
 @contextlib.contextmanager
@@ -333,7 +322,7 @@ def run() -> list[tuple[str, str]]:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - kept open for the whole run
     consumer_logging.configure(level="INFO", fmt="json", stream=devnull)
     try:
-        with _ministack() as endpoint, _sdk_env(endpoint):
+        with bench_endpoint() as endpoint, _sdk_env(endpoint):
             print(f"emulator: {endpoint}; {n} messages x {rounds} rounds", flush=True)
             worker, loop, ratio, writes = _throughput(endpoint, n, rounds)
             report(

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from local.emulators import start_embedded
+from bench._emulator import bench_endpoint
 from producer import SendConfig, send
 from producer.config import DEFAULT_MAX_IN_FLIGHT
 from producer.payloads import plan
@@ -31,17 +31,6 @@ from scenarios.aws import client as aws_client
 
 RATE_TARGET = 50.0
 RATE_SECONDS = 10.0
-
-
-@contextlib.contextmanager
-def _ministack() -> Iterator[str]:
-    """The default embedded emulator on a free port (or SQSKIT_BENCH_ENDPOINT if set)."""
-    given = os.environ.get("SQSKIT_BENCH_ENDPOINT")
-    if given:
-        yield given
-        return
-    with start_embedded("ministack") as emulator:
-        yield emulator.endpoint
 
 
 @contextlib.contextmanager
@@ -87,7 +76,7 @@ def run() -> list[tuple[str, str]]:
     n = int(os.environ.get("BENCH_PRODUCER_N", "2000"))
     rounds = int(os.environ.get("BENCH_PRODUCER_ROUNDS", "9"))
     results: list[tuple[str, str]] = []
-    with _ministack() as endpoint, tempfile.TemporaryDirectory() as tmp:
+    with bench_endpoint() as endpoint, tempfile.TemporaryDirectory() as tmp:
         sqs = aws_client("sqs", endpoint_url=endpoint, region="us-east-1")
         print(f"emulator: MiniStack at {endpoint}; {n} messages per round, {rounds} rounds")
         # The same payloads (and so the same sizes) the producer generates.

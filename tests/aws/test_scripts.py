@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.tiers import skip_or_fail
+
 pytestmark = pytest.mark.integration
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
@@ -28,7 +30,7 @@ def _git(cwd: Path, *args: str) -> str:
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
     if shutil.which("git") is None:
-        pytest.skip("git is not on PATH")
+        skip_or_fail("git is not on PATH", required_by="CI")
     shutil.copytree(SCRIPTS, tmp_path / "scripts")
     (tmp_path / ".wheelhouse" / "consumer").mkdir(parents=True)
     (tmp_path / ".env").write_text(

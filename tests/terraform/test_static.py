@@ -92,8 +92,7 @@ def test_checkov_scenario_root_has_no_failed_checks(require_checkov):
 @pytest.mark.terraform
 def test_checkov_consumer_dockerfile_has_no_failed_checks(require_checkov):
     dockerfile = REPO_ROOT / "consumer" / "Dockerfile"
-    if not dockerfile.is_file():
-        pytest.skip("consumer/Dockerfile does not exist yet")
+    assert dockerfile.is_file(), "consumer/Dockerfile is missing"
     summary = _checkov(require_checkov, "-f", "consumer/Dockerfile")
     assert summary["failed"] == 0, summary["failed_ids"]
     assert summary["passed"] > 10
