@@ -1,0 +1,97 @@
+"""The consumer contract, written once: event names, exit codes, environment names, effects.
+
+Standard library only. The kit's worker, the scenario engine, the runners, the oracle and the
+expectations all import these names, so a typo fails at import instead of silently matching
+nothing. docs/consumer-contract.md is the same contract in prose, for people who write their
+own consumer in another language.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# -- events: one JSON object per stdout line, ``{"ts", "level", "event", "consumer_id", ...}`` --
+
+EV_CONSUMER_STARTED: Final = "consumer.started"
+EV_CONSUMER_STOPPED: Final = "consumer.stopped"
+EV_CONSUMER_CRASH: Final = "consumer.crash"
+EV_CONSUMER_SIGNAL: Final = "consumer.signal"
+EV_CONSUMER_DRAINING: Final = "consumer.draining"
+EV_CONSUMER_ERROR: Final = "consumer.error"
+EV_CONSUMER_FAILED: Final = "consumer.failed"
+EV_RECEIVE_FAILED: Final = "consumer.receive_failed"
+
+EV_RECEIVED: Final = "message.received"
+EV_COMPLETED: Final = "message.completed"
+EV_DUPLICATE: Final = "message.duplicate"
+EV_IN_PROGRESS_ELSEWHERE: Final = "message.in_progress_elsewhere"
+EV_POISON: Final = "message.poison"
+EV_FAILED: Final = "message.failed"
+EV_RELEASED: Final = "message.released"
+EV_FENCED: Final = "message.fenced"
+EV_TAKEOVER: Final = "message.takeover"
+EV_HEARTBEAT: Final = "message.heartbeat"
+EV_HEARTBEAT_FAILED: Final = "message.heartbeat_failed"
+EV_HEARTBEAT_CEILING: Final = "message.heartbeat_ceiling"
+EV_STALE_RECEIPT: Final = "message.stale_receipt"
+EV_AWS_ERROR: Final = "message.aws_error"
+EV_ID_COLLISION: Final = "message.id_collision"
+
+#: one handler execution: ``execution_id``, ``message_id``, ``attempt`` (and on finish ``outcome``)
+EV_HANDLER_STARTED: Final = "handler.started"
+EV_HANDLER_FINISHED: Final = "handler.finished"
+#: a side effect written to the effects table (``effect_id``), or found already applied
+EV_EFFECT_APPLIED: Final = "effect.applied"
+EV_EFFECT_SKIPPED: Final = "effect.skipped"
+
+#: ``handler.finished`` outcomes
+OUTCOME_OK: Final = "ok"
+OUTCOME_ERROR: Final = "error"
+
+# -- exit codes of a consumer process ----------------------------------------------------------
+
+EXIT_OK: Final = 0
+"""Stopped on purpose: message limit reached, idle timeout, or a SIGTERM/SIGINT drain."""
+EXIT_UNEXPECTED: Final = 1
+"""Anything unexpected, including a second signal that forces an immediate exit."""
+EXIT_CONFIG: Final = 2
+"""A configuration variable is missing or out of range."""
+EXIT_CHAOS_CRASH: Final = 3
+"""A simulated crash (CRASH_RATE / CRASH_AFTER_RECEIVE): a hard exit with no cleanup."""
+#: how runners report a SIGKILL: containers as 128 + 9, subprocesses as -9
+EXIT_SIGKILL_CONTAINER: Final = 137
+EXIT_SIGKILL_PROCESS: Final = -9
+
+# -- environment: what every consumer (the kit's or a plugged-in one) receives -----------------
+
+ENV_QUEUE_URL: Final = "QUEUE_URL"
+ENV_AWS_REGION: Final = "AWS_REGION"
+ENV_AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"
+ENV_AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
+ENV_AWS_ACCESS_KEY_ID: Final = "AWS_ACCESS_KEY_ID"
+ENV_AWS_SECRET_ACCESS_KEY: Final = "AWS_SECRET_ACCESS_KEY"  # noqa: S105 - a variable name
+ENV_MESSAGE_STATUS_TABLE: Final = "MESSAGE_STATUS_TABLE"
+ENV_MESSAGE_COMPLETED_TABLE: Final = "MESSAGE_COMPLETED_TABLE"
+ENV_EFFECTS_TABLE: Final = "EFFECTS_TABLE"
+ENV_CONSUMER_ID: Final = "CONSUMER_ID"
+ENV_RUN_ID: Final = "SQSKIT_RUN_ID"
+ENV_LOG_FORMAT: Final = "LOG_FORMAT"
+ENV_CHAOS_SEED: Final = "CHAOS_SEED"
+#: how the kit's demo handler applies its effect: keyed by the message id, or once per execution
+ENV_EFFECT_MODE: Final = "EFFECT_MODE"
+EFFECT_IDEMPOTENT: Final = "idempotent"
+EFFECT_NAIVE: Final = "naive"
+EFFECT_MODES: Final = (EFFECT_IDEMPOTENT, EFFECT_NAIVE)
+
+#: the dummy credentials an emulator accepts, defined once
+EMULATOR_CREDENTIALS: Final = {ENV_AWS_ACCESS_KEY_ID: "test", ENV_AWS_SECRET_ACCESS_KEY: "test"}
+
+# -- effects: what a consumer writes for every side effect it applies -------------------------
+
+EFFECT_HASH_KEY: Final = "message_id"
+"""S: the payload's ``id`` field (the message's identity)."""
+EFFECT_RANGE_KEY: Final = "effect_id"
+"""S: unique per execution, or the message id itself when the effect is keyed by it."""
+EFFECT_CONSUMER_ID: Final = "consumer_id"
+EFFECT_APPLIED_AT: Final = "applied_at"
+"""N: epoch milliseconds."""
