@@ -1,17 +1,45 @@
-"""LocalStack on the host, part one: interpreter discovery and the cached install (pip faked)."""
+"""LocalStack on the host: interpreter discovery, the cached install, image-vs-host, the process.
+
+The unit tier fakes pip, the interpreters and Docker. The integration tier really installs
+localstack-core (once, into the shared cache), starts it, runs SQS and StartMessageMoveTask, and
+checks nothing is left behind. Without a Python >= 3.12 it skips on a laptop and fails where
+REQUIRE_LOCALSTACK=1 (CI).
+"""
 
 from __future__ import annotations
 
 import fcntl
 import json
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
+import boto3
 import pytest
 
+from local import capabilities as cap
+from local import emulators
+from local.conformance import run_probe
 from local.emulators import localstack_install as inst
+from local.emulators.base import free_port, identify, port_in_use, wait_until
+from local.emulators.embedded import pid_alive, stop_pid
+from local.emulators.localstack import (
+    BACKEND_ENV,
+    BackendChoice,
+    LocalStackEmulator,
+    choose_backend,
+    localstack_emulator,
+)
+from local.emulators.localstack_host import (
+    CAPABILITIES,
+    SERVICES,
+    LocalStackHostEmulator,
+    sqs_ready,
+)
 from scenarios.errors import ConfigError, EmulatorUnavailable
+from tests.fixtures.tiers import skip_or_fail
 
 PY312 = inst.Interpreter(Path("/opt/py/3.12/bin/python3"), (3, 12, 1))
 PY313 = inst.Interpreter(Path("/opt/py/3.13/bin/python3"), (3, 13, 0))
@@ -313,3 +341,268 @@ def test_run_step_kills_a_step_past_its_deadline(tmp_path):
         )
     assert code != 0
     assert "killed after" in (tmp_path / "install.log").read_text()
+
+
+# -- image or host --------------------------------------------------------------------------------
+
+
+def _docker_ok():
+    return True, "27.5.1"
+
+
+def _no_docker():
+    return False, "no docker client on PATH"
+
+
+@pytest.mark.unit
+def test_without_docker_localstack_runs_on_the_host():
+    choice = choose_backend({}, docker=_no_docker, has_image=pytest.fail)
+    assert choice.backend == "host"
+    assert "needs Docker (no docker client on PATH)" in choice.reason
+
+
+@pytest.mark.unit
+def test_without_the_image_localstack_runs_on_the_host_and_says_which_image():
+    asked: list[str] = []
+
+    def has_image(image: str) -> bool:
+        asked.append(image)
+        return False
+
+    choice = choose_backend({}, docker=_docker_ok, has_image=has_image)
+    assert choice.backend == "host"
+    assert asked == ["localstack/localstack:4.14.0"]
+    assert "localstack/localstack:4.14.0 is not on this machine" in choice.reason
+    assert "LOCALSTACK_AUTH_TOKEN" in choice.reason
+    # with a token the current (pro) image is the one looked for, and no token advice is given
+    tokened = choose_backend({"LOCALSTACK_AUTH_TOKEN": "t"}, docker=_docker_ok, has_image=has_image)
+    assert tokened.backend == "host" and "localstack-pro" in asked[-1]
+    assert "LOCALSTACK_AUTH_TOKEN" not in tokened.reason
+
+
+@pytest.mark.unit
+def test_a_present_image_is_used():
+    choice = choose_backend({}, docker=_docker_ok, has_image=lambda image: True)
+    assert choice == BackendChoice("image", "the image localstack/localstack:4.14.0 is present")
+
+
+@pytest.mark.unit
+def test_the_backend_can_be_forced_and_a_bad_value_is_named():
+    forced = choose_backend({BACKEND_ENV: "host"}, docker=pytest.fail, has_image=pytest.fail)
+    assert forced.backend == "host"
+    image = choose_backend({BACKEND_ENV: "image"}, docker=_docker_ok, has_image=pytest.fail)
+    assert image.backend == "image"
+    with pytest.raises(EmulatorUnavailable, match=f"{BACKEND_ENV}=image but Docker"):
+        choose_backend({BACKEND_ENV: "image"}, docker=_no_docker)
+    with pytest.raises(
+        ConfigError, match=f"{BACKEND_ENV}='podman' is invalid: .*auto, image, host"
+    ):
+        choose_backend({BACKEND_ENV: "podman"})
+
+
+@pytest.mark.unit
+def test_localstack_emulator_builds_what_was_chosen():
+    host, _ = localstack_emulator(None, choice=BackendChoice("host", "why"))
+    assert isinstance(host, LocalStackHostEmulator)
+    assert host.port != 4566 and host.why == "why" and not host.detached
+    pinned, _ = localstack_emulator(4599, choice=BackendChoice("host", "why"), detached=True)
+    assert isinstance(pinned, LocalStackHostEmulator) and pinned.port == 4599 and pinned.detached
+    image, _ = localstack_emulator(None, choice=BackendChoice("image", "why"))
+    assert isinstance(image, LocalStackEmulator) and image.port == 4566
+
+
+class _NoProcessHost(LocalStackHostEmulator):
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.mark.unit
+def test_select_localstack_owns_the_host_process_and_says_why(monkeypatch):
+    fake = _NoProcessHost(port=4601)
+    choice = BackendChoice("host", "LocalStack's image needs Docker (no engine)")
+    monkeypatch.setattr(emulators, "localstack_emulator", lambda port: (fake, choice))
+    with emulators.select("localstack") as sel:
+        assert sel.emulator is fake and fake.started and sel.owned
+        assert "needs Docker (no engine)" in sel.reason
+        assert "localstack-core 2026.3.0 runs on the host, port 4601" in sel.reason
+    assert fake.stopped
+
+
+# -- the host process, without starting it -------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_environment_keeps_state_in_its_dir_and_only_offline_services(tmp_path):
+    emu = LocalStackHostEmulator(port=4602)
+    with pytest.raises(RuntimeError, match="before start"):
+        emu.command()
+    emu.installation = inst.Installation(tmp_path, tmp_path / "venv" / "bin" / "python")
+    emu.state_dir = tmp_path / "state"
+    env = emu.environment()
+    assert emu.command() == [str(tmp_path / "venv/bin/python"), "-m", "localstack.runtime.main"]
+    assert env["GATEWAY_LISTEN"] == env["LOCALSTACK_HOST"] == "127.0.0.1:4602"
+    assert env["SERVICES"].split(",") == list(SERVICES)
+    assert "dynamodb" not in env["SERVICES"] and "ecs" not in env["SERVICES"]
+    assert env["DNS_ADDRESS"] == "0" and env["SQS_ENDPOINT_STRATEGY"] == "path"
+    for var in ("TMPDIR", "FILESYSTEM_ROOT", "LOCALSTACK_VOLUME_DIR", "CONFIG_DIR"):
+        assert env[var].startswith(str(emu.state_dir)), var
+    assert env["PYTHONPATH"] == ""
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("body", "ready"),
+    [
+        ({"services": {"sqs": "running"}}, True),
+        ({"services": {"sqs": "available"}}, True),
+        ({"services": {"sqs": "disabled"}}, False),
+        ({"services": {"sqs": "error"}}, False),
+        ({"services": {"sts": "running"}}, False),
+        ({"services": "sqs"}, False),
+        ({}, False),
+        (None, False),
+    ],
+)
+def test_ready_means_sqs_running_or_available(body, ready):
+    assert sqs_ready(body) is ready
+
+
+@pytest.mark.unit
+def test_capabilities_are_honest_sqs_with_move_task_no_dynamodb_no_ecs():
+    assert cap.SQS_MOVE_TASK in CAPABILITIES
+    assert {c for c in CAPABILITIES if c.startswith(("ddb.", "ecs."))} == set()
+    assert cap.SQS_VISIBILITY_LIMIT not in CAPABILITIES  # accepted above 12 h
+    assert LocalStackHostEmulator(port=4603).capabilities() == CAPABILITIES
+
+
+# -- integration: install (cached), start, SQS + move task, stop -----------------------------------
+
+
+@pytest.fixture
+def localstack_installable() -> None:
+    if inst.is_installed(inst.install_home()):
+        return
+    if inst.find_interpreter() is None:
+        skip_or_fail(
+            "LocalStack host tier skipped: " + inst.no_interpreter_message(),
+            required_by="REQUIRE_LOCALSTACK",
+        )
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid:  # state, ppid, pgrp
+                members.append(int(entry.name))
+    return members
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # a cold install on a loaded machine; cached runs take seconds
+def test_localstack_on_the_host_runs_sqs_and_the_move_task_and_leaves_nothing(
+    localstack_installable, monkeypatch, tmp_path
+):
+    monkeypatch.setenv(BACKEND_ENV, "host")  # the host path even where an image exists
+    with emulators.select("localstack") as sel:
+        emu = sel.emulator
+        assert isinstance(emu, LocalStackHostEmulator)
+        pid, state_dir = emu.pid, emu.state_dir
+        assert sel.owned and "runs on the host" in sel.reason
+        assert pid is not None and state_dir is not None and state_dir.is_dir()
+        assert identify(sel.endpoint) == "localstack"
+        assert emu.version == inst.LOCALSTACK_VERSION
+        assert emu.time_to_ready is not None
+
+        sqs = boto3.client("sqs", endpoint_url=sel.endpoint)
+        tag = f"lsh-{os.getpid()}-{int(time.time())}"
+        dlq = sqs.create_queue(QueueName=f"{tag}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"})
+        queue = sqs.create_queue(
+            QueueName=tag, Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": "1"}
+        )["QueueUrl"]
+        assert queue.startswith(sel.endpoint)  # path-style URLs on our own address
+
+        # send / receive / delete
+        sqs.send_message(QueueUrl=queue, MessageBody="ok")
+        got = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"]
+        assert [m["Body"] for m in got] == ["ok"]
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=got[0]["ReceiptHandle"])
+
+        # a message received once and not deleted goes to the DLQ on the next receive
+        sqs.send_message(QueueUrl=queue, MessageBody="poison")
+        assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"]
+
+        def in_dlq() -> bool:
+            sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)  # drives the move
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            return attrs["ApproximateNumberOfMessages"] == "1"
+
+        assert wait_until(in_dlq, 30), "the message never reached the DLQ"
+
+        # StartMessageMoveTask brings it back to its source queue
+        sqs.start_message_move_task(SourceArn=dlq_arn)
+
+        def completed() -> bool:
+            tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+            return bool(tasks) and tasks[0]["Status"] == "COMPLETED"
+
+        assert wait_until(completed, 30), sqs.list_message_move_tasks(SourceArn=dlq_arn)
+        back = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5).get("Messages", [])
+        assert [m["Body"] for m in back] == ["poison"]
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=back[0]["ReceiptHandle"])
+
+        # what the backend declares is what the conformance probe proves on it
+        report = run_probe(sel.endpoint, emulator="localstack")
+        assert report.capabilities() == emu.capabilities(), [
+            (r.name, r.detail) for r in report.failed
+        ]
+
+        emu.reset()
+        assert not sqs.list_queues().get("QueueUrls")
+    # stopped: no process of its session group, its state removed, the port free
+    assert not pid_alive(pid)
+    assert _group_members(pid) == []
+    assert not state_dir.exists()
+    assert not port_in_use(emu.port)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_a_detached_host_localstack_outlives_its_starter_and_stops_by_pid(
+    localstack_installable, tmp_path
+):
+    # GIVEN `make local-up`'s way of starting it: detached, from a process that then exits
+    port = free_port()
+    code = (
+        "from local.emulators.localstack_host import LocalStackHostEmulator as E;"
+        f"e = E(port={port}, detached=True, log_dir={str(tmp_path)!r}); e.start();"
+        "print(e.pid, e.cmdline_marker)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=1700
+    )
+    pid_text, marker = out.stdout.split()[-2:]
+    pid = int(pid_text)
+    try:
+        assert pid_alive(pid) and identify(f"http://127.0.0.1:{port}") == "localstack"
+        assert (tmp_path / f"localstack-{port}" / "tmp").is_dir()
+        # THEN `make local-down` can find it by PID and its command-line marker
+        assert stop_pid(pid, marker=marker, timeout=30) is True
+        assert not pid_alive(pid)
+    finally:
+        stop_pid(pid, timeout=30)
