@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from local.emulators.embedded import _die_with_parent
 from scenarios.errors import ConfigError, EmulatorUnavailable
 
 log = logging.getLogger(__name__)
@@ -336,6 +337,9 @@ def run_step(
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
+        # A pip outliving a kill -9 of ours would still be writing when the next run redoes
+        # the install it left without a marker.
+        preexec_fn=_die_with_parent,  # noqa: PLW1509
     )
     label = argv[2] if argv[1:2] == ["-m"] else Path(argv[0]).name  # "venv", "pip"
     latest = [""]
