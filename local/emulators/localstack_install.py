@@ -214,9 +214,9 @@ def no_interpreter_message(env: Mapping[str, str] | None = None) -> str:
     return (
         f"LocalStack on the host needs a Python >= {need} with venv (localstack-core "
         f"{LOCALSTACK_VERSION} with its pins is verified on 3.12 and 3.13); none found among: "
-        f"{tried}. Install one (`pyenv install 3.13`, or apt-get install python3.13 "
-        f"python3.13-venv) or point {PYTHON_ENV} at it; or make the LocalStack image available "
-        "to Docker"
+        f"{tried}. Install one (`pyenv install 3.13`, or your distribution's python3.13 with "
+        f"its venv package) and point {PYTHON_ENV} at it if it is elsewhere; or make the "
+        "LocalStack image available to Docker"
     )
 
 
