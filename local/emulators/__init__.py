@@ -17,7 +17,8 @@ from local.emulators.base import DEFAULT_PORT, LOOPBACK, Emulator, answers, free
 from local.emulators.compose import COMPOSE_SERVICES, ComposeEmulator
 from local.emulators.embedded import EmbeddedEmulator
 from local.emulators.external import ExternalEmulator
-from local.emulators.localstack import LocalStackEmulator
+from local.emulators.localstack import LocalStackEmulator, localstack_emulator
+from local.emulators.localstack_host import LocalStackHostEmulator
 from local.emulators.ministack import MiniStackEmulator
 from local.emulators.moto import MotoEmulator
 from scenarios.errors import ConfigError, EmulatorUnavailable
@@ -31,6 +32,7 @@ __all__ = [
     "EmulatorUnavailable",
     "ExternalEmulator",
     "LocalStackEmulator",
+    "LocalStackHostEmulator",
     "MiniStackEmulator",
     "MotoEmulator",
     "Selection",
@@ -129,15 +131,13 @@ def select(
         return _chosen(
             Selection(emb, True, f"{kind} was asked for; started embedded on port {emb.port}")
         )
-    if kind == "localstack" or kind.startswith("compose:"):
+    if kind == "localstack":
+        return _chosen(_localstack(port))
+    if kind.startswith("compose:"):
         service = kind.removeprefix("compose:")
         if service not in COMPOSE_SERVICES:
             raise ConfigError(f"unknown compose emulator {service!r}")
-        comp: ComposeEmulator = (
-            LocalStackEmulator(port=port)
-            if service == "localstack"
-            else ComposeEmulator(service, port=port)
-        )
+        comp = ComposeEmulator(service, port=port)
         already = comp.ready(0)
         comp.start()
         reason = f"{service} container was asked for" + (
@@ -147,6 +147,23 @@ def select(
         )
         return _chosen(Selection(comp, not already, reason))
     return _auto(configured, port)
+
+
+def _localstack(port: int | None) -> Selection:
+    """The image through compose where it is present, else localstack-core on the host."""
+    emulator, choice = localstack_emulator(port)
+    if isinstance(emulator, LocalStackHostEmulator):
+        emulator.start()
+        return Selection(
+            emulator,
+            True,
+            f"localstack was asked for; {choice.reason}, so localstack-core {emulator.version} "
+            f"runs on the host, port {emulator.port}",
+        )
+    already = emulator.ready(0)
+    emulator.start()
+    where = f"already running at {emulator.endpoint}" if already else "started with docker compose"
+    return Selection(emulator, not already, f"localstack was asked for; {choice.reason}, {where}")
 
 
 def _auto(configured: str | None, port: int | None) -> Selection:
