@@ -4,6 +4,9 @@ Generated payloads are ``{"id": <uuid4>, "work": <1..1000>, "sent_at": <epoch ms
 work come from a ``random.Random(seed)``, so a seed makes them reproducible, while ``sent_at`` is
 stamped when the message actually goes out. Verbatim bodies are any strings SQS accepts; their
 ledger id is the body's JSON ``id`` when there is one, else ``None``.
+
+On a FIFO queue each message also gets its MessageGroupId and MessageDeduplicationId here, once,
+so every retry reuses them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import random
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from producer.config import SendConfig
@@ -31,7 +34,13 @@ _INVALID_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ff
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message to send: ``body`` when verbatim, else a payload rendered at send time."""
+    """One message to send: ``body`` when verbatim, else a payload rendered at send time.
+
+    ``seq`` is its place in the plan (0-based), ``ledger_id`` its payload id, ``work`` the
+    generated work value. FIFO only: ``group`` (MessageGroupId), ``dedup_id``
+    (MessageDeduplicationId, ``None`` with content-based deduplication) and ``duplicate``
+    (its id was planned before: an intentional resend).
+    """
 
     seq: int
     ledger_id: LedgerId
@@ -40,6 +49,8 @@ class Outgoing:
     work: int | None = None
     source: str = ""
     dedup_id: str | None = None
+    group: str | None = None
+    duplicate: bool = False
 
     def render(self, sent_at_ms: int) -> str:
         """The body as it goes on the wire, stamped with ``sent_at_ms`` if generated."""
@@ -87,22 +98,31 @@ def plan(config: SendConfig) -> list[Outgoing]:
     else:
         messages = _generated(config.generated_count, config.duplicate_ids, rng)
     if config.is_fifo:
-        # Stable across entry retries, so a retried entry is deduplicated rather than doubled;
-        # unique per message, so deliberate duplicate ids still arrive as separate messages.
-        messages = [_with_dedup(m) for m in messages]
+        messages = _fifo(messages, config)
     return messages
 
 
-def _with_dedup(message: Outgoing) -> Outgoing:
-    return Outgoing(
-        seq=message.seq,
-        ledger_id=message.ledger_id,
-        size=message.size,
-        body=message.body,
-        work=message.work,
-        source=message.source,
-        dedup_id=uuid.uuid4().hex,
-    )
+def _fifo(messages: Sequence[Outgoing], config: SendConfig) -> list[Outgoing]:
+    """Give each message its group, its deduplication id and its resend mark, once."""
+    seen: set[str | int] = set()
+    fifo = []
+    for message in messages:
+        key = message.ledger_id
+        duplicate = key is not None and key in seen
+        if key is not None:
+            seen.add(key)
+        # A fresh id per message, kept across retries: a retried entry is deduplicated rather
+        # than doubled, and a deliberate resend still arrives as a separate message. Not from
+        # the seed: a second run with the same seed must not be deduplicated away.
+        fifo.append(
+            replace(
+                message,
+                group=config.message_group_id,
+                dedup_id=uuid.uuid4().hex,
+                duplicate=duplicate,
+            )
+        )
+    return fifo
 
 
 def _generated(n: int, duplicate_fraction: float, rng: random.Random) -> list[Outgoing]:

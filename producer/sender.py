@@ -6,6 +6,10 @@ Nothing is dropped silently: every planned message ends as a ledger entry (accep
 
 At rate 0 up to ``config.in_flight`` calls run at once on a thread pool sharing the one client
 (botocore clients are thread-safe); FIFO queues and paced runs send one call at a time.
+
+On a FIFO queue a message's group and deduplication id are fixed by the plan, and its body is
+rendered once: every retry, and botocore's resend of a whole call, is byte for byte the first
+attempt, so SQS deduplicates it rather than delivering it twice.
 """
 
 from __future__ import annotations
@@ -145,6 +149,10 @@ def _first(pair: tuple[int, LedgerEntry]) -> int:
     return pair[0]
 
 
+def _first_seq(pair: tuple[Outgoing, Any]) -> int:
+    return pair[0].seq
+
+
 def _seq(message: Outgoing) -> int:
     return message.seq
 
@@ -178,6 +186,10 @@ class _Run:
         self._lock = threading.Lock()
         self._ledger: LedgerWriter | None = None
         self._jitter = random.Random()  # jitter, apart from the payload seed
+        # FIFO bookkeeping, under the lock: the next seq_in_group, and the highest plan seq
+        # accepted so far, per group.
+        self._next_in_group: dict[str, int] = {}
+        self._last_seq_in_group: dict[str, int] = {}
 
     def execute(self) -> SendReport:
         config = self.config
@@ -286,27 +298,28 @@ class _Run:
         queue_url = self.config.queue_url
         pending = batch
         attempt = 1
+        fifo_bodies: dict[int, str] = {}  # seq -> body, so FIFO retries resend the same bytes
         while pending:
             sent_at = int(time.time() * 1000)
-            entries = [self._entry(m, sent_at) for m in pending]
+            entries = [self._entry(m, sent_at, fifo_bodies) for m in pending]
             response = self.client.send_message_batch(QueueUrl=queue_url, Entries=entries)
             by_entry_id = {entry["Id"]: m for entry, m in zip(entries, pending, strict=True)}
-            accepted: list[tuple[int, LedgerEntry]] = []
+            oks: list[tuple[Outgoing, Any]] = []
             for ok in response.get("Successful", ()):
                 message = by_entry_id.pop(str(ok["Id"]), None)
                 if message is not None:
-                    accepted.append(
-                        (message.seq, LedgerEntry(message.ledger_id, str(ok["MessageId"]), sent_at))
-                    )
-            accepted.sort(key=_first)
-            entries_ok = [entry for _, entry in accepted]
+                    oks.append((message, ok))
+            oks.sort(key=_first_seq)
 
             retry: list[Outgoing] = []
             reasons: set[str] = set()
             jitter = 0.0
             with self._lock:
                 self.batches += 1
-                ledger.write(entries_ok)
+                accepted = [
+                    (m.seq, self._ledger_entry(m, ok, sent_at, fifo_bodies)) for m, ok in oks
+                ]
+                ledger.write(entry for _, entry in accepted)
                 self.accepted.extend(accepted)
                 if by_entry_id:
                     failed_entries: list[dict[str, Any]] = list(response.get("Failed", ()))
@@ -353,12 +366,52 @@ class _Run:
             pending = sorted(retry, key=_seq)
             attempt += 1
 
-    def _entry(self, message: Outgoing, sent_at: int) -> dict[str, Any]:
-        entry: dict[str, Any] = {"Id": str(message.seq), "MessageBody": message.render(sent_at)}
+    def _entry(
+        self, message: Outgoing, sent_at: int, fifo_bodies: dict[int, str]
+    ) -> dict[str, Any]:
+        if message.group is None:
+            return {"Id": str(message.seq), "MessageBody": message.render(sent_at)}
+        body = fifo_bodies.get(message.seq)
+        if body is None:
+            body = fifo_bodies[message.seq] = message.render(sent_at)
+        entry: dict[str, Any] = {
+            "Id": str(message.seq),
+            "MessageBody": body,
+            "MessageGroupId": message.group,
+        }
         if message.dedup_id is not None:
-            entry["MessageGroupId"] = self.config.message_group_id
             entry["MessageDeduplicationId"] = message.dedup_id
         return entry
+
+    def _ledger_entry(
+        self, message: Outgoing, ok: Any, sent_at: int, fifo_bodies: dict[int, str]
+    ) -> LedgerEntry:
+        """The ledger line of an accepted message; called under the lock, in plan order."""
+        if message.group is None:
+            return LedgerEntry(message.ledger_id, str(ok["MessageId"]), sent_at)
+        group = message.group
+        position = self._next_in_group.get(group, 0)
+        self._next_in_group[group] = position + 1
+        if message.seq < self._last_seq_in_group.get(group, -1):
+            # A retried entry landed after later messages of its group: SQS now holds the
+            # group out of plan order. seq_in_group records the order SQS has.
+            log.warning(
+                "producer.fifo.reordered",
+                extra={"group": group, "seq": message.seq, "id": message.ledger_id},
+            )
+        else:
+            self._last_seq_in_group[group] = message.seq
+        sequence_number = ok.get("SequenceNumber")
+        return LedgerEntry(
+            message.ledger_id,
+            str(ok["MessageId"]),
+            sent_at,
+            group=group,
+            dedup_id=message.dedup_id,
+            seq_in_group=position,
+            sequence_number=None if sequence_number is None else str(sequence_number),
+            duplicate=message.duplicate,
+        )
 
     def _fail(
         self, message: Outgoing, code: str, text: str, sender_fault: bool, attempts: int

@@ -1,0 +1,185 @@
+"""FIFO queues: message groups, deduplication ids, and the ledger fields the oracle reads."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ConnectionClosedError
+
+from producer import LedgerEntry, RetryPolicy, SendConfig, read_ledger, send
+from producer.payloads import plan
+from tests.producer.conftest import FaultyClient, drain
+
+pytestmark = pytest.mark.unit
+
+FAST = RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.002)
+INTERNAL = {"Code": "InternalError", "Message": "injected", "SenderFault": False}
+FIFO_KEYS = {"id", "MessageId", "sent_at", "group", "dedup_id", "seq_in_group", "SequenceNumber"}
+
+
+def _entries(calls: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [entry for call in calls for entry in call]
+
+
+def _by_group(ledger: list[LedgerEntry]) -> dict[str, list[LedgerEntry]]:
+    groups: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in ledger:
+        assert entry.group is not None
+        groups[entry.group].append(entry)
+    return groups
+
+
+def _receive_all(sqs: Any, url: str) -> list[dict[str, Any]]:
+    """Every message in the queue with its attributes, received and deleted in order."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+        if not got.get("Messages"):
+            return messages
+        for message in got["Messages"]:
+            messages.append(message)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _fail_seq_once(seq: int) -> Any:
+    """Fail the batch entry of plan position ``seq`` on its first attempt only."""
+    done: set[str] = set()
+
+    def fail(entry: dict[str, Any]) -> dict[str, Any] | None:
+        if entry["Id"] == str(seq) and entry["Id"] not in done:
+            done.add(entry["Id"])
+            return INTERNAL
+        return None
+
+    return fail
+
+
+# -- groups -------------------------------------------------------------------------------------
+
+
+def test_one_group_by_default(sqs, spy, make_queue):
+    url = make_queue(FifoQueue="true")
+    send(SendConfig(queue_url=url, n=5), sqs=sqs)
+    assert {e["MessageGroupId"] for e in _entries(spy.calls)} == {"sqs-kit"}
+
+
+# -- the ledger ---------------------------------------------------------------------------------
+
+
+def test_fifo_ledger_lines_carry_group_dedup_order_and_sequence_number(sqs, make_queue, tmp_path):
+    # GIVEN a FIFO queue
+    url = make_queue(FifoQueue="true")
+    ledger = tmp_path / "sent.jsonl"
+    # WHEN 12 messages go out, 2 ids of them twice
+    send(
+        SendConfig(queue_url=url, n=12, seed=4, duplicate_ids=0.2, ledger=ledger),
+        sqs=sqs,
+    )
+    # THEN every line has the FIFO fields, with SQS's SequenceNumber from the response
+    raw = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert all(set(line) == FIFO_KEYS | {"duplicate"} for line in raw)
+    assert [line["duplicate"] for line in raw].count(True) == 2
+    for entries in _by_group(read_ledger(ledger)).values():
+        assert [e.seq_in_group for e in entries] == list(range(len(entries)))
+    received = {m["MessageId"]: m["Attributes"] for m in _receive_all(sqs, url)}
+    assert len(received) == 12  # random dedup ids: a resend is a separate message
+    for line in raw:
+        attributes = received[line["MessageId"]]
+        assert line["SequenceNumber"] == attributes["SequenceNumber"]
+        assert line["group"] == attributes["MessageGroupId"]
+        assert line["dedup_id"] == attributes["MessageDeduplicationId"]
+
+
+def test_ledger_entry_fifo_fields_round_trip_and_stay_off_standard_lines():
+    fifo = LedgerEntry("a", "m", 5, "g-1", "d-1", 3, "18851", True)
+    assert LedgerEntry.from_dict(json.loads(fifo.to_json())) == fifo
+    assert json.loads(fifo.to_json())["SequenceNumber"] == "18851"
+    assert fifo.is_fifo
+    standard = LedgerEntry("a", "m", 5)
+    assert set(json.loads(standard.to_json())) == {"id", "MessageId", "sent_at"}
+    assert not standard.is_fifo
+    # an old line reads as a standard one
+    assert LedgerEntry.from_dict({"id": "a", "MessageId": "m", "sent_at": 5}) == standard
+
+
+# -- deduplication ------------------------------------------------------------------------------
+
+
+def test_random_mode_delivers_a_resent_id_twice(sqs, make_queue):
+    url = make_queue(FifoQueue="true")
+    report = send(SendConfig(queue_url=url, n=20, seed=5, duplicate_ids=1.0), sqs=sqs)
+    assert len({e.dedup_id for e in report.ledger}) == 20
+    assert len(drain(sqs, url)) == 20
+
+
+# -- retries ------------------------------------------------------------------------------------
+
+
+def test_a_retried_entry_reuses_its_dedup_id_group_and_body(sqs, make_queue):
+    # GIVEN an entry that fails once inside its SendMessageBatch
+    url = make_queue(FifoQueue="true")
+    client = FaultyClient(sqs, _fail_seq_once(3))
+    # WHEN the run retries it
+    report = send(SendConfig(queue_url=url, n=6, seed=7, retry=FAST), sqs=client)
+    # THEN the retry is the first attempt byte for byte: same group, same dedup id, same body
+    assert [len(c) for c in client.calls] == [6, 1]
+    (first,) = [e for e in client.calls[0] if e["Id"] == "3"]
+    assert client.calls[1] == [first]
+    assert report.sent == 6 and report.retried_entries == 1
+    assert len(drain(sqs, url)) == 6
+
+
+@pytest.mark.usefixtures("sqs")  # moto
+def test_a_call_resent_by_botocore_carries_the_same_dedup_ids():
+    # GIVEN a client with standard retries whose first SendMessageBatch request is lost
+    client = boto3.client(
+        "sqs", region_name="us-east-1", config=Config(retries={"mode": "standard"})
+    )
+    url = client.create_queue(QueueName="producer-resend.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
+    requests: list[bytes] = []
+
+    def lose_the_first(request, **_):
+        requests.append(request.body)
+        if len(requests) == 1:
+            raise ConnectionClosedError(endpoint_url=request.url)
+
+    client.meta.events.register_first("before-send.sqs.SendMessageBatch", lose_the_first)
+    try:
+        # WHEN the producer sends one batch
+        report = send(SendConfig(queue_url=url, n=4, seed=8), sqs=client)
+        # THEN botocore sent the very same request again, deduplication ids included
+        assert len(requests) == 2 and requests[0] == requests[1]
+        assert report.sent == 4 and len(drain(client, url)) == 4
+    finally:
+        client.delete_queue(QueueUrl=url)
+
+
+def test_a_retry_that_lands_after_its_group_is_numbered_as_sqs_has_it(
+    sqs, make_queue, tmp_path, caplog
+):
+    # GIVEN one group, and its first entry fails once while the rest of its batch is accepted
+    url = make_queue(FifoQueue="true")
+    ledger = tmp_path / "sent.jsonl"
+    client = FaultyClient(sqs, _fail_seq_once(0))
+    planned = [m.ledger_id for m in plan(SendConfig(queue_url=url, n=4, seed=9))]
+    # WHEN the run retries it
+    with caplog.at_level(logging.WARNING, logger="producer"):
+        send(
+            SendConfig(queue_url=url, n=4, seed=9, retry=FAST, ledger=ledger, max_in_flight=1),
+            sqs=client,
+        )
+    # THEN seq_in_group follows the order SQS accepted them in, and the reordering is logged
+    lines = read_ledger(ledger)
+    assert [e.id for e in lines] == planned[1:] + planned[:1]
+    assert [e.seq_in_group for e in lines] == [0, 1, 2, 3]
+    (record,) = [r for r in caplog.records if r.message == "producer.fifo.reordered"]
+    assert (record.group, record.seq) == ("sqs-kit", 0)
+    assert [json.loads(m["Body"])["id"] for m in drain(sqs, url)] == [e.id for e in lines]
