@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from producer.config import SendConfig
+from producer.config import SendConfig, check_fifo_id
 from producer.errors import ConfigError, MessageTooLarge
 from producer.ledger import LedgerId
 
@@ -105,6 +105,7 @@ def plan(config: SendConfig) -> list[Outgoing]:
 def _fifo(messages: Sequence[Outgoing], config: SendConfig) -> list[Outgoing]:
     """Give each message its group, its deduplication id and its resend mark, once."""
     seen: set[str | int] = set()
+    groups: dict[object, str] = {}  # distinct key -> group, for the round-robin
     fifo = []
     for message in messages:
         key = message.ledger_id
@@ -117,12 +118,32 @@ def _fifo(messages: Sequence[Outgoing], config: SendConfig) -> list[Outgoing]:
         fifo.append(
             replace(
                 message,
-                group=config.message_group_id,
+                group=_group(message, config, groups),
                 dedup_id=uuid.uuid4().hex,
                 duplicate=duplicate,
             )
         )
     return fifo
+
+
+def _group(message: Outgoing, config: SendConfig, groups: dict[object, str]) -> str:
+    if config.group_key is not None:
+        group = config.group_key(message)
+        check_fifo_id(f"group_key's MessageGroupId for {_where(message)}", group)
+        return group
+    if config.group_ids is None:
+        return config.message_group_id
+    # Round-robin over distinct ids in plan order: a resend of an id joins its original's group,
+    # so payload-id deduplication holds whatever the queue's DeduplicationScope.
+    # An id-less body is its own key (a tuple never equals a payload id).
+    key: object = message.ledger_id if message.ledger_id is not None else (message.seq,)
+    if key not in groups:
+        groups[key] = f"{config.message_group_id}-{len(groups) % config.group_ids}"
+    return groups[key]
+
+
+def _where(message: Outgoing) -> str:
+    return message.source or f"message {message.seq}"
 
 
 def _generated(n: int, duplicate_fraction: float, rng: random.Random) -> list[Outgoing]:

@@ -91,6 +91,45 @@ def test_config_conflicts_are_usage_errors(run, queue_url, tmp_path):
     assert "applies to generated payloads only" in result.output
 
 
+def test_fifo_flags_on_a_standard_queue_are_usage_errors(run, sqs, queue_url):
+    result = run("--queue-url", queue_url, "--group-ids", "3")
+    assert result.exit_code == EXIT_CONFIG
+    assert "group_ids (--group-ids, PRODUCE_GROUP_IDS) applies to FIFO queues only" in result.output
+    assert _count(sqs, queue_url) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--group-ids", "0"],
+            "Invalid value for '--group-ids': 0 is not in the range 1<=x<=10000",
+        ),
+    ],
+)
+def test_bad_fifo_flags_are_usage_errors(run, make_queue, args, expected):
+    result = run("--queue-url", make_queue(FifoQueue="true"), *args)
+    assert result.exit_code == EXIT_CONFIG
+    assert expected in result.output
+
+
+def test_fifo_groups_via_cli(run, sqs, make_queue, tmp_path):
+    # GIVEN a FIFO queue, 3 groups from the environment, resent ids
+    url = make_queue(FifoQueue="true")
+    ledger = tmp_path / "sent.jsonl"
+    result = run(
+        "--queue-url", url, "--n", "12", "--seed", "3", "--duplicate-ids", "0.5",
+        "--ledger", str(ledger), "--json", "-q",
+        env={"PRODUCE_GROUP_IDS": "3"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # THEN the ledger has the FIFO fields, over 3 groups
+    lines = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert {line["group"] for line in lines} == {"sqs-kit-0", "sqs-kit-1", "sqs-kit-2"}
+    assert [line["duplicate"] for line in lines].count(True) == 4
+    assert len(drain(sqs, url)) == 12
+
+
 def test_queue_url_from_env_and_flag_wins(run, sqs, make_queue):
     from_env, from_flag = make_queue(), make_queue()
     result = run("--n", "3", env={"QUEUE_URL": from_env})
@@ -201,8 +240,10 @@ def test_flags_map_onto_send_config(run, queue_url, monkeypatch, tmp_path):
         "--duplicate-ids", "0.1", "--ledger", ledger, "--max-message-size", "2048",
         "--retry-attempts", "2",
     )  # fmt: skip
+    fifo = run("--queue-url", f"{queue_url}.fifo", "--group-ids", "5")
+    assert fifo.exit_code == 0, fifo.output
     assert result.exit_code == 0, result.output
-    (config,) = seen
+    config, fifo_config = seen
     assert (config.n, config.rate, config.batch_size, config.seed) == (7, 2.5, 3, 4)
     assert (config.region, config.endpoint_url) == ("eu-west-1", "http://127.0.0.1:9")
     assert (config.duplicate_ids, config.max_message_size, config.retry.max_attempts) == (
@@ -211,3 +252,4 @@ def test_flags_map_onto_send_config(run, queue_url, monkeypatch, tmp_path):
         2,
     )
     assert config.ledger == tmp_path / "l.jsonl"
+    assert (config.group_ids, fifo_config.group_ids) == (None, 5)

@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError
 
-from producer import LedgerEntry, RetryPolicy, SendConfig, read_ledger, send
+from producer import ConfigError, LedgerEntry, RetryPolicy, SendConfig, read_ledger, send
 from producer.payloads import plan
 from tests.producer.conftest import FaultyClient, drain
 
@@ -63,10 +63,80 @@ def _fail_seq_once(seq: int) -> Any:
 # -- groups -------------------------------------------------------------------------------------
 
 
+def test_group_ids_spread_the_messages_round_robin(sqs, spy, make_queue, tmp_path):
+    # GIVEN a FIFO queue and 3 groups
+    url = make_queue(FifoQueue="true")
+    ledger = tmp_path / "sent.jsonl"
+    # WHEN 14 messages are sent
+    report = send(SendConfig(queue_url=url, n=14, seed=2, group_ids=3, ledger=ledger), sqs=sqs)
+    # THEN the k-th message goes to group k mod 3
+    groups = [e["MessageGroupId"] for e in _entries(spy.calls)]
+    assert groups == [f"sqs-kit-{k % 3}" for k in range(14)]
+    assert report.sent == 14
+    # AND each group's ledger lines are numbered 0.. in send order
+    lines = read_ledger(ledger)
+    assert [e.group for e in lines] == groups
+    for k, entries in _by_group(lines).items():
+        assert [e.seq_in_group for e in entries] == list(range(len(entries))), k
+    # AND the queue hands each group out in that order
+    received: dict[str, list[str]] = defaultdict(list)
+    for message in _receive_all(sqs, url):
+        received[message["Attributes"]["MessageGroupId"]].append(json.loads(message["Body"])["id"])
+    assert received == {group: [e.id for e in es] for group, es in _by_group(lines).items()}
+
+
+def test_grouping_is_deterministic_and_a_resend_keeps_its_group():
+    # GIVEN a plan with resent ids over 4 groups
+    config = SendConfig(queue_url="q.fifo", n=40, seed=9, group_ids=4, duplicate_ids=0.5)
+    first, again = plan(config), plan(config)
+    # THEN the same seed gives the same ids in the same groups
+    assert [(m.ledger_id, m.group) for m in first] == [(m.ledger_id, m.group) for m in again]
+    # AND the distinct ids go round-robin in order of their first send
+    originals = [m for m in first if not m.duplicate]
+    assert [m.group for m in originals] == [f"sqs-kit-{k % 4}" for k in range(len(originals))]
+    # AND every resend is marked, and sits in its original's group
+    group_of = {m.ledger_id: m.group for m in originals}
+    resends = [m for m in first if m.duplicate]
+    assert len(resends) == 40 - len(originals) > 0
+    assert all(m.group == group_of[m.ledger_id] for m in resends)
+
+
 def test_one_group_by_default(sqs, spy, make_queue):
     url = make_queue(FifoQueue="true")
     send(SendConfig(queue_url=url, n=5), sqs=sqs)
     assert {e["MessageGroupId"] for e in _entries(spy.calls)} == {"sqs-kit"}
+
+
+def test_a_group_key_function_chooses_each_group(sqs, spy, make_queue, tmp_path):
+    # GIVEN bodies keyed by customer, and a key function that reads the customer
+    url = make_queue(FifoQueue="true")
+    bodies = [json.dumps({"id": f"o-{i}", "customer": "abc"[i % 3]}) for i in range(7)]
+
+    def customer(message):
+        return "customer-" + json.loads(message.body)["customer"]
+
+    ledger = tmp_path / "sent.jsonl"
+    send(SendConfig(queue_url=url, bodies=bodies, group_key=customer, ledger=ledger), sqs=sqs)
+    # THEN each entry carries its customer's group, and the ledger numbers each group
+    assert [e["MessageGroupId"] for e in _entries(spy.calls)] == [
+        f"customer-{'abc'[i % 3]}" for i in range(7)
+    ]
+    by_group = _by_group(read_ledger(ledger))
+    assert [e.id for e in by_group["customer-a"]] == ["o-0", "o-3", "o-6"]
+    assert [e.seq_in_group for e in by_group["customer-a"]] == [0, 1, 2]
+
+
+def test_a_group_key_that_returns_a_bad_id_is_refused_before_sending(sqs, spy, make_queue):
+    url = make_queue(FifoQueue="true")
+    with pytest.raises(ConfigError) as err:
+        send(
+            SendConfig(queue_url=url, bodies=["a", "b"], group_key=lambda m: f"group {m.seq}"),
+            sqs=sqs,
+        )
+    assert "group_key's MessageGroupId for bodies[0]='group 0' is not a valid FIFO id" in str(
+        err.value
+    )
+    assert spy.calls == []
 
 
 # -- the ledger ---------------------------------------------------------------------------------
@@ -78,7 +148,7 @@ def test_fifo_ledger_lines_carry_group_dedup_order_and_sequence_number(sqs, make
     ledger = tmp_path / "sent.jsonl"
     # WHEN 12 messages go out, 2 ids of them twice
     send(
-        SendConfig(queue_url=url, n=12, seed=4, duplicate_ids=0.2, ledger=ledger),
+        SendConfig(queue_url=url, n=12, seed=4, duplicate_ids=0.2, group_ids=2, ledger=ledger),
         sqs=sqs,
     )
     # THEN every line has the FIFO fields, with SQS's SequenceNumber from the response
@@ -126,7 +196,7 @@ def test_a_retried_entry_reuses_its_dedup_id_group_and_body(sqs, make_queue):
     url = make_queue(FifoQueue="true")
     client = FaultyClient(sqs, _fail_seq_once(3))
     # WHEN the run retries it
-    report = send(SendConfig(queue_url=url, n=6, seed=7, retry=FAST), sqs=client)
+    report = send(SendConfig(queue_url=url, n=6, seed=7, group_ids=2, retry=FAST), sqs=client)
     # THEN the retry is the first attempt byte for byte: same group, same dedup id, same body
     assert [len(c) for c in client.calls] == [6, 1]
     (first,) = [e for e in client.calls[0] if e["Id"] == "3"]
