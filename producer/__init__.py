@@ -3,7 +3,7 @@
     from producer import send, SendConfig
     report = send(SendConfig(queue_url=url, n=100, rate=50, ledger=Path("sent.jsonl")))
     report = send(SendConfig(queue_url=url, bodies=["not json", '{"id": "x"}']))
-    report = send(SendConfig(queue_url=fifo_url, n=100, group_ids=4))
+    report = send(SendConfig(queue_url=fifo_url, n=100, group_ids=4, dedup_id="payload-id"))
 
 The CLI (`produce`, `python -m producer`) is a thin layer over `send`.
 """

@@ -15,6 +15,8 @@ import click
 from click.core import ParameterSource
 
 from producer.config import (
+    DEDUP_MODES,
+    DEDUP_RANDOM,
     DEFAULT_GROUP_ID,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_N,
@@ -60,8 +62,10 @@ Examples:
   # as fast as possible, one call at a time (ledger lines then in send order)
   produce --n 1000 --max-in-flight 1
 \b
-  # FIFO: 4 message groups, round-robin by id
-  produce --queue-url "$QUEUE_URL" --n 100 --group-ids 4 --ledger sent.jsonl
+  # FIFO: 4 message groups; 20% of the ids resent with the same deduplication id,
+  # so SQS drops the resends that arrive inside its 5-minute window
+  produce --queue-url "$QUEUE_URL" --n 100 --group-ids 4 --dedup-id payload-id \\
+          --duplicate-ids 0.2 --ledger sent.jsonl
 \b
 Exit codes: 0 all sent; 1 some messages failed (listed); 2 usage or configuration
 error (nothing sent); 3 a SendMessageBatch call failed outright (run stopped); 130 interrupted.
@@ -151,6 +155,17 @@ error (nothing sent); 3 a SendMessageBatch call failed outright (run stopped); 1
     ),
 )
 @click.option(
+    "--dedup-id",
+    type=click.Choice(DEDUP_MODES),
+    default=DEDUP_RANDOM,
+    show_envvar=True,
+    help=(
+        "FIFO queues only: the MessageDeduplicationId. random: unique per message; payload-id: "
+        "the payload's id, so a resent id is deduplicated; content: none, the queue's "
+        "ContentBasedDeduplication hashes the body (must be enabled). Retries always reuse it."
+    ),
+)
+@click.option(
     "--ledger",
     type=click.Path(dir_okay=False, path_type=Path),
     show_envvar=True,
@@ -236,6 +251,7 @@ def _config(ctx: click.Context, options: dict[str, Any]) -> SendConfig:
             retry=RetryPolicy(max_attempts=options["retry_attempts"]),
             max_in_flight=options["max_in_flight"],
             group_ids=options["group_ids"],
+            dedup_id=options["dedup_id"],
         )
     except ConfigError as exc:
         raise click.UsageError(str(exc), ctx=ctx) from exc

@@ -40,6 +40,15 @@ FIFO_ID_RULE = (
 # Printable ASCII without the space: exactly the alphanumerics and the punctuation above.
 _FIFO_ID = re.compile(rf"[!-~]{{1,{MAX_FIFO_ID_LENGTH}}}")
 
+# How a FIFO message's MessageDeduplicationId is chosen (``--dedup-id``).
+#: A fresh uuid per message, kept across retries: every planned message is delivered.
+DEDUP_RANDOM = "random"
+#: The payload's id: a resend of the same id inside the 5-minute window is deduplicated by SQS.
+DEDUP_PAYLOAD_ID = "payload-id"
+#: No id at all: the queue's ContentBasedDeduplication hashes the body (SHA-256).
+DEDUP_CONTENT = "content"
+DEDUP_MODES = (DEDUP_RANDOM, DEDUP_PAYLOAD_ID, DEDUP_CONTENT)
+
 # Environment variables `from_env()` (and the CLI) read; the AWS ones are the standard names.
 ENV_QUEUE_URL = "QUEUE_URL"
 ENV_REGION = "AWS_REGION"
@@ -111,6 +120,8 @@ class SendConfig:
     group_ids: int | None = None
     #: FIFO only: each planned message's MessageGroupId, instead of ``group_ids``.
     group_key: Callable[[Outgoing], str] | None = field(default=None, compare=False)
+    #: FIFO only: how MessageDeduplicationId is chosen, one of `DEDUP_MODES`.
+    dedup_id: str = DEDUP_RANDOM
     #: SendMessageBatch calls in flight at once (1..32) when ``rate == 0``. ``None``: 4 at rate 0.
     #: A FIFO queue or a ``rate > 0`` always uses 1 (see `in_flight`).
     max_in_flight: int | None = None
@@ -176,6 +187,11 @@ class SendConfig:
 
     def _validate_fifo(self) -> None:
         check_fifo_id("message_group_id", self.message_group_id)
+        if self.dedup_id not in DEDUP_MODES:
+            raise ConfigError(
+                f"dedup_id (--dedup-id, {ENV_PREFIX}DEDUP_ID)={self.dedup_id!r} is not one of "
+                f"{', '.join(DEDUP_MODES)}"
+            )
         if self.group_ids is not None:
             name = f"group_ids (--group-ids, {ENV_PREFIX}GROUP_IDS)"
             if not isinstance(self.group_ids, int) or isinstance(self.group_ids, bool):
@@ -201,6 +217,10 @@ class SendConfig:
             raise ConfigError(f"group_ids (--group-ids, {ENV_PREFIX}GROUP_IDS) {standard}")
         if self.group_key is not None:
             raise ConfigError(f"group_key {standard}")
+        if self.dedup_id != DEDUP_RANDOM:
+            raise ConfigError(
+                f"dedup_id (--dedup-id, {ENV_PREFIX}DEDUP_ID)={self.dedup_id} {standard}"
+            )
 
     @property
     def verbatim(self) -> bool:
@@ -240,7 +260,7 @@ class SendConfig:
         ``AWS_ENDPOINT_URL`` and ``PRODUCE_<FIELD>`` for the rest (``PRODUCE_N``,
         ``PRODUCE_RATE``, ``PRODUCE_BATCH_SIZE``, ``PRODUCE_SEED``, ``PRODUCE_BODY_FILE``,
         ``PRODUCE_DUPLICATE_IDS``, ``PRODUCE_LEDGER``, ``PRODUCE_MAX_IN_FLIGHT``,
-        ``PRODUCE_GROUP_IDS``).
+        ``PRODUCE_GROUP_IDS``, ``PRODUCE_DEDUP_ID``).
         """
         source = os.environ if env is None else env
         values: dict[str, Any] = {}
@@ -265,6 +285,7 @@ class SendConfig:
             "ledger": Path,
             "max_in_flight": int,
             "group_ids": int,
+            "dedup_id": str,
         }
         for name, kind in typed.items():
             variable = f"{ENV_PREFIX}{name.upper()}"

@@ -5,8 +5,8 @@ work come from a ``random.Random(seed)``, so a seed makes them reproducible, whi
 stamped when the message actually goes out. Verbatim bodies are any strings SQS accepts; their
 ledger id is the body's JSON ``id`` when there is one, else ``None``.
 
-On a FIFO queue each message also gets its MessageGroupId and MessageDeduplicationId here, once,
-so every retry reuses them.
+On a FIFO queue each message also gets its MessageGroupId and, unless the queue's content-based
+deduplication is used, its MessageDeduplicationId here, once, so every retry reuses them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from producer.config import SendConfig, check_fifo_id
+from producer.config import DEDUP_PAYLOAD_ID, DEDUP_RANDOM, SendConfig, check_fifo_id
 from producer.errors import ConfigError, MessageTooLarge
 from producer.ledger import LedgerId
 
@@ -112,16 +112,9 @@ def _fifo(messages: Sequence[Outgoing], config: SendConfig) -> list[Outgoing]:
         duplicate = key is not None and key in seen
         if key is not None:
             seen.add(key)
-        # A fresh id per message, kept across retries: a retried entry is deduplicated rather
-        # than doubled, and a deliberate resend still arrives as a separate message. Not from
-        # the seed: a second run with the same seed must not be deduplicated away.
+        group = _group(message, config, groups)
         fifo.append(
-            replace(
-                message,
-                group=_group(message, config, groups),
-                dedup_id=uuid.uuid4().hex,
-                duplicate=duplicate,
-            )
+            replace(message, group=group, dedup_id=_dedup_id(message, config), duplicate=duplicate)
         )
     return fifo
 
@@ -140,6 +133,22 @@ def _group(message: Outgoing, config: SendConfig, groups: dict[object, str]) -> 
     if key not in groups:
         groups[key] = f"{config.message_group_id}-{len(groups) % config.group_ids}"
     return groups[key]
+
+
+def _dedup_id(message: Outgoing, config: SendConfig) -> str | None:
+    if config.dedup_id == DEDUP_RANDOM:
+        # Not from the seed: a second run with the same seed must not be deduplicated away.
+        return uuid.uuid4().hex
+    if config.dedup_id == DEDUP_PAYLOAD_ID:
+        if message.ledger_id is None:
+            raise ConfigError(
+                f"{_where(message)} has no id, which --dedup-id {DEDUP_PAYLOAD_ID} needs: give "
+                'every body a JSON "id" or use --dedup-id random'
+            )
+        dedup = str(message.ledger_id)
+        check_fifo_id(f"the id of {_where(message)} (--dedup-id {DEDUP_PAYLOAD_ID})", dedup)
+        return dedup
+    return None  # content: the queue hashes the body
 
 
 def _where(message: Outgoing) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -181,6 +182,28 @@ def test_ledger_entry_fifo_fields_round_trip_and_stay_off_standard_lines():
 # -- deduplication ------------------------------------------------------------------------------
 
 
+def test_payload_id_mode_resends_an_id_with_its_dedup_id_and_sqs_drops_it(
+    sqs, spy, make_queue, tmp_path
+):
+    # GIVEN 10 ids, each sent twice, with the payload id as the deduplication id
+    url = make_queue(FifoQueue="true")
+    ledger = tmp_path / "sent.jsonl"
+    config = SendConfig(
+        queue_url=url, n=20, seed=5, duplicate_ids=1.0, dedup_id="payload-id", ledger=ledger
+    )
+    report = send(config, sqs=sqs)
+    # THEN every send is accepted and in the ledger, the resends marked
+    assert report.sent == 20
+    lines = read_ledger(ledger)
+    assert all(e.dedup_id == e.id for e in lines)
+    assert [e.duplicate for e in lines].count(True) == 10
+    assert [e["MessageDeduplicationId"] for e in _entries(spy.calls)] == [e.id for e in lines]
+    # AND the queue delivers each id once (the resends fell inside the deduplication window)
+    delivered = [json.loads(m["Body"])["id"] for m in drain(sqs, url)]
+    assert sorted(delivered) == sorted({str(e.id) for e in lines})
+    assert len(delivered) == 10
+
+
 def test_random_mode_delivers_a_resent_id_twice(sqs, make_queue):
     url = make_queue(FifoQueue="true")
     report = send(SendConfig(queue_url=url, n=20, seed=5, duplicate_ids=1.0), sqs=sqs)
@@ -188,15 +211,84 @@ def test_random_mode_delivers_a_resent_id_twice(sqs, make_queue):
     assert len(drain(sqs, url)) == 20
 
 
+def test_content_mode_sends_no_dedup_id_and_resends_the_same_bytes(sqs, spy, make_queue):
+    # GIVEN a queue with content-based deduplication, and 6 ids sent twice
+    url = make_queue(FifoQueue="true", ContentBasedDeduplication="true")
+    report = send(
+        SendConfig(queue_url=url, n=12, seed=6, duplicate_ids=1.0, dedup_id="content"), sqs=sqs
+    )
+    entries = _entries(spy.calls)
+    # THEN no entry carries a deduplication id, and a resend repeats its original's body exactly
+    assert all("MessageDeduplicationId" not in e for e in entries)
+    body_of: dict[str, str] = {}
+    for entry in entries:
+        body = entry["MessageBody"]
+        assert body_of.setdefault(json.loads(body)["id"], body) == body
+    # AND the ledger's dedup_id is the body's SHA-256, as SQS computes it
+    by_seq = {int(e["Id"]): e["MessageBody"] for e in entries}
+    assert [e.dedup_id for e in report.ledger] == [
+        hashlib.sha256(by_seq[k].encode()).hexdigest() for k in range(12)
+    ]
+    # AND the queue delivers each id once
+    assert len(drain(sqs, url)) == 6
+
+
+def test_content_mode_is_refused_when_the_queue_lacks_content_based_deduplication(
+    sqs, spy, make_queue
+):
+    url = make_queue(FifoQueue="true")
+    with pytest.raises(ConfigError) as err:
+        send(SendConfig(queue_url=url, n=3, dedup_id="content"), sqs=sqs)
+    assert str(err.value) == (
+        f"--dedup-id content needs ContentBasedDeduplication=true on the queue, and {url} has it "
+        "off: enable it on the queue, or use --dedup-id random or payload-id"
+    )
+    assert spy.calls == []
+
+
+def test_content_mode_reads_the_attribute_even_with_a_size_given(sqs, spy, make_queue):
+    url = make_queue(FifoQueue="true")
+    with pytest.raises(ConfigError, match="ContentBasedDeduplication=true"):
+        send(SendConfig(queue_url=url, n=3, dedup_id="content", max_message_size=500), sqs=sqs)
+    assert spy.calls == []
+
+
+def test_payload_id_mode_needs_an_id_in_every_body(sqs, spy, make_queue):
+    url = make_queue(FifoQueue="true")
+    with pytest.raises(ConfigError) as err:
+        send(
+            SendConfig(queue_url=url, bodies=['{"id": "a"}', "no id"], dedup_id="payload-id"),
+            sqs=sqs,
+        )
+    assert "bodies[1] has no id, which --dedup-id payload-id needs" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        send(SendConfig(queue_url=url, bodies=['{"id": "a b"}'], dedup_id="payload-id"), sqs=sqs)
+    assert "the id of bodies[0] (--dedup-id payload-id)='a b' is not a valid FIFO id" in str(
+        err.value
+    )
+    assert spy.calls == []
+
+
 # -- retries ------------------------------------------------------------------------------------
 
 
-def test_a_retried_entry_reuses_its_dedup_id_group_and_body(sqs, make_queue):
+@pytest.mark.parametrize(
+    ("mode", "attributes"),
+    [
+        ("random", {}),
+        ("payload-id", {}),
+        ("content", {"ContentBasedDeduplication": "true"}),
+    ],
+)
+def test_a_retried_entry_reuses_its_dedup_id_group_and_body(sqs, make_queue, mode, attributes):
     # GIVEN an entry that fails once inside its SendMessageBatch
-    url = make_queue(FifoQueue="true")
+    url = make_queue(FifoQueue="true", **attributes)
     client = FaultyClient(sqs, _fail_seq_once(3))
     # WHEN the run retries it
-    report = send(SendConfig(queue_url=url, n=6, seed=7, group_ids=2, retry=FAST), sqs=client)
+    report = send(
+        SendConfig(queue_url=url, n=6, seed=7, group_ids=2, dedup_id=mode, retry=FAST),
+        sqs=client,
+    )
     # THEN the retry is the first attempt byte for byte: same group, same dedup id, same body
     assert [len(c) for c in client.calls] == [6, 1]
     (first,) = [e for e in client.calls[0] if e["Id"] == "3"]
@@ -224,7 +316,7 @@ def test_a_call_resent_by_botocore_carries_the_same_dedup_ids():
     client.meta.events.register_first("before-send.sqs.SendMessageBatch", lose_the_first)
     try:
         # WHEN the producer sends one batch
-        report = send(SendConfig(queue_url=url, n=4, seed=8), sqs=client)
+        report = send(SendConfig(queue_url=url, n=4, seed=8, dedup_id="payload-id"), sqs=client)
         # THEN botocore sent the very same request again, deduplication ids included
         assert len(requests) == 2 and requests[0] == requests[1]
         assert report.sent == 4 and len(drain(client, url)) == 4

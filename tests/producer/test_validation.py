@@ -56,11 +56,21 @@ FIFO = f"{URL}.fifo"
             "group_ids (--group-ids, PRODUCE_GROUP_IDS)=100 makes group names like 'ggg",
         ),
         (
+            {"queue_url": FIFO, "dedup_id": "uuid"},
+            "dedup_id (--dedup-id, PRODUCE_DEDUP_ID)='uuid' is not one of random, payload-id, "
+            "content",
+        ),
+        (
             {"group_ids": 2},
             "group_ids (--group-ids, PRODUCE_GROUP_IDS) applies to FIFO queues only (a queue "
             f"URL ending in .fifo), not {URL}",
         ),
         ({"group_key": str}, "group_key applies to FIFO queues only"),
+        (
+            {"dedup_id": "payload-id"},
+            "dedup_id (--dedup-id, PRODUCE_DEDUP_ID)=payload-id applies to FIFO queues only",
+        ),
+        ({"dedup_id": "content"}, "=content applies to FIFO queues only"),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(changes, expected):
@@ -74,12 +84,16 @@ def test_fifo_settings_are_accepted_where_they_apply():
     # The longest prefix that still fits 128 characters with 100 groups ("-99").
     config = SendConfig(queue_url=FIFO, group_ids=100, message_group_id="g" * 125)
     assert config.group_ids == 100
+    assert SendConfig(queue_url=FIFO, dedup_id="content").dedup_id == "content"
     assert SendConfig(queue_url=FIFO, message_group_id="!~#a-Z_0").message_group_id == "!~#a-Z_0"
+    # random is the default and means nothing on a standard queue, so it is not refused there
+    assert SendConfig(queue_url=URL, dedup_id="random").dedup_id == "random"
 
 
 def test_from_env_reads_the_fifo_settings():
-    env = {"QUEUE_URL": FIFO, "PRODUCE_GROUP_IDS": "6"}
-    assert SendConfig.from_env(env).group_ids == 6
+    env = {"QUEUE_URL": FIFO, "PRODUCE_GROUP_IDS": "6", "PRODUCE_DEDUP_ID": "payload-id"}
+    config = SendConfig.from_env(env)
+    assert (config.group_ids, config.dedup_id) == (6, "payload-id")
     with pytest.raises(ConfigError, match="PRODUCE_GROUP_IDS='six' is not a valid int"):
         SendConfig.from_env({**env, "PRODUCE_GROUP_IDS": "six"})
 
