@@ -3,6 +3,7 @@
     from producer import send, SendConfig
     report = send(SendConfig(queue_url=url, n=100, rate=50, ledger=Path("sent.jsonl")))
     report = send(SendConfig(queue_url=url, bodies=["not json", '{"id": "x"}']))
+    report = send(SendConfig(queue_url=fifo_url, n=100, group_ids=4, dedup_id="payload-id"))
 
 The CLI (`produce`, `python -m producer`) is a thin layer over `send`.
 """
@@ -19,6 +20,7 @@ from producer.config import (
 )
 from producer.errors import ConfigError, MessageTooLarge, SendAborted
 from producer.ledger import LedgerEntry, read_ledger
+from producer.payloads import Outgoing
 from producer.report import Failure, Progress, SendReport
 from producer.sender import send
 
@@ -30,6 +32,7 @@ __all__ = [
     "Failure",
     "LedgerEntry",
     "MessageTooLarge",
+    "Outgoing",
     "Progress",
     "RetryPolicy",
     "SendAborted",

@@ -15,6 +15,9 @@ import click
 from click.core import ParameterSource
 
 from producer.config import (
+    DEDUP_MODES,
+    DEDUP_RANDOM,
+    DEFAULT_GROUP_ID,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_N,
     ENV_ENDPOINT_URL,
@@ -23,6 +26,7 @@ from producer.config import (
     ENV_QUEUE_URL,
     ENV_REGION,
     MAX_BATCH,
+    MAX_GROUP_IDS,
     MAX_IN_FLIGHT,
     MAX_MESSAGE_SIZE_BYTES,
     RetryPolicy,
@@ -57,6 +61,11 @@ Examples:
 \b
   # as fast as possible, one call at a time (ledger lines then in send order)
   produce --n 1000 --max-in-flight 1
+\b
+  # FIFO: 4 message groups; 20% of the ids resent with the same deduplication id,
+  # so SQS drops the resends that arrive inside its 5-minute window
+  produce --queue-url "$QUEUE_URL" --n 100 --group-ids 4 --dedup-id payload-id \\
+          --duplicate-ids 0.2 --ledger sent.jsonl
 \b
 Exit codes: 0 all sent; 1 some messages failed (listed); 2 usage or configuration
 error (nothing sent); 3 a SendMessageBatch call failed outright (run stopped); 130 interrupted.
@@ -136,10 +145,34 @@ error (nothing sent); 3 a SendMessageBatch call failed outright (run stopped); 1
     help="Fraction of the ids sent twice, as separate messages (--n stays the total).",
 )
 @click.option(
+    "--group-ids",
+    type=click.IntRange(1, MAX_GROUP_IDS),
+    show_envvar=True,
+    help=(
+        f"FIFO queues only: spread the messages over N message groups ({DEFAULT_GROUP_ID}-0 .. "
+        f"{DEFAULT_GROUP_ID}-<N-1>), round-robin by id; a resent id keeps its group. "
+        f"Default: one group, {DEFAULT_GROUP_ID}."
+    ),
+)
+@click.option(
+    "--dedup-id",
+    type=click.Choice(DEDUP_MODES),
+    default=DEDUP_RANDOM,
+    show_envvar=True,
+    help=(
+        "FIFO queues only: the MessageDeduplicationId. random: unique per message; payload-id: "
+        "the payload's id, so a resent id is deduplicated; content: none, the queue's "
+        "ContentBasedDeduplication hashes the body (must be enabled). Retries always reuse it."
+    ),
+)
+@click.option(
     "--ledger",
     type=click.Path(dir_okay=False, path_type=Path),
     show_envvar=True,
-    help="Write one JSON line per accepted message: id, MessageId, sent_at.",
+    help=(
+        "Write one JSON line per accepted message: id, MessageId, sent_at (FIFO: also group, "
+        "dedup_id, seq_in_group, SequenceNumber, duplicate)."
+    ),
 )
 @click.option(
     "--max-message-size",
@@ -217,6 +250,8 @@ def _config(ctx: click.Context, options: dict[str, Any]) -> SendConfig:
             max_message_size=options["max_message_size"],
             retry=RetryPolicy(max_attempts=options["retry_attempts"]),
             max_in_flight=options["max_in_flight"],
+            group_ids=options["group_ids"],
+            dedup_id=options["dedup_id"],
         )
     except ConfigError as exc:
         raise click.UsageError(str(exc), ctx=ctx) from exc

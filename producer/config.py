@@ -7,12 +7,16 @@ A bad value raises `ConfigError` naming the setting (and its flag / variable) an
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from producer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from producer.payloads import Outgoing
 
 # AWS limits, named once.
 MAX_BATCH = 10
@@ -26,6 +30,24 @@ DEFAULT_MAX_IN_FLIGHT = 4
 
 DEFAULT_N = 10
 DEFAULT_GROUP_ID = "sqs-kit"
+#: ``group_ids`` is 1..this; a guard against typos more than an SQS limit (groups are unbounded).
+MAX_GROUP_IDS = 10_000
+#: MessageGroupId and MessageDeduplicationId: 1..128 characters, alphanumerics and punctuation.
+MAX_FIFO_ID_LENGTH = 128
+FIFO_ID_RULE = (
+    "1..128 characters of a-z, A-Z, 0-9 and punctuation !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+)
+# Printable ASCII without the space: exactly the alphanumerics and the punctuation above.
+_FIFO_ID = re.compile(rf"[!-~]{{1,{MAX_FIFO_ID_LENGTH}}}")
+
+# How a FIFO message's MessageDeduplicationId is chosen (``--dedup-id``).
+#: A fresh uuid per message, kept across retries: every planned message is delivered.
+DEDUP_RANDOM = "random"
+#: The payload's id: a resend of the same id inside the 5-minute window is deduplicated by SQS.
+DEDUP_PAYLOAD_ID = "payload-id"
+#: No id at all: the queue's ContentBasedDeduplication hashes the body (SHA-256).
+DEDUP_CONTENT = "content"
+DEDUP_MODES = (DEDUP_RANDOM, DEDUP_PAYLOAD_ID, DEDUP_CONTENT)
 
 # Environment variables `from_env()` (and the CLI) read; the AWS ones are the standard names.
 ENV_QUEUE_URL = "QUEUE_URL"
@@ -90,8 +112,16 @@ class SendConfig:
     #: Largest body allowed; ``None`` reads the queue's MaximumMessageSize attribute.
     max_message_size: int | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    #: MessageGroupId used when the queue is FIFO (``.fifo``); ignored otherwise.
+    #: MessageGroupId used when the queue is FIFO (``.fifo``); ignored otherwise. With
+    #: ``group_ids`` it is the prefix of the group names.
     message_group_id: str = DEFAULT_GROUP_ID
+    #: FIFO only: spread the messages over this many groups, ``<message_group_id>-0`` ..
+    #: ``-<N-1>``, round-robin over the distinct ids in plan order (a resend joins its original).
+    group_ids: int | None = None
+    #: FIFO only: each planned message's MessageGroupId, instead of ``group_ids``.
+    group_key: Callable[[Outgoing], str] | None = field(default=None, compare=False)
+    #: FIFO only: how MessageDeduplicationId is chosen, one of `DEDUP_MODES`.
+    dedup_id: str = DEDUP_RANDOM
     #: SendMessageBatch calls in flight at once (1..32) when ``rate == 0``. ``None``: 4 at rate 0.
     #: A FIFO queue or a ``rate > 0`` always uses 1 (see `in_flight`).
     max_in_flight: int | None = None
@@ -153,8 +183,44 @@ class SendConfig:
                     raise ConfigError(
                         f"bodies[{index}] is a {type(body).__name__}: every body must be a str"
                     )
-        if not self.message_group_id or len(self.message_group_id) > 128:
-            raise ConfigError("message_group_id must be 1..128 characters")
+        self._validate_fifo()
+
+    def _validate_fifo(self) -> None:
+        check_fifo_id("message_group_id", self.message_group_id)
+        if self.dedup_id not in DEDUP_MODES:
+            raise ConfigError(
+                f"dedup_id (--dedup-id, {ENV_PREFIX}DEDUP_ID)={self.dedup_id!r} is not one of "
+                f"{', '.join(DEDUP_MODES)}"
+            )
+        if self.group_ids is not None:
+            name = f"group_ids (--group-ids, {ENV_PREFIX}GROUP_IDS)"
+            if not isinstance(self.group_ids, int) or isinstance(self.group_ids, bool):
+                raise ConfigError(
+                    f"{name} must be a whole number in 1..{MAX_GROUP_IDS}, got {self.group_ids!r}"
+                )
+            _check_range(name, self.group_ids, 1, MAX_GROUP_IDS)
+            if self.group_key is not None:
+                raise ConfigError(f"give either {name} or group_key, not both")
+            last = f"{self.message_group_id}-{self.group_ids - 1}"
+            if len(last) > MAX_FIFO_ID_LENGTH:
+                raise ConfigError(
+                    f"{name}={self.group_ids} makes group names like {last!r}, longer than "
+                    f"{MAX_FIFO_ID_LENGTH} characters: shorten message_group_id"
+                )
+        if self.is_fifo:
+            return
+        # On a standard queue these would silently mean nothing: refuse rather than mislead.
+        standard = (
+            f"applies to FIFO queues only (a queue URL ending in .fifo), not {self.queue_url}"
+        )
+        if self.group_ids is not None:
+            raise ConfigError(f"group_ids (--group-ids, {ENV_PREFIX}GROUP_IDS) {standard}")
+        if self.group_key is not None:
+            raise ConfigError(f"group_key {standard}")
+        if self.dedup_id != DEDUP_RANDOM:
+            raise ConfigError(
+                f"dedup_id (--dedup-id, {ENV_PREFIX}DEDUP_ID)={self.dedup_id} {standard}"
+            )
 
     @property
     def verbatim(self) -> bool:
@@ -193,7 +259,8 @@ class SendConfig:
         Reads ``QUEUE_URL``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``), ``AWS_PROFILE``,
         ``AWS_ENDPOINT_URL`` and ``PRODUCE_<FIELD>`` for the rest (``PRODUCE_N``,
         ``PRODUCE_RATE``, ``PRODUCE_BATCH_SIZE``, ``PRODUCE_SEED``, ``PRODUCE_BODY_FILE``,
-        ``PRODUCE_DUPLICATE_IDS``, ``PRODUCE_LEDGER``, ``PRODUCE_MAX_IN_FLIGHT``).
+        ``PRODUCE_DUPLICATE_IDS``, ``PRODUCE_LEDGER``, ``PRODUCE_MAX_IN_FLIGHT``,
+        ``PRODUCE_GROUP_IDS``, ``PRODUCE_DEDUP_ID``).
         """
         source = os.environ if env is None else env
         values: dict[str, Any] = {}
@@ -217,6 +284,8 @@ class SendConfig:
             "duplicate_ids": float,
             "ledger": Path,
             "max_in_flight": int,
+            "group_ids": int,
+            "dedup_id": str,
         }
         for name, kind in typed.items():
             variable = f"{ENV_PREFIX}{name.upper()}"
@@ -229,6 +298,12 @@ class SendConfig:
                 raise ConfigError(f"{variable}={raw!r} is not a valid {kind.__name__}") from None
         values.update(overrides)
         return cls(**values)
+
+
+def check_fifo_id(name: str, value: object) -> None:
+    """Refuse a MessageGroupId / MessageDeduplicationId that SQS would reject."""
+    if not isinstance(value, str) or _FIFO_ID.fullmatch(value) is None:
+        raise ConfigError(f"{name}={value!r} is not a valid FIFO id: it must be {FIFO_ID_RULE}")
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:

@@ -4,6 +4,9 @@ Generated payloads are ``{"id": <uuid4>, "work": <1..1000>, "sent_at": <epoch ms
 work come from a ``random.Random(seed)``, so a seed makes them reproducible, while ``sent_at`` is
 stamped when the message actually goes out. Verbatim bodies are any strings SQS accepts; their
 ledger id is the body's JSON ``id`` when there is one, else ``None``.
+
+On a FIFO queue each message also gets its MessageGroupId and, unless the queue's content-based
+deduplication is used, its MessageDeduplicationId here, once, so every retry reuses them.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ import random
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from producer.config import SendConfig
+from producer.config import DEDUP_PAYLOAD_ID, DEDUP_RANDOM, SendConfig, check_fifo_id
 from producer.errors import ConfigError, MessageTooLarge
 from producer.ledger import LedgerId
 
@@ -31,7 +34,13 @@ _INVALID_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ff
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message to send: ``body`` when verbatim, else a payload rendered at send time."""
+    """One message to send: ``body`` when verbatim, else a payload rendered at send time.
+
+    ``seq`` is its place in the plan (0-based), ``ledger_id`` its payload id, ``work`` the
+    generated work value. FIFO only: ``group`` (MessageGroupId), ``dedup_id``
+    (MessageDeduplicationId, ``None`` with content-based deduplication) and ``duplicate``
+    (its id was planned before: an intentional resend).
+    """
 
     seq: int
     ledger_id: LedgerId
@@ -40,6 +49,8 @@ class Outgoing:
     work: int | None = None
     source: str = ""
     dedup_id: str | None = None
+    group: str | None = None
+    duplicate: bool = False
 
     def render(self, sent_at_ms: int) -> str:
         """The body as it goes on the wire, stamped with ``sent_at_ms`` if generated."""
@@ -87,22 +98,61 @@ def plan(config: SendConfig) -> list[Outgoing]:
     else:
         messages = _generated(config.generated_count, config.duplicate_ids, rng)
     if config.is_fifo:
-        # Stable across entry retries, so a retried entry is deduplicated rather than doubled;
-        # unique per message, so deliberate duplicate ids still arrive as separate messages.
-        messages = [_with_dedup(m) for m in messages]
+        messages = _fifo(messages, config)
     return messages
 
 
-def _with_dedup(message: Outgoing) -> Outgoing:
-    return Outgoing(
-        seq=message.seq,
-        ledger_id=message.ledger_id,
-        size=message.size,
-        body=message.body,
-        work=message.work,
-        source=message.source,
-        dedup_id=uuid.uuid4().hex,
-    )
+def _fifo(messages: Sequence[Outgoing], config: SendConfig) -> list[Outgoing]:
+    """Give each message its group, its deduplication id and its resend mark, once."""
+    seen: set[str | int] = set()
+    groups: dict[object, str] = {}  # distinct key -> group, for the round-robin
+    fifo = []
+    for message in messages:
+        key = message.ledger_id
+        duplicate = key is not None and key in seen
+        if key is not None:
+            seen.add(key)
+        group = _group(message, config, groups)
+        fifo.append(
+            replace(message, group=group, dedup_id=_dedup_id(message, config), duplicate=duplicate)
+        )
+    return fifo
+
+
+def _group(message: Outgoing, config: SendConfig, groups: dict[object, str]) -> str:
+    if config.group_key is not None:
+        group = config.group_key(message)
+        check_fifo_id(f"group_key's MessageGroupId for {_where(message)}", group)
+        return group
+    if config.group_ids is None:
+        return config.message_group_id
+    # Round-robin over distinct ids in plan order: a resend of an id joins its original's group,
+    # so payload-id deduplication holds whatever the queue's DeduplicationScope.
+    # An id-less body is its own key (a tuple never equals a payload id).
+    key: object = message.ledger_id if message.ledger_id is not None else (message.seq,)
+    if key not in groups:
+        groups[key] = f"{config.message_group_id}-{len(groups) % config.group_ids}"
+    return groups[key]
+
+
+def _dedup_id(message: Outgoing, config: SendConfig) -> str | None:
+    if config.dedup_id == DEDUP_RANDOM:
+        # Not from the seed: a second run with the same seed must not be deduplicated away.
+        return uuid.uuid4().hex
+    if config.dedup_id == DEDUP_PAYLOAD_ID:
+        if message.ledger_id is None:
+            raise ConfigError(
+                f"{_where(message)} has no id, which --dedup-id {DEDUP_PAYLOAD_ID} needs: give "
+                'every body a JSON "id" or use --dedup-id random'
+            )
+        dedup = str(message.ledger_id)
+        check_fifo_id(f"the id of {_where(message)} (--dedup-id {DEDUP_PAYLOAD_ID})", dedup)
+        return dedup
+    return None  # content: the queue hashes the body
+
+
+def _where(message: Outgoing) -> str:
+    return message.source or f"message {message.seq}"
 
 
 def _generated(n: int, duplicate_fraction: float, rng: random.Random) -> list[Outgoing]:

@@ -6,10 +6,15 @@ Nothing is dropped silently: every planned message ends as a ledger entry (accep
 
 At rate 0 up to ``config.in_flight`` calls run at once on a thread pool sharing the one client
 (botocore clients are thread-safe); FIFO queues and paced runs send one call at a time.
+
+On a FIFO queue a message's group and deduplication id are fixed by the plan, and its body is
+rendered once: every retry, and botocore's resend of a whole call, is byte for byte the first
+attempt, so SQS deduplicates it rather than delivering it twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -21,9 +26,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from producer.batching import pack
-from producer.config import MAX_MESSAGE_SIZE_BYTES, SendConfig
+from producer.config import DEDUP_CONTENT, MAX_MESSAGE_SIZE_BYTES, SendConfig
 from producer.errors import ConfigError, SendAborted
-from producer.ledger import LedgerEntry, LedgerWriter
+from producer.ledger import LedgerEntry, LedgerId, LedgerWriter
 from producer.pacing import Pacer
 from producer.payloads import Outgoing, check_sizes, plan
 from producer.report import MISSING_FROM_RESPONSE, NOT_SENT, Failure, Progress, SendReport
@@ -52,7 +57,7 @@ def send(
     """
     messages = plan(config)
     client = sqs if sqs is not None else build_client(config)
-    limit, limit_source = _message_size_limit(client, config)
+    limit, limit_source = _read_queue(client, config)
     check_sizes(messages, limit, limit_source=limit_source)
     return _Run(config, client, messages, on_progress).execute()
 
@@ -76,14 +81,35 @@ def build_client(config: SendConfig) -> Any:
     )
 
 
-def _message_size_limit(client: Any, config: SendConfig) -> tuple[int, str]:
-    """The largest body the queue takes; reading it also proves the queue exists."""
+def _read_queue(client: Any, config: SendConfig) -> tuple[int, str]:
+    """The largest body the queue takes, checking what the run needs of the queue on the way.
+
+    One GetQueueAttributes call (none if nothing needs reading) also proves the queue exists and,
+    for ``--dedup-id content``, that its ContentBasedDeduplication is on.
+    """
+    names = []
+    if config.max_message_size is None:
+        names.append("MaximumMessageSize")
+    content = config.is_fifo and config.dedup_id == DEDUP_CONTENT
+    if content:
+        names.append("ContentBasedDeduplication")
+    attrs = _queue_attributes(client, config, names) if names else {}
+    if content and attrs is not None:
+        _check_content_based(config, attrs.get("ContentBasedDeduplication"))
     if config.max_message_size is not None:
         return config.max_message_size, "max_message_size setting"
+    if attrs is None:
+        return MAX_MESSAGE_SIZE_BYTES, "SQS maximum; the queue's own limit was unreadable"
     try:
-        attrs = client.get_queue_attributes(
-            QueueUrl=config.queue_url, AttributeNames=["MaximumMessageSize"]
-        )
+        return int(attrs["MaximumMessageSize"]), "the queue's MaximumMessageSize"
+    except (KeyError, TypeError, ValueError):
+        return MAX_MESSAGE_SIZE_BYTES, "SQS maximum; the queue reported no MaximumMessageSize"
+
+
+def _queue_attributes(client: Any, config: SendConfig, names: list[str]) -> dict[str, str] | None:
+    """The queue's ``names`` attributes; ``None`` when access to them is denied."""
+    try:
+        attrs = client.get_queue_attributes(QueueUrl=config.queue_url, AttributeNames=names)
     except ClientError as exc:
         code = _error_code(exc)
         if code in _MISSING_QUEUE_CODES:
@@ -92,11 +118,16 @@ def _message_size_limit(client: Any, config: SendConfig) -> tuple[int, str]:
                 "and the endpoint"
             ) from exc
         if code in {"AccessDenied", "AccessDeniedException"}:
+            # SQS still enforces both itself; the report lists whatever it refuses.
             log.warning(
                 "producer.queue.attributes_denied",
-                extra={"queue_url": config.queue_url, "assumed_limit": MAX_MESSAGE_SIZE_BYTES},
+                extra={
+                    "queue_url": config.queue_url,
+                    "attributes": ",".join(names),
+                    "assumed_limit": MAX_MESSAGE_SIZE_BYTES,
+                },
             )
-            return MAX_MESSAGE_SIZE_BYTES, "SQS maximum; the queue's own limit was unreadable"
+            return None
         raise SendAborted(
             f"cannot read the attributes of {config.queue_url}: {code}: {_error_message(exc)}",
             report=_empty_report(config),
@@ -105,11 +136,18 @@ def _message_size_limit(client: Any, config: SendConfig) -> tuple[int, str]:
         raise SendAborted(
             f"cannot reach SQS for {config.queue_url}: {exc}", report=_empty_report(config)
         ) from exc
-    raw = attrs.get("Attributes", {}).get("MaximumMessageSize")
-    try:
-        return int(raw), "the queue's MaximumMessageSize"
-    except (TypeError, ValueError):
-        return MAX_MESSAGE_SIZE_BYTES, "SQS maximum; the queue reported no MaximumMessageSize"
+    return dict(attrs.get("Attributes", {}))
+
+
+def _check_content_based(config: SendConfig, value: str | None) -> None:
+    if value is not None and value.lower() == "true":
+        return
+    state = "has it off" if value is not None else "does not report it"
+    raise ConfigError(
+        f"--dedup-id {DEDUP_CONTENT} needs ContentBasedDeduplication=true on the queue, and "
+        f"{config.queue_url} {state}: enable it on the queue, or use --dedup-id random or "
+        "payload-id"
+    )
 
 
 def _empty_report(config: SendConfig) -> SendReport:
@@ -145,6 +183,10 @@ def _first(pair: tuple[int, LedgerEntry]) -> int:
     return pair[0]
 
 
+def _first_seq(pair: tuple[Outgoing, Any]) -> int:
+    return pair[0].seq
+
+
 def _seq(message: Outgoing) -> int:
     return message.seq
 
@@ -178,6 +220,16 @@ class _Run:
         self._lock = threading.Lock()
         self._ledger: LedgerWriter | None = None
         self._jitter = random.Random()  # jitter, apart from the payload seed
+        # FIFO bookkeeping, under the lock: the next seq_in_group, and the highest plan seq
+        # accepted so far, per group.
+        self._next_in_group: dict[str, int] = {}
+        self._last_seq_in_group: dict[str, int] = {}
+        # Content-based deduplication hashes the body, so a resend must repeat the original's
+        # bytes (its sent_at too): the first body of every id that the plan sends again.
+        self._resent: set[LedgerId] = set()
+        if config.is_fifo and config.dedup_id == DEDUP_CONTENT:
+            self._resent = {m.ledger_id for m in messages if m.duplicate}
+        self._first_bodies: dict[LedgerId, str] = {}
 
     def execute(self) -> SendReport:
         config = self.config
@@ -198,6 +250,7 @@ class _Run:
                 "batch_size": config.batch_size,
                 "in_flight": self.in_flight,
                 "queue_url": config.queue_url,
+                **self._fifo_context(),
             },
         )
         with LedgerWriter(config.ledger) as ledger:
@@ -219,6 +272,13 @@ class _Run:
             },
         )
         return report
+
+    def _fifo_context(self) -> dict[str, Any]:
+        config = self.config
+        if not config.is_fifo:
+            return {}
+        groups = len({m.group for m in self.messages})
+        return {"groups": groups, "dedup_id": config.dedup_id}
 
     def _send_serially(self) -> None:
         """One call at a time, each batch when its last message is due (the paced path)."""
@@ -286,27 +346,28 @@ class _Run:
         queue_url = self.config.queue_url
         pending = batch
         attempt = 1
+        fifo_bodies: dict[int, str] = {}  # seq -> body, so FIFO retries resend the same bytes
         while pending:
             sent_at = int(time.time() * 1000)
-            entries = [self._entry(m, sent_at) for m in pending]
+            entries = [self._entry(m, sent_at, fifo_bodies) for m in pending]
             response = self.client.send_message_batch(QueueUrl=queue_url, Entries=entries)
             by_entry_id = {entry["Id"]: m for entry, m in zip(entries, pending, strict=True)}
-            accepted: list[tuple[int, LedgerEntry]] = []
+            oks: list[tuple[Outgoing, Any]] = []
             for ok in response.get("Successful", ()):
                 message = by_entry_id.pop(str(ok["Id"]), None)
                 if message is not None:
-                    accepted.append(
-                        (message.seq, LedgerEntry(message.ledger_id, str(ok["MessageId"]), sent_at))
-                    )
-            accepted.sort(key=_first)
-            entries_ok = [entry for _, entry in accepted]
+                    oks.append((message, ok))
+            oks.sort(key=_first_seq)
 
             retry: list[Outgoing] = []
             reasons: set[str] = set()
             jitter = 0.0
             with self._lock:
                 self.batches += 1
-                ledger.write(entries_ok)
+                accepted = [
+                    (m.seq, self._ledger_entry(m, ok, sent_at, fifo_bodies)) for m, ok in oks
+                ]
+                ledger.write(entry for _, entry in accepted)
                 self.accepted.extend(accepted)
                 if by_entry_id:
                     failed_entries: list[dict[str, Any]] = list(response.get("Failed", ()))
@@ -353,12 +414,66 @@ class _Run:
             pending = sorted(retry, key=_seq)
             attempt += 1
 
-    def _entry(self, message: Outgoing, sent_at: int) -> dict[str, Any]:
-        entry: dict[str, Any] = {"Id": str(message.seq), "MessageBody": message.render(sent_at)}
+    def _entry(
+        self, message: Outgoing, sent_at: int, fifo_bodies: dict[int, str]
+    ) -> dict[str, Any]:
+        if message.group is None:
+            return {"Id": str(message.seq), "MessageBody": message.render(sent_at)}
+        body = fifo_bodies.get(message.seq)
+        if body is None:
+            body = fifo_bodies[message.seq] = self._first_body(message, sent_at)
+        entry: dict[str, Any] = {
+            "Id": str(message.seq),
+            "MessageBody": body,
+            "MessageGroupId": message.group,
+        }
         if message.dedup_id is not None:
-            entry["MessageGroupId"] = self.config.message_group_id
             entry["MessageDeduplicationId"] = message.dedup_id
         return entry
+
+    def _first_body(self, message: Outgoing, sent_at: int) -> str:
+        """A FIFO message's first body (for a content-deduplicated resend, its original's)."""
+        key = message.ledger_id
+        if key not in self._resent:
+            return message.render(sent_at)
+        with self._lock:
+            body = self._first_bodies.get(key)
+            if body is None:
+                body = self._first_bodies[key] = message.render(sent_at)
+        return body
+
+    def _ledger_entry(
+        self, message: Outgoing, ok: Any, sent_at: int, fifo_bodies: dict[int, str]
+    ) -> LedgerEntry:
+        """The ledger line of an accepted message; called under the lock, in plan order."""
+        if message.group is None:
+            return LedgerEntry(message.ledger_id, str(ok["MessageId"]), sent_at)
+        group = message.group
+        position = self._next_in_group.get(group, 0)
+        self._next_in_group[group] = position + 1
+        if message.seq < self._last_seq_in_group.get(group, -1):
+            # A retried entry landed after later messages of its group: SQS now holds the
+            # group out of plan order. seq_in_group records the order SQS has.
+            log.warning(
+                "producer.fifo.reordered",
+                extra={"group": group, "seq": message.seq, "id": message.ledger_id},
+            )
+        else:
+            self._last_seq_in_group[group] = message.seq
+        dedup_id = message.dedup_id
+        if dedup_id is None:  # content-based: what SQS computes, so the oracle can compare
+            dedup_id = hashlib.sha256(fifo_bodies[message.seq].encode("utf-8")).hexdigest()
+        sequence_number = ok.get("SequenceNumber")
+        return LedgerEntry(
+            message.ledger_id,
+            str(ok["MessageId"]),
+            sent_at,
+            group=group,
+            dedup_id=dedup_id,
+            seq_in_group=position,
+            sequence_number=None if sequence_number is None else str(sequence_number),
+            duplicate=message.duplicate,
+        )
 
     def _fail(
         self, message: Outgoing, code: str, text: str, sender_fault: bool, attempts: int

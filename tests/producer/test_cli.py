@@ -91,6 +91,58 @@ def test_config_conflicts_are_usage_errors(run, queue_url, tmp_path):
     assert "applies to generated payloads only" in result.output
 
 
+def test_fifo_flags_on_a_standard_queue_are_usage_errors(run, sqs, queue_url):
+    result = run("--queue-url", queue_url, "--group-ids", "3")
+    assert result.exit_code == EXIT_CONFIG
+    assert "group_ids (--group-ids, PRODUCE_GROUP_IDS) applies to FIFO queues only" in result.output
+    result = run("--queue-url", queue_url, "--dedup-id", "payload-id")
+    assert result.exit_code == EXIT_CONFIG
+    assert "applies to FIFO queues only" in result.output
+    assert _count(sqs, queue_url) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--group-ids", "0"],
+            "Invalid value for '--group-ids': 0 is not in the range 1<=x<=10000",
+        ),
+        (["--dedup-id", "uuid"], "Invalid value for '--dedup-id': 'uuid' is not one of"),
+    ],
+)
+def test_bad_fifo_flags_are_usage_errors(run, make_queue, args, expected):
+    result = run("--queue-url", make_queue(FifoQueue="true"), *args)
+    assert result.exit_code == EXIT_CONFIG
+    assert expected in result.output
+
+
+def test_fifo_groups_and_dedup_mode_via_cli(run, sqs, make_queue, tmp_path):
+    # GIVEN a FIFO queue, 3 groups from the environment, payload-id deduplication, resent ids
+    url = make_queue(FifoQueue="true")
+    ledger = tmp_path / "sent.jsonl"
+    result = run(
+        "--queue-url", url, "--n", "12", "--seed", "3", "--duplicate-ids", "0.5",
+        "--dedup-id", "payload-id", "--ledger", str(ledger), "--json", "-q",
+        env={"PRODUCE_GROUP_IDS": "3"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # THEN the ledger has the FIFO fields, and SQS dropped the 4 resends
+    lines = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert {line["group"] for line in lines} == {"sqs-kit-0", "sqs-kit-1", "sqs-kit-2"}
+    assert all(line["dedup_id"] == line["id"] for line in lines)
+    assert [line["duplicate"] for line in lines].count(True) == 4
+    assert len(drain(sqs, url)) == 8
+
+
+def test_content_dedup_without_the_queue_attribute_exits_2(run, sqs, make_queue):
+    url = make_queue(FifoQueue="true")
+    result = run("--queue-url", url, "--dedup-id", "content")
+    assert result.exit_code == EXIT_CONFIG
+    assert "Error: --dedup-id content needs ContentBasedDeduplication=true" in result.stderr
+    assert _count(sqs, url) == 0
+
+
 def test_queue_url_from_env_and_flag_wins(run, sqs, make_queue):
     from_env, from_flag = make_queue(), make_queue()
     result = run("--n", "3", env={"QUEUE_URL": from_env})
@@ -201,8 +253,10 @@ def test_flags_map_onto_send_config(run, queue_url, monkeypatch, tmp_path):
         "--duplicate-ids", "0.1", "--ledger", ledger, "--max-message-size", "2048",
         "--retry-attempts", "2",
     )  # fmt: skip
+    fifo = run("--queue-url", f"{queue_url}.fifo", "--group-ids", "5", "--dedup-id", "content")
+    assert fifo.exit_code == 0, fifo.output
     assert result.exit_code == 0, result.output
-    (config,) = seen
+    config, fifo_config = seen
     assert (config.n, config.rate, config.batch_size, config.seed) == (7, 2.5, 3, 4)
     assert (config.region, config.endpoint_url) == ("eu-west-1", "http://127.0.0.1:9")
     assert (config.duplicate_ids, config.max_message_size, config.retry.max_attempts) == (
@@ -211,3 +265,5 @@ def test_flags_map_onto_send_config(run, queue_url, monkeypatch, tmp_path):
         2,
     )
     assert config.ledger == tmp_path / "l.jsonl"
+    assert (config.group_ids, config.dedup_id) == (None, "random")
+    assert (fifo_config.group_ids, fifo_config.dedup_id) == (5, "content")

@@ -106,6 +106,9 @@ def test_send_bodies_helper(sqs, queue_url, tmp_path):
     from producer import send_bodies
 
     ledger = tmp_path / "poison.jsonl"
-    report = send_bodies(queue_url, ["<xml/>", '{"id": "k"}'], sqs=sqs, ledger=ledger, batch_size=1)
+    # one call at a time: with two in flight the two lines may come back in either order
+    report = send_bodies(
+        queue_url, ["<xml/>", '{"id": "k"}'], sqs=sqs, ledger=ledger, batch_size=1, max_in_flight=1
+    )
     assert report.sent == 2 and report.batches == 2
     assert [e.id for e in read_ledger(ledger)] == [None, "k"]

@@ -11,6 +11,7 @@ from producer import ConfigError, MessageTooLarge, RetryPolicy, SendConfig, send
 pytestmark = pytest.mark.unit
 
 URL = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
+FIFO = f"{URL}.fifo"
 
 
 @pytest.mark.parametrize(
@@ -35,7 +36,41 @@ URL = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
         ({"bodies": ["a"], "duplicate_ids": 0.5}, "applies to generated payloads only"),
         ({"bodies": ["a", "b"], "n": 3}, "n=3 does not match the 2 bodies"),
         ({"bodies": ["a", b"b"]}, "bodies[1] is a bytes: every body must be a str"),
-        ({"message_group_id": ""}, "message_group_id must be 1..128"),
+        ({"message_group_id": ""}, "message_group_id='' is not a valid FIFO id: it must be 1..128"),
+        ({"message_group_id": "a b"}, "message_group_id='a b' is not a valid FIFO id"),
+        ({"message_group_id": "é"}, "message_group_id='é' is not a valid FIFO id"),
+        ({"message_group_id": "g" * 129}, "is not a valid FIFO id: it must be 1..128 characters"),
+        (
+            {"queue_url": FIFO, "group_ids": 0},
+            "group_ids (--group-ids, PRODUCE_GROUP_IDS)=0 is out of range: allowed 1..10000",
+        ),
+        ({"queue_url": FIFO, "group_ids": 10_001}, "=10001 is out of range: allowed 1..10000"),
+        ({"queue_url": FIFO, "group_ids": True}, "must be a whole number in 1..10000, got True"),
+        ({"queue_url": FIFO, "group_ids": 2.0}, "must be a whole number in 1..10000, got 2.0"),
+        (
+            {"queue_url": FIFO, "group_ids": 2, "group_key": str},
+            "give either group_ids (--group-ids, PRODUCE_GROUP_IDS) or group_key, not both",
+        ),
+        (
+            {"queue_url": FIFO, "group_ids": 100, "message_group_id": "g" * 126},
+            "group_ids (--group-ids, PRODUCE_GROUP_IDS)=100 makes group names like 'ggg",
+        ),
+        (
+            {"queue_url": FIFO, "dedup_id": "uuid"},
+            "dedup_id (--dedup-id, PRODUCE_DEDUP_ID)='uuid' is not one of random, payload-id, "
+            "content",
+        ),
+        (
+            {"group_ids": 2},
+            "group_ids (--group-ids, PRODUCE_GROUP_IDS) applies to FIFO queues only (a queue "
+            f"URL ending in .fifo), not {URL}",
+        ),
+        ({"group_key": str}, "group_key applies to FIFO queues only"),
+        (
+            {"dedup_id": "payload-id"},
+            "dedup_id (--dedup-id, PRODUCE_DEDUP_ID)=payload-id applies to FIFO queues only",
+        ),
+        ({"dedup_id": "content"}, "=content applies to FIFO queues only"),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(changes, expected):
@@ -43,6 +78,24 @@ def test_bad_settings_are_refused_with_a_clear_message(changes, expected):
     with pytest.raises(ConfigError) as err:
         SendConfig(**settings)
     assert expected in str(err.value)
+
+
+def test_fifo_settings_are_accepted_where_they_apply():
+    # The longest prefix that still fits 128 characters with 100 groups ("-99").
+    config = SendConfig(queue_url=FIFO, group_ids=100, message_group_id="g" * 125)
+    assert config.group_ids == 100
+    assert SendConfig(queue_url=FIFO, dedup_id="content").dedup_id == "content"
+    assert SendConfig(queue_url=FIFO, message_group_id="!~#a-Z_0").message_group_id == "!~#a-Z_0"
+    # random is the default and means nothing on a standard queue, so it is not refused there
+    assert SendConfig(queue_url=URL, dedup_id="random").dedup_id == "random"
+
+
+def test_from_env_reads_the_fifo_settings():
+    env = {"QUEUE_URL": FIFO, "PRODUCE_GROUP_IDS": "6", "PRODUCE_DEDUP_ID": "payload-id"}
+    config = SendConfig.from_env(env)
+    assert (config.group_ids, config.dedup_id) == (6, "payload-id")
+    with pytest.raises(ConfigError, match="PRODUCE_GROUP_IDS='six' is not a valid int"):
+        SendConfig.from_env({**env, "PRODUCE_GROUP_IDS": "six"})
 
 
 def test_good_settings_are_accepted_and_frozen():
