@@ -73,8 +73,12 @@ def captured_request(client: Any, operation: str, **params: Any) -> Request:
 
 
 def client(service: str, endpoint: str, **config: Any) -> Any:
-    """A boto3 client in botocore's standard retry mode (``max_attempts`` defaults to 3)."""
-    retries: Any = {"mode": "standard", "max_attempts": config.pop("max_attempts", 3)}
+    """A boto3 client in botocore's standard retry mode.
+
+    ``max_attempts`` counts every attempt, the first included (botocore's
+    ``total_max_attempts``; its own ``max_attempts`` counts retries only). Default 3.
+    """
+    retries: Any = {"mode": "standard", "total_max_attempts": config.pop("max_attempts", 3)}
     factory: Any = boto3.client  # any service name; the stubs only type literal ones
     return factory(
         service,
