@@ -109,7 +109,8 @@ def main(  # noqa: PLR0917 - click passes every option positionally
     """Relay AWS API calls to --upstream, injecting the faults of --plan."""
     try:
         plan = load_plan(plan_path) if plan_path is not None else Plan()
-        recorder = Recorder(calls=True, sink=record_path)
+        # Call records only matter where someone can read them: the --record file.
+        recorder = Recorder(calls=record_path is not None, sink=record_path)
         proxy = FaultProxy(
             upstream, plan, recorder, host=host, port=port, upstream_timeout_s=upstream_timeout
         )

@@ -91,13 +91,15 @@ class Recorder:
         """Keep one fired fault (and write it to the sink)."""
         with self._lock:
             self._faults.append(fault)
-            self._write(fault.to_dict())
+            if self._sink is not None:
+                self._write(self._sink, fault.to_dict())
 
     def add_call(self, call: CallRecord) -> None:
         """Keep one call record (and write it to the sink)."""
         with self._lock:
             self._calls.append(call)
-            self._write(call.to_dict())
+            if self._sink is not None:  # building the dict costs more than the call itself
+                self._write(self._sink, call.to_dict())
 
     def remember_handles(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Learn ``(message_id, receipt_handle)`` pairs from a receive answer."""
@@ -133,10 +135,10 @@ class Recorder:
                 self._sink.close()
                 self._sink = None
 
-    def _write(self, record: dict[str, Any]) -> None:
-        if self._sink is not None:
-            self._sink.write(json.dumps(record, separators=(",", ":")) + "\n")
-            self._sink.flush()
+    @staticmethod
+    def _write(sink: IO[str], record: dict[str, Any]) -> None:
+        sink.write(json.dumps(record, separators=(",", ":")) + "\n")
+        sink.flush()
 
 
 def read_records(path: str | Path) -> tuple[list[FiredFault], list[CallRecord]]:
