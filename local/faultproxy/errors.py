@@ -13,3 +13,7 @@ class PlanError(FaultProxyError, ValueError):
 
 class UpstreamError(FaultProxyError):
     """The upstream endpoint could not be reached or answered with a malformed message."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """The upstream accepted the call but did not answer in time."""

@@ -16,11 +16,12 @@ from local.faultproxy.plan import FaultKind, Plan, Rule
 
 @dataclass(frozen=True, slots=True)
 class Fire:
-    """A rule that fired on one call: ``count`` is its n-th fire under the current plan."""
+    """A rule that fired on one call: ``count`` is its n-th fire under the plan named ``plan``."""
 
     rule: Rule
     count: int
     delay_s: float = 0.0
+    plan: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ class Injector:
                 assert rule.latency is not None  # the plan parser guarantees it
                 sample = rule.latency.sample_s(state.latency_rng)
                 delay += sample
-                latency.append(Fire(rule, state.fired, sample))
+                latency.append(Fire(rule, state.fired, sample, self.plan.name))
                 continue
-            return Decision(delay, tuple(latency), Fire(rule, state.fired))
+            return Decision(delay, tuple(latency), Fire(rule, state.fired, plan=self.plan.name))
         return Decision(delay, tuple(latency)) if latency else PASS

@@ -23,7 +23,7 @@ from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 from local.faultproxy import protocol, wire
-from local.faultproxy.errors import FaultProxyError, UpstreamError
+from local.faultproxy.errors import FaultProxyError, UpstreamError, UpstreamTimeout
 from local.faultproxy.inject import Fire, Injector
 from local.faultproxy.plan import FAIL_RESET, FaultKind, Plan
 from local.faultproxy.protocol import SQS, Call
@@ -61,8 +61,8 @@ def parse_upstream(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-class _ClosedBeforeAnswer(Exception):
-    """A reused upstream connection was closed by the upstream before it answered."""
+class _StaleConnection(Exception):
+    """A kept-alive upstream connection turned out to be closed before the call reached it."""
 
 
 class _Upstream:
@@ -76,19 +76,19 @@ class _Upstream:
         self.writer: asyncio.StreamWriter | None = None
 
     async def exchange(self, request: wire.Request) -> wire.Response:
-        """Send ``request`` and read the answer; one retry when a kept-alive connection
-        turned out to be closed (the upstream's idle timeout), never after an answer began.
-        """
-        for attempt in (1, 2):
-            reused = self.writer is not None
-            try:
-                return await self._exchange_once(request, reused)
-            except _ClosedBeforeAnswer as exc:
-                if attempt == 2:
-                    raise UpstreamError("upstream closed the connection twice") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Send ``request`` and read the answer.
 
-    async def _exchange_once(self, request: wire.Request, reused: bool) -> wire.Response:
+        One retry, on a fresh connection, when a kept-alive one turned out to be closed by the
+        upstream's idle timeout: the write failed, or the upstream closed without a single
+        byte of answer. Never once an answer began.
+        """
+        try:
+            return await self._exchange_once(request)
+        except _StaleConnection:
+            return await self._exchange_once(request)
+
+    async def _exchange_once(self, request: wire.Request) -> wire.Response:
+        reused = self.writer is not None
         if self.writer is None:
             try:
                 self.reader, self.writer = await asyncio.wait_for(
@@ -101,17 +101,25 @@ class _Upstream:
         try:
             self.writer.write(request.raw)
             await self.writer.drain()
+        except ConnectionError as exc:
+            self.close()
+            if reused:
+                raise _StaleConnection from exc
+            raise UpstreamError(f"upstream connection failed: {exc}") from exc
+        try:
             # asyncio.timeout, not wait_for: no extra task per call (a third of the overhead)
             async with asyncio.timeout(self.timeout_s):
                 response = await wire.read_response(self.reader, request.method)
         except TimeoutError as exc:
             self.close()
-            raise UpstreamError(f"no answer within {self.timeout_s:g} s") from exc
-        except (ConnectionError, wire.WireError) as exc:
-            fresh_failure = isinstance(exc, ConnectionError) or "before answering" in str(exc)
+            raise UpstreamTimeout(f"no answer within {self.timeout_s:g} s") from exc
+        except wire.ClosedBeforeAnswer as exc:
             self.close()
-            if reused and fresh_failure:
-                raise _ClosedBeforeAnswer from exc
+            if reused:
+                raise _StaleConnection from exc
+            raise UpstreamError(str(exc)) from exc
+        except (ConnectionError, wire.WireError) as exc:
+            self.close()
             raise UpstreamError(f"upstream connection failed: {exc}") from exc
         if not response.keep_alive:
             self.close()
@@ -358,7 +366,7 @@ class FaultProxy:
                 "faultproxy.upstream_error",
                 extra={"upstream": self.upstream, "operation": call.operation, "error": str(exc)},
             )
-            status = 504 if "no answer" in str(exc) else 502
+            status = 504 if isinstance(exc, UpstreamTimeout) else 502
             return protocol.gateway_error_response(call, status, str(exc))
 
     @staticmethod
@@ -445,7 +453,7 @@ class FaultProxy:
             kind=fire.rule.fault.value,
             rule=fire.rule.label,
             count=fire.count,
-            plan=self._injector.plan.name,
+            plan=fire.plan,
             detail=detail,
         )
         self.recorder.add_fault(record)

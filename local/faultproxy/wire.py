@@ -22,6 +22,10 @@ class WireError(Exception):
     """A message that is not valid HTTP/1.1 (or exceeds the limits above)."""
 
 
+class ClosedBeforeAnswer(WireError):
+    """The peer closed the connection before sending a single byte of its answer."""
+
+
 def _parse_headers(lines: list[bytes]) -> dict[str, str]:
     headers: dict[str, str] = {}
     for line in lines:
@@ -170,7 +174,7 @@ async def read_response(reader: asyncio.StreamReader, method: str) -> Response:
     while True:
         head = await _read_head(reader)
         if head is None:
-            raise WireError("upstream closed the connection before answering")
+            raise ClosedBeforeAnswer("upstream closed the connection before answering")
         lines = head[: -len(_HEAD_END)].split(_CRLF)
         status_line = lines[0].decode("latin-1").split(" ", 2)
         if len(status_line) < 2 or not status_line[0].startswith("HTTP/1."):
