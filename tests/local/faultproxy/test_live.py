@@ -236,6 +236,40 @@ def test_ack_dropped_deletes_succeed_and_the_messages_come_back(
     assert not [c for c in proxy.records() if c.fault == "ack_dropped" and c.forwarded]
 
 
+def test_a_dropped_visibility_extension_lets_the_message_reappear(
+    proxy_factory: ProxyFactory, queue: str, direct_sqs: Any
+) -> None:
+    """The heartbeat that "succeeded" but never applied: the message is redelivered while its
+    consumer believes it still holds it.
+    """
+    proxy = proxy_factory()
+    sqs = client("sqs", proxy.endpoint)
+
+    def receive_and_extend() -> str:
+        direct_sqs.send_message(QueueUrl=queue, MessageBody="work")
+        messages: list[dict[str, Any]] = []
+        while not messages:  # a 2 s hold, extended to 60 s by the "heartbeat"
+            messages = sqs.receive_message(
+                QueueUrl=queue, WaitTimeSeconds=1, VisibilityTimeout=2
+            ).get("Messages", [])
+        handle = messages[0]["ReceiptHandle"]
+        sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=handle, VisibilityTimeout=60)
+        return str(messages[0]["MessageId"])
+
+    # control: an applied extension keeps the message hidden past its 2 s
+    kept = receive_and_extend()
+    assert _empty_after(direct_sqs, queue, 4)
+    proxy.set_plan(
+        _plan({"service": "sqs", "operation": "ChangeMessageVisibility", "fault": "ack_dropped"})
+    )
+    dropped = receive_and_extend()
+    assert dropped != kept
+    (fired,) = proxy.fired()
+    assert fired.detail["message_ids"] == [dropped]
+    back = _receive_all(direct_sqs, queue, 1)
+    assert [m["MessageId"] for m in back] == [dropped], "the extension never applied"
+
+
 # -- lost receive, resets, applied but failed --------------------------------------------------
 
 
