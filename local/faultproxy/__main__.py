@@ -35,10 +35,12 @@ Examples:
       --plan plan.yaml --port 4567 --record calls.jsonl
   AWS_ENDPOINT_URL=http://127.0.0.1:4567 python -m consumer
 
+\b
   # a recording pass-through only (no plan)
   python -m local.faultproxy --upstream http://127.0.0.1:4566 --record calls.jsonl
 
-  kill -HUP <pid>    # re-read the plan file (next phase)
+\b
+  kill -HUP <pid>    # re-read the plan file (the next phase)
   kill -TERM <pid>   # stop; exit 0
 """
 
@@ -56,7 +58,7 @@ Examples:
     envvar="SQSKIT_PROXY_PLAN",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Fault plan (.yaml, .toml or .json; docs/faults.md). None: record only.",
+    help="Fault plan (.yaml, .toml or .json; docs/faults.md). Without one: relay only.",
 )
 @click.option(
     "--port",
