@@ -15,7 +15,7 @@ so botocore retries them as it would on AWS, and records every fired fault and e
 The engine is the kit's own small asyncio relay (stdlib only); docs/faults.md says why.
 """
 
-from local.faultproxy.errors import FaultProxyError, PlanError, UpstreamError
+from local.faultproxy.errors import FaultProxyError, PlanError, UpstreamError, UpstreamTimeout
 from local.faultproxy.plan import FaultKind, Latency, Plan, Rule, load_plan
 from local.faultproxy.proxy import FaultProxy
 from local.faultproxy.records import CallRecord, FiredFault, Recorder, read_records
@@ -32,6 +32,7 @@ __all__ = [
     "Recorder",
     "Rule",
     "UpstreamError",
+    "UpstreamTimeout",
     "load_plan",
     "read_records",
 ]
