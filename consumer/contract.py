@@ -86,6 +86,13 @@ EFFECT_MODES: Final = (EFFECT_IDEMPOTENT, EFFECT_NAIVE)
 #: the dummy credentials an emulator accepts, defined once
 EMULATOR_CREDENTIALS: Final = {ENV_AWS_ACCESS_KEY_ID: "test", ENV_AWS_SECRET_ACCESS_KEY: "test"}
 
+#: the seed's pacing knobs (docs/consumer.md), for whoever starts a consumer with fast settings
+ENV_MAX_MESSAGES: Final = "MAX_MESSAGES"
+ENV_WAIT_TIME_SECONDS: Final = "WAIT_TIME_SECONDS"
+ENV_SLEEP_MIN_SECONDS: Final = "SLEEP_MIN_SECONDS"
+ENV_SLEEP_MAX_SECONDS: Final = "SLEEP_MAX_SECONDS"
+ENV_IDLE_TIMEOUT_SECONDS: Final = "IDLE_TIMEOUT_SECONDS"
+
 # -- effects: what a consumer writes for every side effect it applies -------------------------
 
 EFFECT_HASH_KEY: Final = "message_id"

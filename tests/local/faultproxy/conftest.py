@@ -1,0 +1,110 @@
+"""Fault proxy test helpers: a query-protocol SQS client, captured requests, a running proxy."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.config import Config
+from botocore.loaders import Loader
+
+from local.faultproxy import FaultProxy, Plan, Recorder
+from local.faultproxy.wire import Request
+
+REGION = "us-east-1"
+
+
+def query_sqs_session(data_dir: Path) -> boto3.Session:
+    """A boto3 session whose SQS client speaks the query protocol, as older SDKs do.
+
+    botocore >= 1.31 only ships SQS's JSON model; its query serializer and parser still work
+    when the model says ``query`` and each operation's result names its XML wrapper.
+    """
+    model = Loader().load_service_model("sqs", "service-2")
+    model["metadata"]["protocol"] = "query"
+    model["metadata"]["protocols"] = ["query"]
+    for name, operation in model["operations"].items():
+        if "output" in operation:
+            operation["output"]["resultWrapper"] = f"{name}Result"
+    target = data_dir / "sqs" / model["metadata"]["apiVersion"]
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "service-2.json").write_text(json.dumps(model))
+    session = botocore.session.get_session()
+    session.set_config_variable("data_path", str(data_dir))
+    return boto3.Session(botocore_session=session, region_name=REGION)
+
+
+class _Captured(Exception):
+    def __init__(self, request: Any) -> None:
+        super().__init__("captured")
+        self.request = request
+
+
+def captured_request(client: Any, operation: str, **params: Any) -> Request:
+    """What ``client`` would send for ``operation``, as the proxy's wire layer sees it."""
+
+    def stop(request: Any, **_: Any) -> None:
+        raise _Captured(request)
+
+    client.meta.events.register_first("before-send", stop)
+    try:
+        getattr(client, operation)(**params)
+    except _Captured as captured:
+        prepared = captured.request
+    else:  # pragma: no cover - the hook always raises
+        raise AssertionError("no request captured")
+    finally:
+        client.meta.events.unregister("before-send", stop)
+    url = prepared.url.split("://", 1)[1]
+    target = "/" + url.split("/", 1)[1] if "/" in url else "/"
+    body = prepared.body or b""
+    if isinstance(body, str):
+        body = body.encode()
+    headers = {
+        k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in prepared.headers.items()
+    }
+    return Request(prepared.method, target, "HTTP/1.1", headers, body, b"")
+
+
+def client(service: str, endpoint: str, **config: Any) -> Any:
+    """A boto3 client in botocore's standard retry mode.
+
+    ``max_attempts`` counts every attempt, the first included (botocore's
+    ``total_max_attempts``; its own ``max_attempts`` counts retries only). Default 3.
+    """
+    retries: Any = {"mode": "standard", "total_max_attempts": config.pop("max_attempts", 3)}
+    factory: Any = boto3.client  # any service name; the stubs only type literal ones
+    return factory(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        config=Config(retries=retries, **config),
+    )
+
+
+def unique(prefix: str) -> str:
+    return f"fp-{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def proxy_factory(emulator_endpoint: str) -> Iterator[Callable[..., FaultProxy]]:
+    """Start fault proxies in front of the session's emulator; all stopped at test end."""
+    started: list[FaultProxy] = []
+
+    def start(plan: Plan | None = None, recorder: Recorder | None = None) -> FaultProxy:
+        proxy = FaultProxy(emulator_endpoint, plan, recorder)
+        proxy.start()
+        started.append(proxy)
+        return proxy
+
+    try:
+        yield start
+    finally:
+        for proxy in started:
+            proxy.stop()
