@@ -41,7 +41,7 @@ lint: $(STAMP) ## ruff format check + lint
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP) ## mypy (strict on library code, relaxed on tests and benchmarks)
-	$(BIN)/mypy consumer producer local scenarios
+	$(BIN)/mypy consumer core producer local scenarios
 	$(BIN)/mypy tests bench
 
 $(CHECKOV):

@@ -79,8 +79,8 @@ class _MiniStack:
 
 
 def _stack(endpoint: str) -> tuple[Any, Any]:
-    from scenarios.provisioners.api import ApiProvisioner
-    from scenarios.stack import StackSpec, unique_prefix
+    from core.provisioners.api import ApiProvisioner
+    from core.stack import StackSpec, unique_prefix
 
     provisioner = ApiProvisioner(endpoint_url=endpoint, region="us-east-1")
     spec = StackSpec(prefix=unique_prefix("bench"), visibility_timeout=10, receive_wait=1)
@@ -175,7 +175,8 @@ def _scenario_wall(runner: str) -> str:
 
 def run() -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    from scenarios.runners.docker import DockerRunner, docker_runner_available
+    from local.docker.engine import docker_runner_available
+    from scenarios.runners.docker import DockerRunner
 
     ok, why = docker_runner_available(CONSUMER_IMAGE)
     if not ok:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
 from local.emulators import KINDS
-from scenarios.errors import ConfigError
 
 PROVISIONERS = ("auto", "api", "terraform")
 MAIN_PREFIX = "sqs-demo"

@@ -1,6 +1,6 @@
 """The conformance probe: does this endpoint behave the way the scenarios rely on?
 
-Each check proves one capability (``local.capabilities``) on its own uniquely named queue or
+Each check proves one capability (``core.capabilities``) on its own uniquely named queue or
 table, with 1-2 s visibility timeouts so the whole probe takes a few seconds. A
 ``ProbeReport`` says which capabilities were proven; scenarios skip or shim the rest.
 
@@ -27,8 +27,8 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local import capabilities as cap
-from scenarios.aws import client
+from core import capabilities as cap
+from core.aws import client
 
 log = logging.getLogger(__name__)
 
@@ -1138,8 +1138,8 @@ def _target(endpoint: str | None, emulator: str) -> Iterator[tuple[str, str, str
     from local.emulators import select
 
     if endpoint:
+        from core.errors import EmulatorUnavailable
         from local.emulators.base import answers, identify
-        from scenarios.errors import EmulatorUnavailable
 
         if not answers(endpoint):
             raise EmulatorUnavailable(
@@ -1176,7 +1176,7 @@ def doctor(
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from scenarios.errors import KitError
+    from core.errors import KitError
 
     parser = argparse.ArgumentParser(
         prog="python -m local.conformance",

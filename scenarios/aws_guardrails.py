@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from scenarios.errors import ConfigError, InfrastructureError
+from core.errors import ConfigError, InfrastructureError
 
 log = logging.getLogger(__name__)
 

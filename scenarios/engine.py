@@ -23,8 +23,9 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.errors import InfrastructureError, KitError
+from core.stack import StackHandle, StackSpec, unique_prefix
 from scenarios import observe
-from scenarios.errors import InfrastructureError, KitError
 from scenarios.expectations import CrossExpectation
 from scenarios.faults import Fault
 from scenarios.oracle import (
@@ -49,7 +50,6 @@ from scenarios.oracle import (
 )
 from scenarios.runners.base import ConsumerHandle, RestartPolicy
 from scenarios.settings import Knobs, RunSettings
-from scenarios.stack import StackHandle, StackSpec, unique_prefix
 from scenarios.targets.base import Target
 from scenarios.traffic import SendOutcome, Traffic
 from scenarios.traffic import send as send_traffic

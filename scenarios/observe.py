@@ -15,8 +15,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.stack import StackHandle
 from scenarios.oracle import DeadLetter, Depth, Sample
-from scenarios.stack import StackHandle
 
 log = logging.getLogger(__name__)
 

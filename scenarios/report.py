@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
 from scenarios.engine import PhaseResult, ScenarioResult
-from scenarios.errors import ConfigError
 from scenarios.metrics import Counts, completion_times, counts, latency, throughput
 from scenarios.oracle import EV_CRASH, Facts, event_time
 

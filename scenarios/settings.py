@@ -15,8 +15,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from scenarios.errors import ConfigError
-from scenarios.stack import MAX_RECEIVE_WAIT_SECONDS, MAX_VISIBILITY_TIMEOUT_SECONDS
+from core.errors import ConfigError
+from core.stack import MAX_RECEIVE_WAIT_SECONDS, MAX_VISIBILITY_TIMEOUT_SECONDS
 
 TARGETS = ("local", "aws")
 EMULATORS = ("auto", "ministack", "moto", "localstack", "external")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scenarios.errors import ConfigError, InfrastructureError
+from core.errors import ConfigError, InfrastructureError
 from scenarios.oracle import Sent, message_key
 
 

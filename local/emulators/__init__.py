@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
+from core.errors import ConfigError, EmulatorUnavailable
 from local.emulators.base import DEFAULT_PORT, LOOPBACK, Emulator, answers, free_port, identify
 from local.emulators.compose import COMPOSE_SERVICES, ComposeEmulator
 from local.emulators.embedded import EmbeddedEmulator
@@ -20,7 +21,6 @@ from local.emulators.external import ExternalEmulator
 from local.emulators.localstack import LocalStackEmulator
 from local.emulators.ministack import MiniStackEmulator
 from local.emulators.moto import MotoEmulator
-from scenarios.errors import ConfigError, EmulatorUnavailable
 
 __all__ = [
     "DEFAULT_EMBEDDED",

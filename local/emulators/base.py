@@ -57,7 +57,7 @@ class Emulator(abc.ABC):
 
     @abc.abstractmethod
     def capabilities(self) -> frozenset[str]:
-        """What this backend is known to support (``local.capabilities``); the probe measures."""
+        """What this backend is known to support (``core.capabilities``); the probe measures."""
 
     def describe(self) -> str:
         return f"{self.name} ({self.kind}) at {self.endpoint}"

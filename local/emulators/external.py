@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from local import capabilities as cap
+from core import capabilities as cap
+from core.errors import ConfigError, EmulatorUnavailable
 from local.emulators.base import Emulator, answers, identify, wait_until
 from local.emulators.ministack import CAPABILITIES as MINISTACK_CAPABILITIES
 from local.emulators.moto import CAPABILITIES as MOTO_CAPABILITIES
-from scenarios.errors import ConfigError, EmulatorUnavailable
 
 # What is known per emulator before probing; the probe is the authority.
 _STATIC_CAPABILITIES = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from local import capabilities as cap
+from core import capabilities as cap
 from scenarios.engine import Need
 
 BASE_NEEDS: tuple[Need, ...] = (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from local import capabilities as cap
+from core import capabilities as cap
 from scenarios.catalogue.common import BASE_NEEDS
 from scenarios.engine import ConsumerGroup, Need, Phase, Scenario, consumer_env
 from scenarios.expectations import DeadLetteredAfterMaxReceives, Redriven

@@ -15,8 +15,8 @@ from typing import Any
 import click
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.errors import ConfigError, KitError
 from scenarios.cli.options import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE
-from scenarios.errors import ConfigError, KitError
 
 #: command modules, in `--help` order; the optional ones may be absent from an install
 COMMANDS = ("list", "run", "report", "diff", "doctor", "validate", "cleanup")

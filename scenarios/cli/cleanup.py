@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
-from scenarios.aws import client as make_client
-from scenarios.aws import resolve_region
+from core.aws import client as make_client
+from core.aws import resolve_region
+from core.errors import KitError
 from scenarios.aws_guardrails import (
     DEFAULT_STACK_GLOB,
     Leftover,
@@ -16,7 +17,6 @@ from scenarios.aws_guardrails import (
     find_leftovers,
     remove_leftover,
 )
-from scenarios.errors import KitError
 
 EXIT_USAGE = 2
 EXIT_INFRA = 3

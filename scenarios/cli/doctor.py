@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from scenarios.errors import ConfigError, KitError
+from core.errors import ConfigError, KitError
 
 EXIT_FAILED_CHECKS = 1
 EXIT_USAGE = 2

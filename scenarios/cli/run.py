@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from core.errors import ConfigError, KitError
 from scenarios import catalogue
 from scenarios import report as reports
 from scenarios.cli.options import (
@@ -23,7 +24,6 @@ from scenarios.cli.options import (
 )
 from scenarios.cli.progress import ProgressView
 from scenarios.engine import Scenario
-from scenarios.errors import ConfigError, KitError
 from scenarios.settings import RunSettings, parse_knob
 from scenarios.targets import Target, get_target
 
@@ -174,8 +174,8 @@ def _preflight(settings: RunSettings, scenarios: list[Scenario], view: ProgressV
     """
     if settings.target != "aws":
         return
+    from core.aws import client, resolve_region
     from scenarios import aws_guardrails as guard
-    from scenarios.aws import client, resolve_region
 
     if settings.endpoint:
         view.note(f"aws target against {settings.endpoint}: an emulator stands in for AWS")

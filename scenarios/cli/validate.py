@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from scenarios.errors import ConfigError
+from core.errors import ConfigError
 
 EXIT_FAILED_CHECKS = 1
 EXIT_USAGE = 2

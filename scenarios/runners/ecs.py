@@ -32,7 +32,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scenarios.errors import ConfigError, InfrastructureError
+from core.errors import ConfigError, InfrastructureError
 from scenarios.runners.base import ConsumerHandle, ConsumerRunner, Incarnation, RestartPolicy
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ __all__ = ["Target", "get_target"]
 
 def get_target(settings: RunSettings, *, run_dir: Path) -> Target:
     """Build the target ``settings.target`` names; logs and ledgers go under ``run_dir``."""
-    from scenarios.errors import ConfigError
+    from core.errors import ConfigError
 
     if settings.target == "local":
         from scenarios.targets.local import LocalTarget

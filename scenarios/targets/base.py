@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
 
+from core.stack import StackHandle, StackSpec
 from scenarios.runners.base import ConsumerHandle, RestartPolicy
-from scenarios.stack import StackHandle, StackSpec
 
 
 class Target(abc.ABC):
@@ -29,7 +29,7 @@ class Target(abc.ABC):
         """Release what ``open`` acquired. Safe to call twice and after a failure."""
 
     def capabilities(self) -> frozenset[str] | None:
-        """What this target supports (``local.capabilities`` names); None means everything."""
+        """What this target supports (``core.capabilities`` names); None means everything."""
         return None
 
     def __enter__(self) -> Self:

@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scenarios.aws import client as make_client
-from scenarios.aws import resolve_region
-from scenarios.errors import InfrastructureError
-from scenarios.provisioners import Provisioner, get_provisioner
+from core.aws import client as make_client
+from core.aws import resolve_region
+from core.errors import InfrastructureError
+from core.provisioners import Provisioner, get_provisioner
+from core.stack import StackHandle, StackSpec
 from scenarios.runners import ConsumerRunner, get_runner, resolve_runner
 from scenarios.runners.base import ConsumerHandle, RestartPolicy
-from scenarios.stack import StackHandle, StackSpec
 from scenarios.targets.base import Target
 
 if TYPE_CHECKING:

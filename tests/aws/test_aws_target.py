@@ -4,16 +4,17 @@ variables a run's workspace gets, the outputs it reads, the consumer env, and te
 from __future__ import annotations
 
 import signal
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
 import pytest
 
-from scenarios.errors import ConfigError, ProvisionError
-from scenarios.provisioners.api import ApiProvisioner
-from scenarios.provisioners.base import Provisioner
+from core.errors import ConfigError, ProvisionError
+from core.provisioners.api import ApiProvisioner
+from core.provisioners.base import Provisioner
+from core.stack import StackHandle, StackSpec
 from scenarios.runners.base import RestartPolicy
-from scenarios.stack import StackHandle, StackSpec
 from scenarios.targets.aws import AwsStackExtras, AwsTarget, AwsTargetConfig
 from tests.aws.conftest import EcsStack, register_consumer_task_definition
 
@@ -37,6 +38,11 @@ class WorkspaceProvisioner(Provisioner):
         self.destroyed: list[str] = []
         self.fail_destroy = fail_destroy
         self.seen_variables: dict[str, Any] = {}
+
+    def configured(self, variables: Mapping[str, Any]) -> WorkspaceProvisioner:
+        """The target's provisioner factory: this stand-in, given the run's variables."""
+        self.variables = dict(variables)
+        return self
 
     def _create(self, spec: StackSpec) -> StackHandle:
         self.seen_variables = dict(self.variables)
@@ -76,7 +82,7 @@ def _main_outputs(stack: EcsStack) -> dict[str, Any]:
     }
 
 
-def _target(stack: EcsStack, provisioner: Provisioner, **config: Any) -> AwsTarget:
+def _target(stack: EcsStack, provisioner: WorkspaceProvisioner, **config: Any) -> AwsTarget:
     settings: dict[str, Any] = {
         "region": stack.region,
         "image_tag": "abc1234",
@@ -89,7 +95,7 @@ def _target(stack: EcsStack, provisioner: Provisioner, **config: Any) -> AwsTarg
     clients: dict[str, Any] = {"ecs": stack.ecs(), "logs": stack.logs()}
     return AwsTarget(
         AwsTargetConfig(**settings),
-        provisioner=provisioner,
+        provisioner_factory=provisioner.configured,
         client_factory=lambda service: (
             clients.get(service) or _BOTO_CLIENT(service, region_name=stack.region)
         ),

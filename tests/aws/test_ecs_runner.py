@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from scenarios.errors import ConfigError, InfrastructureError
+from core.errors import ConfigError, InfrastructureError
 from scenarios.runners.base import RestartPolicy
 from scenarios.runners.ecs import (
     EXIT_TASK_FAILED_TO_START,

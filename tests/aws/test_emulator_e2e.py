@@ -104,7 +104,9 @@ def _scenario(
 def test_happy_runs_through_terraform_ecs_and_cloudwatch_at_parity_with_local(
     ministack_with_docker: str, require_terraform: str, tmp_path: Path
 ) -> None:
-    from scenarios.provisioners.terraform import MAIN_ROOT, MainInfrastructure, copy_config
+    from core.terraform import MAIN_ROOT
+    from core.terraform.cli import copy_config
+    from core.terraform.main_infra import MainInfrastructure
 
     endpoint = ministack_with_docker
     region = "us-east-1"

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from core.errors import ConfigError
 from scenarios.aws_guardrails import (
     CONFIRM_ENV,
     caller_identity,
@@ -22,7 +23,6 @@ from scenarios.aws_guardrails import (
     teardown_guard,
 )
 from scenarios.cli.progress import ProgressView
-from scenarios.errors import ConfigError
 from scenarios.settings import RunSettings
 
 pytestmark = pytest.mark.unit

@@ -15,14 +15,10 @@ from typing import Any
 
 import pytest
 
+from core.stack import unique_prefix
+from local.docker.engine import LABEL_MANAGED, LABEL_RUN, docker_runner_available
 from scenarios.runners.base import RestartPolicy
-from scenarios.runners.docker import (
-    LABEL_MANAGED,
-    LABEL_RUN,
-    DockerRunner,
-    docker_runner_available,
-)
-from scenarios.stack import unique_prefix
+from scenarios.runners.docker import DockerRunner
 from tests.docker.conftest import FAST_CONSUMER_ENV, EmulatorContainer, send_messages
 
 pytestmark = pytest.mark.docker

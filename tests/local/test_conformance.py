@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from local import capabilities as cap
+from core import capabilities as cap
 from local.conformance import (
     CHECKS,
     Check,

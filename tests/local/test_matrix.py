@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local import capabilities as cap
+from core import capabilities as cap
 from local.conformance import CHECKS, CheckResult, ProbeReport
 from local.matrix import END_MARKER, START_MARKER, Column, render_table, splice
 

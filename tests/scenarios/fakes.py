@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from scenarios.aws import client as make_client
+from core.aws import client as make_client
+from core.provisioners.api import ApiProvisioner
+from core.stack import StackHandle, StackSpec
 from scenarios.oracle import EV_COMPLETED, EV_RECEIVED
-from scenarios.provisioners.api import ApiProvisioner
 from scenarios.runners.base import ConsumerHandle, Incarnation, RestartPolicy
-from scenarios.stack import StackHandle, StackSpec
 from scenarios.targets.base import Target
 
 REGION = "us-east-1"

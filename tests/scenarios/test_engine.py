@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from local import capabilities as cap
+from core import capabilities as cap
+from core.errors import ConfigError, InfrastructureError
+from core.stack import StackHandle, StackSpec
 from scenarios import catalogue, engine, report
 from scenarios.engine import ConsumerGroup, Need, Phase, Scenario, consumer_env, resolve_needs
-from scenarios.errors import ConfigError, InfrastructureError
 from scenarios.runners import docker_image, resolve_runner
 from scenarios.runners.base import ConsumerHandle, RestartPolicy
 from scenarios.settings import Knobs, RunSettings
-from scenarios.stack import StackHandle, StackSpec
 from scenarios.targets.base import Target
 from scenarios.traffic import Traffic
 from tests.scenarios.fakes import InstantTarget
@@ -80,7 +80,7 @@ def test_a_scenario_whose_needs_are_missing_is_skipped_with_the_reason(tmp_path)
 
 
 def test_runner_choice(monkeypatch):
-    import scenarios.runners.docker as docker_runner
+    import scenarios.runners as docker_runner
 
     assert resolve_runner("process")[0] == "process"
     with pytest.raises(ConfigError):

@@ -9,10 +9,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from core.stack import StackHandle
 from scenarios import observe
 from scenarios.engine import LiveRun
 from scenarios.faults import MOVE_TASK_CAPABILITY, RedriveDlq
-from scenarios.stack import StackHandle
 from tests.scenarios.fakes import InstantTarget
 
 pytestmark = pytest.mark.unit

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from core.errors import ConfigError
 from scenarios import report as reports
 from scenarios.engine import PhaseResult, ScenarioResult
-from scenarios.errors import ConfigError
 from scenarios.metrics import latency, percentile
 from scenarios.oracle import ConsumerRun, judge
 from scenarios.traffic import SendOutcome

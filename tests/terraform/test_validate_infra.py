@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
+from core.errors import ConfigError
+from core.provisioners.api import ApiProvisioner
+from core.stack import StackSpec, unique_prefix
+from core.terraform.outputs import read_state_outputs
 from scenarios import tfenv, validate_infra
 from scenarios.cli.validate import command as validate_command
-from scenarios.errors import ConfigError
-from scenarios.provisioners.api import ApiProvisioner
-from scenarios.stack import StackSpec, unique_prefix
 from scenarios.validate_infra import expected_from_outputs, expected_from_spec, validate
 
 REGION = "us-east-1"
@@ -142,7 +143,7 @@ def test_main_outputs_add_ecr_ecs_and_log_checks(aws, tmp_path):
         log_group_name=f"/ecs/{spec.prefix}",
         log_retention_days=14,
     )
-    report = validate(expected_from_outputs(tfenv.read_state_outputs(state)), region=REGION)
+    report = validate(expected_from_outputs(read_state_outputs(state)), region=REGION)
     failed = {c.name for c in report.failures}
     assert failed == {
         f"ecr {spec.prefix} tag mutability",

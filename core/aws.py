@@ -1,19 +1,28 @@
 """boto3 clients built at call time, with botocore's standard retry mode.
 
 Emulators accept any credentials; when an endpoint override is set and the environment has
-none, the well-known dummy pair is used so a laptop needs no AWS setup.
+none, the contract's dummy pair is used, so a laptop needs no AWS setup.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
+from consumer.contract import (
+    EMULATOR_CREDENTIALS,
+    ENV_AWS_ACCESS_KEY_ID,
+    ENV_AWS_DEFAULT_REGION,
+    ENV_AWS_ENDPOINT_URL,
+    ENV_AWS_REGION,
+    ENV_AWS_SECRET_ACCESS_KEY,
+)
+
 DEFAULT_REGION = "us-east-1"
-_DUMMY_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
 def retry_config(
@@ -28,12 +37,21 @@ def retry_config(
 
 
 def resolve_region(region: str | None = None) -> str:
+    """``region``, else AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1."""
     return (
         region
-        or os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
+        or os.environ.get(ENV_AWS_REGION)
+        or os.environ.get(ENV_AWS_DEFAULT_REGION)
         or DEFAULT_REGION
     )
+
+
+def with_emulator_credentials(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` plus the dummy credentials when it points at an emulator and carries none."""
+    out = dict(env)
+    if out.get(ENV_AWS_ENDPOINT_URL) and ENV_AWS_ACCESS_KEY_ID not in out:
+        out.update(EMULATOR_CREDENTIALS)
+    return out
 
 
 def client(
@@ -53,6 +71,7 @@ def client(
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
         if session.get_credentials() is None:
-            kwargs.update(_DUMMY_CREDENTIALS)
+            kwargs["aws_access_key_id"] = EMULATOR_CREDENTIALS[ENV_AWS_ACCESS_KEY_ID]
+            kwargs["aws_secret_access_key"] = EMULATOR_CREDENTIALS[ENV_AWS_SECRET_ACCESS_KEY]
     factory: Any = session.client  # boto3's overloads want a literal service name
     return factory(service, **kwargs)

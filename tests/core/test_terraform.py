@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from local import tfmirror
-from scenarios.errors import ConfigError, ProvisionError
-from scenarios.provisioners import get_provisioner
-from scenarios.provisioners import terraform as tfp
-from scenarios.stack import StackHandle, StackSpec
+from core.errors import ConfigError, ProvisionError
+from core.provisioners import get_provisioner
+from core.provisioners import terraform as tfp
+from core.stack import StackHandle, StackSpec
+from core.terraform import SCENARIO_ROOT
+from core.terraform import cli as tfcli
+from core.terraform import mirror as tfmirror
+from core.terraform.cli import TerraformCli, copy_config
 
 
 def _fake_tool(tmp_path: Path, body: str) -> str:
@@ -91,7 +94,7 @@ def test_handle_from_outputs_and_missing_output(tmp_path):
 @pytest.mark.unit
 def test_copy_config_copies_configuration_only(tmp_path):
     dest = tmp_path / "copy"
-    root = tfp.copy_config(tfp.SCENARIO_ROOT, dest)
+    root = copy_config(SCENARIO_ROOT, dest)
     names = sorted(p.name for p in root.iterdir())
     assert names == ["main.tf", "outputs.tf", "variables.tf", "versions.tf"]
     module = dest / "terraform" / "modules" / "stack"
@@ -107,14 +110,14 @@ def test_cli_env_points_tflocal_at_the_emulator(tmp_path, monkeypatch):
     monkeypatch.setenv("TF_WORKSPACE", "leaked")
     monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.rc"))
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    cli = tfp.TerraformCli(workdir=tmp_path, endpoint_url="http://127.0.0.1:9", region="eu-west-3")
+    cli = TerraformCli(workdir=tmp_path, endpoint_url="http://127.0.0.1:9", region="eu-west-3")
     env = cli.env()
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
     assert env["AWS_DEFAULT_REGION"] == "eu-west-3"
     assert "TF_WORKSPACE" not in env
     assert "TF_CLI_CONFIG_FILE" not in env
     assert cli.uses_tflocal
-    aws = tfp.TerraformCli(workdir=tmp_path)
+    aws = TerraformCli(workdir=tmp_path)
     assert not aws.uses_tflocal
     assert "AWS_ENDPOINT_URL" not in aws.env()
 
@@ -122,25 +125,25 @@ def test_cli_env_points_tflocal_at_the_emulator(tmp_path, monkeypatch):
 @pytest.mark.unit
 def test_a_failing_command_raises_with_its_output(tmp_path, monkeypatch):
     fake = _fake_tool(tmp_path, 'echo "Error: something broke"; exit 3')
-    monkeypatch.setattr(tfp, "tool_path", lambda name: fake)
-    cli = tfp.TerraformCli(workdir=tmp_path, timeout_s=10)
+    monkeypatch.setattr(tfcli, "tool_path", lambda name: fake)
+    cli = TerraformCli(workdir=tmp_path, timeout_s=10)
     with pytest.raises(ProvisionError, match=r"exit 3[\s\S]*something broke"):
         cli.run("apply")
 
 
 @pytest.mark.unit
 def test_a_missing_binary_says_what_to_install(tmp_path, monkeypatch):
-    monkeypatch.setattr(tfp, "tool_path", lambda name: None)
+    monkeypatch.setattr(tfcli, "tool_path", lambda name: None)
     with pytest.raises(ProvisionError, match="terraform-local"):
-        tfp.TerraformCli(workdir=tmp_path, endpoint_url="http://e:1").run("init")
+        TerraformCli(workdir=tmp_path, endpoint_url="http://e:1").run("init")
 
 
 @pytest.mark.unit
 def test_outputs_parse_terraform_output_json(tmp_path, monkeypatch):
     payload = json.dumps({"queue_url": {"value": "u", "type": "string", "sensitive": False}})
     fake = _fake_tool(tmp_path, f"echo '{payload}'")
-    monkeypatch.setattr(tfp, "tool_path", lambda name: fake)
-    assert tfp.TerraformCli(workdir=tmp_path).outputs() == {"queue_url": "u"}
+    monkeypatch.setattr(tfcli, "tool_path", lambda name: fake)
+    assert TerraformCli(workdir=tmp_path).outputs() == {"queue_url": "u"}
 
 
 @pytest.mark.unit
@@ -151,7 +154,7 @@ def test_failed_apply_destroys_and_raises(tmp_path, monkeypatch):
         tmp_path,
         f'echo "$@" >> {calls}\ncase "$1" in apply) echo "Error: boom"; exit 1;; esac\nexit 0',
     )
-    monkeypatch.setattr(tfp, "tool_path", lambda name: fake)
+    monkeypatch.setattr(tfcli, "tool_path", lambda name: fake)
     monkeypatch.setattr(tfp, "find_plugin_dir", lambda: None)
     p = tfp.TerraformProvisioner(endpoint_url="http://e:1", state_dir=tmp_path / "states")
     # WHEN provisioning THEN the error names the failure
@@ -166,7 +169,7 @@ def test_failed_apply_destroys_and_raises(tmp_path, monkeypatch):
 
 @pytest.mark.unit
 def test_destroy_of_an_unknown_workspace_is_a_no_op(tmp_path, monkeypatch):
-    monkeypatch.setattr(tfp, "tool_path", lambda name: pytest.fail("terraform must not run"))
+    monkeypatch.setattr(tfcli, "tool_path", lambda name: pytest.fail("terraform must not run"))
     p = tfp.TerraformProvisioner(endpoint_url=None, state_dir=tmp_path)
     handle = StackHandle(
         prefix="gone-1",

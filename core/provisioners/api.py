@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from scenarios.aws import client, resolve_region
-from scenarios.provisioners.base import Provisioner
-from scenarios.stack import StackHandle, StackSpec
+from core.aws import client, resolve_region
+from core.provisioners.base import Provisioner
+from core.stack import StackHandle, StackSpec
+
+log = logging.getLogger(__name__)
 
 _TABLE_ACTIVE_TIMEOUT_S = 30.0
 
@@ -27,7 +31,14 @@ class ApiProvisioner(Provisioner):
         region: str | None = None,
         sqs: Any = None,
         dynamodb: Any = None,
+        variables: Mapping[str, Any] | None = None,
     ) -> None:
+        super().__init__(variables=variables)
+        if self.variables:
+            # Terraform variables describe resources this provisioner does not create.
+            log.warning(
+                "provisioner.variables_ignored", extra={"variables": sorted(self.variables)}
+            )
         self.endpoint_url = endpoint_url
         self.region = resolve_region(region)
         self._sqs = sqs or client("sqs", endpoint_url=endpoint_url, region=self.region)

@@ -10,7 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-from scenarios.errors import ConfigError
+from core.errors import ConfigError
 
 # AWS limits, named once.
 MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200

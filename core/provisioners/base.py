@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import abc
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scenarios.errors import ProvisionError
-from scenarios.stack import StackHandle, StackSpec
+from core.errors import ProvisionError
+from core.stack import StackHandle, StackSpec
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +19,10 @@ class Provisioner(abc.ABC):
     """Creates and destroys the isolated stack a scenario runs on."""
 
     name: str = "base"
+
+    def __init__(self, *, variables: Mapping[str, Any] | None = None) -> None:
+        #: Terraform variables for the stack (the aws target passes its image, role, log group)
+        self.variables: dict[str, Any] = dict(variables or {})
 
     def provision(self, spec: StackSpec) -> StackHandle:
         """Create the stack; on a partial failure, remove what was created and raise."""
@@ -39,6 +45,11 @@ class Provisioner(abc.ABC):
                 f"could not destroy stack {handle.prefix!r}: {exc}. "
                 f"Run `scenario cleanup` to remove leftovers tagged sqs-kit-stack={handle.prefix}."
             ) from exc
+
+    def outputs(self, handle: StackHandle) -> dict[str, Any]:
+        """Every output recorded for the stack (cluster, task definition...); ``{}`` if none."""
+        del handle
+        return {}
 
     @abc.abstractmethod
     def _create(self, spec: StackSpec) -> StackHandle: ...
