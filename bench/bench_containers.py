@@ -118,7 +118,7 @@ def _start_to_first_receive(runner_factory: Any, endpoint: str) -> tuple[float, 
     try:
         _send(handle, 1)
         t0 = time.time()
-        runner.start(1, {**handle.consumer_env(), **FAST_ENV})
+        runner.start(1, env={**handle.consumer_env(), **FAST_ENV})
         deadline = time.monotonic() + 60
         started = received = None
         while time.monotonic() < deadline and received is None:
@@ -143,7 +143,7 @@ def _workload(runner_factory: Any, endpoint: str) -> float:
     try:
         _send(handle, WORKLOAD_MESSAGES)
         t0 = time.monotonic()
-        runner.start(WORKLOAD_CONSUMERS, {**handle.consumer_env(), **FAST_ENV})
+        runner.start(WORKLOAD_CONSUMERS, env={**handle.consumer_env(), **FAST_ENV})
         if not runner.wait_all(timeout=300):
             raise RuntimeError("consumers did not finish within 300 s")
         took = time.monotonic() - t0

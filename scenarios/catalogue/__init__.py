@@ -12,7 +12,7 @@ from scenarios.catalogue.poison import Poison
 from scenarios.catalogue.scale_out import ScaleOut
 from scenarios.catalogue.sigterm_drain import SigtermDrain
 from scenarios.catalogue.visibility_overrun import VisibilityOverrun
-from scenarios.engine import Scenario
+from scenarios.running.scenario import Scenario
 
 ALL: tuple[type[Scenario], ...] = (
     Happy,

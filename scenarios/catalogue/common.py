@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core import capabilities as cap
-from scenarios.engine import Need
+from scenarios.model import Need
 
 BASE_NEEDS: tuple[Need, ...] = (
     Need(cap.SQS_BASIC),

@@ -10,16 +10,14 @@ import click
 from core.aws import client as make_client
 from core.aws import resolve_region
 from core.errors import KitError
-from scenarios.aws_guardrails import (
+from scenarios.aws.cleanup import (
     DEFAULT_STACK_GLOB,
     Leftover,
-    confirmation_given,
     find_leftovers,
     remove_leftover,
 )
-
-EXIT_USAGE = 2
-EXIT_INFRA = 3
+from scenarios.aws.guardrails import confirmation_given
+from scenarios.cli.exit_codes import EXIT_INFRA, EXIT_USAGE
 
 EPILOG = """
 \b

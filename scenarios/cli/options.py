@@ -12,15 +12,17 @@ from typing import Any, TypeVar
 
 import click
 
-from scenarios.settings import EMULATORS, PROVISIONERS, RUNNERS, TARGETS
+from scenarios.settings import (
+    EMULATORS,
+    MAX_BATCH,
+    MAX_CONSUMERS,
+    MAX_COUNT,
+    PROVISIONERS,
+    RUNNERS,
+    TARGETS,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INFRA = 3
-EXIT_INTERRUPTED = 130
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -95,7 +97,7 @@ target_options = _stack(
 knob_options = _stack(
     click.option(
         "--consumers",
-        type=click.IntRange(1, 64),
+        type=click.IntRange(1, MAX_CONSUMERS),
         envvar="SQSKIT_CONSUMERS",
         default=None,
         show_envvar=True,
@@ -103,7 +105,7 @@ knob_options = _stack(
     ),
     click.option(
         "--count",
-        type=click.IntRange(1, 100_000),
+        type=click.IntRange(1, MAX_COUNT),
         envvar="SQSKIT_COUNT",
         default=None,
         show_envvar=True,
@@ -119,7 +121,7 @@ knob_options = _stack(
     ),
     click.option(
         "--batch-size",
-        type=click.IntRange(1, 10),
+        type=click.IntRange(1, MAX_BATCH),
         envvar="SQSKIT_BATCH_SIZE",
         default=None,
         show_envvar=True,

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from scenarios.engine import Progress
+from scenarios.running.phase import Progress
 
 _REFRESH_S = 0.2
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from core.errors import ConfigError, InfrastructureError
 from local.docker.engine import docker_runner_available
-from scenarios.runners.base import ConsumerHandle, ConsumerRunner, RestartPolicy, parse_event
+from scenarios.model import RestartPolicy
+from scenarios.runners.base import ConsumerHandle, ConsumerRunner, parse_event
 from scenarios.runners.docker import DockerRunner
 from scenarios.runners.process import ProcessRunner
 

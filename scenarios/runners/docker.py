@@ -40,6 +40,7 @@ from consumer.contract import (
     ENV_AWS_DEFAULT_REGION,
     ENV_AWS_REGION,
     ENV_AWS_SECRET_ACCESS_KEY,
+    EXIT_SIGKILL_CONTAINER,
 )
 from core.aws import with_emulator_credentials
 from core.errors import ConfigError, InfrastructureError
@@ -226,7 +227,7 @@ class DockerRunner(ConsumerRunner):
         try:
             state.container.reload()
         except Exception:  # removed behind our back: treat as killed
-            state.exit_code = 128 + signals.SIGKILL
+            state.exit_code = EXIT_SIGKILL_CONTAINER
             return state.exit_code
         attrs = state.container.attrs.get("State", {})
         if attrs.get("Status") not in _EXITED:

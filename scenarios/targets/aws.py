@@ -19,14 +19,19 @@ from typing import Any
 
 from core.aws import client as make_client
 from core.aws import resolve_region
-from core.errors import ConfigError, InfrastructureError, ProvisionError
+from core.errors import ConfigError, ProvisionError
 from core.provisioners import Provisioner, get_provisioner
 from core.stack import StackHandle, StackSpec
 from core.terraform import MAIN_ROOT
 from core.terraform.outputs import plain_outputs, read_outputs_file, terraform_outputs
-from scenarios.runners.base import ConsumerHandle, RestartPolicy
+from scenarios.aws.guardrails import (
+    caller_identity,
+    estimate_cost,
+    preflight_text,
+    require_confirmation,
+)
 from scenarios.runners.ecs import KILL_SEMANTICS, MAX_STARTED_BY, EcsRunner, EcsTaskConfig
-from scenarios.targets.base import Target
+from scenarios.targets.base import Target, Workload
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +140,8 @@ ENV_CONTAINER_IMAGE = "SQSKIT_AWS_CONTAINER_IMAGE"
 ENV_MAIN_OUTPUTS = "SQSKIT_AWS_MAIN_OUTPUTS"
 ENV_MAIN_DIR = "SQSKIT_AWS_MAIN_DIR"
 NETWORK_MODES = ("awsvpc", "host")
+#: the rough duration the cost estimate assumes for one scenario
+MINUTES_PER_SCENARIO = 5.0
 
 
 @dataclass
@@ -151,6 +158,8 @@ class AwsTargetConfig:
     image_tag: str | None = None
     provisioner: str = "terraform"
     keep: bool = False
+    #: the explicit confirmation to create resources on AWS (``--yes``)
+    yes: bool = False
     #: Terraform variables passed to the per-scenario stack (network mode, ...)
     variables: dict[str, Any] = field(default_factory=dict)
     #: the main infrastructure's outputs (cluster, subnets, ...); None reads them from
@@ -275,6 +284,29 @@ class AwsTarget(Target):
 
     # -- Target -----------------------------------------------------------------------------
 
+    def preflight(self, workload: Workload) -> str | None:
+        """The plan: account, region, what will be created and a rough cost."""
+        if self.config.endpoint_url:
+            return f"aws target against {self.config.endpoint_url}: an emulator stands in for AWS"
+        identity = caller_identity(self.client("sts"), self.region)
+        return preflight_text(
+            identity,
+            prefix="sqskit-<scenario>-<hex>",
+            consumers=workload.consumers,
+            image=f"consumer:{self.config.image_tag or 'latest'}",
+            estimate=estimate_cost(
+                consumers=workload.consumers,
+                minutes=MINUTES_PER_SCENARIO * workload.scenarios,
+                messages=workload.messages,
+            ),
+        )
+
+    def open(self) -> None:
+        """Refuse to create anything on AWS without an explicit confirmation."""
+        require_confirmation(
+            target=self.name, yes=self.config.yes, endpoint_url=self.config.endpoint_url
+        )
+
     def provision(self, spec: StackSpec) -> StackHandle:
         main = self.main_outputs()
         provisioner = self._provisioner_factory(self.terraform_variables(main))
@@ -363,30 +395,6 @@ class AwsTarget(Target):
             except Exception:  # older emulators lack DeleteTaskDefinitions; deregistered is enough
                 log.info("aws.delete_task_definition_unsupported", extra={"arn": arn})
 
-    def _require_runner(self) -> EcsRunner:
-        if self.runner is None or self.handle is None:
-            raise InfrastructureError("the aws target has no stack: call provision() first")
-        if self.runner.fatal_error:
-            raise InfrastructureError(self.runner.fatal_error)
-        return self.runner
-
-    def start_consumers(
-        self,
-        n: int,
-        env: Mapping[str, str],
-        *,
-        restart: RestartPolicy = RestartPolicy.ON_FAILURE,
-    ) -> list[ConsumerHandle]:
-        runner = self._require_runner()
-        assert self.handle is not None
-        return runner.start(n, {**self.handle.consumer_env(), **env}, restart=restart)
-
-    def signal(self, handle: ConsumerHandle, sig: int) -> None:
-        self._require_runner().signal(handle, sig)
-
-    def consumer_events(self, handle: ConsumerHandle | None = None) -> list[dict[str, Any]]:
-        return self._require_runner().events(handle)
-
     def stop_timeout(self, timeout: float) -> float:
         """How long a drain may take on ECS: at least stopTimeout plus CloudWatch's delay."""
         if self.runner is None:
@@ -394,10 +402,6 @@ class AwsTarget(Target):
         td = self.runner.task_definition
         slack = self.config.log_settle_s + 2 * self.config.describe_interval_s + 5
         return max(timeout, td.stop_timeout_s + slack)
-
-    def stop_consumers(self, timeout: float = 10.0) -> None:
-        if self.runner is not None:
-            self.runner.stop_all(timeout=self.stop_timeout(timeout))
 
     def teardown(self) -> None:
         """Stop every task, then destroy the workspace; safe to call twice."""
