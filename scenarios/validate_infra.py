@@ -66,7 +66,9 @@ class Expected:
 
 
 @dataclass(frozen=True)
-class Check:
+class ResourceCheck:
+    """One comparison of a deployed resource's setting with what Terraform declared."""
+
     name: str
     ok: bool
     expected: Any = None
@@ -80,18 +82,20 @@ class Check:
 
 @dataclass
 class ValidationReport:
-    checks: list[Check] = field(default_factory=list)
+    """Every resource check of one validation run."""
+
+    checks: list[ResourceCheck] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
     @property
-    def failures(self) -> list[Check]:
+    def failures(self) -> list[ResourceCheck]:
         return [c for c in self.checks if not c.ok]
 
     def add(self, name: str, expected: Any, observed: Any) -> None:
-        self.checks.append(Check(name, expected == observed, expected, observed))
+        self.checks.append(ResourceCheck(name, expected == observed, expected, observed))
 
     def render(self) -> str:
         lines = [c.line() for c in self.checks]

@@ -20,22 +20,22 @@ class _Recording(Mapping[str, str]):
     """An environment that remembers every variable it was asked for."""
 
     def __init__(self, values: Mapping[str, str]) -> None:
-        self.values = dict(values)
+        self.known = dict(values)
         self.asked: set[str] = set()
 
     def __getitem__(self, key: str) -> str:
         self.asked.add(key)
-        return self.values[key]
+        return self.known[key]
 
     def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
         self.asked.add(key)
-        return self.values.get(key, default)
+        return self.known.get(key, default)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self.known)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.known)
 
 
 def variables_the_consumer_reads() -> set[str]:
