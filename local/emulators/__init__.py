@@ -10,10 +10,9 @@ import logging
 import os
 import urllib.parse
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 from core.errors import ConfigError, EmulatorUnavailable
+from core.lifecycle import Scoped
 from local.emulators.base import DEFAULT_PORT, LOOPBACK, Emulator, answers, free_port, identify
 from local.emulators.compose import COMPOSE_SERVICES, ComposeEmulator
 from local.emulators.embedded import EmbeddedEmulator
@@ -52,7 +51,7 @@ KINDS = ("auto", "ministack", "moto", "localstack", "external", "compose:minista
 
 
 @dataclass
-class Selection:
+class Selection(Scoped):
     """The emulator a run uses, whether the run owns it, and why it was chosen."""
 
     emulator: Emulator
@@ -67,17 +66,6 @@ class Selection:
         """Stop the emulator when this run started it."""
         if self.owned:
             self.emulator.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def embedded(
