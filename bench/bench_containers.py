@@ -21,18 +21,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from consumer.contract import (
+    EMULATOR_CREDENTIALS,
+    ENV_AWS_ACCESS_KEY_ID,
+    ENV_AWS_SECRET_ACCESS_KEY,
+    EV_COMPLETED,
+    EV_CONSUMER_STARTED,
+    EV_RECEIVED,
+)
+from scenarios.model import ConsumerSettings
+
 IMAGES = ("sqs-kit-consumer:local", "sqs-kit-ministack:local", "sqs-kit-base:trixie")
 CONSUMER_IMAGE = os.environ.get("SQSKIT_CONSUMER_IMAGE", "sqs-kit-consumer:local")
 START_SAMPLES = 3
 WORKLOAD_MESSAGES = 200
 WORKLOAD_CONSUMERS = 3
 FAST_ENV = {
-    "WAIT_TIME_SECONDS": "1",
-    "SLEEP_MIN_SECONDS": "0",
-    "SLEEP_MAX_SECONDS": "0",
-    "IDLE_TIMEOUT_SECONDS": "2",
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
+    **ConsumerSettings(
+        wait_time_seconds=1, sleep_min_seconds=0, sleep_max_seconds=0, idle_timeout_seconds=2
+    ).to_env(),
+    **EMULATOR_CREDENTIALS,
 }
 
 
@@ -94,8 +102,8 @@ def _send(handle: Any, n: int) -> None:
         "sqs",
         endpoint_url=handle.endpoint_url,
         region_name=handle.region,
-        aws_access_key_id=FAST_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAST_ENV["AWS_SECRET_ACCESS_KEY"],
+        aws_access_key_id=FAST_ENV[ENV_AWS_ACCESS_KEY_ID],
+        aws_secret_access_key=FAST_ENV[ENV_AWS_SECRET_ACCESS_KEY],
     )
     for start in range(0, n, 10):
         sqs.send_message_batch(
@@ -123,9 +131,9 @@ def _start_to_first_receive(runner_factory: Any, endpoint: str) -> tuple[float, 
         started = received = None
         while time.monotonic() < deadline and received is None:
             for e in runner.events():
-                if e["event"] == "consumer.started" and started is None:
+                if e["event"] == EV_CONSUMER_STARTED and started is None:
                     started = _ts(e) - t0
-                if e["event"] == "message.received" and received is None:
+                if e["event"] == EV_RECEIVED and received is None:
                     received = _ts(e) - t0
             time.sleep(0.02)
         if started is None or received is None:
@@ -147,7 +155,7 @@ def _workload(runner_factory: Any, endpoint: str) -> float:
         if not runner.wait_all(timeout=300):
             raise RuntimeError("consumers did not finish within 300 s")
         took = time.monotonic() - t0
-        done = sum(e["event"] == "message.completed" for e in runner.events())
+        done = sum(e["event"] == EV_COMPLETED for e in runner.events())
         if done < WORKLOAD_MESSAGES:
             raise RuntimeError(f"only {done}/{WORKLOAD_MESSAGES} completed")
         return took

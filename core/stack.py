@@ -10,6 +10,14 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
+from consumer.contract import (
+    ENV_AWS_DEFAULT_REGION,
+    ENV_AWS_ENDPOINT_URL,
+    ENV_AWS_REGION,
+    ENV_MESSAGE_COMPLETED_TABLE,
+    ENV_MESSAGE_STATUS_TABLE,
+    ENV_QUEUE_URL,
+)
 from core.errors import ConfigError
 
 # AWS limits, named once.
@@ -116,20 +124,20 @@ class StackHandle:
     def consumer_env(self) -> dict[str, str]:
         """The consumer's environment for this stack (`python -m consumer` reads these)."""
         env = {
-            "QUEUE_URL": self.queue_url,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "MESSAGE_STATUS_TABLE": self.status_table,
-            "MESSAGE_COMPLETED_TABLE": self.completed_table,
+            ENV_QUEUE_URL: self.queue_url,
+            ENV_AWS_REGION: self.region,
+            ENV_AWS_DEFAULT_REGION: self.region,
+            ENV_MESSAGE_STATUS_TABLE: self.status_table,
+            ENV_MESSAGE_COMPLETED_TABLE: self.completed_table,
         }
         if self.endpoint_url:
-            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+            env[ENV_AWS_ENDPOINT_URL] = self.endpoint_url
         return env
 
     def dotenv(self) -> str:
         """The `.env` text that `make local-up` and `terraform apply` write."""
         values = {**self.consumer_env(), "DLQ_ARN": self.dlq_arn, "DLQ_URL": self.dlq_url}
-        values.pop("AWS_DEFAULT_REGION", None)
+        values.pop(ENV_AWS_DEFAULT_REGION, None)
         return "".join(f"{k}={v}\n" for k, v in sorted(values.items()))
 
 

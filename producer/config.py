@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from consumer import contract
 from producer.errors import ConfigError
 
 # AWS limits, named once.
@@ -28,10 +29,10 @@ DEFAULT_N = 10
 DEFAULT_GROUP_ID = "sqs-kit"
 
 # Environment variables `from_env()` (and the CLI) read; the AWS ones are the standard names.
-ENV_QUEUE_URL = "QUEUE_URL"
-ENV_REGION = "AWS_REGION"
+ENV_QUEUE_URL = contract.ENV_QUEUE_URL
+ENV_REGION = contract.ENV_AWS_REGION
 ENV_PROFILE = "AWS_PROFILE"
-ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+ENV_ENDPOINT_URL = contract.ENV_AWS_ENDPOINT_URL
 ENV_PREFIX = "PRODUCE_"  # PRODUCE_N, PRODUCE_RATE, PRODUCE_BATCH_SIZE, ...
 
 
@@ -199,7 +200,7 @@ class SendConfig:
         values: dict[str, Any] = {}
         plain = {
             "queue_url": (ENV_QUEUE_URL,),
-            "region": (ENV_REGION, "AWS_DEFAULT_REGION"),
+            "region": (ENV_REGION, contract.ENV_AWS_DEFAULT_REGION),
             "profile": (ENV_PROFILE,),
             "endpoint_url": ("AWS_ENDPOINT_URL_SQS", ENV_ENDPOINT_URL),
         }

@@ -11,6 +11,7 @@ import os
 import urllib.parse
 from dataclasses import dataclass
 
+from consumer.contract import ENV_AWS_ENDPOINT_URL
 from core.errors import ConfigError, EmulatorUnavailable
 from core.lifecycle import Scoped
 from local.emulators.base import DEFAULT_PORT, LOOPBACK, Emulator, answers, free_port, identify
@@ -104,7 +105,7 @@ def select(
     """
     if kind not in KINDS:
         raise ConfigError(f"SQSKIT_EMULATOR={kind!r} is invalid: choose one of {', '.join(KINDS)}")
-    configured = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
+    configured = endpoint or os.environ.get(ENV_AWS_ENDPOINT_URL) or None
     if kind == "external":
         ext = ExternalEmulator(configured)
         ext.start()

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from consumer.contract import ENV_AWS_REGION
 from core.aws import client as make_client
 from core.aws import resolve_region
 from core.errors import KitError
@@ -48,7 +49,7 @@ infrastructure (sqs-demo).
     envvar="SQSKIT_CLEANUP_PREFIX",
     help="Stack prefix, or a glob over the sqs-kit-stack tag.",
 )
-@click.option("--region", envvar="AWS_REGION", default=None, help="AWS region.")
+@click.option("--region", envvar=ENV_AWS_REGION, default=None, help="AWS region.")
 @click.option(
     "--endpoint",
     "--endpoint-url",

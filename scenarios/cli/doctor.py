@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from consumer.contract import ENV_AWS_ENDPOINT_URL
 from core.errors import ConfigError, KitError
 from local.conformance import doctor as run_doctor
 from scenarios.cli.exit_codes import EXIT_FAILED, EXIT_INFRA, EXIT_USAGE
@@ -26,7 +27,7 @@ that need a capability the probe did not prove are skipped with the reason, or s
 @click.command("doctor", epilog=EPILOG)
 @click.option(
     "--endpoint",
-    envvar="AWS_ENDPOINT_URL",
+    envvar=ENV_AWS_ENDPOINT_URL,
     default=None,
     help="Probe this endpoint [env AWS_ENDPOINT_URL]; default: auto-select.",
 )

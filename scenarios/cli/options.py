@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from consumer.contract import ENV_AWS_REGION
 from scenarios.settings import (
     EMULATORS,
     MAX_BATCH,
@@ -90,7 +91,7 @@ target_options = _stack(
         help="How the stack is created [default: api locally, terraform on aws].",
     ),
     click.option(
-        "--region", envvar="AWS_REGION", default=None, show_envvar=True, help="AWS region."
+        "--region", envvar=ENV_AWS_REGION, default=None, show_envvar=True, help="AWS region."
     ),
 )
 

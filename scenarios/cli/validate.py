@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from consumer.contract import ENV_AWS_ENDPOINT_URL
 from core.errors import ConfigError
 from scenarios.cli.exit_codes import EXIT_FAILED, EXIT_USAGE
 from scenarios.validate_infra import run
@@ -33,7 +34,7 @@ Settings come from the Terraform state's outputs (stack_settings); each check pr
 )
 @click.option(
     "--endpoint",
-    envvar="AWS_ENDPOINT_URL",
+    envvar=ENV_AWS_ENDPOINT_URL,
     default=None,
     help="An emulator endpoint [env AWS_ENDPOINT_URL]; default: AWS.",
 )

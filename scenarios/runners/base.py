@@ -130,7 +130,7 @@ class ConsumerRunner(abc.ABC):
                 return
             inc.signals_sent.append(signals.Signals(sig).name)
             log.info(
-                "consumer.signal",
+                "runner.signal",
                 extra={"consumer_id": inc.consumer_id, "signal": signals.Signals(sig).name},
             )
             self._signal(inc, sig)
