@@ -14,6 +14,7 @@ Exit status: 0 when every check passes, 1 when one fails, 2 on a usage error.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -391,8 +392,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
+    """The seed's script form: ``python scenarios/validate_infra.py [--main|--workspace NAME]``."""
     parser = argparse.ArgumentParser(
         prog="validate_infra.py",
         description="Check that the deployed resources exist and match their Terraform settings.",

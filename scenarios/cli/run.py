@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import time
 from pathlib import Path
@@ -165,8 +166,6 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _configure_logging(verbosity: int) -> None:
-    import logging
-
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.getLogger().setLevel(level)
     for noisy in ("botocore", "urllib3", "boto3"):

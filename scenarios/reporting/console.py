@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
 _STATUS_STYLE = {
     "passed": "bold green",
     "failed": "bold red",
@@ -17,8 +21,6 @@ _COUNT_HEADERS = ("sent", "done", "dup", "redeliv", "dlq", "lost", "crash")
 
 def console(*, stderr: bool = False) -> Any:
     """A rich console; 120 columns when the output is not a terminal (files, CI logs)."""
-    from rich.console import Console
-
     probe = Console(stderr=stderr)
     return probe if probe.is_terminal else Console(stderr=stderr, width=120)
 
@@ -29,9 +31,6 @@ def _ms(value: Any) -> str:
 
 def render(report: Mapping[str, Any]) -> list[Any]:
     """Rich renderables for one scenario: header, phases/counts, checks."""
-    from rich.table import Table
-    from rich.text import Text
-
     status = str(report.get("status"))
     info = report.get("target_info") or {}
     header = Text.assemble(
@@ -109,9 +108,6 @@ def _where(info: Mapping[str, Any], phases: Sequence[Mapping[str, Any]]) -> str:
 
 def render_summary(reports: Iterable[Mapping[str, Any]]) -> Any:
     """One line per scenario: status, duration, counts and latency."""
-    from rich.table import Table
-    from rich.text import Text
-
     table = Table(title="scenarios", show_edge=False)
     table.add_column("scenario", no_wrap=True)
     table.add_column("status")
