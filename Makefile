@@ -36,12 +36,13 @@ test: $(STAMP) $(CHECKOV) lint typecheck ## lint, type-check, run every tier (Do
 test-unit: $(STAMP) ## the fast in-process tier only
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff format check + lint
+lint: $(STAMP) ## ruff format check + lint + the import layering (lint-imports)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP) ## mypy (strict on library code, relaxed on tests and benchmarks)
-	$(BIN)/mypy consumer producer local scenarios
+	$(BIN)/mypy consumer core producer local scenarios
 	$(BIN)/mypy tests bench
 
 $(CHECKOV):

@@ -35,8 +35,8 @@ from bench._emulator import bench_endpoint
 from consumer import Worker, WorkerConfig
 from consumer import logging as consumer_logging
 from consumer.aws import build_client
-from scenarios.provisioners.api import ApiProvisioner
-from scenarios.stack import StackHandle, StackSpec, unique_prefix
+from core.provisioners.api import ApiProvisioner
+from core.stack import StackHandle, StackSpec, unique_prefix
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}

@@ -21,18 +21,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from consumer.contract import (
+    EMULATOR_CREDENTIALS,
+    ENV_AWS_ACCESS_KEY_ID,
+    ENV_AWS_SECRET_ACCESS_KEY,
+    EV_COMPLETED,
+    EV_CONSUMER_STARTED,
+    EV_RECEIVED,
+)
+from scenarios.model import ConsumerSettings
+
 IMAGES = ("sqs-kit-consumer:local", "sqs-kit-ministack:local", "sqs-kit-base:trixie")
 CONSUMER_IMAGE = os.environ.get("SQSKIT_CONSUMER_IMAGE", "sqs-kit-consumer:local")
 START_SAMPLES = 3
 WORKLOAD_MESSAGES = 200
 WORKLOAD_CONSUMERS = 3
 FAST_ENV = {
-    "WAIT_TIME_SECONDS": "1",
-    "SLEEP_MIN_SECONDS": "0",
-    "SLEEP_MAX_SECONDS": "0",
-    "IDLE_TIMEOUT_SECONDS": "2",
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
+    **ConsumerSettings(
+        wait_time_seconds=1, sleep_min_seconds=0, sleep_max_seconds=0, idle_timeout_seconds=2
+    ).to_env(),
+    **EMULATOR_CREDENTIALS,
 }
 
 
@@ -79,8 +87,8 @@ class _MiniStack:
 
 
 def _stack(endpoint: str) -> tuple[Any, Any]:
-    from scenarios.provisioners.api import ApiProvisioner
-    from scenarios.stack import StackSpec, unique_prefix
+    from core.provisioners.api import ApiProvisioner
+    from core.stack import StackSpec, unique_prefix
 
     provisioner = ApiProvisioner(endpoint_url=endpoint, region="us-east-1")
     spec = StackSpec(prefix=unique_prefix("bench"), visibility_timeout=10, receive_wait=1)
@@ -94,8 +102,8 @@ def _send(handle: Any, n: int) -> None:
         "sqs",
         endpoint_url=handle.endpoint_url,
         region_name=handle.region,
-        aws_access_key_id=FAST_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAST_ENV["AWS_SECRET_ACCESS_KEY"],
+        aws_access_key_id=FAST_ENV[ENV_AWS_ACCESS_KEY_ID],
+        aws_secret_access_key=FAST_ENV[ENV_AWS_SECRET_ACCESS_KEY],
     )
     for start in range(0, n, 10):
         sqs.send_message_batch(
@@ -118,14 +126,14 @@ def _start_to_first_receive(runner_factory: Any, endpoint: str) -> tuple[float, 
     try:
         _send(handle, 1)
         t0 = time.time()
-        runner.start(1, {**handle.consumer_env(), **FAST_ENV})
+        runner.start(1, env={**handle.consumer_env(), **FAST_ENV})
         deadline = time.monotonic() + 60
         started = received = None
         while time.monotonic() < deadline and received is None:
             for e in runner.events():
-                if e["event"] == "consumer.started" and started is None:
+                if e["event"] == EV_CONSUMER_STARTED and started is None:
                     started = _ts(e) - t0
-                if e["event"] == "message.received" and received is None:
+                if e["event"] == EV_RECEIVED and received is None:
                     received = _ts(e) - t0
             time.sleep(0.02)
         if started is None or received is None:
@@ -143,11 +151,11 @@ def _workload(runner_factory: Any, endpoint: str) -> float:
     try:
         _send(handle, WORKLOAD_MESSAGES)
         t0 = time.monotonic()
-        runner.start(WORKLOAD_CONSUMERS, {**handle.consumer_env(), **FAST_ENV})
+        runner.start(WORKLOAD_CONSUMERS, env={**handle.consumer_env(), **FAST_ENV})
         if not runner.wait_all(timeout=300):
             raise RuntimeError("consumers did not finish within 300 s")
         took = time.monotonic() - t0
-        done = sum(e["event"] == "message.completed" for e in runner.events())
+        done = sum(e["event"] == EV_COMPLETED for e in runner.events())
         if done < WORKLOAD_MESSAGES:
             raise RuntimeError(f"only {done}/{WORKLOAD_MESSAGES} completed")
         return took
@@ -175,7 +183,8 @@ def _scenario_wall(runner: str) -> str:
 
 def run() -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    from scenarios.runners.docker import DockerRunner, docker_runner_available
+    from local.docker.engine import docker_runner_available
+    from scenarios.runners.docker import DockerRunner
 
     ok, why = docker_runner_available(CONSUMER_IMAGE)
     if not ok:

@@ -18,8 +18,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from core.aws import client
 from local.emulators import EMBEDDED, embedded
-from scenarios.aws import client
 
 BACKLOGS = (100, 5_000)
 MEASURED = 300

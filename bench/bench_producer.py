@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from bench._emulator import bench_endpoint
+from core.aws import client as aws_client
 from producer import SendConfig, send
 from producer.config import DEFAULT_MAX_IN_FLIGHT
 from producer.payloads import plan
-from scenarios.aws import client as aws_client
 
 RATE_TARGET = 50.0
 RATE_SECONDS = 10.0

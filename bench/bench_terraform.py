@@ -22,17 +22,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.provisioners.api import ApiProvisioner
+from core.provisioners.base import Provisioner
+from core.provisioners.terraform import TerraformProvisioner
+from core.stack import StackSpec, unique_prefix
+from core.terraform import MAIN_ROOT
+from core.terraform.cli import copy_config
+from core.terraform.main_infra import MainInfrastructure
+from core.terraform.mirror import find_provider_mirror
 from local.emulators import embedded
-from local.tfmirror import find_provider_mirror
-from scenarios.provisioners.api import ApiProvisioner
-from scenarios.provisioners.base import Provisioner
-from scenarios.provisioners.terraform import (
-    MAIN_ROOT,
-    MainInfrastructure,
-    TerraformProvisioner,
-    copy_config,
-)
-from scenarios.stack import StackSpec, unique_prefix
 
 SCENARIO = "happy"
 SCENARIO_TIMEOUT_S = 900

@@ -61,6 +61,9 @@ EXIT_CHAOS_CRASH: Final = 3
 #: how runners report a SIGKILL: containers as 128 + 9, subprocesses as -9
 EXIT_SIGKILL_CONTAINER: Final = 137
 EXIT_SIGKILL_PROCESS: Final = -9
+#: how runners report a SIGTERM that ended a consumer: containers as 128 + 15, subprocesses as -15
+EXIT_SIGTERM_CONTAINER: Final = 143
+EXIT_SIGTERM_PROCESS: Final = -15
 
 # -- environment: what every consumer (the kit's or a plugged-in one) receives -----------------
 
@@ -83,15 +86,27 @@ EFFECT_IDEMPOTENT: Final = "idempotent"
 EFFECT_NAIVE: Final = "naive"
 EFFECT_MODES: Final = (EFFECT_IDEMPOTENT, EFFECT_NAIVE)
 
-#: the dummy credentials an emulator accepts, defined once
-EMULATOR_CREDENTIALS: Final = {ENV_AWS_ACCESS_KEY_ID: "test", ENV_AWS_SECRET_ACCESS_KEY: "test"}
-
-#: the seed's pacing knobs (docs/consumer.md), for whoever starts a consumer with fast settings
-ENV_MAX_MESSAGES: Final = "MAX_MESSAGES"
+#: the kit consumer's knobs (consumer/config.py reads them; a plugged-in consumer may too)
 ENV_WAIT_TIME_SECONDS: Final = "WAIT_TIME_SECONDS"
+ENV_MAX_MESSAGES: Final = "MAX_MESSAGES"
+ENV_CONCURRENCY: Final = "CONCURRENCY"
 ENV_SLEEP_MIN_SECONDS: Final = "SLEEP_MIN_SECONDS"
 ENV_SLEEP_MAX_SECONDS: Final = "SLEEP_MAX_SECONDS"
+ENV_LONG_SLEEP_SECONDS: Final = "LONG_SLEEP_SECONDS"
+ENV_LONG_SLEEP_EVERY: Final = "LONG_SLEEP_EVERY"
+ENV_HEARTBEAT_SECONDS: Final = "HEARTBEAT_SECONDS"
+ENV_SHUTDOWN_TIMEOUT_SECONDS: Final = "SHUTDOWN_TIMEOUT_SECONDS"
 ENV_IDLE_TIMEOUT_SECONDS: Final = "IDLE_TIMEOUT_SECONDS"
+ENV_MESSAGE_LIMIT: Final = "MESSAGE_LIMIT"
+ENV_CRASH_AFTER_RECEIVE: Final = "CRASH_AFTER_RECEIVE"
+ENV_CRASH_RATE: Final = "CRASH_RATE"
+ENV_RELEASE_BACKOFF_SECONDS: Final = "RELEASE_BACKOFF_SECONDS"
+ENV_LOG_LEVEL: Final = "LOG_LEVEL"
+#: ``LOG_FORMAT`` value the runners ask for: one JSON event per stdout line
+LOG_FORMAT_JSON: Final = "json"
+
+#: the dummy credentials an emulator accepts, defined once
+EMULATOR_CREDENTIALS: Final = {ENV_AWS_ACCESS_KEY_ID: "test", ENV_AWS_SECRET_ACCESS_KEY: "test"}
 
 # -- effects: what a consumer writes for every side effect it applies -------------------------
 

@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from core.errors import ConfigError, EmulatorUnavailable, KitError, ProvisionError
 from local.config import PROVISIONERS, LocalConfig
 from local.emulators import DEFAULT_EMBEDDED, KINDS, embedded
 from local.emulators.base import answers, identify
@@ -30,7 +31,6 @@ from local.infra import (
     read_state,
     write_state,
 )
-from scenarios.errors import ConfigError, EmulatorUnavailable, KitError, ProvisionError
 
 EXIT_OK = 0
 EXIT_ERROR = 1

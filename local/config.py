@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from consumer.contract import ENV_AWS_ENDPOINT_URL
+from core.errors import ConfigError
 from local.emulators import KINDS
-from scenarios.errors import ConfigError
 
 PROVISIONERS = ("auto", "api", "terraform")
 MAIN_PREFIX = "sqs-demo"
@@ -72,7 +73,7 @@ class LocalConfig:
             env_file=Path(env.get("SQSKIT_ENV_FILE", ".env") or ".env"),
             prefix=env.get("SQSKIT_MAIN_PREFIX", MAIN_PREFIX) or MAIN_PREFIX,
             provisioner=env.get("SQSKIT_PROVISIONER", "auto") or "auto",
-            endpoint=env.get("AWS_ENDPOINT_URL") or None,
+            endpoint=env.get(ENV_AWS_ENDPOINT_URL) or None,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(config, **given) if given else config

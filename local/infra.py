@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import logging
 import shutil
@@ -13,18 +12,18 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scenarios.aws import client, resolve_region
-from scenarios.errors import KitError, ProvisionError
-from scenarios.provisioners import get_provisioner
-from scenarios.stack import StackHandle, StackSpec
+from consumer.contract import EMULATOR_CREDENTIALS, ENV_AWS_REGION, ENV_QUEUE_URL
+from core.aws import client, resolve_region
+from core.errors import KitError, ProvisionError
+from core.provisioners import get_provisioner
+from core.stack import StackHandle, StackSpec
+from core.terraform.mirror import find_provider_mirror
 
 log = logging.getLogger(__name__)
 
 MAIN_MAX_RECEIVE_COUNT = 5
 STATE_FILE = "emulator.json"
 PID_FILE = "emulator.pid"
-# The consumer's boto3 needs some credentials; emulators accept any.
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
 
 def main_spec(prefix: str) -> StackSpec:
@@ -39,19 +38,7 @@ def terraform_ready() -> tuple[bool, str]:
     """Whether the Terraform path can run here, and if not, why (one line)."""
     if shutil.which("terraform") is None:
         return False, "terraform is not on PATH"
-    if importlib.util.find_spec("scenarios.provisioners.terraform") is None:
-        return (
-            False,
-            "the terraform provisioner (scenarios/provisioners/terraform.py) is not installed",
-        )
-    if importlib.util.find_spec("local.tfmirror") is None:
-        return False, "local/tfmirror.py is missing"
-    try:
-        from local.tfmirror import find_provider_mirror  # type: ignore[import-not-found,unused-ignore]
-
-        mirror = find_provider_mirror()
-    except Exception as exc:  # a half-written helper must not break local-up
-        return False, f"the provider mirror check failed: {exc}"
+    mirror = find_provider_mirror()
     if mirror is None:
         return False, "no filesystem mirror of hashicorp/aws found (set TF_PLUGIN_DIR)"
     return True, f"terraform with the provider mirror at {mirror}"
@@ -127,15 +114,18 @@ def provision_main(
 
 def dotenv_text(handle: StackHandle) -> str:
     """``.env`` for `python -m consumer` / `produce`: the stack's variables plus dummy keys."""
-    extra = "".join(f"{k}={v}\n" for k, v in DUMMY_CREDENTIALS.items())
+    extra = "".join(f"{k}={v}\n" for k, v in EMULATOR_CREDENTIALS.items())
     return handle.dotenv() + extra
 
 
 def queue_depths(handle_env: dict[str, str], endpoint: str) -> dict[str, str]:
     """Visible / in-flight counts of the main queue and its DLQ, best effort."""
-    sqs = client("sqs", endpoint_url=endpoint, region=handle_env.get("AWS_REGION"))
+    sqs = client("sqs", endpoint_url=endpoint, region=handle_env.get(ENV_AWS_REGION))
     out: dict[str, str] = {}
-    for label, url in (("queue", handle_env.get("QUEUE_URL")), ("dlq", handle_env.get("DLQ_URL"))):
+    for label, url in (
+        ("queue", handle_env.get(ENV_QUEUE_URL)),
+        ("dlq", handle_env.get("DLQ_URL")),
+    ):
         if not url:
             continue
         try:
@@ -195,7 +185,7 @@ def read_state(state_dir: Path) -> LocalState | None:
     pidfile = state_dir / PID_FILE
     if not raw and not pidfile.exists():
         return None
-    if not raw:  # a pidfile alone (hand-made or from an older run): stop that PID on down
+    if not raw:  # a pidfile alone (written by hand): stop that PID on down
         with contextlib.suppress(OSError, ValueError):
             return LocalState("unknown", "embedded", "", 0, pid=int(pidfile.read_text().strip()))
         return None

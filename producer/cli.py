@@ -14,6 +14,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from consumer.contract import ENV_AWS_DEFAULT_REGION
 from producer.config import (
     DEDUP_MODES,
     DEDUP_RANDOM,
@@ -116,7 +117,7 @@ error (nothing sent); 3 a SendMessageBatch call failed outright (run stopped); 1
     help="The queue to send to.",
 )
 @click.option(
-    "--region", envvar=[ENV_REGION, "AWS_DEFAULT_REGION"], show_envvar=True, help="AWS region."
+    "--region", envvar=[ENV_REGION, ENV_AWS_DEFAULT_REGION], show_envvar=True, help="AWS region."
 )
 @click.option("--profile", envvar=ENV_PROFILE, show_envvar=True, help="AWS profile.")
 @click.option(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from consumer import contract
 from producer.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,10 +51,10 @@ DEDUP_CONTENT = "content"
 DEDUP_MODES = (DEDUP_RANDOM, DEDUP_PAYLOAD_ID, DEDUP_CONTENT)
 
 # Environment variables `from_env()` (and the CLI) read; the AWS ones are the standard names.
-ENV_QUEUE_URL = "QUEUE_URL"
-ENV_REGION = "AWS_REGION"
+ENV_QUEUE_URL = contract.ENV_QUEUE_URL
+ENV_REGION = contract.ENV_AWS_REGION
 ENV_PROFILE = "AWS_PROFILE"
-ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+ENV_ENDPOINT_URL = contract.ENV_AWS_ENDPOINT_URL
 ENV_PREFIX = "PRODUCE_"  # PRODUCE_N, PRODUCE_RATE, PRODUCE_BATCH_SIZE, ...
 
 
@@ -266,7 +267,7 @@ class SendConfig:
         values: dict[str, Any] = {}
         plain = {
             "queue_url": (ENV_QUEUE_URL,),
-            "region": (ENV_REGION, "AWS_DEFAULT_REGION"),
+            "region": (ENV_REGION, contract.ENV_AWS_DEFAULT_REGION),
             "profile": (ENV_PROFILE,),
             "endpoint_url": ("AWS_ENDPOINT_URL_SQS", ENV_ENDPOINT_URL),
         }

@@ -1,10 +1,10 @@
-"""Producer errors: subclasses of the kit's one root exception (`scenarios.errors.KitError`)."""
+"""Producer errors: subclasses of the kit's one root exception (`core.errors.KitError`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scenarios.errors import ConfigError, InfrastructureError
+from core.errors import ConfigError, InfrastructureError
 
 if TYPE_CHECKING:
     from producer.report import SendReport

@@ -20,9 +20,9 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
+from core.lifecycle import Scoped
 from producer.errors import ConfigError
 
 LedgerId = str | int | None
@@ -85,21 +85,21 @@ class LedgerEntry:
         )
 
 
-class LedgerWriter:
+class LedgerWriter(Scoped):
     """Appends entries to a fresh ledger file; ``path=None`` keeps them in memory only."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._file: IO[str] | None = None
 
-    def __enter__(self) -> LedgerWriter:
+    def open(self) -> None:
+        """Create the ledger file (``with LedgerWriter(path) as ledger:``)."""
         if self.path is not None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._file = self.path.open("w", encoding="utf-8")
             except OSError as exc:
                 raise ConfigError(f"cannot write the ledger {self.path}: {exc.strerror}") from exc
-        return self
 
     def write(self, entries: Iterable[LedgerEntry]) -> None:
         """Write and flush: once this returns, the lines survive a crash of this process."""
@@ -110,12 +110,8 @@ class LedgerWriter:
             self._file.write(text)
             self._file.flush()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Close the file; every written line is already flushed."""
         if self._file is not None:
             self._file.close()
             self._file = None

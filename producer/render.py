@@ -9,7 +9,6 @@ import json
 import logging
 import sys
 import time
-from types import TracebackType
 from typing import IO, Any
 
 from rich.console import Console
@@ -22,6 +21,7 @@ from rich.progress import (
 )
 from rich.progress import Progress as RichProgress
 
+from core.lifecycle import Scoped
 from producer.report import Progress, SendReport
 
 PLAIN_INTERVAL_S = 1.0
@@ -31,7 +31,7 @@ MAX_FAILURES_SHOWN = 20
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
-class ProgressDisplay:
+class ProgressDisplay(Scoped):
     """An ``on_progress`` callback: a bar (``mode="rich"``) or plain lines (``"plain"``)."""
 
     def __init__(self, mode: str, *, stream: IO[str] | None = None) -> None:
@@ -43,7 +43,8 @@ class ProgressDisplay:
         self._task: TaskID | None = None
         self._last_line = 0.0
 
-    def __enter__(self) -> ProgressDisplay:
+    def open(self) -> None:
+        """Start the progress bar (``with ProgressDisplay(mode) as show:``)."""
         if self.mode == "rich":
             self._bar = RichProgress(
                 TextColumn("[bold]produce"),
@@ -56,7 +57,6 @@ class ProgressDisplay:
                 transient=False,
             )
             self._bar.start()
-        return self
 
     def __call__(self, progress: Progress) -> None:
         rate = progress.sent / progress.elapsed_s if progress.elapsed_s > 0 else 0.0
@@ -77,12 +77,8 @@ class ProgressDisplay:
                 flush=True,
             )
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop the progress bar."""
         if self._bar is not None:
             self._bar.stop()
             self._bar = None

@@ -23,8 +23,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.aws import client as aws_client
+from core.aws import retry_config
 from producer.batching import pack
 from producer.config import DEDUP_CONTENT, MAX_MESSAGE_SIZE_BYTES, SendConfig
 from producer.errors import ConfigError, SendAborted
@@ -67,12 +70,8 @@ def build_client(config: SendConfig) -> Any:
 
     Its connection pool holds at least one connection per call the run keeps in flight.
     """
-    from botocore.config import Config
-
-    from scenarios.aws import client, retry_config
-
     pool = Config(max_pool_connections=max(10, config.in_flight))
-    return client(
+    return aws_client(
         "sqs",
         endpoint_url=config.endpoint_url,
         region=config.region,

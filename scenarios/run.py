@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 if not __package__:
-    # Run as a script path: sys.path[0] is scenarios/ itself, whose modules (aws, errors,
-    # stack...) must not shadow top-level names; the repository root goes first instead.
+    # Run as a script path: sys.path[0] is scenarios/ itself, whose modules and packages (aws,
+    # model, settings...) must not shadow top-level names; the repository root goes first.
     _here = Path(__file__).resolve().parent
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
     sys.path.insert(0, str(_here.parent))

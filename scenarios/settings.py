@@ -15,8 +15,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from scenarios.errors import ConfigError
-from scenarios.stack import MAX_RECEIVE_WAIT_SECONDS, MAX_VISIBILITY_TIMEOUT_SECONDS
+from consumer.contract import ENV_AWS_ENDPOINT_URL
+from core.errors import ConfigError
+from core.stack import MAX_RECEIVE_WAIT_SECONDS, MAX_VISIBILITY_TIMEOUT_SECONDS
 
 TARGETS = ("local", "aws")
 EMULATORS = ("auto", "ministack", "moto", "localstack", "external")
@@ -62,7 +63,7 @@ class RunSettings:
         if self.provisioner is not None:
             _choice("--provisioner", self.provisioner, PROVISIONERS)
         if self.emulator == "external" and not (
-            self.endpoint or os.environ.get("AWS_ENDPOINT_URL")
+            self.endpoint or os.environ.get(ENV_AWS_ENDPOINT_URL)
         ):
             raise ConfigError("--emulator external needs --endpoint URL (or AWS_ENDPOINT_URL)")
         _opt_range("--consumers", self.consumers, 1, MAX_CONSUMERS)

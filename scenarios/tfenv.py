@@ -13,57 +13,32 @@ It reads ``terraform/terraform.tfstate`` directly (no terraform binary needed), 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scenarios.errors import ConfigError
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MAIN_STATE = REPO_ROOT / "terraform" / "terraform.tfstate"
+from consumer.contract import (
+    ENV_AWS_ENDPOINT_URL,
+    ENV_AWS_REGION,
+    ENV_MESSAGE_COMPLETED_TABLE,
+    ENV_MESSAGE_STATUS_TABLE,
+    ENV_QUEUE_URL,
+)
+from core.errors import ConfigError
+from core.terraform import MAIN_STATE, REPO_ROOT
+from core.terraform.outputs import parse_outputs, read_outputs_file, read_state_outputs
 
 #: The keys the seed's `.env` carries, in the order they are written.
 DOTENV_KEYS = (
-    "QUEUE_URL",
+    ENV_QUEUE_URL,
     "DLQ_ARN",
     "ECR_REPO",
-    "AWS_REGION",
-    "MESSAGE_STATUS_TABLE",
-    "MESSAGE_COMPLETED_TABLE",
+    ENV_AWS_REGION,
+    ENV_MESSAGE_STATUS_TABLE,
+    ENV_MESSAGE_COMPLETED_TABLE,
 )
-
-
-def plain_outputs(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Outputs as plain values, from ``terraform output -json`` or a state file's ``outputs``."""
-    if "outputs" in data and isinstance(data["outputs"], Mapping):
-        data = data["outputs"]
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, Mapping) and "value" in value:
-            out[key] = value["value"]
-        else:
-            out[key] = value
-    return out
-
-
-def read_state_outputs(state_file: Path) -> dict[str, Any]:
-    """The outputs recorded in a local state file."""
-    if not state_file.is_file():
-        raise ConfigError(
-            f"no Terraform state at {state_file}: apply the main infrastructure first "
-            "(terraform -chdir=terraform apply, or tflocal for an emulator)"
-        )
-    try:
-        data = json.loads(state_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{state_file} is not a Terraform state file: {exc}") from exc
-    outputs = plain_outputs(data)
-    if not outputs:
-        raise ConfigError(f"{state_file} has no outputs: was the apply complete?")
-    return outputs
 
 
 def dotenv_values(outputs: Mapping[str, Any], *, endpoint_url: str | None = None) -> dict[str, str]:
@@ -71,12 +46,12 @@ def dotenv_values(outputs: Mapping[str, Any], *, endpoint_url: str | None = None
     values = outputs.get("dotenv")
     if not isinstance(values, Mapping):
         values = {
-            "QUEUE_URL": outputs.get("queue_url"),
+            ENV_QUEUE_URL: outputs.get("queue_url"),
             "DLQ_ARN": outputs.get("dlq_arn"),
             "ECR_REPO": outputs.get("ecr_repository_url"),
-            "AWS_REGION": outputs.get("aws_region"),
-            "MESSAGE_STATUS_TABLE": outputs.get("message_status_table"),
-            "MESSAGE_COMPLETED_TABLE": outputs.get("message_completed_table"),
+            ENV_AWS_REGION: outputs.get("aws_region"),
+            ENV_MESSAGE_STATUS_TABLE: outputs.get("message_status_table"),
+            ENV_MESSAGE_COMPLETED_TABLE: outputs.get("message_completed_table"),
         }
     missing = [k for k in DOTENV_KEYS if not values.get(k)]
     if missing:
@@ -85,7 +60,7 @@ def dotenv_values(outputs: Mapping[str, Any], *, endpoint_url: str | None = None
     if outputs.get("dlq_url"):
         env["DLQ_URL"] = str(outputs["dlq_url"])
     if endpoint_url:
-        env["AWS_ENDPOINT_URL"] = endpoint_url
+        env[ENV_AWS_ENDPOINT_URL] = endpoint_url
     return env
 
 
@@ -117,18 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO_ROOT / ".env", help=".env path")
     parser.add_argument(
         "--endpoint-url",
-        default=os.environ.get("AWS_ENDPOINT_URL"),
+        default=os.environ.get(ENV_AWS_ENDPOINT_URL),
         help="add AWS_ENDPOINT_URL (an emulator) [env AWS_ENDPOINT_URL]",
     )
     args = parser.parse_args(argv)
     try:
-        if args.outputs:
-            text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text()
-            outputs = plain_outputs(json.loads(text))
+        if args.outputs == "-":
+            outputs = parse_outputs(sys.stdin.read(), source="stdin")
+        elif args.outputs:
+            outputs = read_outputs_file(Path(args.outputs))
         else:
             outputs = read_state_outputs(args.state)
         values = write_env(outputs, args.output, endpoint_url=args.endpoint_url)
-    except (ConfigError, OSError, json.JSONDecodeError) as exc:
+    except (ConfigError, OSError) as exc:
         sys.stderr.write(f"tfenv: {exc}\n")
         return 2
     sys.stdout.write(f"wrote {args.output} ({', '.join(values)})\n")

@@ -14,6 +14,7 @@ Exit status: 0 when every check passes, 1 when one fails, 2 on a usage error.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -24,14 +25,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scenarios.aws import client as make_client
-from scenarios.aws import resolve_region
-from scenarios.errors import ConfigError
-from scenarios.stack import StackSpec
+from consumer.contract import ENV_AWS_ENDPOINT_URL
+from core.aws import client as make_client
+from core.aws import resolve_region
+from core.errors import ConfigError
+from core.stack import StackSpec
+from core.terraform import MAIN_STATE, SCENARIO_ROOT
+from core.terraform.outputs import read_state_outputs
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MAIN_STATE = REPO_ROOT / "terraform" / "terraform.tfstate"
-WORKSPACES_DIR = REPO_ROOT / "scenarios" / "terraform" / "terraform.tfstate.d"
+WORKSPACES_DIR = SCENARIO_ROOT / "terraform.tfstate.d"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -65,7 +67,9 @@ class Expected:
 
 
 @dataclass(frozen=True)
-class Check:
+class ResourceCheck:
+    """One comparison of a deployed resource's setting with what Terraform declared."""
+
     name: str
     ok: bool
     expected: Any = None
@@ -79,18 +83,20 @@ class Check:
 
 @dataclass
 class ValidationReport:
-    checks: list[Check] = field(default_factory=list)
+    """Every resource check of one validation run."""
+
+    checks: list[ResourceCheck] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
     @property
-    def failures(self) -> list[Check]:
+    def failures(self) -> list[ResourceCheck]:
         return [c for c in self.checks if not c.ok]
 
     def add(self, name: str, expected: Any, observed: Any) -> None:
-        self.checks.append(Check(name, expected == observed, expected, observed))
+        self.checks.append(ResourceCheck(name, expected == observed, expected, observed))
 
     def render(self) -> str:
         lines = [c.line() for c in self.checks]
@@ -161,18 +167,13 @@ def _repo_name(url: Any) -> str | None:
     return str(url).split("/", 1)[1] if "/" in str(url) else str(url)
 
 
-def state_outputs(state_file: Path) -> dict[str, Any]:
-    """Plain output values recorded in a local state file."""
-    from scenarios.tfenv import read_state_outputs
-
-    return read_state_outputs(state_file)
-
-
 def main_outputs(state_file: Path | None = None) -> dict[str, Any]:
-    return state_outputs(state_file or MAIN_STATE)
+    """The outputs of the main infrastructure's state file."""
+    return read_state_outputs(state_file or MAIN_STATE)
 
 
 def workspace_outputs(name: str, workspaces_dir: Path | None = None) -> dict[str, Any]:
+    """The outputs of one scenario run's workspace state."""
     workspaces_dir = workspaces_dir or WORKSPACES_DIR
     path = workspaces_dir / name / "terraform.tfstate"
     if not path.is_file():
@@ -180,7 +181,7 @@ def workspace_outputs(name: str, workspaces_dir: Path | None = None) -> dict[str
         raise ConfigError(
             f"no workspace {name!r} under {workspaces_dir}; known: {', '.join(known) or 'none'}"
         )
-    return state_outputs(path)
+    return read_state_outputs(path)
 
 
 # -- what does exist ---------------------------------------------------------------------------
@@ -391,8 +392,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
+    """The seed's script form: ``python scenarios/validate_infra.py [--main|--workspace NAME]``."""
     parser = argparse.ArgumentParser(
         prog="validate_infra.py",
         description="Check that the deployed resources exist and match their Terraform settings.",
@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--workspace", default=None, help="a scenario run's workspace")
     parser.add_argument(
         "--endpoint",
-        default=os.environ.get("AWS_ENDPOINT_URL"),
+        default=os.environ.get(ENV_AWS_ENDPOINT_URL),
         help="an emulator endpoint [env AWS_ENDPOINT_URL]; default AWS",
     )
     parser.add_argument("--region", default=None, help="override the region from the outputs")

@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from core.errors import ConfigError, KitError
 from local.docker.build import (
     IMAGE_KINDS,
     BuildConfig,
@@ -18,7 +19,7 @@ from local.docker.build import (
     build_image,
     build_wheelhouse,
 )
-from scenarios.errors import ConfigError, KitError
+from local.docker.engine import remove_labelled_containers
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -77,8 +78,6 @@ def build(what: str, force_base: bool) -> None:
 @click.option("--run", "run_id", default=None, help="Only this run's containers.")
 def clean(run_id: str | None) -> None:
     """Remove containers labelled by the kit's docker runner (orphans after a hard kill)."""
-    from scenarios.runners.docker import remove_labelled_containers
-
     try:
         removed = remove_labelled_containers(run_id=run_id)
     except KitError as exc:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scenarios.errors import ConfigError, InfrastructureError
+from core.errors import ConfigError, InfrastructureError
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,10 @@ import logging
 import os
 import urllib.parse
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
+from consumer.contract import ENV_AWS_ENDPOINT_URL
+from core.errors import ConfigError, EmulatorUnavailable
+from core.lifecycle import Scoped
 from local.emulators.base import DEFAULT_PORT, LOOPBACK, Emulator, answers, free_port, identify
 from local.emulators.compose import COMPOSE_SERVICES, ComposeEmulator
 from local.emulators.embedded import EmbeddedEmulator
@@ -21,7 +22,6 @@ from local.emulators.localstack import LocalStackEmulator, localstack_emulator
 from local.emulators.localstack_host import LocalStackHostEmulator
 from local.emulators.ministack import MiniStackEmulator
 from local.emulators.moto import MotoEmulator
-from scenarios.errors import ConfigError, EmulatorUnavailable
 
 __all__ = [
     "DEFAULT_EMBEDDED",
@@ -54,7 +54,7 @@ KINDS = ("auto", "ministack", "moto", "localstack", "external", "compose:minista
 
 
 @dataclass
-class Selection:
+class Selection(Scoped):
     """The emulator a run uses, whether the run owns it, and why it was chosen."""
 
     emulator: Emulator
@@ -69,17 +69,6 @@ class Selection:
         """Stop the emulator when this run started it."""
         if self.owned:
             self.emulator.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def embedded(
@@ -118,7 +107,7 @@ def select(
     """
     if kind not in KINDS:
         raise ConfigError(f"SQSKIT_EMULATOR={kind!r} is invalid: choose one of {', '.join(KINDS)}")
-    configured = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
+    configured = endpoint or os.environ.get(ENV_AWS_ENDPOINT_URL) or None
     if kind == "external":
         ext = ExternalEmulator(configured)
         ext.start()

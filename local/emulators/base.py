@@ -9,8 +9,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from types import TracebackType
-from typing import Self
+
+from core.lifecycle import Scoped
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ LOOPBACK = "127.0.0.1"
 _POLL_INTERVAL_S = 0.03
 
 
-class Emulator(abc.ABC):
+class Emulator(Scoped, abc.ABC):
     """Something that speaks the AWS APIs at ``endpoint``.
 
     ``start()`` returns once the emulator answers (or raises ``EmulatorUnavailable``); ``stop()``
@@ -52,26 +52,22 @@ class Emulator(abc.ABC):
         """The URL whose HTTP 200 means ready."""
         return f"{self.endpoint}/_localstack/health"
 
-    def reset(self) -> None:  # noqa: B027 - optional for backends that cannot reset
+    def reset(self) -> None:
         """Drop every resource, when the backend supports it."""
 
     @abc.abstractmethod
     def capabilities(self) -> frozenset[str]:
-        """What this backend is known to support (``local.capabilities``); the probe measures."""
+        """What this backend is known to support (``core.capabilities``); the probe measures."""
 
     def describe(self) -> str:
         return f"{self.name} ({self.kind}) at {self.endpoint}"
 
-    def __enter__(self) -> Self:
+    def open(self) -> None:
+        """``with emulator:`` starts it."""
         self.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Leaving ``with emulator:`` stops it."""
         self.stop()
 
     def __repr__(self) -> str:

@@ -15,9 +15,9 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
-from local import capabilities as cap
+from core import capabilities as cap
+from core.errors import ConfigError, EmulatorUnavailable
 from local.emulators.base import DEFAULT_PORT, LOOPBACK, Emulator, port_in_use, wait_until
-from scenarios.errors import ConfigError, EmulatorUnavailable
 
 log = logging.getLogger(__name__)
 

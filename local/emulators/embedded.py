@@ -26,6 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from core.errors import ConfigError, EmulatorUnavailable
 from local.emulators.base import (
     DEFAULT_PORT,
     LOOPBACK,
@@ -34,7 +35,6 @@ from local.emulators.base import (
     port_in_use,
     wait_until,
 )
-from scenarios.errors import ConfigError, EmulatorUnavailable
 
 log = logging.getLogger(__name__)
 

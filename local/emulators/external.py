@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 
-from local import capabilities as cap
+from consumer.contract import ENV_AWS_ENDPOINT_URL
+from core import capabilities as cap
+from core.errors import ConfigError, EmulatorUnavailable
 from local.emulators.base import Emulator, answers, identify, wait_until
 from local.emulators.ministack import CAPABILITIES as MINISTACK_CAPABILITIES
 from local.emulators.moto import CAPABILITIES as MOTO_CAPABILITIES
-from scenarios.errors import ConfigError, EmulatorUnavailable
 
 # What is known per emulator before probing; the probe is the authority.
 _STATIC_CAPABILITIES = {
@@ -24,7 +25,7 @@ class ExternalEmulator(Emulator):
     kind = "external"
 
     def __init__(self, endpoint: str | None = None) -> None:
-        url = endpoint or os.environ.get("AWS_ENDPOINT_URL", "")
+        url = endpoint or os.environ.get(ENV_AWS_ENDPOINT_URL, "")
         if not url:
             raise ConfigError(
                 "external emulator needs an endpoint: set AWS_ENDPOINT_URL or --endpoint"

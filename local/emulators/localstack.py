@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import ConfigError, EmulatorUnavailable
 from local.emulators.base import Emulator, wait_until
 from local.emulators.compose import (
     ComposeEmulator,
@@ -23,7 +24,6 @@ from local.emulators.compose import (
 )
 from local.emulators.localstack_host import LocalStackHostEmulator
 from local.emulators.localstack_install import Progress
-from scenarios.errors import ConfigError, EmulatorUnavailable
 
 BACKEND_ENV = "SQSKIT_LOCALSTACK_BACKEND"
 BACKENDS = ("auto", "image", "host")

@@ -21,7 +21,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from local import capabilities as cap
+from core import capabilities as cap
+from core.aws import client
 from local.emulators.base import LOOPBACK, wait_until
 from local.emulators.embedded import EmbeddedEmulator
 from local.emulators.localstack_install import (
@@ -30,7 +31,6 @@ from local.emulators.localstack_install import (
     Progress,
     ensure_installed,
 )
-from scenarios.aws import client
 
 #: What LocalStack serves here; each works offline with no licence question.
 SERVICES = ("sqs", "sts", "logs")

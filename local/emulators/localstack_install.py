@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from core.errors import ConfigError, EmulatorUnavailable
 from local.emulators.embedded import _die_with_parent
-from scenarios.errors import ConfigError, EmulatorUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from local import capabilities as cap
+from core import capabilities as cap
 from local.emulators.embedded import EmbeddedEmulator
 
 

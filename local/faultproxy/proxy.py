@@ -344,14 +344,16 @@ class FaultProxy:
         action = decision.action
         if action is None:
             response = await self._forward(call, request, upstream)
-            await self._send(writer, response)
             outcome = _Outcome(
                 response.status, True, request.keep_alive and response.keep_alive, response
             )
-        else:
-            outcome = await self._apply(
-                call, request, action, upstream, reader=reader, writer=writer
-            )
+            # Recorded before the client gets its answer: whoever holds a response can read
+            # the record of the call that produced it.
+            if self.recorder.calls_enabled:
+                self._record(call, started_at, t0, outcome, action)
+            await self._send(writer, response)
+            return outcome.keep_alive
+        outcome = await self._apply(call, request, action, upstream, reader=reader, writer=writer)
         if self.recorder.calls_enabled:
             self._record(call, started_at, t0, outcome, action)
         return outcome.keep_alive

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.errors import ConfigError
 from scenarios.catalogue.burst import Burst
 from scenarios.catalogue.crash import Crash
 from scenarios.catalogue.duplicates import Duplicates
@@ -11,8 +12,7 @@ from scenarios.catalogue.poison import Poison
 from scenarios.catalogue.scale_out import ScaleOut
 from scenarios.catalogue.sigterm_drain import SigtermDrain
 from scenarios.catalogue.visibility_overrun import VisibilityOverrun
-from scenarios.engine import Scenario
-from scenarios.errors import ConfigError
+from scenarios.running.scenario import Scenario
 
 ALL: tuple[type[Scenario], ...] = (
     Happy,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scenarios.catalogue.common import BASE_NEEDS
-from scenarios.engine import ConsumerGroup, Phase, Scenario, consumer_env
-from scenarios.expectations import BacklogPeaked
+from scenarios.judging.expectations import BacklogPeaked
+from scenarios.model import Phase, Traffic
+from scenarios.running.scenario import Scenario
 from scenarios.settings import Knobs
-from scenarios.traffic import Traffic
 
 
 class Burst(Scenario):
@@ -28,16 +28,10 @@ class Burst(Scenario):
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         return [
-            Phase(
-                name="main",
-                traffic=Traffic(k.count, rate=0.0, batch_size=k.batch_size, seed=k.seed),
-                consumers=(ConsumerGroup(k.consumers, consumer_env(k)),),
-                visibility_timeout=k.visibility_timeout,
-                receive_wait=k.receive_wait,
-                max_receive_count=k.max_receive_count,
+            Phase.from_knobs(
+                k,
+                traffic=Traffic.from_knobs(k, rate=0.0),
                 # The whole burst is queued before the consumers start.
                 expect=(BacklogPeaked(at_least=max(1, k.count // 2)),),
-                timeout_s=k.timeout_s,
-                settle_s=k.settle_s,
             )
         ]

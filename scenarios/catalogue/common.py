@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from local import capabilities as cap
-from scenarios.engine import Need
+from core import capabilities as cap
+from scenarios.model import Need
 
 BASE_NEEDS: tuple[Need, ...] = (
     Need(cap.SQS_BASIC),

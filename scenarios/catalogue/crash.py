@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scenarios.catalogue.common import BASE_NEEDS
-from scenarios.engine import ConsumerGroup, Phase, Scenario, consumer_env
-from scenarios.expectations import CrashedAndRestarted, Redelivered
-from scenarios.faults import CrashAfterReceive, CrashRate, Fault
+from scenarios.judging.expectations import CrashedAndRestarted, Redelivered
+from scenarios.model import Fault, Phase
+from scenarios.running.faults import CrashAfterReceive, CrashRate
+from scenarios.running.scenario import Scenario
 from scenarios.settings import Knobs
-from scenarios.traffic import Traffic
 
 
 class Crash(Scenario):
@@ -48,16 +48,9 @@ class Crash(Scenario):
         if k.crash_rate:
             faults.append(CrashRate(k.crash_rate))
         return [
-            Phase(
-                name="main",
-                traffic=Traffic(k.count, rate=k.rate, batch_size=k.batch_size, seed=k.seed),
-                consumers=(ConsumerGroup(k.consumers, consumer_env(k)),),
-                visibility_timeout=k.visibility_timeout,
-                receive_wait=k.receive_wait,
-                max_receive_count=k.max_receive_count,
-                faults=tuple(faults),
+            Phase.from_knobs(
+                k,
+                faults=faults,
                 expect=(CrashedAndRestarted(), Redelivered(why="redelivery after a crash")),
-                timeout_s=k.timeout_s,
-                settle_s=k.settle_s,
             )
         ]

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scenarios.catalogue.common import BASE_NEEDS
-from scenarios.engine import ConsumerGroup, Phase, Scenario, consumer_env
-from scenarios.expectations import IdempotencyHeld, Redelivered, SeenByTwoConsumers
-from scenarios.runners.base import RestartPolicy
+from scenarios.judging.expectations import IdempotencyHeld, Redelivered, SeenByTwoConsumers
+from scenarios.model import ConsumerGroup, ConsumerSettings, Phase, RestartPolicy
+from scenarios.running.scenario import Scenario
 from scenarios.settings import Knobs
-from scenarios.traffic import Traffic
 
 
 class Duplicates(Scenario):
@@ -33,37 +32,31 @@ class Duplicates(Scenario):
     needs = BASE_NEEDS
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
-        slow = consumer_env(
+        slow = ConsumerSettings.from_knobs(
             k,
-            SLEEP_MIN_SECONDS=k.slow_seconds,
-            SLEEP_MAX_SECONDS=k.slow_seconds,
-            MAX_MESSAGES=1,
-            CONCURRENCY=1,
-            MESSAGE_LIMIT=1,  # the seed's slow consumer handles one message, then exits
+            sleep_min_seconds=k.slow_seconds,
+            sleep_max_seconds=k.slow_seconds,
+            max_messages=1,
+            concurrency=1,
+            message_limit=1,  # the seed's slow consumer handles one message, then exits
         )
         return [
-            Phase(
-                name="main",
-                traffic=Traffic(k.count, rate=k.rate, batch_size=k.batch_size, seed=k.seed),
+            Phase.from_knobs(
+                k,
                 consumers=(
                     ConsumerGroup(1, slow, label="slow", restart=RestartPolicy.NEVER),
                     ConsumerGroup(
                         k.consumers,
-                        consumer_env(k),
+                        ConsumerSettings.from_knobs(k),
                         start_after_s=k.second_start_delay,
                         after_received=1,  # later than the slow consumer's first message
                         label="second",
                     ),
                 ),
-                visibility_timeout=k.visibility_timeout,
-                receive_wait=k.receive_wait,
-                max_receive_count=k.max_receive_count,
                 expect=(
                     Redelivered(why="duplicate delivery"),
                     SeenByTwoConsumers(),
                     IdempotencyHeld(),
                 ),
-                timeout_s=k.timeout_s,
-                settle_s=k.settle_s,
             )
         ]

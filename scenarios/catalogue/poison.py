@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from local import capabilities as cap
+from core import capabilities as cap
 from scenarios.catalogue.common import BASE_NEEDS
-from scenarios.engine import ConsumerGroup, Need, Phase, Scenario, consumer_env
-from scenarios.expectations import DeadLetteredAfterMaxReceives, Redriven
-from scenarios.faults import RedriveDlq
+from scenarios.judging.expectations import DeadLetteredAfterMaxReceives, Redriven
+from scenarios.model import Need, Phase, Traffic
+from scenarios.running.faults import RedriveDlq
+from scenarios.running.scenario import Scenario
 from scenarios.settings import Knobs
-from scenarios.traffic import Traffic
 
 #: Bodies the consumer must treat as poison (consumer/message.py), each distinct.
 POISON_CORPUS: tuple[str, ...] = (
@@ -59,18 +59,10 @@ class Poison(Scenario):
                 for i, body in enumerate(corpus)
             )
         return [
-            Phase(
-                name="main",
-                traffic=Traffic(
-                    k.count, rate=k.rate, batch_size=k.batch_size, seed=k.seed, poison=corpus
-                ),
-                consumers=(ConsumerGroup(k.consumers, consumer_env(k)),),
-                visibility_timeout=k.visibility_timeout,
-                receive_wait=k.receive_wait,
-                max_receive_count=k.max_receive_count,
+            Phase.from_knobs(
+                k,
+                traffic=Traffic.from_knobs(k, poison=corpus),
                 faults=(RedriveDlq(when_dlq_holds=len(corpus)),) if corpus else (),
                 expect=(DeadLetteredAfterMaxReceives(), Redriven()),
-                timeout_s=k.timeout_s,
-                settle_s=k.settle_s,
             )
         ]

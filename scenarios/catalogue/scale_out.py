@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scenarios.catalogue.common import BASE_NEEDS
-from scenarios.engine import ConsumerGroup, Phase, Scenario, consumer_env
-from scenarios.expectations import CrossExpectation, FasterWith
+from scenarios.judging.expectations import CrossExpectation, FasterWith
+from scenarios.model import ConsumerGroup, ConsumerSettings, Phase
+from scenarios.running.scenario import Scenario
 from scenarios.settings import Knobs
-from scenarios.traffic import Traffic
 
 MIN_SPEEDUP = 1.5
 
@@ -38,16 +38,11 @@ class ScaleOut(Scenario):
         return [self._phase(k, k.consumers), self._phase(k, k.scaled_consumers)]
 
     def _phase(self, k: Knobs, n: int) -> Phase:
-        return Phase(
+        return Phase.from_knobs(
+            k,
             name=self._label(n),
             note=f"{n} consumer(s) drain a backlog of {k.count}",
-            traffic=Traffic(k.count, rate=k.rate, batch_size=k.batch_size, seed=k.seed),
-            consumers=(ConsumerGroup(n, consumer_env(k)),),
-            visibility_timeout=k.visibility_timeout,
-            receive_wait=k.receive_wait,
-            max_receive_count=k.max_receive_count,
-            timeout_s=k.timeout_s,
-            settle_s=k.settle_s,
+            consumers=(ConsumerGroup(n, ConsumerSettings.from_knobs(k)),),
         )
 
     def across(self, k: Knobs) -> Sequence[CrossExpectation]:

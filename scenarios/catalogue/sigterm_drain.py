@@ -12,11 +12,11 @@ import signal
 from collections.abc import Sequence
 
 from scenarios.catalogue.common import BASE_NEEDS
-from scenarios.engine import ConsumerGroup, Phase, Scenario, consumer_env
-from scenarios.expectations import DrainedOnSigterm
-from scenarios.faults import SignalWhileProcessing
+from scenarios.judging.expectations import DrainedOnSigterm
+from scenarios.model import ConsumerGroup, ConsumerSettings, Phase
+from scenarios.running.faults import SignalWhileProcessing
+from scenarios.running.scenario import Scenario
 from scenarios.settings import Knobs
-from scenarios.traffic import Traffic
 
 
 class SigtermDrain(Scenario):
@@ -34,18 +34,14 @@ class SigtermDrain(Scenario):
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         return [
-            Phase(
-                name="main",
-                traffic=Traffic(k.count, rate=k.rate, batch_size=k.batch_size, seed=k.seed),
-                consumers=(ConsumerGroup(k.consumers, consumer_env(k, MAX_MESSAGES=1)),),
-                visibility_timeout=k.visibility_timeout,
-                receive_wait=k.receive_wait,
-                max_receive_count=k.max_receive_count,
+            Phase.from_knobs(
+                k,
+                consumers=(
+                    ConsumerGroup(k.consumers, ConsumerSettings.from_knobs(k, max_messages=1)),
+                ),
                 faults=(
                     SignalWhileProcessing(signal.SIGTERM, slot=0, after_completed=0, max_age_s=0.3),
                 ),
                 expect=(DrainedOnSigterm(),),
-                timeout_s=k.timeout_s,
-                settle_s=k.settle_s,
             )
         ]

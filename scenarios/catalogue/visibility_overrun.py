@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from local import capabilities as cap
+from consumer.contract import ENV_HEARTBEAT_SECONDS
+from core import capabilities as cap
 from scenarios.catalogue.common import BASE_NEEDS
-from scenarios.engine import ConsumerGroup, Need, Phase, Scenario, consumer_env
-from scenarios.expectations import (
+from scenarios.judging.expectations import (
     IdempotencyHeld,
     NotRedelivered,
     Redelivered,
     WorkOverranVisibility,
 )
-from scenarios.runners.base import RestartPolicy
+from scenarios.model import ConsumerGroup, ConsumerSettings, Need, Phase, RestartPolicy
+from scenarios.running.scenario import Scenario
 from scenarios.settings import Knobs
-from scenarios.traffic import Traffic
 
 
 class VisibilityOverrun(Scenario):
@@ -42,14 +42,14 @@ class VisibilityOverrun(Scenario):
         return [self._phase(k, heartbeat=0.0), self._phase(k, heartbeat=k.heartbeat_seconds)]
 
     def _phase(self, k: Knobs, *, heartbeat: float) -> Phase:
-        slow = consumer_env(
+        slow = ConsumerSettings.from_knobs(
             k,
-            SLEEP_MIN_SECONDS=k.slow_seconds,
-            SLEEP_MAX_SECONDS=k.slow_seconds,
-            MAX_MESSAGES=1,
-            CONCURRENCY=2,
-            MESSAGE_LIMIT=2,  # two overrunning messages, then it exits
-            HEARTBEAT_SECONDS=heartbeat,
+            sleep_min_seconds=k.slow_seconds,
+            sleep_max_seconds=k.slow_seconds,
+            max_messages=1,
+            concurrency=2,
+            message_limit=2,  # two overrunning messages, then it exits
+            heartbeat_seconds=heartbeat,
         )
         on = heartbeat > 0
         expect = (
@@ -61,23 +61,18 @@ class VisibilityOverrun(Scenario):
                 IdempotencyHeld(),
             )
         )
-        return Phase(
+        return Phase.from_knobs(
+            k,
             name="heartbeat-on" if on else "heartbeat-off",
-            note=f"HEARTBEAT_SECONDS={heartbeat:g}",
-            traffic=Traffic(k.count, rate=k.rate, batch_size=k.batch_size, seed=k.seed),
+            note=f"{ENV_HEARTBEAT_SECONDS}={heartbeat:g}",
             consumers=(
                 ConsumerGroup(1, slow, label="slow", restart=RestartPolicy.NEVER),
                 ConsumerGroup(
                     k.consumers,
-                    consumer_env(k, HEARTBEAT_SECONDS=heartbeat),
+                    ConsumerSettings.from_knobs(k, heartbeat_seconds=heartbeat),
                     after_received=2,  # once the slow consumer holds its two messages
                     label="fast",
                 ),
             ),
-            visibility_timeout=k.visibility_timeout,
-            receive_wait=k.receive_wait,
-            max_receive_count=k.max_receive_count,
             expect=expect,
-            timeout_s=k.timeout_s,
-            settle_s=k.settle_s,
         )

@@ -7,7 +7,6 @@ Library errors share one root (``KitError``) and become named exit codes here, a
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 from typing import Any
@@ -15,12 +14,14 @@ from typing import Any
 import click
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scenarios.cli.options import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE
-from scenarios.errors import ConfigError, KitError
+from core.errors import ConfigError, KitError
+from scenarios.cli import cleanup, diff, doctor, report, run, validate
+from scenarios.cli import list as list_
+from scenarios.cli.exit_codes import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE
 
-#: command modules, in `--help` order; the optional ones may be absent from an install
-COMMANDS = ("list", "run", "report", "diff", "doctor", "validate", "cleanup")
-OPTIONAL = frozenset({"doctor", "validate", "cleanup", "diff"})
+#: the command modules, in `--help` order
+_MODULES = (list_, run, report, diff, doctor, validate, cleanup)
+COMMANDS = tuple(str(m.command.name) for m in _MODULES)
 
 EPILOG = """
 \b
@@ -60,18 +61,8 @@ def cli() -> None:
     """See, and prove, what an SQS consumer does under at-least-once delivery."""
 
 
-def _register() -> None:
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"scenarios.cli.{name}")
-        except ImportError as exc:
-            if name in OPTIONAL and exc.name and exc.name.startswith("scenarios.cli"):
-                continue  # that command's issue has not landed in this install
-            raise
-        cli.add_command(module.command)
-
-
-_register()
+for _module in _MODULES:
+    cli.add_command(_module.command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,19 +7,18 @@ from typing import Any
 
 import click
 
-from scenarios.aws import client as make_client
-from scenarios.aws import resolve_region
-from scenarios.aws_guardrails import (
+from consumer.contract import ENV_AWS_REGION
+from core.aws import client as make_client
+from core.aws import resolve_region
+from core.errors import KitError
+from scenarios.aws.cleanup import (
     DEFAULT_STACK_GLOB,
     Leftover,
-    confirmation_given,
     find_leftovers,
     remove_leftover,
 )
-from scenarios.errors import KitError
-
-EXIT_USAGE = 2
-EXIT_INFRA = 3
+from scenarios.aws.guardrails import confirmation_given
+from scenarios.cli.exit_codes import EXIT_INFRA, EXIT_USAGE
 
 EPILOG = """
 \b
@@ -50,7 +49,7 @@ infrastructure (sqs-demo).
     envvar="SQSKIT_CLEANUP_PREFIX",
     help="Stack prefix, or a glob over the sqs-kit-stack tag.",
 )
-@click.option("--region", envvar="AWS_REGION", default=None, help="AWS region.")
+@click.option("--region", envvar=ENV_AWS_REGION, default=None, help="AWS region.")
 @click.option(
     "--endpoint",
     "--endpoint-url",

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import click
 
-from scenarios.errors import ConfigError, KitError
-
-EXIT_FAILED_CHECKS = 1
-EXIT_USAGE = 2
-EXIT_INFRA = 3
+from consumer.contract import ENV_AWS_ENDPOINT_URL
+from core.errors import ConfigError, KitError
+from local.conformance import doctor as run_doctor
+from scenarios.cli.exit_codes import EXIT_FAILED, EXIT_INFRA, EXIT_USAGE
 
 EPILOG = """
 \b
@@ -28,7 +27,7 @@ that need a capability the probe did not prove are skipped with the reason, or s
 @click.command("doctor", epilog=EPILOG)
 @click.option(
     "--endpoint",
-    envvar="AWS_ENDPOINT_URL",
+    envvar=ENV_AWS_ENDPOINT_URL,
     default=None,
     help="Probe this endpoint [env AWS_ENDPOINT_URL]; default: auto-select.",
 )
@@ -52,8 +51,6 @@ def doctor(
     endpoint: str | None, emulator: str, json_path: Path | None, only: str | None, strict: bool
 ) -> None:
     """Probe an emulator (or AWS endpoint) for the behaviour the scenarios rely on."""
-    from local.conformance import doctor as run_doctor
-
     try:
         report = run_doctor(endpoint, emulator, json_path, only=only)
     except ConfigError as exc:
@@ -61,7 +58,7 @@ def doctor(
     except KitError as exc:
         raise click.exceptions.Exit(_fail(str(exc), EXIT_INFRA)) from exc
     if strict and report.failed:
-        raise click.exceptions.Exit(EXIT_FAILED_CHECKS)
+        raise click.exceptions.Exit(EXIT_FAILED)
 
 
 def _fail(message: str, code: int) -> int:

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from scenarios import catalogue
 from scenarios.settings import RunSettings
@@ -52,9 +54,6 @@ def list_command(show_knobs: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title="scenarios (scenario run NAME|all)", show_lines=show_knobs)
     table.add_column("name", style="bold")
     table.add_column("what it shows")

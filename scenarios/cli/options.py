@@ -12,15 +12,18 @@ from typing import Any, TypeVar
 
 import click
 
-from scenarios.settings import EMULATORS, PROVISIONERS, RUNNERS, TARGETS
+from consumer.contract import ENV_AWS_REGION
+from scenarios.settings import (
+    EMULATORS,
+    MAX_BATCH,
+    MAX_CONSUMERS,
+    MAX_COUNT,
+    PROVISIONERS,
+    RUNNERS,
+    TARGETS,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INFRA = 3
-EXIT_INTERRUPTED = 130
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -88,14 +91,14 @@ target_options = _stack(
         help="How the stack is created [default: api locally, terraform on aws].",
     ),
     click.option(
-        "--region", envvar="AWS_REGION", default=None, show_envvar=True, help="AWS region."
+        "--region", envvar=ENV_AWS_REGION, default=None, show_envvar=True, help="AWS region."
     ),
 )
 
 knob_options = _stack(
     click.option(
         "--consumers",
-        type=click.IntRange(1, 64),
+        type=click.IntRange(1, MAX_CONSUMERS),
         envvar="SQSKIT_CONSUMERS",
         default=None,
         show_envvar=True,
@@ -103,7 +106,7 @@ knob_options = _stack(
     ),
     click.option(
         "--count",
-        type=click.IntRange(1, 100_000),
+        type=click.IntRange(1, MAX_COUNT),
         envvar="SQSKIT_COUNT",
         default=None,
         show_envvar=True,
@@ -119,7 +122,7 @@ knob_options = _stack(
     ),
     click.option(
         "--batch-size",
-        type=click.IntRange(1, 10),
+        type=click.IntRange(1, MAX_BATCH),
         envvar="SQSKIT_BATCH_SIZE",
         default=None,
         show_envvar=True,

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import time
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from scenarios.engine import Progress
+from core.lifecycle import Scoped
+from scenarios.running.phase import Progress
 
 _REFRESH_S = 0.2
 
 
-class ProgressView:
+class ProgressView(Scoped):
     """Renders engine ``Progress`` updates; a context manager around one scenario."""
 
     def __init__(self, console: Console | None = None, *, quiet: bool = False) -> None:
@@ -28,20 +28,15 @@ class ProgressView:
         self._last_stage: tuple[str, str, str] | None = None
         self._last_draw = 0.0
 
-    def __enter__(self) -> Self:
+    def open(self) -> None:
+        """Start the live line on a terminal (``with view:`` around one scenario)."""
         if self.console.is_terminal and not self.quiet:
             self._live = Live(Text(""), console=self.console, transient=True, refresh_per_second=8)
-            self._live.__enter__()
-        return self
+            self._live.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         if self._live is not None:
-            self._live.__exit__(exc_type, exc, tb)
+            self._live.stop()
             self._live = None
 
     def note(self, message: str) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from scenarios import report as reports
-from scenarios.cli.options import EXIT_FAILED, EXIT_OK
+from scenarios.cli.exit_codes import exit_code
+from scenarios.reporting import console, document
+from scenarios.reporting.png import timeline_png
 
 EPILOG = """
 \b
@@ -31,24 +32,23 @@ Examples:
 @click.pass_context
 def report_command(ctx: click.Context, path: Path, png: bool, as_json: bool) -> None:
     """Re-render the report(s) in PATH; exit 0 when every scenario in it passed, else 1."""
-    runs = reports.load(path)
+    runs = document.load(path)
     if png:
         for run in runs:
             if run.get("phases"):
                 out = path.parent / f"{run['scenario']}.png"
-                run.setdefault("artifacts", {})["png"] = str(reports.timeline_png(run, out))
+                run.setdefault("artifacts", {})["png"] = str(timeline_png(run, out))
     if as_json:
-        click.echo(json.dumps(runs[0] if len(runs) == 1 else reports.summary(runs), indent=2))
+        click.echo(json.dumps(runs[0] if len(runs) == 1 else document.summary(runs), indent=2))
     else:
-        console = reports.console()
+        out = console.console()
         for run in runs:
-            for part in reports.render(run):
-                console.print(part)
-            console.print()
+            for part in console.render(run):
+                out.print(part)
+            out.print()
         if len(runs) > 1:
-            console.print(reports.render_summary(runs))
-    ok = all(r.get("status") in ("passed", "skipped") for r in runs)
-    ctx.exit(EXIT_OK if ok else EXIT_FAILED)
+            out.print(console.render_summary(runs))
+    ctx.exit(exit_code(document.status_of(r) for r in runs))
 
 
 command = report_command

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import time
 from pathlib import Path
@@ -11,21 +12,18 @@ from typing import Any
 
 import click
 
+from core.errors import ConfigError, KitError
 from scenarios import catalogue
-from scenarios import report as reports
-from scenarios.cli.options import (
-    EXIT_FAILED,
-    EXIT_INFRA,
-    EXIT_OK,
-    knob_options,
-    output_options,
-    target_options,
-)
+from scenarios.cli.exit_codes import exit_code
+from scenarios.cli.options import knob_options, output_options, target_options
 from scenarios.cli.progress import ProgressView
-from scenarios.engine import Scenario
-from scenarios.errors import ConfigError, KitError
+from scenarios.reporting import console, document
+from scenarios.running.scenario import Scenario, Status
 from scenarios.settings import RunSettings, parse_knob
-from scenarios.targets import Target, get_target
+from scenarios.targets import Target, Workload, get_target
+
+#: consumers beyond a scenario's first group (a slow one, a second one), for the plan
+EXTRA_CONSUMERS = 2
 
 EPILOG = """
 \b
@@ -59,8 +57,9 @@ def run_command(ctx: click.Context, /, names: tuple[str, ...], **opts: Any) -> N
     target = get_target(settings, run_dir=run_dir)
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     results: list[dict[str, Any]] = []
+    statuses: list[Status] = []
     try:
-        _preflight(settings, scenarios, view)
+        _show_plan(target, scenarios, settings, view)
         target.open()
         info = target.describe()
         view.note(
@@ -70,11 +69,11 @@ def run_command(ctx: click.Context, /, names: tuple[str, ...], **opts: Any) -> N
             f"{info.get('provisioner')}; reports in {run_dir}"
         )
         for scenario in scenarios:
-            results.append(
-                _run_one(
-                    scenario, target, settings=settings, run_dir=run_dir, view=view, as_json=as_json
-                )
+            status, data = _run_one(
+                scenario, target, settings=settings, run_dir=run_dir, view=view, as_json=as_json
             )
+            statuses.append(status)
+            results.append(data)
     finally:
         try:
             target.close()
@@ -87,14 +86,14 @@ def run_command(ctx: click.Context, /, names: tuple[str, ...], **opts: Any) -> N
             "emulator this run started is gone with it - use --emulator external to inspect"
         )
     if len(results) > 1:
-        summary = reports.summary(results)
+        summary = document.summary(results)
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if as_json:
-        payload = results[0] if len(results) == 1 else reports.summary(results)
+        payload = results[0] if len(results) == 1 else document.summary(results)
         click.echo(json.dumps(payload, indent=2))
     elif len(results) > 1:
-        reports.console().print(reports.render_summary(results))
-    ctx.exit(_exit_code(results))
+        console.console().print(console.render_summary(results))
+    ctx.exit(exit_code(statuses))
 
 
 def _run_one(
@@ -105,55 +104,30 @@ def _run_one(
     run_dir: Path,
     view: ProgressView,
     as_json: bool,
-) -> dict[str, Any]:
+) -> tuple[Status, dict[str, Any]]:
     started = time.time()
     try:
         with view:
             result = scenario.execute(target, settings, run_dir=run_dir, on_progress=view)
-        data = reports.build(result)
+        status, data = result.status, document.build(result)
     except ConfigError:
         raise
     except KitError as exc:  # infrastructure: reported, and the next scenario still runs
-        data = _error_report(scenario, target, str(exc), started)
-    data = reports.write(data, run_dir, png=settings.png)
+        status = Status.ERROR
+        data = document.error_report(
+            scenario=scenario.name,
+            summary=scenario.summary,
+            target=target.describe(),
+            reason=str(exc),
+            duration_s=time.time() - started,
+        )
+    data = document.write(data, run_dir, png=settings.png)
     if not as_json:
-        console = reports.console()
-        for part in reports.render(data):
-            console.print(part)
-        console.print()
-    return data
-
-
-def _error_report(
-    scenario: Scenario, target: Target, reason: str, started: float
-) -> dict[str, Any]:
-    info = target.describe()
-    return {
-        "schema": reports.SCHEMA,
-        "scenario": scenario.name,
-        "summary": scenario.summary,
-        "status": "error",
-        "passed": False,
-        "reason": reason,
-        "target": info.get("target"),
-        "emulator": info.get("emulator"),
-        "target_info": info,
-        "duration_s": round(time.time() - started, 3),
-        "counts": {},
-        "latency_ms": {},
-        "checks": [],
-        "phases": [],
-        "artifacts": {},
-    }
-
-
-def _exit_code(results: list[dict[str, Any]]) -> int:
-    statuses = {r.get("status") for r in results}
-    if "error" in statuses:
-        return EXIT_INFRA
-    if "failed" in statuses:
-        return EXIT_FAILED
-    return EXIT_OK
+        out = console.console()
+        for part in console.render(data):
+            out.print(part)
+        out.print()
+    return status, data
 
 
 def _settings(opts: dict[str, Any]) -> RunSettings:
@@ -166,36 +140,24 @@ def _run_id(names: tuple[str, ...]) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{label}"
 
 
-def _preflight(settings: RunSettings, scenarios: list[Scenario], view: ProgressView) -> None:
-    """On AWS: show the plan (account, region, resources, rough cost), then ask for consent.
+def _show_plan(
+    target: Target, scenarios: list[Scenario], settings: RunSettings, view: ProgressView
+) -> None:
+    """The target's plan (on AWS: account, region, resources, rough cost) before ``open``.
 
-    The plan comes first so that a refusal already tells the user what ``--yes`` would do.
-    Against an endpoint override an emulator stands in for AWS: nothing to confirm.
+    The plan comes first so that a refusal to start already tells the user what ``--yes``
+    would do.
     """
-    if settings.target != "aws":
-        return
-    from scenarios import aws_guardrails as guard
-    from scenarios.aws import client, resolve_region
-
-    if settings.endpoint:
-        view.note(f"aws target against {settings.endpoint}: an emulator stands in for AWS")
-    else:
-        region = resolve_region(settings.region)
-        identity = guard.caller_identity(client("sts", region=region), region)
-        consumers = max(s.knobs(settings).consumers for s in scenarios) + 2
-        messages = sum(s.knobs(settings).count for s in scenarios)
-        view.note(
-            guard.preflight_text(
-                identity,
-                prefix="sqskit-<scenario>-<hex>",
-                consumers=consumers,
-                image=f"consumer:{settings.image_tag or 'latest'}",
-                estimate=guard.estimate_cost(
-                    consumers=consumers, minutes=5.0 * len(scenarios), messages=messages
-                ),
-            )
-        )
-    guard.require_confirmation(target="aws", yes=settings.yes, endpoint_url=settings.endpoint)
+    knobs = [s.knobs(settings) for s in scenarios]
+    workload = Workload(
+        scenarios=len(scenarios),
+        # the largest first group, plus the extra groups (slow, second) some scenarios add
+        consumers=max(k.consumers for k in knobs) + EXTRA_CONSUMERS,
+        messages=sum(k.count for k in knobs),
+    )
+    plan = target.preflight(workload)
+    if plan:
+        view.note(plan)
 
 
 def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -204,8 +166,6 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _configure_logging(verbosity: int) -> None:
-    import logging
-
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.getLogger().setLevel(level)
     for noisy in ("botocore", "urllib3", "boto3"):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from scenarios.errors import ConfigError
-
-EXIT_FAILED_CHECKS = 1
-EXIT_USAGE = 2
+from consumer.contract import ENV_AWS_ENDPOINT_URL
+from core.errors import ConfigError
+from scenarios.cli.exit_codes import EXIT_FAILED, EXIT_USAGE
+from scenarios.validate_infra import run
 
 EPILOG = """
 \b
@@ -34,15 +34,13 @@ Settings come from the Terraform state's outputs (stack_settings); each check pr
 )
 @click.option(
     "--endpoint",
-    envvar="AWS_ENDPOINT_URL",
+    envvar=ENV_AWS_ENDPOINT_URL,
     default=None,
     help="An emulator endpoint [env AWS_ENDPOINT_URL]; default: AWS.",
 )
 @click.option("--region", default=None, help="Override the region recorded in the outputs.")
 def validate(main_: bool, workspace: str | None, endpoint: str | None, region: str | None) -> None:
     """Check that the deployed queue, DLQ, tables (and main infrastructure) match Terraform."""
-    from scenarios.validate_infra import run
-
     if not main_ and not workspace:
         click.echo("validate: choose --main or --workspace NAME", err=True)
         raise click.exceptions.Exit(EXIT_USAGE)
@@ -53,7 +51,7 @@ def validate(main_: bool, workspace: str | None, endpoint: str | None, region: s
         raise click.exceptions.Exit(EXIT_USAGE) from exc
     click.echo(report.render())
     if not report.ok:
-        raise click.exceptions.Exit(EXIT_FAILED_CHECKS)
+        raise click.exceptions.Exit(EXIT_FAILED)
 
 
 command = validate

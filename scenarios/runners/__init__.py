@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scenarios.runners.base import ConsumerHandle, ConsumerRunner, RestartPolicy, parse_event
+from core.errors import ConfigError, InfrastructureError
+from local.docker.engine import docker_runner_available
+from scenarios.model import RestartPolicy
+from scenarios.runners.base import ConsumerHandle, ConsumerRunner, parse_event
+from scenarios.runners.docker import DockerRunner
+from scenarios.runners.process import ProcessRunner
 
 __all__ = [
     "ConsumerHandle",
@@ -33,24 +38,13 @@ def resolve_runner(name: str, *, image_tag: str | None = None) -> tuple[str, str
     ``auto`` picks docker when an engine answers and the consumer image is built, and the
     process runner otherwise.
     """
-    from scenarios.errors import ConfigError
-
     if name not in LOCAL_RUNNERS:
         raise ConfigError(f"--runner {name!r} is invalid: choose one of {', '.join(LOCAL_RUNNERS)}")
     if name == "process":
         return "process", "--runner process was asked for"
-    image = docker_image(image_tag)
-    try:
-        from scenarios.runners.docker import docker_runner_available
-    except ImportError as exc:
-        if name == "docker":
-            raise ConfigError(f"--runner docker is not available: {exc}") from exc
-        return "process", f"the docker runner is not installed ({exc})"
-    ok, why = docker_runner_available(image)
+    ok, why = docker_runner_available(docker_image(image_tag))
     if name == "docker":
         if not ok:
-            from scenarios.errors import InfrastructureError
-
             raise InfrastructureError(f"--runner docker cannot run: {why}")
         return "docker", f"--runner docker was asked for ({why})"
     if ok:
@@ -66,14 +60,8 @@ def get_runner(
     run_id: str | None = None,
 ) -> ConsumerRunner:
     """Build the runner called ``name`` (``process`` or ``docker``; resolve ``auto`` first)."""
-    from scenarios.errors import ConfigError
-
     if name == "process":
-        from scenarios.runners.process import ProcessRunner
-
         return ProcessRunner(log_dir)
     if name == "docker":
-        from scenarios.runners.docker import DockerRunner
-
         return DockerRunner(docker_image(image_tag), run_id=run_id, log_dir=log_dir)
     raise ConfigError(f"unknown runner {name!r}: choose 'process' or 'docker'")

@@ -4,12 +4,14 @@ A runner starts N consumer *slots*. Each slot runs one consumer at a time; when 
 crashes and the restart policy says so, the base starts a new incarnation in the same slot
 with a fresh CONSUMER_ID, the way an ECS service replaces a stopped task. Backends (process,
 docker, ecs) only launch, signal, poll, read log lines and remove one incarnation.
+
+A slot keeps the consumer's typed settings; they become environment variables once per
+launch, with the incarnation's own CONSUMER_ID and chaos seed.
 """
 
 from __future__ import annotations
 
 import abc
-import enum
 import json
 import logging
 import signal as signals
@@ -19,19 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from consumer.contract import ENV_CONSUMER_ID, ENV_LOG_FORMAT, EXIT_OK, LOG_FORMAT_JSON
+from scenarios.model import ConsumerSettings, RestartPolicy
+
 log = logging.getLogger(__name__)
 
-# The consumer's exit codes (consumer/exit_codes.py), repeated here so the engine does not
-# import the consumer package.
-EXIT_OK = 0
-EXIT_CHAOS_CRASH = 3
-
-
-class RestartPolicy(enum.Enum):
-    """When a slot gets a new incarnation after its consumer exits."""
-
-    NEVER = "never"
-    ON_FAILURE = "on-failure"  # any non-zero exit, as an ECS service does for a stopped task
+#: each incarnation's chaos seed is ``seed * SEED_STRIDE + launch number``
+SEED_STRIDE = 1000
 
 
 @dataclass
@@ -52,8 +48,10 @@ class ConsumerHandle:
     """A slot: what the scenario holds on to across restarts."""
 
     slot: int
-    env: dict[str, str]
+    settings: ConsumerSettings
     restart: RestartPolicy
+    #: variables beyond the settings (the stack's addresses), passed through as they are
+    env: dict[str, str] = field(default_factory=dict)
     incarnations: list[Incarnation] = field(default_factory=list)
     id_prefix: str = "consumer"
 
@@ -82,6 +80,8 @@ class ConsumerRunner(abc.ABC):
     restart_delay_s: float = 0.2
 
     def __init__(self) -> None:
+        #: set when the runner cannot go on (the infrastructure keeps failing); the target raises
+        self.fatal_error: str | None = None
         self._handles: list[ConsumerHandle] = []
         self._events: list[dict[str, Any]] = []
         self._lock = threading.RLock()
@@ -98,18 +98,23 @@ class ConsumerRunner(abc.ABC):
     def start(
         self,
         n: int,
-        env: Mapping[str, str],
+        settings: ConsumerSettings | None = None,
         *,
+        env: Mapping[str, str] | None = None,
         restart: RestartPolicy = RestartPolicy.ON_FAILURE,
         id_prefix: str = "consumer",
     ) -> list[ConsumerHandle]:
-        """Start ``n`` consumers with ``env``; returns one handle per slot."""
+        """Start ``n`` consumers with ``settings`` (and ``env``); returns one handle per slot."""
         new = []
         with self._lock:
             for _ in range(n):
                 slot = len(self._handles)
                 handle = ConsumerHandle(
-                    slot=slot, env={**env}, restart=restart, id_prefix=id_prefix
+                    slot=slot,
+                    settings=settings or ConsumerSettings(),
+                    restart=restart,
+                    env=dict(env or {}),
+                    id_prefix=id_prefix,
                 )
                 self._handles.append(handle)
                 self._launch_incarnation(handle, id_prefix)
@@ -125,7 +130,7 @@ class ConsumerRunner(abc.ABC):
                 return
             inc.signals_sent.append(signals.Signals(sig).name)
             log.info(
-                "consumer.signal",
+                "runner.signal",
                 extra={"consumer_id": inc.consumer_id, "signal": signals.Signals(sig).name},
             )
             self._signal(inc, sig)
@@ -237,11 +242,17 @@ class ConsumerRunner(abc.ABC):
     def _launch_incarnation(self, handle: ConsumerHandle, id_prefix: str) -> None:
         self._seq += 1
         consumer_id = f"{id_prefix}-{handle.slot}-{self._seq}"
-        env = {**handle.env, "CONSUMER_ID": consumer_id, "LOG_FORMAT": "json"}
-        if env.get("CHAOS_SEED", "").lstrip("-").isdigit():
+        settings = handle.settings
+        if settings.chaos_seed is not None:
             # Each incarnation gets its own seed: the consumer draws per message number, so a
             # shared seed would make every replacement crash at the same point, forever.
-            env["CHAOS_SEED"] = str(int(env["CHAOS_SEED"]) * 1000 + self._seq)
+            settings = settings.with_(chaos_seed=settings.chaos_seed * SEED_STRIDE + self._seq)
+        env = {
+            **handle.env,
+            **settings.to_env(),
+            ENV_CONSUMER_ID: consumer_id,
+            ENV_LOG_FORMAT: LOG_FORMAT_JSON,
+        }
         native_id, native = self._launch(handle.slot, consumer_id, env)
         handle.incarnations.append(
             Incarnation(

@@ -34,129 +34,44 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from scenarios.errors import ConfigError, InfrastructureError
+from consumer.contract import (
+    ENV_AWS_ACCESS_KEY_ID,
+    ENV_AWS_DEFAULT_REGION,
+    ENV_AWS_REGION,
+    ENV_AWS_SECRET_ACCESS_KEY,
+    EXIT_SIGKILL_CONTAINER,
+)
+from core.aws import with_emulator_credentials
+from core.errors import ConfigError, InfrastructureError
+from local.docker.engine import (
+    DEFAULT_IMAGE,
+    HOST_GATEWAY_NAME,
+    HOST_NETWORK,
+    LABEL_CONSUMER,
+    LABEL_MANAGED,
+    LABEL_RUN,
+    LABEL_SLOT,
+    container_safe_env,
+    docker_client,
+    docker_module,
+    remove_labelled_containers,
+)
 from scenarios.runners.base import ConsumerRunner, Incarnation
 
 log = logging.getLogger(__name__)
 
-DEFAULT_IMAGE = "sqs-kit-consumer:local"
-HOST_NETWORK = "host"
-HOST_GATEWAY_NAME = "host.docker.internal"
-LABEL_MANAGED = "sqs-kit.managed"
-LABEL_RUN = "sqs-kit.run"
-LABEL_SLOT = "sqs-kit.slot"
-LABEL_CONSUMER = "sqs-kit.consumer-id"
-# Variables whose URLs a container on a non-host network must reach differently.
-URL_VARIABLES = ("AWS_ENDPOINT_URL", "QUEUE_URL", "DLQ_URL", "AWS_ENDPOINT_URL_SQS")
 # Unlike a subprocess, a container inherits nothing: these come from the caller's environment.
 PASSTHROUGH_VARIABLES = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
+    ENV_AWS_ACCESS_KEY_ID,
+    ENV_AWS_SECRET_ACCESS_KEY,
     "AWS_SESSION_TOKEN",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
+    ENV_AWS_REGION,
+    ENV_AWS_DEFAULT_REGION,
 )
-EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 _EXITED = frozenset({"exited", "dead"})
 _NAME_RE = re.compile(r"[^a-zA-Z0-9_.-]+")
 _READER_JOIN_S = 5.0
-
-
-def _docker_module() -> Any:
-    try:
-        import docker
-    except ImportError as exc:  # the kit extra installs it
-        raise InfrastructureError(
-            "the Docker SDK is missing: pip install 'sqs-kit[kit]' (or pip install docker)"
-        ) from exc
-    return docker
-
-
-def docker_client(timeout: int = 60) -> Any:
-    """A Docker SDK client for the engine in DOCKER_HOST (or the default socket)."""
-    docker = _docker_module()
-    try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise InfrastructureError(f"no Docker engine answers: {exc}") from exc
-    return client
-
-
-def docker_runner_available(image: str = DEFAULT_IMAGE) -> tuple[bool, str]:
-    """(True, engine version) when an engine answers and ``image`` exists locally.
-
-    What ``--runner auto`` asks before choosing docker over process. Never pulls.
-    """
-    try:
-        docker = _docker_module()
-    except InfrastructureError as exc:
-        return False, str(exc)
-    try:
-        client = docker.from_env(timeout=5)
-        version = client.version().get("Version", "?")
-    except Exception as exc:  # any failure here just means "use the process runner"
-        return False, f"no Docker engine answers: {exc}"
-    try:
-        client.images.get(image)
-    except docker.errors.ImageNotFound:
-        return False, f"image {image} is not built (python -m local.docker build consumer)"
-    except docker.errors.DockerException as exc:
-        return False, f"cannot inspect image {image}: {exc}"
-    finally:
-        client.close()
-    return True, f"engine {version}, image {image}"
-
-
-def container_safe_env(env: Mapping[str, str], endpoint_host: str) -> dict[str, str]:
-    """``env`` with loopback URLs pointed at ``endpoint_host`` (``host`` or ``host:port``).
-
-    >>> container_safe_env({"QUEUE_URL": "http://127.0.0.1:4566/000/q"}, "localstack:4566")
-    {'QUEUE_URL': 'http://localstack:4566/000/q'}
-    """
-    if not endpoint_host or "/" in endpoint_host:
-        raise ConfigError(
-            f"endpoint_host={endpoint_host!r} is invalid: give host or host:port, e.g. "
-            "localstack:4566"
-        )
-    out = dict(env)
-    for name in URL_VARIABLES:
-        value = out.get(name)
-        if value:
-            out[name] = _rewrite_loopback(value, endpoint_host)
-    return out
-
-
-def _rewrite_loopback(url: str, endpoint_host: str) -> str:
-    parts = urlsplit(url)
-    if parts.hostname not in LOOPBACK_HOSTS:
-        return url
-    netloc = endpoint_host
-    if ":" not in endpoint_host and parts.port is not None:
-        netloc = f"{endpoint_host}:{parts.port}"  # same port, reached through another host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def remove_labelled_containers(*, run_id: str | None = None, client: Any = None) -> list[str]:
-    """Force-remove the kit's containers (one run's, or all); returns their names."""
-    own = client is None
-    client = client or docker_client()
-    labels = [f"{LABEL_MANAGED}=true"] + ([f"{LABEL_RUN}={run_id}"] if run_id else [])
-    removed = []
-    try:
-        for container in client.containers.list(all=True, filters={"label": labels}):
-            with contextlib.suppress(Exception):
-                container.remove(force=True)
-                removed.append(container.name)
-    finally:
-        if own:
-            client.close()
-    if removed:
-        log.info("docker.containers_removed", extra={"count": len(removed), "run": run_id})
-    return removed
 
 
 @dataclass
@@ -229,9 +144,7 @@ class DockerRunner(ConsumerRunner):
         container-safe off the host network.
         """
         out = {k: os.environ[k] for k in PASSTHROUGH_VARIABLES if k in os.environ}
-        out.update(env)
-        if out.get("AWS_ENDPOINT_URL") and "AWS_ACCESS_KEY_ID" not in out:
-            out.update(EMULATOR_CREDENTIALS)
+        out = with_emulator_credentials({**out, **env})
         if self.endpoint_host is None:
             return out
         return container_safe_env(out, self.endpoint_host)
@@ -260,7 +173,7 @@ class DockerRunner(ConsumerRunner):
     # -- backend primitives -----------------------------------------------------------------------
 
     def _launch(self, slot: int, consumer_id: str, env: dict[str, str]) -> tuple[str, Any]:
-        docker = _docker_module()
+        docker = docker_module()
         kwargs: dict[str, Any] = {
             "image": self.image,
             "detach": True,
@@ -314,7 +227,7 @@ class DockerRunner(ConsumerRunner):
         try:
             state.container.reload()
         except Exception:  # removed behind our back: treat as killed
-            state.exit_code = 128 + signals.SIGKILL
+            state.exit_code = EXIT_SIGKILL_CONTAINER
             return state.exit_code
         attrs = state.container.attrs.get("State", {})
         if attrs.get("Status") not in _EXITED:

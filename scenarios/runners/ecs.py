@@ -32,8 +32,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scenarios.errors import ConfigError, InfrastructureError
-from scenarios.runners.base import ConsumerHandle, ConsumerRunner, Incarnation, RestartPolicy
+from consumer.contract import ENV_AWS_ACCESS_KEY_ID, ENV_AWS_SECRET_ACCESS_KEY
+from core.errors import ConfigError, InfrastructureError
+from scenarios.model import RestartPolicy
+from scenarios.runners.base import ConsumerHandle, ConsumerRunner, Incarnation
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ EXIT_TASK_FAILED_TO_START = 125
 MAX_START_FAILURES = 3
 #: Variables never sent as overrides: they would be readable by anyone who can DescribeTasks.
 SECRET_VARIABLES = frozenset(
-    {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
+    {ENV_AWS_ACCESS_KEY_ID, ENV_AWS_SECRET_ACCESS_KEY, "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
 )
 
 KILL_SEMANTICS = (
@@ -175,7 +177,6 @@ class EcsRunner(ConsumerRunner):
         self._api_lock = threading.Lock()
         self._last_describe = 0.0
         self._start_failures: dict[int, int] = {}
-        self.fatal_error: str | None = None
         try:
             described = ecs.describe_task_definition(taskDefinition=config.task_definition)
         except (ClientError, BotoCoreError) as exc:

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from scenarios.errors import InfrastructureError
+from consumer.contract import ENV_AWS_ACCESS_KEY_ID, ENV_AWS_SECRET_ACCESS_KEY
+from core.aws import with_emulator_credentials
+from core.errors import InfrastructureError
 from scenarios.runners.base import ConsumerRunner, Incarnation
 
 log = logging.getLogger(__name__)
@@ -37,15 +39,14 @@ _PASSTHROUGH = (
     "PYTHONPATH",
     "VIRTUAL_ENV",
     "SYSTEMROOT",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
+    ENV_AWS_ACCESS_KEY_ID,
+    ENV_AWS_SECRET_ACCESS_KEY,
     "AWS_SESSION_TOKEN",
     "AWS_PROFILE",
     "AWS_CONFIG_FILE",
     "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_CA_BUNDLE",
 )
-_EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
 
 def _libc_prctl() -> Any:
@@ -99,10 +100,8 @@ class ProcessRunner(ConsumerRunner):
     def child_env(self, env: dict[str, str]) -> dict[str, str]:
         """The allow-listed parent environment plus ``env`` (dummy credentials for emulators)."""
         out = {k: os.environ[k] for k in _PASSTHROUGH if k in os.environ}
-        out.update(env)
+        out = with_emulator_credentials({**out, **env})
         out["PYTHONUNBUFFERED"] = "1"
-        if out.get("AWS_ENDPOINT_URL") and "AWS_ACCESS_KEY_ID" not in out:
-            out.update(_EMULATOR_CREDENTIALS)
         return out
 
     # -- backend primitives -----------------------------------------------------------------------

@@ -10,24 +10,28 @@ With ``endpoint_url`` set, an emulator stands in for AWS (MiniStack runs the tas
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scenarios.aws import client as make_client
-from scenarios.aws import resolve_region
-from scenarios.errors import ConfigError, InfrastructureError, ProvisionError
-from scenarios.provisioners.base import Provisioner
-from scenarios.runners.base import ConsumerHandle, RestartPolicy
+from core.aws import client as make_client
+from core.aws import resolve_region
+from core.errors import ConfigError, ProvisionError
+from core.provisioners import Provisioner, get_provisioner
+from core.stack import StackHandle, StackSpec
+from core.terraform import MAIN_ROOT
+from core.terraform.outputs import plain_outputs, read_outputs_file, terraform_outputs
+from scenarios.aws.guardrails import (
+    caller_identity,
+    estimate_cost,
+    preflight_text,
+    require_confirmation,
+)
 from scenarios.runners.ecs import KILL_SEMANTICS, MAX_STARTED_BY, EcsRunner, EcsTaskConfig
-from scenarios.stack import StackHandle, StackSpec
-from scenarios.targets.base import Target
+from scenarios.targets.base import Target, Workload
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +83,7 @@ _REGISTER_FIELDS = frozenset(
 
 @dataclass(frozen=True)
 class AwsStackExtras:
-    """What the aws target needs beyond StackHandle: where the consumer tasks run.
-
-    Proposed as an extension of StackHandle (``StackHandle.ecs``); until then the target
-    builds it from the Terraform outputs.
-    """
+    """Where the consumer tasks run, read from the Terraform outputs of the stack."""
 
     cluster: str
     task_definition: str
@@ -98,13 +98,12 @@ class AwsStackExtras:
     ) -> AwsStackExtras:
         """Read Terraform outputs (``terraform output -json`` shape or plain values)."""
         env = environ if environ is not None else os.environ
+        plain = plain_outputs(outputs)
         found: dict[str, Any] = {}
         for key, aliases in OUTPUT_ALIASES.items():
             for alias in aliases:
-                if alias in outputs:
-                    value = outputs[alias]
-                    if isinstance(value, Mapping) and "value" in value:
-                        value = value["value"]
+                if alias in plain:
+                    value = plain[alias]
                     if value not in (None, "", []):
                         found[key] = value
                         break
@@ -135,65 +134,14 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _output(outputs: Mapping[str, Any], name: str) -> Any:
-    value = outputs.get(name)
-    if isinstance(value, Mapping) and "value" in value:
-        value = value["value"]
-    return value
-
-
-def read_terraform_outputs(directory: Path) -> dict[str, Any]:
-    """``terraform output -json`` of ``directory`` (the main infrastructure), as plain values."""
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        raise ConfigError(
-            "terraform is not on PATH: the aws target reads the main infrastructure's outputs "
-            "(cluster, subnets, log group) with `terraform output`"
-        )
-    proc = subprocess.run(
-        [terraform, f"-chdir={directory}", "output", "-json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise ConfigError(
-            f"cannot read the main infrastructure's outputs in {directory}: "
-            f"{proc.stderr.strip()[:300]}"
-        )
-    try:
-        raw = json.loads(proc.stdout or "{}")
-    except ValueError as exc:
-        raise ConfigError(f"`terraform output -json` in {directory} is not JSON: {exc}") from exc
-    if not raw:
-        raise ConfigError(
-            f"the main infrastructure in {directory} has no outputs: deploy it first "
-            "(`make aws-up`, or `terraform -chdir=terraform apply`)"
-        )
-    return {k: _output(raw, k) for k in raw}
-
-
-def outputs_of(provisioner: Provisioner, handle: StackHandle) -> Mapping[str, Any]:
-    """The provisioner's outputs for ``handle``, whichever way the provisioner exposes them."""
-    for source in (handle, provisioner):
-        outputs = getattr(source, "outputs", None)
-        if callable(outputs):
-            outputs = outputs(handle)
-        if isinstance(outputs, Mapping) and outputs:
-            return outputs
-    raise ConfigError(
-        f"the {provisioner.name} provisioner returned no outputs for {handle.prefix}: the aws "
-        "target needs the ECS cluster and task definition (use --provisioner terraform)"
-    )
-
-
 #: Environment variables that fill AwsTargetConfig fields left unset (read at construction).
 ENV_NETWORK_MODE = "SQSKIT_AWS_NETWORK_MODE"
 ENV_CONTAINER_IMAGE = "SQSKIT_AWS_CONTAINER_IMAGE"
 ENV_MAIN_OUTPUTS = "SQSKIT_AWS_MAIN_OUTPUTS"
 ENV_MAIN_DIR = "SQSKIT_AWS_MAIN_DIR"
 NETWORK_MODES = ("awsvpc", "host")
+#: the rough duration the cost estimate assumes for one scenario
+MINUTES_PER_SCENARIO = 5.0
 
 
 @dataclass
@@ -210,6 +158,8 @@ class AwsTargetConfig:
     image_tag: str | None = None
     provisioner: str = "terraform"
     keep: bool = False
+    #: the explicit confirmation to create resources on AWS (``--yes``)
+    yes: bool = False
     #: Terraform variables passed to the per-scenario stack (network mode, ...)
     variables: dict[str, Any] = field(default_factory=dict)
     #: the main infrastructure's outputs (cluster, subnets, ...); None reads them from
@@ -242,19 +192,15 @@ class AwsTargetConfig:
             self.container_image = env.get(ENV_CONTAINER_IMAGE, "").strip() or None
         if self.main_dir is None:
             raw_dir = env.get(ENV_MAIN_DIR, "").strip()
-            self.main_dir = (
-                Path(raw_dir) if raw_dir else Path(__file__).resolve().parents[2] / "terraform"
-            )
+            self.main_dir = Path(raw_dir) if raw_dir else MAIN_ROOT
         if self.main_outputs is None and env.get(ENV_MAIN_OUTPUTS, "").strip():
             path = Path(env[ENV_MAIN_OUTPUTS].strip())
             try:
-                raw = json.loads(path.read_text())
-            except (OSError, ValueError) as exc:
-                raise ConfigError(
-                    f"{ENV_MAIN_OUTPUTS}={path}: not a readable `terraform output -json` "
-                    f"file ({exc})"
-                ) from exc
-            self.main_outputs = {k: _output(raw, k) for k in raw}
+                self.main_outputs = read_outputs_file(path)
+            except ConfigError as exc:
+                raise ConfigError(f"{ENV_MAIN_OUTPUTS}={path}: {exc}") from exc
+        elif self.main_outputs is not None:
+            self.main_outputs = plain_outputs(self.main_outputs)
 
 
 class AwsTarget(Target):
@@ -266,13 +212,14 @@ class AwsTarget(Target):
         self,
         config: AwsTargetConfig | None = None,
         *,
-        provisioner: Provisioner | None = None,
+        provisioner_factory: Callable[[Mapping[str, Any]], Provisioner] | None = None,
         client_factory: Callable[[str], Any] | None = None,
     ) -> None:
         self.config = config or AwsTargetConfig()
         self.region = resolve_region(self.config.region)
         self._client_factory = client_factory
-        self._provisioner = provisioner
+        self._provisioner_factory = provisioner_factory or self._default_provisioner
+        self._provisioner: Provisioner | None = None
         self.handle: StackHandle | None = None
         self.extras: AwsStackExtras | None = None
         self.runner: EcsRunner | None = None
@@ -286,15 +233,13 @@ class AwsTarget(Target):
             return self._client_factory(service)
         return make_client(service, endpoint_url=self.config.endpoint_url, region=self.region)
 
-    @property
-    def provisioner(self) -> Provisioner:
-        if self._provisioner is None:
-            from scenarios.provisioners import get_provisioner
-
-            self._provisioner = get_provisioner(
-                self.config.provisioner, endpoint_url=self.config.endpoint_url, region=self.region
-            )
-        return self._provisioner
+    def _default_provisioner(self, variables: Mapping[str, Any]) -> Provisioner:
+        return get_provisioner(
+            self.config.provisioner,
+            endpoint_url=self.config.endpoint_url,
+            region=self.region,
+            variables=variables,
+        )
 
     def main_outputs(self) -> Mapping[str, Any]:
         """The main infrastructure's outputs: given, or `terraform output -json` in main_dir."""
@@ -302,7 +247,7 @@ class AwsTarget(Target):
             return self.config.main_outputs
         try:
             assert self.config.main_dir is not None
-            return read_terraform_outputs(self.config.main_dir)
+            return terraform_outputs(self.config.main_dir)
         except ConfigError:
             if self.config.endpoint_url:
                 return {}  # an emulator run may get everything from the run's own outputs
@@ -320,7 +265,7 @@ class AwsTarget(Target):
         if self.config.network_mode != "awsvpc":
             variables["task_network_mode"] = self.config.network_mode
         image = self.config.container_image
-        repo = _output(main, "ecr_repository_url")
+        repo = main.get("ecr_repository_url")
         if image is None and repo and self.config.image_tag:
             image = f"{repo}:{self.config.image_tag}"
         if image is None and not self.config.endpoint_url:
@@ -331,7 +276,7 @@ class AwsTarget(Target):
         if image:
             variables["container_image"] = image
         for name in ("execution_role_arn", "log_group_name"):
-            value = _output(main, name)
+            value = main.get(name)
             if value:
                 variables[name] = str(value)
         variables.update(self.config.variables)
@@ -339,25 +284,45 @@ class AwsTarget(Target):
 
     # -- Target -----------------------------------------------------------------------------
 
+    def preflight(self, workload: Workload) -> str | None:
+        """The plan: account, region, what will be created and a rough cost."""
+        if self.config.endpoint_url:
+            return f"aws target against {self.config.endpoint_url}: an emulator stands in for AWS"
+        identity = caller_identity(self.client("sts"), self.region)
+        return preflight_text(
+            identity,
+            prefix="sqskit-<scenario>-<hex>",
+            consumers=workload.consumers,
+            image=f"consumer:{self.config.image_tag or 'latest'}",
+            estimate=estimate_cost(
+                consumers=workload.consumers,
+                minutes=MINUTES_PER_SCENARIO * workload.scenarios,
+                messages=workload.messages,
+            ),
+        )
+
+    def open(self) -> None:
+        """Refuse to create anything on AWS without an explicit confirmation."""
+        require_confirmation(
+            target=self.name, yes=self.config.yes, endpoint_url=self.config.endpoint_url
+        )
+
     def provision(self, spec: StackSpec) -> StackHandle:
         main = self.main_outputs()
-        variables = self.terraform_variables(main)
-        provisioner = self.provisioner
-        if variables:
-            existing = getattr(provisioner, "variables", None)
-            if isinstance(existing, dict):
-                existing.update(variables)
-            else:
-                log.warning(
-                    "aws.variables_ignored",
-                    extra={"provisioner": provisioner.name, "variables": sorted(variables)},
-                )
+        provisioner = self._provisioner_factory(self.terraform_variables(main))
+        self._provisioner = provisioner
         self._torn_down = False
         handle = provisioner.provision(spec)
         self.handle = handle
         try:
             # The run's own outputs win: its task definition, not the main service's.
-            run_outputs = outputs_of(provisioner, handle)
+            run_outputs = provisioner.outputs(handle)
+            if not run_outputs:
+                raise ConfigError(
+                    f"the {provisioner.name} provisioner returned no outputs for "
+                    f"{handle.prefix}: the aws target needs the ECS cluster and task definition "
+                    "(use --provisioner terraform)"
+                )
             outputs = {**main, **{k: v for k, v in run_outputs.items() if v is not None}}
             self.extras = AwsStackExtras.from_outputs(outputs)
             task_definition = self._task_definition_for_network(spec)
@@ -430,30 +395,6 @@ class AwsTarget(Target):
             except Exception:  # older emulators lack DeleteTaskDefinitions; deregistered is enough
                 log.info("aws.delete_task_definition_unsupported", extra={"arn": arn})
 
-    def _require_runner(self) -> EcsRunner:
-        if self.runner is None or self.handle is None:
-            raise InfrastructureError("the aws target has no stack: call provision() first")
-        if self.runner.fatal_error:
-            raise InfrastructureError(self.runner.fatal_error)
-        return self.runner
-
-    def start_consumers(
-        self,
-        n: int,
-        env: Mapping[str, str],
-        *,
-        restart: RestartPolicy = RestartPolicy.ON_FAILURE,
-    ) -> list[ConsumerHandle]:
-        runner = self._require_runner()
-        assert self.handle is not None
-        return runner.start(n, {**self.handle.consumer_env(), **env}, restart=restart)
-
-    def signal(self, handle: ConsumerHandle, sig: int) -> None:
-        self._require_runner().signal(handle, sig)
-
-    def consumer_events(self, handle: ConsumerHandle | None = None) -> list[dict[str, Any]]:
-        return self._require_runner().events(handle)
-
     def stop_timeout(self, timeout: float) -> float:
         """How long a drain may take on ECS: at least stopTimeout plus CloudWatch's delay."""
         if self.runner is None:
@@ -461,10 +402,6 @@ class AwsTarget(Target):
         td = self.runner.task_definition
         slack = self.config.log_settle_s + 2 * self.config.describe_interval_s + 5
         return max(timeout, td.stop_timeout_s + slack)
-
-    def stop_consumers(self, timeout: float = 10.0) -> None:
-        if self.runner is not None:
-            self.runner.stop_all(timeout=self.stop_timeout(timeout))
 
     def teardown(self) -> None:
         """Stop every task, then destroy the workspace; safe to call twice."""
@@ -483,9 +420,9 @@ class AwsTarget(Target):
             except Exception as exc:
                 log.exception("aws.deregister_failed")
                 errors.append(f"deregistering the host-network task definition: {exc}")
-        if self.handle is not None and not self.config.keep:
+        if self.handle is not None and self._provisioner is not None and not self.config.keep:
             try:
-                self.provisioner.destroy(self.handle)
+                self._provisioner.destroy(self.handle)
             except Exception as exc:
                 log.exception("aws.destroy_failed")
                 errors.append(f"destroying {self.handle.prefix}: {exc}")

@@ -1,76 +1,101 @@
 """The Target interface: where a scenario runs. `local` and `aws` implement the same methods.
 
 A scenario only talks to its Target, so the same scenario definition runs unchanged on an
-emulator with local consumers and on AWS with Fargate tasks.
+emulator with local consumers and on AWS with Fargate tasks. The base class owns what both
+targets share: starting, signalling, reading and stopping consumers through the current
+stack's runner. A target provisions the stack and builds that runner.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Self
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from scenarios.runners.base import ConsumerHandle, RestartPolicy
-from scenarios.stack import StackHandle, StackSpec
+from core.errors import InfrastructureError
+from core.lifecycle import Scoped
+from core.stack import StackHandle, StackSpec
+from scenarios.model import ConsumerSettings, RestartPolicy
+from scenarios.runners.base import ConsumerHandle, ConsumerRunner
 
 
-class Target(abc.ABC):
-    """Provisions a stack, runs consumers on it, and tears everything down."""
+@dataclass(frozen=True)
+class Workload:
+    """What a run will start, for a target's preflight plan."""
+
+    scenarios: int
+    consumers: int
+    messages: int
+
+
+class Target(Scoped, abc.ABC):
+    """Provisions a stack, runs consumers on it, and tears everything down.
+
+    ``open``/``close`` (a context manager too) acquire and release what every scenario of a
+    run shares: an emulator, a confirmation to spend money.
+    """
 
     name: str = "base"
-
-    # -- session (optional hooks; the engine calls them once around all scenarios) -----------
-
-    def open(self) -> None:  # noqa: B027 - optional hook
-        """Acquire what every scenario of this run shares (an emulator, a credentials check)."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release what ``open`` acquired. Safe to call twice and after a failure."""
+    #: where the current stack's consumer logs are written on this machine (None: nowhere)
+    log_dir: Path | None = None
+    #: the current stack and the runner of its consumers (None before provision)
+    handle: StackHandle | None = None
+    runner: ConsumerRunner | None = None
 
     def capabilities(self) -> frozenset[str] | None:
-        """What this target supports (``local.capabilities`` names); None means everything."""
+        """What this target supports (``core.capabilities`` names); None means everything."""
         return None
 
-    def __enter__(self) -> Self:
-        self.open()
-        return self
+    def preflight(self, workload: Workload) -> str | None:
+        """What a run of ``workload`` will create and cost, shown before ``open``; None: nothing."""
+        del workload
+        return None
 
-    def __exit__(
+    def stop_timeout(self, timeout: float) -> float:
+        """How long stopping the consumers may take here, given the scenario's ``timeout``."""
+        return timeout
+
+    # -- consumers on the current stack ---------------------------------------------------------
+
+    def _active(self) -> tuple[ConsumerRunner, StackHandle]:
+        if self.runner is None or self.handle is None:
+            raise InfrastructureError(
+                f"the {self.name} target has no stack: call provision() first"
+            )
+        if self.runner.fatal_error:
+            raise InfrastructureError(self.runner.fatal_error)
+        return self.runner, self.handle
+
+    def start_consumers(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        n: int,
+        settings: ConsumerSettings,
+        *,
+        restart: RestartPolicy = RestartPolicy.ON_FAILURE,
+    ) -> list[ConsumerHandle]:
+        """Start ``n`` consumers with ``settings`` and the stack's addresses."""
+        runner, stack = self._active()
+        return runner.start(n, settings, env=stack.consumer_env(), restart=restart)
+
+    def signal(self, handle: ConsumerHandle, sig: int) -> None:
+        """SIGKILL / SIGTERM one consumer (on ECS: what StopTask really sends)."""
+        self._active()[0].signal(handle, sig)
+
+    def consumer_events(self, handle: ConsumerHandle | None = None) -> list[dict[str, Any]]:
+        """Parsed JSON events from every consumer (or one), across restarts."""
+        return self._active()[0].events(handle)
+
+    def stop_consumers(self, timeout: float = 10.0) -> None:
+        """Drain (SIGTERM) and then kill every consumer still running."""
+        if self.runner is not None:
+            self.runner.stop_all(timeout=self.stop_timeout(timeout))
 
     # -- per stack -----------------------------------------------------------------------------
 
     @abc.abstractmethod
     def provision(self, spec: StackSpec) -> StackHandle:
-        """Create the isolated stack; the handle has every address the scenario needs."""
-
-    @abc.abstractmethod
-    def start_consumers(
-        self,
-        n: int,
-        env: Mapping[str, str],
-        *,
-        restart: RestartPolicy = RestartPolicy.ON_FAILURE,
-    ) -> list[ConsumerHandle]:
-        """Start ``n`` consumers with the stack's environment plus the scenario's ``env``."""
-
-    @abc.abstractmethod
-    def signal(self, handle: ConsumerHandle, sig: int) -> None:
-        """SIGKILL / SIGTERM one consumer (on ECS: what StopTask really sends)."""
-
-    @abc.abstractmethod
-    def consumer_events(self, handle: ConsumerHandle | None = None) -> list[dict[str, Any]]:
-        """Parsed JSON events from every consumer (or one), across restarts."""
-
-    @abc.abstractmethod
-    def stop_consumers(self, timeout: float = 10.0) -> None:
-        """Drain (SIGTERM) and then kill every consumer still running."""
+        """Create the isolated stack and its runner; the handle has every address needed."""
 
     @abc.abstractmethod
     def client(self, service: str) -> Any:

@@ -9,22 +9,18 @@ one scenario never share consumers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from scenarios.aws import client as make_client
-from scenarios.aws import resolve_region
-from scenarios.errors import InfrastructureError
-from scenarios.provisioners import Provisioner, get_provisioner
-from scenarios.runners import ConsumerRunner, get_runner, resolve_runner
-from scenarios.runners.base import ConsumerHandle, RestartPolicy
-from scenarios.stack import StackHandle, StackSpec
+from core.aws import client as make_client
+from core.aws import resolve_region
+from core.errors import InfrastructureError
+from core.provisioners import Provisioner, get_provisioner
+from core.stack import StackHandle, StackSpec
+from local.emulators import Selection, select
+from scenarios.runners import get_runner, resolve_runner
+from scenarios.settings import RunSettings
 from scenarios.targets.base import Target
-
-if TYPE_CHECKING:
-    from local.emulators import Selection
-    from scenarios.settings import RunSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +56,6 @@ class LocalTarget(Target):
         self.runner_name: str | None = None
         self.runner_reason = ""
         self._provisioner: Provisioner | None = None
-        self._runner: ConsumerRunner | None = None
-        self._handle: StackHandle | None = None
-        self.log_dir: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: RunSettings, *, run_dir: Path) -> LocalTarget:
@@ -84,8 +77,6 @@ class LocalTarget(Target):
         """Choose (and start, when needed) the emulator, and choose the runner."""
         if self.selection is not None:
             return
-        from local.emulators import select
-
         self.runner_name, self.runner_reason = resolve_runner(
             self.runner_kind, image_tag=self.image_tag
         )
@@ -98,7 +89,7 @@ class LocalTarget(Target):
         )
 
     def close(self) -> None:
-        if self._handle is not None:
+        if self.handle is not None:
             self.teardown()
         if self.selection is not None:
             self.selection.close()
@@ -127,14 +118,14 @@ class LocalTarget(Target):
 
     def provision(self, spec: StackSpec) -> StackHandle:
         self.open()
-        if self._handle is not None:
+        if self.handle is not None:
             self.teardown()
         handle = self.provisioner.provision(spec)
-        self._handle = handle
+        self.handle = handle
         self.log_dir = self.log_root / spec.prefix
         assert self.runner_name is not None
         try:
-            self._runner = get_runner(
+            self.runner = get_runner(
                 self.runner_name, log_dir=self.log_dir, image_tag=self.image_tag, run_id=spec.prefix
             )
         except Exception:
@@ -142,38 +133,13 @@ class LocalTarget(Target):
             raise
         return handle
 
-    def _require_runner(self) -> tuple[ConsumerRunner, StackHandle]:
-        if self._runner is None or self._handle is None:
-            raise InfrastructureError("the local target has no stack: call provision() first")
-        return self._runner, self._handle
-
-    def start_consumers(
-        self,
-        n: int,
-        env: Mapping[str, str],
-        *,
-        restart: RestartPolicy = RestartPolicy.ON_FAILURE,
-    ) -> list[ConsumerHandle]:
-        runner, handle = self._require_runner()
-        return runner.start(n, {**handle.consumer_env(), **env}, restart=restart)
-
-    def signal(self, handle: ConsumerHandle, sig: int) -> None:
-        self._require_runner()[0].signal(handle, sig)
-
-    def consumer_events(self, handle: ConsumerHandle | None = None) -> list[dict[str, Any]]:
-        return self._require_runner()[0].events(handle)
-
-    def stop_consumers(self, timeout: float = 10.0) -> None:
-        if self._runner is not None:
-            self._runner.stop_all(timeout=timeout)
-
     def client(self, service: str) -> Any:
         return make_client(service, endpoint_url=self.endpoint, region=self.region)
 
     def teardown(self) -> None:
         """Stop the consumers, then destroy the stack (``keep``: leave the stack). Idempotent."""
-        runner, handle = self._runner, self._handle
-        self._runner, self._handle = None, None
+        runner, handle = self.runner, self.handle
+        self.runner, self.handle = None, None
         if runner is not None:
             runner.stop_all()
         if handle is not None and not self.keep:

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from consumer.idempotency import DynamoDBStore, Outcome
-from scenarios.aws import client
-from scenarios.provisioners.api import ApiProvisioner
-from scenarios.stack import StackHandle, StackSpec, unique_prefix
+from core.aws import client
+from core.provisioners.api import ApiProvisioner
+from core.stack import StackHandle, StackSpec, unique_prefix
 
 pytestmark = pytest.mark.integration
 

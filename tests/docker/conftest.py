@@ -133,8 +133,8 @@ def emulator_container(docker_client: Any) -> Iterator[EmulatorContainer]:
 @pytest.fixture
 def container_stack(emulator_container: EmulatorContainer) -> Iterator[Any]:
     """A fresh, uniquely named stack on the container emulator, destroyed afterwards."""
-    from scenarios.provisioners.api import ApiProvisioner
-    from scenarios.stack import StackSpec, unique_prefix
+    from core.provisioners.api import ApiProvisioner
+    from core.stack import StackSpec, unique_prefix
 
     provisioner = ApiProvisioner(endpoint_url=emulator_container.endpoint, region="us-east-1")
     handle = provisioner.provision(

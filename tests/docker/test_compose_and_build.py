@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from core.errors import ConfigError
 from local.docker.build import (
     BuildConfig,
     _debian_uris,
@@ -17,8 +18,8 @@ from local.docker.build import (
     pinned_requirements,
     pip_download_argv,
 )
-from scenarios.errors import ConfigError
-from scenarios.runners.docker import DockerRunner, container_safe_env, docker_runner_available
+from local.docker.engine import container_safe_env, docker_runner_available
+from scenarios.runners.docker import DockerRunner
 
 pytestmark = pytest.mark.unit
 

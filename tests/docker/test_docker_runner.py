@@ -15,14 +15,10 @@ from typing import Any
 
 import pytest
 
-from scenarios.runners.base import RestartPolicy
-from scenarios.runners.docker import (
-    LABEL_MANAGED,
-    LABEL_RUN,
-    DockerRunner,
-    docker_runner_available,
-)
-from scenarios.stack import unique_prefix
+from core.stack import unique_prefix
+from local.docker.engine import LABEL_MANAGED, LABEL_RUN, docker_runner_available
+from scenarios.model import RestartPolicy
+from scenarios.runners.docker import DockerRunner
 from tests.docker.conftest import FAST_CONSUMER_ENV, EmulatorContainer, send_messages
 
 pytestmark = pytest.mark.docker
@@ -46,7 +42,7 @@ def test_two_consumers_complete_every_message_and_exit_cleanly(
     runner: DockerRunner, container_stack: Any, docker_client: Any
 ) -> None:
     ids = send_messages(container_stack, 30)
-    handles = runner.start(2, {**container_stack.consumer_env(), **FAST_CONSUMER_ENV})
+    handles = runner.start(2, env={**container_stack.consumer_env(), **FAST_CONSUMER_ENV})
     # the containers carry the run's labels while they run
     labels = [c.labels for c in _run_containers(docker_client, runner.run_id)]
     assert len(labels) == 2
@@ -72,7 +68,7 @@ def test_a_crashed_consumer_is_restarted_and_work_still_completes(
 ) -> None:
     ids = send_messages(container_stack, 8)
     env = {**container_stack.consumer_env(), **FAST_CONSUMER_ENV, "CRASH_AFTER_RECEIVE": "3"}
-    (handle,) = runner.start(1, env, restart=RestartPolicy.ON_FAILURE)
+    (handle,) = runner.start(1, env=env, restart=RestartPolicy.ON_FAILURE)
     assert runner.wait_all(timeout=180)
     events = runner.events(handle)
     completed = {e["message_id"] for e in events if e["event"] == "message.completed"}
@@ -87,7 +83,7 @@ def test_sigkill_shows_as_137_and_sigterm_drains_with_0(
     runner: DockerRunner, container_stack: Any
 ) -> None:
     env = {**container_stack.consumer_env(), **FAST_CONSUMER_ENV, "IDLE_TIMEOUT_SECONDS": "0"}
-    killed, drained = runner.start(2, env, restart=RestartPolicy.NEVER)
+    killed, drained = runner.start(2, env=env, restart=RestartPolicy.NEVER)
     _wait_for_event(runner, "consumer.started", count=2)
     runner.signal(killed, signal.SIGKILL)
     runner.signal(drained, signal.SIGTERM)
@@ -121,7 +117,7 @@ def test_ctrl_c_leaves_no_orphan_containers(
         signal.signal(signal.SIGINT, signal.default_int_handler)
         from scenarios.runners.docker import DockerRunner
         r = DockerRunner({consumer_image!r}, run_id={run_id!r})
-        r.start(2, {env!r})
+        r.start(2, env={env!r})
         print("started", flush=True)
         time.sleep(120)
         """

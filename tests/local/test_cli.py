@@ -147,8 +147,8 @@ class _FakeEmbedded:
 @pytest.fixture
 def fake_up(monkeypatch, tmp_path):
     import local.__main__ as entry
+    from core.stack import StackHandle
     from local.infra import Provisioned
-    from scenarios.stack import StackHandle
 
     started: list[_FakeEmbedded] = []
 

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from local import capabilities as cap
+from core import capabilities as cap
 from local.conformance import run_probe
 from local.emulators import select
 from local.emulators.base import free_port, identify

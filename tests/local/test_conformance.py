@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from local import capabilities as cap
+from core import capabilities as cap
 from local.conformance import (
     CHECKS,
-    Check,
     CheckFailed,
-    CheckResult,
     Clients,
+    ProbeCheck,
     ProbeReport,
+    ProbeResult,
     run_probe,
 )
 from local.emulators import MiniStackEmulator, MotoEmulator, embedded
@@ -181,13 +181,13 @@ def test_one_failing_check_withdraws_its_capability():
         raise CheckFailed("delivered the message a third time")
 
     checks = [
-        Check("a.ok", cap.SQS_DLQ, ok, "ok"),
-        Check("a.broken", cap.SQS_DLQ, broken, "broken"),
-        Check("b.ok", cap.SQS_BASIC, ok, "ok"),
+        ProbeCheck("a.ok", cap.SQS_DLQ, ok, "ok"),
+        ProbeCheck("a.broken", cap.SQS_DLQ, broken, "broken"),
+        ProbeCheck("b.ok", cap.SQS_BASIC, ok, "ok"),
     ]
     report = run_probe("nowhere", clients=Clients(None, None, None), checks=checks)
     assert report.capabilities() == frozenset({cap.SQS_BASIC})
-    assert report.result("a.broken") == CheckResult(
+    assert report.result("a.broken") == ProbeResult(
         "a.broken", cap.SQS_DLQ, False, "delivered the message a third time",
         report.result("a.broken").duration_s,
     )  # fmt: skip

@@ -13,10 +13,10 @@ import time
 import boto3
 import pytest
 
+from core.errors import EmulatorUnavailable
 from local.emulators import EMBEDDED, embedded
 from local.emulators.base import answers, free_port, identify, port_in_use, wait_until
 from local.emulators.embedded import EmbeddedEmulator, pid_alive, stop_pid
-from scenarios.errors import EmulatorUnavailable
 
 KINDS = sorted(EMBEDDED)
 

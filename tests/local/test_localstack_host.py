@@ -19,7 +19,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from local import capabilities as cap
+from core import capabilities as cap
+from core.errors import ConfigError, EmulatorUnavailable
 from local import emulators
 from local.conformance import run_probe
 from local.emulators import localstack_install as inst
@@ -38,7 +39,6 @@ from local.emulators.localstack_host import (
     LocalStackHostEmulator,
     sqs_ready,
 )
-from scenarios.errors import ConfigError, EmulatorUnavailable
 from tests.fixtures.tiers import skip_or_fail
 
 PY312 = inst.Interpreter(Path("/opt/py/3.12/bin/python3"), (3, 12, 1))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from local import capabilities as cap
-from local.conformance import CHECKS, CheckResult, ProbeReport
+from core import capabilities as cap
+from local.conformance import CHECKS, ProbeReport, ProbeResult
 from local.matrix import END_MARKER, START_MARKER, Column, render_table, splice
 
 
 def _report(name: str, failing: set[str]) -> ProbeReport:
     results = [
-        CheckResult(c.name, c.capability, c.name not in failing, "broke | here", 0.1)
+        ProbeResult(c.name, c.capability, c.name not in failing, "broke | here", 0.1)
         for c in CHECKS
     ]
     return ProbeReport("http://x", name, "2026-01-01T00:00:00+00:00", 1.0, results)

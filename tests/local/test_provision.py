@@ -32,7 +32,7 @@ def test_main_stack_is_created_then_reused(monkeypatch):
 
 @pytest.mark.unit
 def test_terraform_asked_for_but_unavailable_is_an_error(monkeypatch):
-    from scenarios.errors import ProvisionError
+    from core.errors import ProvisionError
 
     monkeypatch.setattr(infra, "terraform_ready", lambda: (False, "terraform is not on PATH"))
     with mock_aws(), pytest.raises(ProvisionError, match="terraform is not on PATH"):

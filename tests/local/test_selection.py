@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError, EmulatorUnavailable
+from core.stack import StackHandle
 from local import emulators
 from local.config import LocalConfig
 from local.emulators.base import Emulator
@@ -19,8 +21,6 @@ from local.infra import (
     terraform_ready,
     write_state,
 )
-from scenarios.errors import ConfigError, EmulatorUnavailable
-from scenarios.stack import StackHandle
 
 
 class FakeEmbedded(Emulator):

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from scenarios.oracle import ConsumerRun, DeadLetter, Depth, Facts, FaultRecord, Sample, Sent
+from scenarios.judging.facts import (
+    ConsumerRun,
+    DeadLetter,
+    Depth,
+    Facts,
+    FaultRecord,
+    Sample,
+    Sent,
+    message_key,
+)
 
 T0 = 1_800_000_000.0  # epoch seconds, a fixed point in time
 
@@ -77,8 +86,6 @@ def poison_facts(max_receive_count: int = 3, receives: int | None = None) -> Fac
         )
         for r in range(got)
     ]
-    from scenarios.oracle import message_key
-
     return replace(
         base,
         ledger=ledger,

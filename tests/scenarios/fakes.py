@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from scenarios.aws import client as make_client
-from scenarios.oracle import EV_COMPLETED, EV_RECEIVED
-from scenarios.provisioners.api import ApiProvisioner
-from scenarios.runners.base import ConsumerHandle, Incarnation, RestartPolicy
-from scenarios.stack import StackHandle, StackSpec
+from consumer.contract import EV_COMPLETED, EV_RECEIVED
+from core.aws import client as make_client
+from core.provisioners.api import ApiProvisioner
+from core.stack import StackHandle, StackSpec
+from scenarios.model import ConsumerSettings, RestartPolicy
+from scenarios.runners.base import ConsumerHandle, Incarnation
 from scenarios.targets.base import Target
 
 REGION = "us-east-1"
@@ -74,14 +75,14 @@ class InstantTarget(Target):
     def start_consumers(
         self,
         n: int,
-        env: Mapping[str, str],
+        settings: ConsumerSettings,
         *,
         restart: RestartPolicy = RestartPolicy.ON_FAILURE,
     ) -> list[ConsumerHandle]:
         new = []
         for _ in range(n):
             slot = len(self.handles)
-            handle = ConsumerHandle(slot=slot, env=dict(env), restart=restart)
+            handle = ConsumerHandle(slot=slot, settings=settings, restart=restart)
             handle.incarnations.append(
                 Incarnation(consumer_id=f"instant-{slot}", native_id="-", started_at=time.time())
             )

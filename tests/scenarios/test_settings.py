@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.errors import ConfigError
+from core.errors import ConfigError
 from scenarios.settings import Knobs, RunSettings, parse_knob
 
 pytestmark = pytest.mark.unit

@@ -15,16 +15,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from scenarios.aws import client
-from scenarios.provisioners.api import ApiProvisioner
-from scenarios.provisioners.terraform import (
-    MAIN_ROOT,
-    PROVIDER_MAX_MESSAGE_SIZE,
-    MainInfrastructure,
-    TerraformProvisioner,
-    copy_config,
-)
-from scenarios.stack import StackHandle, StackSpec, unique_prefix
+from core.aws import client
+from core.provisioners.api import ApiProvisioner
+from core.provisioners.terraform import PROVIDER_MAX_MESSAGE_SIZE, TerraformProvisioner
+from core.stack import StackHandle, StackSpec, unique_prefix
+from core.terraform import MAIN_ROOT
+from core.terraform.cli import copy_config
+from core.terraform.main_infra import MainInfrastructure
 from scenarios.tfenv import DOTENV_KEYS, write_env
 from scenarios.validate_infra import expected_from_outputs, expected_from_spec, validate
 

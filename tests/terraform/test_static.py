@@ -10,13 +10,8 @@ from typing import TypedDict
 
 import pytest
 
-from scenarios.provisioners.terraform import (
-    MAIN_ROOT,
-    SCENARIO_ROOT,
-    TerraformCli,
-    copy_config,
-    find_plugin_dir,
-)
+from core.terraform import MAIN_ROOT, SCENARIO_ROOT
+from core.terraform.cli import TerraformCli, copy_config, find_plugin_dir
 from tests.terraform.conftest import REPO_ROOT
 
 ROOTS = [MAIN_ROOT, SCENARIO_ROOT, MAIN_ROOT / "modules" / "stack"]

@@ -1,0 +1,146 @@
+"""One description of a scenario's isolated stack, shared by every provisioner.
+
+The names and settings here are the same ones `terraform/modules/stack` declares, so the
+API provisioner (fast) and the Terraform provisioner (faithful) build equal stacks.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+
+from consumer.contract import (
+    ENV_AWS_DEFAULT_REGION,
+    ENV_AWS_ENDPOINT_URL,
+    ENV_AWS_REGION,
+    ENV_MESSAGE_COMPLETED_TABLE,
+    ENV_MESSAGE_STATUS_TABLE,
+    ENV_QUEUE_URL,
+)
+from core.errors import ConfigError
+
+# AWS limits, named once.
+MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200
+MAX_RECEIVE_WAIT_SECONDS = 20
+MAX_MESSAGE_SIZE_BYTES = 1_048_576
+TERRAFORM_MAX_MESSAGE_SIZE_BYTES = 262_144
+MIN_RETENTION_SECONDS = 60
+MAX_RETENTION_SECONDS = 1_209_600
+MAX_RECEIVE_COUNT_LIMIT = 1000
+
+_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
+
+# Every resource is tagged so that leftovers can be found and removed.
+KIT_TAG = "sqs-kit"
+
+
+def unique_prefix(base: str = "sqskit") -> str:
+    """A short, unique, AWS-safe name prefix for one run (``sqskit-3f9a1c``)."""
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """What a scenario needs: a queue with a DLQ, and the two idempotency tables."""
+
+    prefix: str
+    visibility_timeout: int = 10
+    receive_wait: int = 10
+    max_receive_count: int = 5
+    message_retention: int = 345_600  # 4 days, the SQS default
+    # 14 days: longer than the source queue, so nothing expires first.
+    dlq_retention: int = 1_209_600
+    # SQS allows 1 MiB since 2025, but hashicorp/aws 5.100 (Terraform is the truth for AWS) can
+    # declare at most 256 KiB; both provisioners default to what Terraform builds.
+    max_message_size: int = TERRAFORM_MAX_MESSAGE_SIZE_BYTES
+    sse: bool = True
+    ttl_attribute: str = "expires_at"
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not _PREFIX_RE.match(self.prefix):
+            raise ConfigError(
+                f"stack prefix {self.prefix!r} is invalid: use 2-40 lowercase letters, digits "
+                "or '-', starting with a letter"
+            )
+        _check_range(
+            "visibility_timeout", self.visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT_SECONDS
+        )
+        _check_range("receive_wait", self.receive_wait, 0, MAX_RECEIVE_WAIT_SECONDS)
+        _check_range("max_receive_count", self.max_receive_count, 1, MAX_RECEIVE_COUNT_LIMIT)
+        _check_range(
+            "message_retention",
+            self.message_retention,
+            MIN_RETENTION_SECONDS,
+            MAX_RETENTION_SECONDS,
+        )
+        _check_range(
+            "dlq_retention", self.dlq_retention, MIN_RETENTION_SECONDS, MAX_RETENTION_SECONDS
+        )
+        _check_range("max_message_size", self.max_message_size, 1024, MAX_MESSAGE_SIZE_BYTES)
+        if self.dlq_retention < self.message_retention:
+            raise ConfigError(
+                "dlq_retention must be at least message_retention, or dead letters expire "
+                "before the messages they came from"
+            )
+
+    @property
+    def queue_name(self) -> str:
+        return f"{self.prefix}-queue"
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.prefix}-dlq"
+
+    @property
+    def status_table(self) -> str:
+        return f"{self.prefix}-message-status"
+
+    @property
+    def completed_table(self) -> str:
+        return f"{self.prefix}-message-completed"
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        return {"managed-by": KIT_TAG, "sqs-kit-stack": self.prefix, **self.tags}
+
+
+@dataclass(frozen=True)
+class StackHandle:
+    """What a provisioned stack is: every address a producer, consumer or oracle needs."""
+
+    prefix: str
+    region: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    status_table: str
+    completed_table: str
+    endpoint_url: str | None = None
+    provisioner: str = "api"
+
+    def consumer_env(self) -> dict[str, str]:
+        """The consumer's environment for this stack (`python -m consumer` reads these)."""
+        env = {
+            ENV_QUEUE_URL: self.queue_url,
+            ENV_AWS_REGION: self.region,
+            ENV_AWS_DEFAULT_REGION: self.region,
+            ENV_MESSAGE_STATUS_TABLE: self.status_table,
+            ENV_MESSAGE_COMPLETED_TABLE: self.completed_table,
+        }
+        if self.endpoint_url:
+            env[ENV_AWS_ENDPOINT_URL] = self.endpoint_url
+        return env
+
+    def dotenv(self) -> str:
+        """The `.env` text that `make local-up` and `terraform apply` write."""
+        values = {**self.consumer_env(), "DLQ_ARN": self.dlq_arn, "DLQ_URL": self.dlq_url}
+        values.pop(ENV_AWS_DEFAULT_REGION, None)
+        return "".join(f"{k}={v}\n" for k, v in sorted(values.items()))
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is out of range: allowed {low}..{high}")

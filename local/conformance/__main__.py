@@ -1,0 +1,7 @@
+"""``python -m local.conformance``: the probe as a command."""
+
+import sys
+
+from local.conformance.doctor import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Real AWS: the guardrails before a run (confirmation, plan, cost) and the cleanup after."""

@@ -1,0 +1,397 @@
+"""Phenomena a scenario exists to show, as declarative expectations the oracle evaluates.
+
+A crash scenario in which nothing crashed, or a duplicates scenario that saw no redelivery,
+proves nothing: it is a failed demonstration, and these checks say so. Each expectation is a
+small frozen object with a ``name`` and a pure ``check(facts) -> CheckResult``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from consumer.contract import (
+    EV_COMPLETED,
+    EV_CONSUMER_CRASH,
+    EV_CONSUMER_STOPPED,
+    EV_DUPLICATE,
+    EV_FENCED,
+    EV_IN_PROGRESS_ELSEWHERE,
+    EV_POISON,
+    EV_RECEIVED,
+    EV_RELEASED,
+    EXIT_OK,
+)
+from scenarios.judging.facts import (
+    CheckResult,
+    Facts,
+    FaultRecord,
+    as_int,
+    event_time,
+    listed,
+)
+from scenarios.judging.metrics import throughput
+
+#: events by which the idempotency layer shows it stopped a second execution
+IDEMPOTENCY_EVENTS = (EV_DUPLICATE, EV_IN_PROGRESS_ELSEWHERE, EV_FENCED)
+_OUTCOMES = frozenset({EV_COMPLETED, EV_DUPLICATE, EV_FENCED})
+
+
+def _signals(facts: Facts, name: str) -> list[FaultRecord]:
+    return [f for f in facts.faults if f.kind == "signal" and f.signal == name]
+
+
+def _after(event: Mapping[str, Any], t: float) -> bool:
+    ts = event_time(event)
+    return ts is None or ts >= t - 0.05  # log stamps are millisecond-rounded
+
+
+@dataclass(frozen=True)
+class Redelivered:
+    """SQS delivered at least ``at_least`` messages again (``receive_count`` > 1)."""
+
+    at_least: int = 1
+    why: str = "redelivery"
+
+    @property
+    def name(self) -> str:
+        return f"phenomenon: {self.why} happened"
+
+    def check(self, facts: Facts) -> CheckResult:
+        n = facts.redeliveries
+        ok = n >= self.at_least
+        detail = f"{n} redeliveries (receive_count > 1)"
+        if not ok:
+            detail += f"; expected at least {self.at_least}: a failed demonstration"
+        return CheckResult(self.name, ok, detail)
+
+
+@dataclass(frozen=True)
+class NotRedelivered:
+    """No message was delivered twice."""
+
+    why: str = "no redelivery"
+
+    @property
+    def name(self) -> str:
+        return f"phenomenon: {self.why}"
+
+    def check(self, facts: Facts) -> CheckResult:
+        n = facts.redeliveries
+        return CheckResult(self.name, n == 0, f"{n} redeliveries (expected none)")
+
+
+@dataclass(frozen=True)
+class CrashedAndRestarted:
+    """Consumers crashed at least ``at_least`` times and were replaced."""
+
+    at_least: int = 1
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: consumers crashed and were restarted"
+
+    def check(self, facts: Facts) -> CheckResult:
+        crashes = len(facts.of(EV_CONSUMER_CRASH))
+        slots = Counter(c.slot for c in facts.consumers)
+        restarts = sum(n - 1 for n in slots.values())
+        ok = crashes >= self.at_least and restarts >= 1
+        detail = f"{crashes} {EV_CONSUMER_CRASH} events, {restarts} restarts"
+        if not ok:
+            detail += f"; expected at least {self.at_least} crash(es) and a restart"
+        return CheckResult(self.name, ok, detail)
+
+
+@dataclass(frozen=True)
+class Restarted:
+    """At least ``at_least`` consumers were replaced after dying (as an ECS service would)."""
+
+    at_least: int = 1
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: a dead consumer was replaced"
+
+    def check(self, facts: Facts) -> CheckResult:
+        slots = Counter(c.slot for c in facts.consumers)
+        restarts = sum(n - 1 for n in slots.values())
+        ok = restarts >= self.at_least
+        return CheckResult(
+            self.name, ok, f"{restarts} replacement(s) (expected at least {self.at_least})"
+        )
+
+
+@dataclass(frozen=True)
+class IdempotencyHeld:
+    """The idempotency layer visibly stopped a second execution at least ``at_least`` times."""
+
+    at_least: int = 1
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: idempotency stopped a second execution"
+
+    def check(self, facts: Facts) -> CheckResult:
+        seen = Counter(str(e.get("event")) for e in facts.of(*IDEMPOTENCY_EVENTS))
+        n = sum(seen.values())
+        ok = n >= self.at_least
+        parts = ", ".join(f"{k}={v}" for k, v in sorted(seen.items())) or "none"
+        detail = f"{parts}" + ("" if ok else f"; expected at least {self.at_least}")
+        return CheckResult(self.name, ok, detail)
+
+
+@dataclass(frozen=True)
+class SeenByTwoConsumers:
+    """At least one message was received by two different consumers (the seed's duplicate)."""
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: a message reached two consumers"
+
+    def check(self, facts: Facts) -> CheckResult:
+        owners: dict[str, set[str]] = {}
+        for e in facts.of(EV_RECEIVED):
+            owners.setdefault(str(e.get("message_id")), set()).add(str(e.get("consumer_id")))
+        shared = [m for m, who in owners.items() if len(who) > 1]
+        ok = bool(shared)
+        detail = (
+            f"{len(shared)} messages received by two or more consumers ({listed(shared)})"
+            if ok
+            else "every message was received by one consumer only: a failed demonstration"
+        )
+        return CheckResult(self.name, ok, detail)
+
+
+@dataclass(frozen=True)
+class WorkOverranVisibility:
+    """Some message took longer to process than the queue's visibility timeout."""
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: work outlasted the visibility timeout"
+
+    def check(self, facts: Facts) -> CheckResult:
+        # From a consumer's receive to its own outcome: a completion, or - when another
+        # consumer got there first - the duplicate or fenced completion attempt.
+        received: dict[tuple[str, str], float] = {}
+        longest = 0.0
+        for e in facts.events:
+            key = (str(e.get("consumer_id")), str(e.get("message_id")))
+            ts = event_time(e)
+            if ts is None:
+                continue
+            if e.get("event") == EV_RECEIVED:
+                received.setdefault(key, ts)
+            elif e.get("event") in _OUTCOMES and key in received:
+                longest = max(longest, ts - received[key])
+        ok = longest > facts.visibility_timeout
+        return CheckResult(
+            self.name,
+            ok,
+            f"longest receive-to-outcome {longest:.1f} s vs visibility timeout "
+            f"{facts.visibility_timeout} s",
+        )
+
+
+@dataclass(frozen=True)
+class DeadLetteredAfterMaxReceives:
+    """Each poison message was received exactly maxReceiveCount times, then dead-lettered."""
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: poison dead-lettered after exactly maxReceiveCount receives"
+
+    def check(self, facts: Facts) -> CheckResult:
+        poison = [e.message_id for e in facts.ledger if e.id is None]
+        if not poison:
+            return CheckResult(self.name, False, "no poison message was sent: nothing to show")
+        redrives = [f.at for f in facts.faults if f.kind == "redrive"]
+        cutoff = min(redrives) if redrives else float("inf")
+        receives: Counter[str] = Counter()
+        for e in facts.of(EV_RECEIVED):
+            ts = event_time(e)
+            if ts is not None and ts >= cutoff:
+                continue
+            receives[str(e.get("sqs_message_id"))] += 1
+        if not any(receives[m] for m in poison):  # consumers that log only message.poison
+            for e in facts.of(EV_POISON):
+                ts = event_time(e)
+                if ts is None or ts < cutoff:
+                    receives[str(e.get("sqs_message_id"))] += 1
+        want = facts.max_receive_count
+        wrong = {m: receives[m] for m in poison if receives[m] != want}
+        if wrong:
+            shown = ", ".join(f"{m[:8]}: {n}" for m, n in list(wrong.items())[:5])
+            return CheckResult(
+                self.name,
+                False,
+                f"{len(wrong)} of {len(poison)} poison messages were not received exactly "
+                f"{want} times before dead-lettering ({shown})",
+            )
+        return CheckResult(
+            self.name, True, f"all {len(poison)} poison messages received exactly {want} times"
+        )
+
+
+@dataclass(frozen=True)
+class Redriven:
+    """The DLQ was redriven to the source queue, and every dead letter moved."""
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: the DLQ was redriven"
+
+    def check(self, facts: Facts) -> CheckResult:
+        records = [f for f in facts.faults if f.kind == "redrive"]
+        if not records:
+            return CheckResult(self.name, False, "no redrive happened")
+        rec = records[0]
+        moved = as_int(rec.data.get("moved"))
+        want = len(facts.expected_poison)
+        ok = moved == want and want > 0
+        return CheckResult(
+            self.name, ok, f"{moved} of {want} dead letters moved back ({rec.detail})"
+        )
+
+
+@dataclass(frozen=True)
+class KilledMessageRecovered:
+    """A SIGKILLed consumer's in-flight messages reappeared and were completed exactly once."""
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: killed consumer's message reappeared and completed"
+
+    def check(self, facts: Facts) -> CheckResult:
+        kills = _signals(facts, "SIGKILL")
+        if not kills:
+            return CheckResult(self.name, False, "no consumer was killed")
+        problems = []
+        recovered = 0
+        for kill in kills:
+            if not kill.message_ids:
+                problems.append(f"{kill.consumer_id} was not processing anything when killed")
+            for mid in kill.message_ids:
+                again = [
+                    e
+                    for e in facts.of(EV_RECEIVED)
+                    if str(e.get("message_id")) == mid
+                    and e.get("consumer_id") != kill.consumer_id
+                    and _after(e, kill.at)
+                ]
+                if not again:
+                    problems.append(f"{mid} never reappeared after the kill")
+                elif facts.completions[mid] != 1:
+                    problems.append(f"{mid} completed {facts.completions[mid]} times")
+                else:
+                    recovered += 1
+        if problems:
+            return CheckResult(self.name, False, "; ".join(problems[:5]))
+        return CheckResult(
+            self.name,
+            True,
+            f"{len(kills)} kill(s); {recovered} in-flight message(s) redelivered, completed once",
+        )
+
+
+@dataclass(frozen=True)
+class DrainedOnSigterm:
+    """A SIGTERMed consumer finished or released its in-flight work and exited 0."""
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: SIGTERM drained in-flight work"
+
+    def check(self, facts: Facts) -> CheckResult:
+        terms = _signals(facts, "SIGTERM")
+        if not terms:
+            return CheckResult(self.name, False, "no consumer got SIGTERM")
+        problems = []
+        finished = released = 0
+        for term in terms:
+            who = term.consumer_id
+            runs = [c for c in facts.consumers if c.consumer_id == who]
+            if not runs or runs[0].exit_code != EXIT_OK:
+                code = runs[0].exit_code if runs else "unknown"
+                problems.append(f"{who} exited with {code}, expected 0 after a drain")
+            mine = [e for e in facts.events if e.get("consumer_id") == who]
+            if not any(e.get("event") == EV_CONSUMER_STOPPED for e in mine):
+                problems.append(f"{who} never logged {EV_CONSUMER_STOPPED}")
+            if not term.message_ids:
+                problems.append(f"{who} was not processing anything at SIGTERM")
+            for mid in term.message_ids:
+                outcome = {
+                    str(e.get("event"))
+                    for e in mine
+                    if str(e.get("message_id")) == mid and _after(e, term.at)
+                }
+                if outcome & {EV_COMPLETED, EV_DUPLICATE}:
+                    finished += 1
+                elif EV_RELEASED in outcome:
+                    released += 1
+                else:
+                    problems.append(f"{mid} was neither finished nor released by {who}")
+        if problems:
+            return CheckResult(self.name, False, "; ".join(problems[:5]))
+        return CheckResult(
+            self.name,
+            True,
+            f"{len(terms)} SIGTERM(s): {finished} in-flight finished, {released} released, exit 0",
+        )
+
+
+@dataclass(frozen=True)
+class BacklogPeaked:
+    """The queue really held a backlog of at least ``at_least`` messages at once."""
+
+    at_least: int
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: the burst built a backlog"
+
+    def check(self, facts: Facts) -> CheckResult:
+        peak = max((s.visible + s.in_flight for s in facts.samples), default=0)
+        ok = peak >= self.at_least
+        return CheckResult(
+            self.name, ok, f"peak backlog {peak} messages (expected at least {self.at_least})"
+        )
+
+
+# -- across phases --------------------------------------------------------------------------------
+
+
+class CrossExpectation(Protocol):
+    """A phenomenon visible only by comparing the phases of one scenario."""
+
+    @property
+    def name(self) -> str: ...
+
+    def check(self, phases: Mapping[str, Facts]) -> CheckResult: ...
+
+
+@dataclass(frozen=True)
+class FasterWith:
+    """Phase ``scaled`` drained its backlog at least ``min_ratio`` times faster than ``base``."""
+
+    base: str
+    scaled: str
+    min_ratio: float
+
+    @property
+    def name(self) -> str:
+        return f"phenomenon: '{self.scaled}' is faster than '{self.base}'"
+
+    def check(self, phases: Mapping[str, Facts]) -> CheckResult:
+        a = throughput(phases[self.base]) if self.base in phases else None
+        b = throughput(phases[self.scaled]) if self.scaled in phases else None
+        if not a or not b:
+            return CheckResult(self.name, False, "throughput could not be measured")
+        ratio = b / a
+        return CheckResult(
+            self.name,
+            ratio >= self.min_ratio,
+            f"{a:.1f} -> {b:.1f} msg/s ({ratio:.2f}x, expected at least {self.min_ratio:.1f}x)",
+        )

@@ -1,0 +1,236 @@
+"""The facts of one run, and how the oracle names things in them.
+
+Facts are what can be observed after a run: the producer's ledger, the two DynamoDB tables, the
+DLQ, the queue depth, the consumers' JSON events, the consumer runs and the faults injected.
+
+Identity: a message with a JSON-object body carrying ``id`` is known by that id (the consumer's
+``message_id``). Anything else - the poison corpus - is known by a hash of its body, because a
+manual redrive gives a dead letter a new SQS MessageId but never a new body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any, Protocol
+
+from consumer.contract import EV_COMPLETED, EV_RECEIVED
+
+#: how many ids a finding lists before it says "(+N more)"
+MAX_LISTED = 5
+
+# -- identity ----------------------------------------------------------------------------------
+
+
+def body_key(body: str) -> str:
+    """The identity of a body that carries no id: a short hash of its bytes."""
+    digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"body:{digest}"
+
+
+def message_key(body: str) -> str:
+    """A message's identity: its payload ``id`` when the body is a JSON object with one."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body_key(body)
+    if isinstance(payload, dict):
+        ident = payload.get("id")
+        # The consumer's rule (consumer/message.py): a string or number id, not blank.
+        scalar = isinstance(ident, str | int | float) and not isinstance(ident, bool)
+        if scalar and str(ident).strip():
+            return str(ident)
+    return body_key(body)
+
+
+def event_time(event: Mapping[str, Any]) -> float | None:
+    """An event's ``ts`` (ISO-8601) as epoch seconds, or None when absent or unparsable."""
+    raw = event.get("ts")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+# -- facts ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One ledger line: the payload id (None for id-less bodies), SQS MessageId, send time."""
+
+    id: str | None
+    message_id: str
+    sent_at_ms: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One message found in the DLQ."""
+
+    message_id: str
+    body: str
+    receive_count: int | None = None
+
+    @property
+    def key(self) -> str:
+        return message_key(self.body)
+
+
+@dataclass(frozen=True)
+class Depth:
+    """Queue depth at the end of the run."""
+
+    visible: int
+    in_flight: int
+    delayed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.in_flight + self.delayed
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One queue-depth sample taken during the run (epoch seconds)."""
+
+    t: float
+    visible: int
+    in_flight: int
+    dlq: int
+
+
+@dataclass(frozen=True)
+class ConsumerRun:
+    """One consumer incarnation: a process, container or task."""
+
+    slot: int
+    consumer_id: str
+    started_at: float
+    ended_at: float | None
+    exit_code: int | None
+    signals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    """Something the engine did to the system under test, and when."""
+
+    kind: str  # "signal", "redrive", ...
+    at: float
+    detail: str = ""
+    consumer_id: str | None = None
+    signal: str | None = None
+    #: messages the consumer was processing when the fault hit (for signals)
+    message_ids: tuple[str, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The result of one oracle check: its name, whether it passed, and why."""
+
+    name: str
+    passed: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+
+
+class Expectation(Protocol):
+    """A phenomenon the scenario exists to show, checked against the facts."""
+
+    @property
+    def name(self) -> str: ...
+
+    def check(self, facts: Facts) -> CheckResult: ...
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything observed about one run (one phase of a scenario)."""
+
+    ledger: tuple[Sent, ...]
+    completed_items: tuple[Mapping[str, Any], ...]
+    status_items: tuple[Mapping[str, Any], ...]
+    dlq: tuple[DeadLetter, ...]
+    depth: Depth
+    events: tuple[Mapping[str, Any], ...]
+    #: keys (see ``message_key``) of the messages that must end in the DLQ
+    expected_poison: tuple[str, ...] = ()
+    expectations: tuple[Expectation, ...] = ()
+    #: how many messages the scenario asked the producer to send (None: not checked)
+    requested: int | None = None
+    consumers: tuple[ConsumerRun, ...] = ()
+    faults: tuple[FaultRecord, ...] = ()
+    samples: tuple[Sample, ...] = ()
+    max_receive_count: int = 5
+    visibility_timeout: int = 30
+    #: when the traffic started: after provisioning, so a slow apply is not settle time
+    started_at: float = 0.0
+    consumers_started_at: float | None = None
+    #: when the engine saw the end state (or gave up); None: use ``ended_at``
+    settled_at: float | None = None
+    ended_at: float = 0.0
+    #: the run hit its deadline before the system settled
+    timed_out: bool = False
+    #: whether the stack has a status table the consumer writes to
+    status_table: bool = True
+
+    # -- derived views (computed once) -------------------------------------------------------
+
+    @cached_property
+    def poison_keys(self) -> frozenset[str]:
+        return frozenset(self.expected_poison)
+
+    @cached_property
+    def valid_ids(self) -> frozenset[str]:
+        """Ids the producer sent that must be completed exactly once."""
+        return frozenset(
+            e.id for e in self.ledger if e.id is not None and e.id not in self.poison_keys
+        )
+
+    def of(self, *names: str) -> list[Mapping[str, Any]]:
+        """Events with one of the given names, in log order."""
+        return [e for e in self.events if e.get("event") in names]
+
+    @cached_property
+    def completions(self) -> Counter[str]:
+        return Counter(str(e.get("message_id")) for e in self.of(EV_COMPLETED))
+
+    @cached_property
+    def completed_ids(self) -> Counter[str]:
+        return Counter(str(item.get("message_id")) for item in self.completed_items)
+
+    @cached_property
+    def redeliveries(self) -> int:
+        """Receives of a message that had been received before (receive_count > 1)."""
+        return sum(1 for e in self.of(EV_RECEIVED) if as_int(e.get("receive_count")) > 1)
+
+    @cached_property
+    def lost(self) -> frozenset[str]:
+        return frozenset(i for i in self.valid_ids if self.completed_ids[i] == 0)
+
+
+def as_int(value: Any, default: int = 0) -> int:
+    """An event field as an int; ``default`` when it is absent or not a number."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def listed(items: Iterable[str]) -> str:
+    """Up to MAX_LISTED ids, sorted, then ``(+N more)``: how findings name what failed."""
+    values = sorted(items)
+    shown = ", ".join(values[:MAX_LISTED])
+    more = len(values) - MAX_LISTED
+    return shown + (f" (+{more} more)" if more > 0 else "")

@@ -1,0 +1,200 @@
+"""The oracle: a pure function from the facts of one run to a verdict.
+
+It knows nothing about targets, emulators or processes. Its inputs are the facts
+(:mod:`scenarios.judging.facts`) plus what the scenario expected (the poison set and the
+phenomenon it exists to show). Every check returns a :class:`CheckResult`; the verdict passes
+only when all of them do.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from consumer.contract import EV_COMPLETED
+from scenarios.judging.facts import MAX_LISTED, CheckResult, Facts, listed
+
+STATUS_COMPLETED = "COMPLETED"
+_ONE_COMPLETION = f"exactly one {EV_COMPLETED} per id"
+
+
+# -- the checks ----------------------------------------------------------------------------------
+
+
+def check_accepted(facts: Facts) -> CheckResult:
+    """The producer's ledger lists every message the scenario asked for."""
+    got = len(facts.ledger)
+    if facts.requested is None:
+        return CheckResult("producer accepted every message", True, f"{got} sent (no target count)")
+    ok = got == facts.requested
+    return CheckResult(
+        "producer accepted every message",
+        ok,
+        f"{got} of {facts.requested} in the ledger"
+        + ("" if ok else f"; {facts.requested - got} never reached the queue"),
+    )
+
+
+def check_lost(facts: Facts) -> CheckResult:
+    """Every valid id the producer sent has a completed item: lost = 0."""
+    lost = facts.lost
+    if not lost:
+        return CheckResult(
+            "no message lost", True, f"all {len(facts.valid_ids)} valid ids completed"
+        )
+    in_dlq = lost & {d.key for d in facts.dlq}
+    detail = f"{len(lost)} of {len(facts.valid_ids)} valid ids never completed: {listed(lost)}"
+    if in_dlq:
+        detail += f"; {len(in_dlq)} of them are in the DLQ"
+    return CheckResult("no message lost", False, detail)
+
+
+def check_completed_items(facts: Facts) -> CheckResult:
+    """The completed table holds exactly one item per valid id, and nothing else."""
+    counts = facts.completed_ids
+    missing = [i for i in facts.valid_ids if counts[i] == 0]
+    doubled = [i for i, n in counts.items() if n > 1]
+    unknown = [i for i in counts if i not in facts.valid_ids]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing ({listed(missing)})")
+    if doubled:
+        problems.append(f"{len(doubled)} with several items ({listed(doubled)})")
+    if unknown:
+        problems.append(f"{len(unknown)} items for ids never sent ({listed(unknown)})")
+    if problems:
+        return CheckResult("exactly one completed item per id", False, "; ".join(problems))
+    return CheckResult(
+        "exactly one completed item per id", True, f"{len(facts.valid_ids)} items, one per id"
+    )
+
+
+def check_completed_events(facts: Facts) -> CheckResult:
+    """Exactly one ``message.completed`` event per valid id: no double processing."""
+    counts = facts.completions
+    missing = [i for i in facts.valid_ids if counts[i] == 0]
+    doubled = {i: n for i, n in counts.items() if n > 1}
+    unknown = [i for i in counts if i not in facts.valid_ids]
+    problems = []
+    if doubled:
+        worst = ", ".join(f"{i} x{n}" for i, n in sorted(doubled.items())[:MAX_LISTED])
+        problems.append(f"{len(doubled)} ids completed more than once ({worst})")
+    if missing:
+        problems.append(f"{len(missing)} ids never logged as completed ({listed(missing)})")
+    if unknown:
+        problems.append(f"{len(unknown)} completions of ids never sent ({listed(unknown)})")
+    if problems:
+        return CheckResult(_ONE_COMPLETION, False, "; ".join(problems))
+    return CheckResult(
+        _ONE_COMPLETION,
+        True,
+        f"{sum(counts.values())} completion events for {len(facts.valid_ids)} ids",
+    )
+
+
+def check_status(facts: Facts) -> CheckResult:
+    """The status table marks every valid id COMPLETED (no STARTED record left behind)."""
+    if not facts.status_table:
+        return CheckResult("status table says COMPLETED", True, "no status table on this stack")
+    status = {str(i.get("message_id")): str(i.get("status")) for i in facts.status_items}
+    wrong = {
+        i: status.get(i, "absent") for i in facts.valid_ids if status.get(i) != STATUS_COMPLETED
+    }
+    if wrong:
+        shown = ", ".join(f"{i}={s}" for i, s in sorted(wrong.items())[:MAX_LISTED])
+        return CheckResult(
+            "status table says COMPLETED", False, f"{len(wrong)} ids not COMPLETED: {shown}"
+        )
+    return CheckResult("status table says COMPLETED", True, f"{len(facts.valid_ids)} ids COMPLETED")
+
+
+def check_dlq(facts: Facts) -> CheckResult:
+    """The DLQ holds exactly the expected poison set: no valid message, no missing poison."""
+    found = Counter(d.key for d in facts.dlq)
+    expected = Counter(facts.expected_poison)
+    if found == expected:
+        detail = f"{sum(found.values())} dead letters, all expected poison"
+        return CheckResult("DLQ holds exactly the poison set", True, detail)
+    extra = found - expected
+    missing = expected - found
+    problems = []
+    valid_in_dlq = [k for k in extra if k in facts.valid_ids]
+    if valid_in_dlq:
+        problems.append(
+            f"{len(valid_in_dlq)} valid messages dead-lettered ({listed(valid_in_dlq)})"
+        )
+    other = [k for k in extra if k not in facts.valid_ids]
+    if other:
+        problems.append(f"{sum(extra[k] for k in other)} unexpected dead letters")
+    if missing:
+        problems.append(f"{sum(missing.values())} expected poison messages not in the DLQ")
+    return CheckResult("DLQ holds exactly the poison set", False, "; ".join(problems))
+
+
+def check_queue_empty(facts: Facts) -> CheckResult:
+    """Nothing is left in the queue, visible or in flight."""
+    d = facts.depth
+    ok = d.total == 0
+    detail = f"visible={d.visible} in_flight={d.in_flight}" + (
+        f" delayed={d.delayed}" if d.delayed else ""
+    )
+    return CheckResult("queue ends empty", ok, detail)
+
+
+def check_settled(facts: Facts) -> CheckResult:
+    """The run reached its end state before the deadline (counted from the traffic)."""
+    end = facts.ended_at if facts.settled_at is None else facts.settled_at
+    took = max(0.0, end - facts.started_at)
+    if facts.timed_out:
+        return CheckResult(
+            "settled before the deadline", False, f"still not settled after {took:.1f} s"
+        )
+    return CheckResult("settled before the deadline", True, f"settled in {took:.1f} s")
+
+
+CORE_CHECKS = (
+    check_accepted,
+    check_lost,
+    check_completed_items,
+    check_completed_events,
+    check_status,
+    check_dlq,
+    check_queue_empty,
+    check_settled,
+)
+
+
+@dataclass(frozen=True)
+class PhaseVerdict:
+    """The oracle's answer on one phase: every check result, and whether they all passed."""
+
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failed(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [c.to_dict() for c in self.checks]
+
+
+def judge(facts: Facts) -> PhaseVerdict:
+    """The verdict on one run: the core checks, then the scenario's phenomena."""
+    checks = [c(facts) for c in CORE_CHECKS]
+    for expectation in facts.expectations:
+        try:
+            checks.append(expectation.check(facts))
+        except Exception as exc:  # a broken expectation fails the verdict, loudly
+            checks.append(CheckResult(expectation.name, False, f"could not evaluate: {exc!r}"))
+    return PhaseVerdict(tuple(checks))
+
+
+def prefixed(prefix: str, checks: Sequence[CheckResult]) -> list[CheckResult]:
+    """Checks renamed ``<prefix>: <name>`` (multi-phase scenarios)."""
+    return [CheckResult(f"{prefix}: {c.name}", c.passed, c.detail) for c in checks]

@@ -1,0 +1,22 @@
+"""The scenario model: what a scenario declares - phases, consumer groups, traffic, faults, needs.
+
+Declarations only: running them is :mod:`scenarios.running`, judging them
+:mod:`scenarios.judging`.
+"""
+
+from scenarios.model.consumer import ConsumerSettings, RestartPolicy
+from scenarios.model.fault import ConsumerSlot, Fault, LiveView
+from scenarios.model.phase import ConsumerGroup, Need, Phase
+from scenarios.model.traffic import Traffic
+
+__all__ = [
+    "ConsumerGroup",
+    "ConsumerSettings",
+    "ConsumerSlot",
+    "Fault",
+    "LiveView",
+    "Need",
+    "Phase",
+    "RestartPolicy",
+    "Traffic",
+]

@@ -1,0 +1,239 @@
+"""The JSON report: one document per scenario run, with a stable schema.
+
+The JSON is the source of truth: the terminal table (:mod:`.console`) and the PNG
+(:mod:`.png`) are both rendered from it, so ``scenario report RUN.json`` re-renders exactly
+what the run showed.
+
+Schema (``sqs-kit.scenario-report/1``), top level:
+``scenario``, ``summary``, ``status`` (passed|failed|skipped|error), ``passed``, ``reason``,
+``target``, ``emulator``, ``target_info``, ``started_at``, ``duration_s``,
+``counts`` {sent, completed, duplicates, redeliveries, dlq, lost, crashes},
+``latency_ms`` {p50, p95, p99, samples} (sent_at -> completed_at), ``checks`` [{name, passed,
+detail}], ``phases`` [...], ``shims``, ``fault_plan``, ``calibration``, ``knobs``,
+``timeline``, ``artifacts``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from consumer.contract import EV_CONSUMER_CRASH
+from core.errors import ConfigError
+from scenarios.judging.facts import Facts, event_time
+from scenarios.judging.metrics import Counts, completion_times, counts, latency, throughput
+from scenarios.reporting.png import timeline_png
+from scenarios.running.phase import PhaseResult
+from scenarios.running.scenario import ScenarioResult, Status
+
+SCHEMA = "sqs-kit.scenario-report/1"
+_MAX_POINTS = 400
+
+
+# -- building ------------------------------------------------------------------------------------
+
+
+def build(result: ScenarioResult) -> dict[str, Any]:
+    """The JSON document for one scenario run."""
+    facts = [p.facts for p in result.phases]
+    total = sum((counts(f) for f in facts), Counts())
+    target = dict(result.target)
+    return {
+        "schema": SCHEMA,
+        "scenario": result.scenario,
+        "summary": result.summary,
+        "status": str(result.status),
+        "passed": result.passed,
+        "reason": result.reason,
+        "target": target.get("target"),
+        "emulator": target.get("emulator"),
+        "target_info": target,
+        "started_at": _iso(result.started_at),
+        "duration_s": round(result.duration_s, 3),
+        "counts": total.to_dict(),
+        "latency_ms": latency(facts).to_dict(),
+        "checks": [c.to_dict() for c in result.checks],
+        "phases": [_phase(p) for p in result.phases],
+        "shims": dict(result.shims),
+        "fault_plan": list(result.fault_plan),
+        "calibration": result.calibration,
+        "knobs": dict(result.knobs),
+        "timeline": {"phases": [_timeline(p) for p in result.phases]},
+        "artifacts": {},
+    }
+
+
+def _phase(p: PhaseResult) -> dict[str, Any]:
+    f = p.facts
+    rate = throughput(f)
+    return {
+        "name": p.name,
+        "note": p.note,
+        "stack": p.stack_prefix,
+        "passed": p.verdict.passed,
+        "duration_s": round(max(0.0, f.ended_at - f.started_at), 3),
+        "provision_s": round(p.provision_s, 3),
+        "counts": counts(f).to_dict(),
+        "latency_ms": latency(f).to_dict(),
+        "throughput_msg_s": round(rate, 2) if rate else None,
+        "checks": p.verdict.to_list(),
+        "faults": [
+            {
+                "kind": r.kind,
+                "at": _iso(r.at),
+                "signal": r.signal,
+                "consumer_id": r.consumer_id,
+                "message_ids": list(r.message_ids),
+                "detail": r.detail,
+            }
+            for r in f.faults
+        ],
+        "consumers": [
+            {
+                "slot": c.slot,
+                "consumer_id": c.consumer_id,
+                "exit_code": c.exit_code,
+                "signals": list(c.signals),
+                "ran_s": round((c.ended_at or f.ended_at) - c.started_at, 2),
+            }
+            for c in f.consumers
+        ],
+        "producer": {
+            "sent": len(p.send.ledger),
+            "failed": p.send.failed,
+            "elapsed_s": round(p.send.elapsed_s, 3),
+            "rate_msg_s": round(p.send.rate, 1),
+        },
+        "log_dir": p.log_dir,
+        "teardown_error": p.teardown_error,
+    }
+
+
+def _timeline(p: PhaseResult) -> dict[str, Any]:
+    f = p.facts
+    t0 = f.started_at
+    sent = sorted(e.sent_at_ms / 1000.0 for e in f.ledger)
+    return {
+        "name": p.name,
+        "note": p.note,
+        "samples": _thin([[_r(s.t - t0), s.visible, s.in_flight, s.dlq] for s in f.samples]),
+        "sent": _cumulative(sent, t0),
+        "completed": _cumulative(completion_times(f), t0),
+        "markers": _markers(f, t0),
+    }
+
+
+def _markers(f: Facts, t0: float) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for r in f.faults:
+        kind = {"SIGKILL": "kill", "SIGTERM": "term"}.get(r.signal or "", r.kind)
+        out.append({"t": _r(r.at - t0), "kind": kind, "label": r.detail})
+    for e in f.of(EV_CONSUMER_CRASH):
+        ts = event_time(e)
+        if ts is not None:
+            label = f"{e.get('consumer_id')} crashed ({e.get('reason', '?')})"
+            out.append({"t": _r(ts - t0), "kind": "crash", "label": label})
+    return sorted(out, key=lambda m: float(m["t"]))
+
+
+def _cumulative(times: Sequence[float], t0: float) -> list[list[float]]:
+    points = [[_r(t - t0), float(i + 1)] for i, t in enumerate(sorted(times))]
+    return [[0.0, 0.0], *_thin(points)] if points else []
+
+
+def _thin(points: list[list[Any]]) -> list[list[Any]]:
+    if len(points) <= _MAX_POINTS:
+        return points
+    step = math.ceil(len(points) / _MAX_POINTS)
+    return points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
+
+
+def _r(x: float) -> float:
+    return round(x, 3)
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+def write(report: dict[str, Any], directory: Path, *, png: bool = True) -> dict[str, Any]:
+    """Write ``<scenario>.json`` (and ``.png``) into ``directory``; returns the report."""
+    directory.mkdir(parents=True, exist_ok=True)
+    base = directory / str(report["scenario"])
+    artifacts = {"json": str(base.with_suffix(".json"))}
+    if png and report.get("phases"):
+        artifacts["png"] = str(timeline_png(report, base.with_suffix(".png")))
+    report["artifacts"] = artifacts
+    base.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    """One report, or every report of a ``summary.json``; a usage error when unreadable."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not JSON: {exc}") from exc
+    runs = data.get("runs") if isinstance(data, dict) and "runs" in data else [data]
+    if not isinstance(runs, list) or not all(_is_report(r) for r in runs):
+        raise ConfigError(f"{path} is not a scenario report (schema {SCHEMA})")
+    return runs
+
+
+def _is_report(data: object) -> bool:
+    return isinstance(data, dict) and "scenario" in data and "checks" in data
+
+
+def summary(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``summary.json`` of a multi-scenario run."""
+    return {
+        "schema": SCHEMA,
+        "passed": all(status_of(r) in OK_STATUSES for r in reports),
+        "duration_s": round(sum(float(r.get("duration_s") or 0) for r in reports), 3),
+        "runs": list(reports),
+    }
+
+
+#: statuses that count as success for a run of several scenarios
+OK_STATUSES = frozenset({Status.PASSED, Status.SKIPPED})
+
+
+def status_of(report: Mapping[str, Any]) -> Status:
+    """A report's status as a Status; an unknown value reads as an error."""
+    try:
+        return Status(str(report.get("status")))
+    except ValueError:
+        return Status.ERROR
+
+
+def error_report(
+    *, scenario: str, summary: str, target: Mapping[str, Any], reason: str, duration_s: float
+) -> dict[str, Any]:
+    """The document for a run that could not complete (an infrastructure error)."""
+    info = dict(target)
+    return {
+        "schema": SCHEMA,
+        "scenario": scenario,
+        "summary": summary,
+        "status": str(Status.ERROR),
+        "passed": False,
+        "reason": reason,
+        "target": info.get("target"),
+        "emulator": info.get("emulator"),
+        "target_info": info,
+        "duration_s": round(duration_s, 3),
+        "counts": {},
+        "latency_ms": {},
+        "checks": [],
+        "phases": [],
+        "artifacts": {},
+    }

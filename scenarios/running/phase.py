@@ -1,0 +1,315 @@
+"""One phase through the template: setup, act, collect, judge, teardown (always).
+
+setup   -> provision an isolated stack, start sampling, send the traffic
+act     -> start the consumers, inject the triggered faults, wait until the system settles
+collect -> events, tables, DLQ, queue depth: the facts
+judge   -> the oracle's verdict
+teardown-> always: on success, failure, exception and Ctrl-C (``--keep`` skips it)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from core.errors import InfrastructureError, KitError
+from core.stack import StackSpec, unique_prefix
+from scenarios.judging.facts import ConsumerRun, Facts
+from scenarios.judging.oracle import PhaseVerdict, judge
+from scenarios.model import Phase
+from scenarios.runners.base import ConsumerHandle
+from scenarios.running import observe
+from scenarios.running.live import LiveRun
+from scenarios.running.traffic import SendOutcome
+from scenarios.running.traffic import send as send_traffic
+from scenarios.settings import RunSettings
+from scenarios.targets.base import Target
+
+log = logging.getLogger(__name__)
+
+_LOOP_S = 0.1
+_STOP_GRACE_S = 5.0
+
+
+@dataclass
+class Progress:
+    """What the engine reports while a phase runs (rendered by the CLI)."""
+
+    scenario: str
+    phase: str
+    stage: str
+    elapsed_s: float = 0.0
+    sent: int = 0
+    expected: int = 0
+    completed: int = 0
+    visible: int = 0
+    in_flight: int = 0
+    dlq: int = 0
+    crashes: int = 0
+    consumers: int = 0
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class PhaseResult:
+    """One phase: its facts, the verdict, and where its stack and logs were."""
+
+    name: str
+    note: str
+    facts: Facts
+    verdict: PhaseVerdict
+    stack_prefix: str
+    send: SendOutcome
+    log_dir: str | None = None
+    teardown_error: str | None = None
+    #: seconds the target took to provision the stack (not part of the settle time)
+    provision_s: float = 0.0
+
+
+class PhaseExecution:
+    """One phase through the template: setup, act, collect, judge, teardown (always)."""
+
+    def __init__(  # noqa: PLR0917 - built in one place, by Scenario.execute
+        self,
+        scenario: str,
+        phase: Phase,
+        target: Target,
+        settings: RunSettings,
+        run_dir: Path,
+        on_progress: ProgressFn | None,
+        shims: dict[str, str],
+    ) -> None:
+        self.scenario = scenario
+        self.phase = phase
+        self.target = target
+        self.settings = settings
+        self.run_dir = run_dir
+        self.on_progress = on_progress
+        self.shims = shims
+        self.started = time.time()
+        #: when the traffic started (after provisioning): the clock "settled in" counts from
+        self.traffic_at: float | None = None
+        #: when the act loop ended: settled, or the deadline passed
+        self.settled_at: float | None = None
+        self.provision_s = 0.0
+        self.timed_out = False
+
+    # -- template ----------------------------------------------------------------------------
+
+    def run(self) -> PhaseResult:
+        spec = self.spec()
+        self.progress("provisioning")
+        provision_started = time.monotonic()
+        stack = self.target.provision(spec)
+        self.provision_s = time.monotonic() - provision_started
+        live: LiveRun | None = None
+        sampler: observe.DepthSampler | None = None
+        teardown_error: str | None = None
+        try:
+            live = LiveRun(self.target, stack, self.shims)
+            sampler = observe.DepthSampler(live.sqs, stack)
+            sampler.start()
+            outcome = self.setup(live)
+            self.act(live, outcome, sampler)
+            facts = self.collect(live, outcome, sampler)
+        except (ClientError, BotoCoreError) as exc:
+            raise InfrastructureError(
+                f"{self.scenario}/{self.phase.name}: AWS call failed: {exc}"
+            ) from exc
+        finally:
+            if sampler is not None:
+                sampler.stop()
+            teardown_error = self.teardown()
+        self.progress("judging")
+        verdict = judge(facts)
+        return PhaseResult(
+            name=self.phase.name,
+            note=self.phase.note,
+            facts=facts,
+            verdict=verdict,
+            stack_prefix=stack.prefix,
+            send=outcome,
+            log_dir=str(self.target.log_dir) if self.target.log_dir else None,
+            teardown_error=teardown_error,
+            provision_s=self.provision_s,
+        )
+
+    def spec(self) -> StackSpec:
+        base = f"sqskit-{self.scenario}"[:30].rstrip("-")
+        return StackSpec(
+            prefix=unique_prefix(base),
+            visibility_timeout=self.phase.visibility_timeout,
+            receive_wait=self.phase.receive_wait,
+            max_receive_count=self.phase.max_receive_count,
+            message_retention=3600,
+            dlq_retention=3600,
+            tags={"sqs-kit-scenario": self.scenario},
+        )
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def setup(self, live: LiveRun) -> SendOutcome:
+        self.progress("sending", expected=self.phase.traffic.requested)
+        ledger_dir = self.run_dir / "ledgers" / live.stack.prefix
+        self.traffic_at = time.time()
+        return send_traffic(
+            self.phase.traffic, sqs=live.sqs, queue_url=live.stack.queue_url, ledger_dir=ledger_dir
+        )
+
+    # -- act -------------------------------------------------------------------------------------
+
+    def act(self, live: LiveRun, outcome: SendOutcome, sampler: observe.DepthSampler) -> None:
+        phase = self.phase
+        chaos = {k: v for f in phase.faults for k, v in f.overrides().items()}
+        groups = list(phase.consumers)
+        pending = [f for f in phase.faults if f.triggered]
+        valid = {e.id for e in outcome.ledger if e.id is not None} - set(phase.traffic.poison_keys)
+        # The deadline counts from the traffic, never from provisioning (a Terraform apply or
+        # an ECS cluster can take minutes before the first message is sent).
+        sent_at = time.monotonic()
+        deadline = sent_at + phase.timeout_s
+        while True:
+            waited = time.monotonic() - sent_at
+            due = [
+                g for g in groups if g.start_after_s <= waited and live.received >= g.after_received
+            ]
+            for group in due[:1]:  # in declaration order, one per turn
+                groups.remove(group)
+                settings = group.settings.with_(**chaos)
+                live.handles += self.target.start_consumers(
+                    group.n, settings, restart=group.restart
+                )
+                live.consumers_started_at = live.consumers_started_at or time.time()
+            live.refresh()
+            for fault in list(pending):
+                if fault.due(live):
+                    record = fault.fire(live)
+                    live.faults.append(record)
+                    pending.remove(fault)
+                    log.info("fault.fired", extra={"fault": fault.label, "detail": record.detail})
+            if not groups and not pending and self.settled(live, valid):
+                break
+            if time.monotonic() > deadline:
+                self.timed_out = True
+                log.warning("phase.timeout", extra={"phase": phase.name})
+                break
+            self.progress("running", live=live, sent=len(outcome.ledger), sampler=sampler)
+            time.sleep(_LOOP_S)
+        self.settled_at = time.time()
+        if phase.settle_s:
+            self.progress("settling", live=live, sent=len(outcome.ledger), sampler=sampler)
+            time.sleep(phase.settle_s)
+
+    def settled(self, live: LiveRun, valid: set[str]) -> bool:
+        """Every valid id completed, the queue is empty and the DLQ holds the poison."""
+        if not valid <= live.completed:
+            return False
+        if observe.depth(live.sqs, live.stack.queue_url).total:
+            return False
+        return live.dlq_depth() == len(self.phase.traffic.poison)
+
+    # -- collect ---------------------------------------------------------------------------------
+
+    def collect(self, live: LiveRun, outcome: SendOutcome, sampler: observe.DepthSampler) -> Facts:
+        self.progress("collecting", live=live, sent=len(outcome.ledger), sampler=sampler)
+        self.target.stop_consumers(timeout=self.phase_stop_timeout())
+        live.refresh()
+        sampler.sample()
+        ddb = self.target.client("dynamodb")
+        phase = self.phase
+        return Facts(
+            ledger=outcome.ledger,
+            completed_items=tuple(observe.scan(ddb, live.stack.completed_table)),
+            status_items=tuple(observe.scan(ddb, live.stack.status_table)),
+            dlq=tuple(observe.read_dlq(live.sqs, live.stack.dlq_url)),
+            depth=observe.depth(live.sqs, live.stack.queue_url),
+            events=tuple(live.events),
+            expected_poison=phase.traffic.poison_keys,
+            expectations=phase.expect,
+            requested=phase.traffic.requested,
+            consumers=tuple(_runs(live.handles)),
+            faults=tuple(live.faults),
+            samples=sampler.samples,
+            max_receive_count=phase.max_receive_count,
+            visibility_timeout=phase.visibility_timeout,
+            started_at=self.traffic_at if self.traffic_at is not None else self.started,
+            consumers_started_at=live.consumers_started_at,
+            settled_at=self.settled_at,
+            ended_at=time.time(),
+            timed_out=self.timed_out,
+        )
+
+    def phase_stop_timeout(self) -> float:
+        """The consumers' longest drain plus a grace period (the target may stretch it)."""
+        return self.phase.shutdown_timeout_s + _STOP_GRACE_S
+
+    # -- teardown --------------------------------------------------------------------------------
+
+    def teardown(self) -> str | None:
+        """Stop consumers and destroy the stack (``--keep``: consumers only). Never raises."""
+        self.progress("teardown")
+        try:
+            self.target.stop_consumers(timeout=self.phase_stop_timeout())
+            self.target.teardown()  # targets honour --keep: the stack stays, consumers stop
+        except KitError as exc:
+            log.error("teardown.failed", extra={"error": str(exc)})
+            return str(exc)
+        except (ClientError, BotoCoreError) as exc:
+            log.error("teardown.failed", extra={"error": str(exc)})
+            return f"teardown failed: {exc}"
+        return None
+
+    # -- progress --------------------------------------------------------------------------------
+
+    def progress(
+        self,
+        stage: str,
+        *,
+        live: LiveRun | None = None,
+        sent: int = 0,
+        expected: int | None = None,
+        sampler: observe.DepthSampler | None = None,
+    ) -> None:
+        if self.on_progress is None:
+            return
+        p = Progress(
+            scenario=self.scenario,
+            phase=self.phase.name,
+            stage=stage,
+            elapsed_s=time.time() - self.started,
+            sent=sent,
+            expected=self.phase.traffic.requested if expected is None else expected,
+        )
+        if live is not None:
+            p.completed = len(live.completed)
+            p.crashes = live.crashes
+            p.consumers = sum(1 for h in live.handles if h.running)
+        latest = sampler.latest if sampler is not None else None
+        if latest is not None:
+            p.visible, p.in_flight, p.dlq = latest.visible, latest.in_flight, latest.dlq
+        try:
+            self.on_progress(p)
+        except Exception:  # a rendering problem must never break a run
+            log.exception("progress.callback_failed")
+
+
+def _runs(handles: Sequence[ConsumerHandle]) -> list[ConsumerRun]:
+    return [
+        ConsumerRun(
+            slot=h.slot,
+            consumer_id=inc.consumer_id,
+            started_at=inc.started_at,
+            ended_at=inc.ended_at,
+            exit_code=inc.exit_code,
+            signals=tuple(inc.signals_sent),
+        )
+        for h in handles
+        for inc in h.incarnations
+    ]

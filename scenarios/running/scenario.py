@@ -1,0 +1,154 @@
+"""The scenario template method: a scenario declares, the base class runs every phase.
+
+A concrete scenario (``scenarios.catalogue``) only declares its knobs (defaults), the
+capabilities it needs, and its phases (traffic, consumer groups, fault plan, expectations).
+It holds no plumbing.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from scenarios.judging.expectations import CrossExpectation
+from scenarios.judging.facts import CheckResult
+from scenarios.judging.oracle import prefixed
+from scenarios.model import Need, Phase
+from scenarios.running.phase import PhaseExecution, PhaseResult, ProgressFn
+from scenarios.settings import Knobs, RunSettings
+from scenarios.targets.base import Target
+
+
+class Status(enum.StrEnum):
+    """How a scenario run ended; the CLI's exit code is derived from it."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+@dataclass
+class ScenarioResult:
+    """A scenario's outcome: ``passed``, ``failed``, ``skipped`` or ``error``."""
+
+    scenario: str
+    summary: str
+    status: Status
+    started_at: float
+    duration_s: float
+    target: dict[str, Any]
+    knobs: dict[str, Any] = field(default_factory=dict)
+    phases: list[PhaseResult] = field(default_factory=list)
+    cross_checks: list[CheckResult] = field(default_factory=list)
+    shims: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    fault_plan: list[str] = field(default_factory=list)
+    calibration: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status is Status.PASSED
+
+    @property
+    def checks(self) -> list[CheckResult]:
+        """Every check; prefixed with the phase name when the scenario has several phases."""
+        out: list[CheckResult] = []
+        for p in self.phases:
+            out += (
+                list(p.verdict.checks)
+                if len(self.phases) == 1
+                else prefixed(p.name, p.verdict.checks)
+            )
+        return out + self.cross_checks
+
+
+class Scenario(abc.ABC):
+    """A scenario declares, the base class runs: subclasses set class attributes and phases()."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    defaults: ClassVar[Knobs] = Knobs()
+    needs: ClassVar[tuple[Need, ...]] = ()
+    #: how the chaos knobs are calibrated against maxReceiveCount (chaos scenarios)
+    calibration: ClassVar[str | None] = None
+
+    @abc.abstractmethod
+    def phases(self, k: Knobs) -> Sequence[Phase]:
+        """The phases to run, in order, for knobs ``k``."""
+
+    def across(self, k: Knobs) -> Sequence[CrossExpectation]:
+        """Phenomena visible only by comparing phases (e.g. throughput 1 vs 3 consumers)."""
+        return ()
+
+    def knobs(self, settings: RunSettings) -> Knobs:
+        return self.defaults.override(settings)
+
+    def execute(
+        self,
+        target: Target,
+        settings: RunSettings,
+        *,
+        run_dir: Path,
+        on_progress: ProgressFn | None = None,
+    ) -> ScenarioResult:
+        """Run every phase through setup -> act -> collect -> judge -> teardown."""
+        started = time.time()
+        k = self.knobs(settings)
+        plan = list(self.phases(k))
+        result = ScenarioResult(
+            scenario=self.name,
+            summary=self.summary,
+            status=Status.PASSED,
+            started_at=started,
+            duration_s=0.0,
+            target=target.describe(),
+            knobs=k.to_dict(),
+            fault_plan=[f"{p.name}: {f.label}" for p in plan for f in p.faults],
+            calibration=self.calibration,
+        )
+        missing, result.shims = resolve_needs(self.needs, target.capabilities())
+        if missing:
+            result.status = Status.SKIPPED
+            result.reason = "the target lacks " + ", ".join(missing)
+            result.duration_s = time.time() - started
+            return result
+        for phase in plan:
+            execution = PhaseExecution(
+                self.name, phase, target, settings, run_dir, on_progress, result.shims
+            )
+            result.phases.append(execution.run())
+        # Some fields (an ECS cluster, task definition, launch type) exist only once a stack
+        # was provisioned: describe the target again and let what it knows now win.
+        result.target = {**result.target, **target.describe()}
+        facts = {p.name: p.facts for p in result.phases}
+        result.cross_checks = [x.check(facts) for x in self.across(k)]
+        result.duration_s = time.time() - started
+        errors = [p.teardown_error for p in result.phases if p.teardown_error]
+        if errors:
+            result.status, result.reason = Status.ERROR, "; ".join(errors)
+        elif not all(c.passed for c in result.checks):
+            result.status = Status.FAILED
+        return result
+
+
+def resolve_needs(
+    needs: Sequence[Need], available: frozenset[str] | None
+) -> tuple[list[str], dict[str, str]]:
+    """(missing capabilities with no shim, shims in use); ``None`` means "assume everything"."""
+    if available is None:
+        return [], {}
+    missing, shims = [], {}
+    for need in needs:
+        if need.capability in available:
+            continue
+        if need.shim:
+            shims[need.capability] = need.shim
+        else:
+            missing.append(need.capability)
+    return missing, shims

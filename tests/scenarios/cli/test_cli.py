@@ -1,0 +1,98 @@
+"""The `scenario` CLI through click's CliRunner: list, usage errors, report re-rendering."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from scenarios import catalogue
+from scenarios.cli import cli
+from scenarios.reporting import document
+from scenarios.run import alias
+from scenarios.running.scenario import Status
+from tests.scenarios.reporting.test_report import crashed_facts, result
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_list_shows_all_nine(runner):
+    out = runner.invoke(cli, ["list"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    for name in catalogue.names():
+        assert name in out.output
+    assert len(catalogue.names()) == 9
+
+
+def test_list_json_declares_faults_needs_and_calibration(runner):
+    out = runner.invoke(cli, ["list", "--json"])
+    rows = {r["name"]: r for r in json.loads(out.output)}
+    assert "CRASH_AFTER_RECEIVE=5" in rows["crash"]["faults"]
+    assert rows["crash"]["calibration"] and "maxReceiveCount" in rows["crash"]["calibration"]
+    assert any("shim" in n for n in rows["poison"]["needs"])
+    assert rows["visibility-overrun"]["phases"] == ["heartbeat-off", "heartbeat-on"]
+
+
+def test_run_unknown_scenario_is_a_usage_error(runner, tmp_path):
+    out = runner.invoke(cli, ["run", "nope", "--report-dir", str(tmp_path)])
+    assert out.exit_code == 2
+    assert "unknown scenario 'nope'" in out.output
+    assert not any(tmp_path.iterdir())  # nothing was started or written
+
+
+def test_run_bad_knob_is_a_usage_error(runner, tmp_path):
+    out = runner.invoke(
+        cli, ["run", "happy", "--knob", "crash_rate=7", "--report-dir", str(tmp_path)]
+    )
+    assert out.exit_code == 2
+    assert "crash_rate=7.0 is out of range" in out.output
+
+
+def test_run_options_come_from_the_environment(runner, tmp_path):
+    out = runner.invoke(
+        cli, ["run", "happy", "--report-dir", str(tmp_path)], env={"SQSKIT_RUNNER": "kubernetes"}
+    )
+    assert out.exit_code == 2 and "kubernetes" in out.output
+
+
+def test_report_rerenders_a_saved_run(runner, tmp_path):
+    data = document.write(document.build(result(crashed_facts())), tmp_path, png=False)
+    out = runner.invoke(cli, ["report", data["artifacts"]["json"]], env={"COLUMNS": "160"})
+    assert out.exit_code == 0, out.output
+    assert "happy PASSED" in out.output and "exactly one message.completed per id" in out.output
+    assert (tmp_path / "happy.png").exists()  # the timeline was re-rendered too
+
+
+def test_report_of_a_failed_run_exits_1(runner, tmp_path):
+    data = document.write(
+        document.build(result(crashed_facts(), status=Status.FAILED)), tmp_path, png=False
+    )
+    out = runner.invoke(cli, ["report", data["artifacts"]["json"], "--no-png", "--json"])
+    assert out.exit_code == 1
+    assert json.loads(out.output)["status"] == "failed"
+
+
+def test_report_of_something_else_is_a_usage_error(runner, tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text('{"not": "a report"}')
+    out = runner.invoke(cli, ["report", str(path)])
+    assert out.exit_code == 2 and "not a scenario report" in out.output
+
+
+def test_the_seed_alias_maps_to_scenario_run():
+    assert alias(["happy", "--count", "5", "--batch-size", "5"]) == [
+        "run",
+        "happy",
+        "--count",
+        "5",
+        "--batch-size",
+        "5",
+    ]
+    assert alias(["list"]) == ["list"]
+    assert alias(["--help"]) == ["--help"]

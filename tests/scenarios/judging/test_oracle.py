@@ -1,0 +1,152 @@
+"""The oracle: a clean run passes; each kind of broken run fails the verdict, with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from scenarios.judging.expectations import NotRedelivered, Redelivered
+from scenarios.judging.facts import CheckResult, DeadLetter, Depth, body_key, message_key
+from scenarios.judging.oracle import judge
+from tests.scenarios.factories import T0, clean_facts, event, poison_facts, with_events
+
+pytestmark = pytest.mark.unit
+
+
+def failed(verdict, name: str) -> CheckResult:
+    [check] = [c for c in verdict.checks if c.name == name]
+    assert not check.passed, check
+    return check
+
+
+def test_clean_run_passes_every_check():
+    verdict = judge(clean_facts(5, expectations=(NotRedelivered(),)))
+    assert verdict.passed, verdict.failed
+    assert len(verdict.checks) == 9
+
+
+def test_one_lost_message_fails_the_verdict():
+    # GIVEN a run in which m1 was sent but never completed (no item, no event)
+    facts = clean_facts(3)
+    facts = replace(
+        facts,
+        completed_items=tuple(i for i in facts.completed_items if i["message_id"] != "m1"),
+        events=tuple(e for e in facts.events if e.get("message_id") != "m1"),
+    )
+    # WHEN it is judged THEN lost = 1 and the verdict fails
+    verdict = judge(facts)
+    assert not verdict.passed
+    assert "m1" in failed(verdict, "no message lost").detail
+    assert facts.lost == {"m1"}
+
+
+def test_one_double_completion_fails_the_verdict():
+    # GIVEN a second message.completed for m0 (double processing), the table still holds one item
+    facts = with_events(
+        clean_facts(3),
+        event("message.completed", T0 + 3, consumer="c-1-2", message_id="m0", completed_at=1),
+    )
+    verdict = judge(facts)
+    assert not verdict.passed
+    assert "m0 x2" in failed(verdict, "exactly one message.completed per id").detail
+
+
+def test_a_valid_message_in_the_dlq_fails_the_verdict():
+    # GIVEN m2 was dead-lettered instead of completed
+    facts = clean_facts(3)
+    body = '{"id": "m2", "work": 1}'
+    facts = replace(
+        facts,
+        dlq=(DeadLetter("sqs-m2", body, 5),),
+        completed_items=tuple(i for i in facts.completed_items if i["message_id"] != "m2"),
+        events=tuple(e for e in facts.events if e.get("message_id") != "m2"),
+    )
+    verdict = judge(facts)
+    assert (
+        "1 valid messages dead-lettered (m2)"
+        in failed(verdict, "DLQ holds exactly the poison set").detail
+    )
+    assert "in the DLQ" in failed(verdict, "no message lost").detail
+
+
+def test_a_missing_phenomenon_fails_the_verdict():
+    # GIVEN a "duplicates" run in which nothing was delivered twice
+    verdict = judge(clean_facts(3, expectations=(Redelivered(why="duplicate delivery"),)))
+    check = failed(verdict, "phenomenon: duplicate delivery happened")
+    assert "failed demonstration" in check.detail
+    assert not verdict.passed
+
+
+def test_expected_poison_missing_from_the_dlq_fails():
+    facts = replace(poison_facts(), dlq=())
+    assert (
+        "1 expected poison messages not in the DLQ"
+        in failed(judge(facts), "DLQ holds exactly the poison set").detail
+    )
+
+
+def test_poison_in_the_dlq_passes():
+    assert judge(poison_facts()).passed
+
+
+def test_messages_left_in_the_queue_fail():
+    verdict = judge(clean_facts(2, depth=Depth(visible=1, in_flight=2)))
+    assert "visible=1 in_flight=2" in failed(verdict, "queue ends empty").detail
+
+
+def test_a_started_status_left_behind_fails():
+    facts = clean_facts(2)
+    facts = replace(
+        facts,
+        status_items=(
+            {"message_id": "m0", "status": "COMPLETED"},
+            {"message_id": "m1", "status": "STARTED"},
+        ),
+    )
+    assert "m1=STARTED" in failed(judge(facts), "status table says COMPLETED").detail
+
+
+def test_completed_items_for_unknown_ids_fail():
+    facts = clean_facts(1)
+    facts = replace(facts, completed_items=(*facts.completed_items, {"message_id": "ghost"}))
+    detail = failed(judge(facts), "exactly one completed item per id").detail
+    assert "ids never sent (ghost)" in detail
+
+
+def test_a_short_ledger_fails():
+    assert (
+        "2 of 3"
+        in failed(judge(clean_facts(2, requested=3)), "producer accepted every message").detail
+    )
+
+
+def test_a_timeout_fails():
+    assert not judge(clean_facts(1, timed_out=True)).passed
+
+
+def test_an_expectation_that_raises_fails_loudly():
+    class Broken:
+        name = "phenomenon: broken"
+
+        def check(self, facts):
+            raise RuntimeError("boom")
+
+    check = failed(judge(clean_facts(1, expectations=(Broken(),))), "phenomenon: broken")
+    assert "boom" in check.detail
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('{"id": "abc", "work": 1}', "abc"),
+        ('{"id": 7}', "7"),
+        ('{"id": ""}', None),
+        ('{"id": true}', None),
+        ('{"id": ["x"]}', None),
+        ("not json", None),
+        ("[1, 2]", None),
+    ],
+)
+def test_message_key_follows_the_consumers_id_rule(body, key):
+    assert message_key(body) == (key if key is not None else body_key(body))

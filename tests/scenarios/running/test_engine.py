@@ -1,0 +1,212 @@
+"""Engine pieces that need no emulator: needs, runner choice, the catalogue, the clocks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from core import capabilities as cap
+from core.errors import ConfigError, InfrastructureError
+from core.stack import StackHandle, StackSpec
+from scenarios import catalogue
+from scenarios.model import (
+    ConsumerGroup,
+    ConsumerSettings,
+    Need,
+    Phase,
+    RestartPolicy,
+    Traffic,
+)
+from scenarios.reporting import document
+from scenarios.runners import docker_image, resolve_runner
+from scenarios.runners.base import ConsumerHandle
+from scenarios.running import phase as engine
+from scenarios.running.scenario import Scenario, resolve_needs
+from scenarios.settings import Knobs, RunSettings
+from scenarios.targets.base import Target
+from tests.scenarios.fakes import InstantTarget
+
+pytestmark = pytest.mark.unit
+
+
+def test_needs_missing_without_a_shim_skip_and_with_a_shim_run_shimmed():
+    needs = (Need(cap.SQS_DLQ), Need(cap.SQS_MOVE_TASK, shim="manual redrive"))
+    assert resolve_needs(needs, None) == ([], {})  # unknown: assume everything
+    assert resolve_needs(needs, frozenset({cap.SQS_DLQ})) == (
+        [],
+        {cap.SQS_MOVE_TASK: "manual redrive"},
+    )
+    assert resolve_needs(needs, frozenset()) == (
+        [cap.SQS_DLQ],
+        {cap.SQS_MOVE_TASK: "manual redrive"},
+    )
+
+
+class BareTarget(Target):
+    """A target that supports nothing: any use beyond describing it is a test failure."""
+
+    name = "bare"
+
+    def capabilities(self) -> frozenset[str]:
+        return frozenset()
+
+    def provision(self, spec: StackSpec) -> StackHandle:
+        raise AssertionError("a skipped scenario must not provision")
+
+    def start_consumers(
+        self,
+        n: int,
+        settings: ConsumerSettings,
+        *,
+        restart: RestartPolicy = RestartPolicy.ON_FAILURE,
+    ) -> list[ConsumerHandle]:
+        raise AssertionError("a skipped scenario must not start consumers")
+
+    def signal(self, handle: ConsumerHandle, sig: int) -> None:
+        raise AssertionError("a skipped scenario must not signal consumers")
+
+    def consumer_events(self, handle: ConsumerHandle | None = None) -> list[dict[str, Any]]:
+        raise AssertionError("a skipped scenario must not read consumer events")
+
+    def stop_consumers(self, timeout: float = 10.0) -> None:
+        raise AssertionError("a skipped scenario must not stop consumers")
+
+    def client(self, service: str) -> Any:
+        raise AssertionError("a skipped scenario must not call AWS")
+
+    def teardown(self) -> None:
+        raise AssertionError("a skipped scenario has nothing to tear down")
+
+    def describe(self) -> dict[str, Any]:
+        return {"target": "bare"}
+
+
+def test_a_scenario_whose_needs_are_missing_is_skipped_with_the_reason(tmp_path):
+    result = catalogue.get("poison").execute(BareTarget(), RunSettings(), run_dir=tmp_path)
+    assert result.status == "skipped"
+    assert cap.SQS_DLQ in (result.reason or "")
+    assert result.shims == {cap.SQS_MOVE_TASK: "manual DLQ redrive (receive, send, delete)"}
+
+
+def test_runner_choice(monkeypatch):
+    import scenarios.runners as docker_runner
+
+    assert resolve_runner("process")[0] == "process"
+    with pytest.raises(ConfigError):
+        resolve_runner("k8s")
+    monkeypatch.setattr(
+        docker_runner, "docker_runner_available", lambda image: (False, "no engine")
+    )
+    assert resolve_runner("auto") == ("process", "no docker runner: no engine")
+    with pytest.raises(InfrastructureError, match="no engine"):
+        resolve_runner("docker")
+    monkeypatch.setattr(docker_runner, "docker_runner_available", lambda image: (True, image))
+    name, why = resolve_runner("auto", image_tag="abc")
+    assert name == "docker" and "sqs-kit-consumer:abc" in why
+    assert docker_image(None) == "sqs-kit-consumer:local"
+    assert docker_image("registry/x:1") == "registry/x:1"
+
+
+def test_every_scenario_plans_with_its_defaults_and_with_overrides():
+    for name in catalogue.names():
+        scenario = catalogue.get(name)
+        for settings in (RunSettings(), RunSettings(count=3, consumers=2, seed=1)):
+            phases = scenario.phases(scenario.knobs(settings))
+            assert phases and all(p.consumers for p in phases)
+    with pytest.raises(ConfigError, match="unknown scenario"):
+        catalogue.resolve(["happy", "nope"])
+    assert [s.name for s in catalogue.resolve(["all"])] == catalogue.names()
+
+
+def test_consumer_group_description():
+    group = ConsumerGroup(
+        1,
+        ConsumerSettings(sleep_min_seconds=4, sleep_max_seconds=4, message_limit=1),
+        start_after_s=1.0,
+        after_received=1,
+        label="slow",
+    )
+    assert group.describe() == "1 slow (work 4 s, starts after 1 s and 1 receive(s))"
+
+
+# -- the settle clock starts at the traffic, not before provisioning -----------------------------
+
+
+class ShiftedClock:
+    """The engine's clock, which a slow provision() moves forward by ``offset`` seconds."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class OnePhase(Scenario):
+    name = "one-phase"
+    summary = "five messages, one consumer"
+
+    def phases(self, k: Knobs) -> Sequence[Phase]:
+        return [
+            Phase(
+                "only",
+                Traffic(count=5, seed=1),
+                (ConsumerGroup(1, ConsumerSettings.from_knobs(k)),),
+                timeout_s=_PHASE_TIMEOUT_S,
+            )
+        ]
+
+
+_PHASE_TIMEOUT_S = 30.0
+_APPLY_S = 3600.0  # an hour-long "terraform apply", on the engine's clock
+
+
+def test_provisioning_time_is_neither_settle_time_nor_deadline_time(monkeypatch, tmp_path):
+    clock = ShiftedClock()
+    monkeypatch.setattr(engine, "time", clock)
+
+    def slow_apply(spec: StackSpec) -> None:
+        clock.offset += _APPLY_S
+
+    with mock_aws():
+        target = InstantTarget(on_provision=slow_apply)
+        result = OnePhase().execute(target, RunSettings(), run_dir=tmp_path)
+
+    (phase,) = result.phases
+    facts = phase.facts
+    # THEN the phase did not time out: the 30 s deadline started after the hour-long apply
+    assert not facts.timed_out
+    settled = next(c for c in phase.verdict.checks if c.name == "settled before the deadline")
+    assert settled.passed, settled.detail
+    took = float(settled.detail.removeprefix("settled in ").removesuffix(" s"))
+    assert took < _PHASE_TIMEOUT_S  # an hour of provisioning is not in "settled in"
+    # AND the clock starts at the traffic, after provisioning, which is reported on its own
+    assert facts.started_at - result.started_at >= _APPLY_S
+    assert phase.provision_s >= _APPLY_S
+    assert facts.settled_at is not None and facts.started_at <= facts.settled_at <= facts.ended_at
+    data = document.build(result)
+    assert data["phases"][0]["provision_s"] >= _APPLY_S
+    assert data["phases"][0]["duration_s"] < _PHASE_TIMEOUT_S
+    assert result.status == "passed", [c for c in result.checks if not c.passed]
+    assert target.torn_down == 1
+
+
+def test_the_report_has_target_fields_known_only_after_provisioning(tmp_path):
+    with mock_aws():
+        target = InstantTarget()
+        assert "last_stack" not in target.describe()  # what execute() saw at the start
+        result = OnePhase().execute(target, RunSettings(), run_dir=tmp_path)
+    (phase,) = result.phases
+    assert result.target["last_stack"] == phase.stack_prefix
+    assert result.target["target"] == "instant"
+    assert document.build(result)["target_info"]["last_stack"] == phase.stack_prefix

@@ -1,0 +1,96 @@
+"""Redrive (the sqs.move_task shim) and the observers, against in-process moto."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from core.stack import StackHandle
+from scenarios.running import observe
+from scenarios.running.faults import MOVE_TASK_CAPABILITY, RedriveDlq
+from scenarios.running.live import LiveRun
+from tests.scenarios.fakes import InstantTarget
+
+pytestmark = pytest.mark.unit
+
+
+def live_run(sqs: Any, stack: StackHandle, shims: dict[str, str]) -> LiveRun:
+    """The engine's own LiveRun, over a target whose SQS client is the test's moto client."""
+    return LiveRun(InstantTarget(sqs=sqs), stack, shims)
+
+
+@pytest.fixture
+def stack():
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        dlq = sqs.create_queue(QueueName="t-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+        q = sqs.create_queue(QueueName="t-q", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+        q_arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        handle = StackHandle("t", "us-east-1", q, q_arn, dlq, dlq_arn, "t-status", "t-completed")
+        yield sqs, handle
+
+
+def test_manual_redrive_moves_every_dead_letter_and_keeps_bodies(stack):
+    sqs, handle = stack
+    bodies = [f"poison {i}" for i in range(13)]  # more than one receive batch
+    for body in bodies:
+        sqs.send_message(QueueUrl=handle.dlq_url, MessageBody=body)
+    run = live_run(sqs, handle, {MOVE_TASK_CAPABILITY: "manual"})
+    fault = RedriveDlq(when_dlq_holds=13)
+    assert fault.due(run)
+    record = fault.fire(run)
+    assert record.data["moved"] == 13 and "manual" in record.detail
+    assert observe.depth(sqs, handle.dlq_url).total == 0
+    moved = []
+    while got := sqs.receive_message(QueueUrl=handle.queue_url, MaxNumberOfMessages=10).get(
+        "Messages"
+    ):
+        moved += [m["Body"] for m in got]
+        sqs.delete_message_batch(
+            QueueUrl=handle.queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)
+            ],
+        )
+    assert sorted(moved) == sorted(bodies)
+
+
+def test_redrive_is_not_due_before_the_dlq_holds_enough(stack):
+    sqs, handle = stack
+    sqs.send_message(QueueUrl=handle.dlq_url, MessageBody="one")
+    assert not RedriveDlq(when_dlq_holds=2).due(live_run(sqs, handle, {}))
+
+
+def test_read_dlq_reads_without_deleting(stack):
+    sqs, handle = stack
+    for body in ("a", "b", "c"):
+        sqs.send_message(QueueUrl=handle.dlq_url, MessageBody=body)
+    letters = observe.read_dlq(sqs, handle.dlq_url, hide_s=1)
+    assert sorted(d.body for d in letters) == ["a", "b", "c"]
+    assert observe.depth(sqs, handle.dlq_url).total == 3
+
+
+def test_scan_returns_plain_values():
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "message_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "message_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.put_item(
+            TableName="t",
+            Item={"message_id": {"S": "m"}, "attempts": {"N": "2"}, "lease": {"N": "1.5"}},
+        )
+        assert observe.scan(ddb, "t") == [{"message_id": "m", "attempts": 2, "lease": 1.5}]
