@@ -7,8 +7,9 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.40"
+      source = "hashicorp/aws"
+      # Same pin as the main root (terraform/versions.tf); .terraform.lock.hcl holds 5.100.0.
+      version = "~> 5.100"
     }
   }
 }
