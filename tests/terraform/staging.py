@@ -27,7 +27,7 @@ def stage(root: Path, dest: Path, *, lock: bool = True, tests: bool = False) -> 
     if lock and (root / LOCK_FILE).is_file():
         shutil.copy2(root / LOCK_FILE, workdir / LOCK_FILE)
     if tests and (root / "tests").is_dir():
-        shutil.copytree(root / "tests", workdir / "tests")
+        shutil.copytree(root / "tests", workdir / "tests", dirs_exist_ok=True)
     return workdir
 
 

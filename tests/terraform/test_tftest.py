@@ -1,0 +1,100 @@
+"""`terraform test` suites of each root and of the stack module, offline (mock provider).
+
+The suites (``<root>/tests/*.tftest.hcl``) assert what only Terraform can evaluate: the rendered
+task definition, variable validations, which resources a setting creates, the dependency graph.
+Each mutation below removes one fix and must make its suite fail, so no assertion is vacuous.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from scenarios.provisioners.terraform import MODULES_DIR, find_plugin_dir
+from tests.terraform.conftest import REPO_ROOT
+from tests.terraform.staging import init, root_id, stage
+
+STACK_MODULE = MODULES_DIR / "stack"
+SUITES = [STACK_MODULE]
+
+
+def _run_suite(
+    root: Path, tmp_path: Path, mutate: tuple[str, str, str] | None = None
+) -> tuple[int, str]:
+    """Stage ``root`` with its tests (optionally mutated), init, run ``terraform test``."""
+    workdir = stage(root, tmp_path, tests=True)
+    if mutate is not None:
+        rel, old, new = mutate
+        # The mutated file lives in the staged copy: the root itself or the copied module.
+        target = tmp_path / rel
+        text = target.read_text()
+        assert old in text, f"mutation anchor not found in {rel}: {old!r}"
+        target.write_text(text.replace(old, new))
+    cli = init(workdir, find_plugin_dir())
+    proc = subprocess.run(
+        [cli.binary(local=False), "test", "-no-color"],
+        cwd=workdir,
+        env=cli.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.terraform
+@pytest.mark.parametrize("root", SUITES, ids=root_id)
+def test_terraform_test_suite_passes(require_terraform, tmp_path, root: Path):
+    suites = sorted((root / "tests").glob("*.tftest.hcl"))
+    assert suites, f"{root_id(root)} has no tests/*.tftest.hcl"
+    rc, out = _run_suite(root, tmp_path)
+    assert rc == 0, out[-3000:]
+    match = re.search(r"Success! (\d+) passed, 0 failed", out)
+    assert match, out[-3000:]
+    runs = sum(len(re.findall(r'^run "', s.read_text(), re.MULTILINE)) for s in suites)
+    assert int(match.group(1)) == runs, out[-3000:]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """Undo one fix in a staged copy; the named run must then fail."""
+
+    name: str
+    suite_root: Path
+    file: str  # repository-relative path of the file to mutate
+    old: str
+    new: str
+    failing_run: str
+
+
+MUTATIONS = [
+    Mutation(
+        "awslogs-mode-dropped",
+        STACK_MODULE,
+        "terraform/modules/stack/main.tf",
+        '"mode"                  = "blocking"',
+        '"mode"                  = "non-blocking"',
+        "awslogs_never_drops_lines",
+    ),
+]
+
+
+@pytest.mark.terraform
+@pytest.mark.parametrize("m", MUTATIONS, ids=lambda m: m.name)
+def test_each_suite_fails_when_its_fix_is_undone(require_terraform, tmp_path, m: Mutation):
+    # GIVEN the suite's root with one fix undone WHEN its suite runs
+    rc, out = _run_suite(m.suite_root, tmp_path, mutate=(m.file, m.old, m.new))
+    # THEN the suite fails, at the run that guards that fix
+    assert rc != 0, f"the suite still passed without the fix:\n{out[-2000:]}"
+    assert re.search(rf'run "{m.failing_run}"\.\.\. fail', out), out[-3000:]
+
+
+@pytest.mark.unit
+def test_mutation_targets_exist():
+    for m in MUTATIONS:
+        assert m.old in (REPO_ROOT / m.file).read_text(), m.name
