@@ -264,8 +264,22 @@ module "stack" {
 # ECS: Fargate cluster and service
 ################################################################################
 
+# ECS creates its service-linked role (AWSServiceRoleForECS) on first use in an account, but the
+# service can be created before the role is usable, and a principal without
+# iam:CreateServiceLinkedRole never gets one. In a new account set create_ecs_service_linked_role
+# (or run `aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com` once); the
+# cluster and the service wait for it.
+resource "aws_iam_service_linked_role" "ecs" {
+  count = var.create_ecs_service_linked_role ? 1 : 0
+
+  aws_service_name = "ecs.amazonaws.com"
+  description      = "ECS service-linked role, created by sqs-kit for a new account"
+}
+
 resource "aws_ecs_cluster" "this" {
   name = local.name
+
+  depends_on = [aws_iam_service_linked_role.ecs]
 
   setting {
     name  = "containerInsights"
@@ -294,6 +308,11 @@ resource "aws_ecs_service" "consumer" {
     security_groups  = [aws_security_group.consumer.id]
     assign_public_ip = true # public subnets, no NAT: the only way out to AWS APIs
   }
+
+  # The task definition names the execution role, not its policy: without this edge the service
+  # can start tasks before the role may pull the image or write logs (and fail the deployment).
+  # The service-linked role comes first through the cluster.
+  depends_on = [aws_iam_role_policy.execution]
 }
 
 ################################################################################

@@ -123,3 +123,9 @@ variable "flow_log_retention_days" {
   type        = number
   default     = 14
 }
+
+variable "create_ecs_service_linked_role" {
+  description = "Create ECS's service-linked role (AWSServiceRoleForECS) before the cluster, for an account that has never used ECS. Apply fails where the role exists already; see docs/aws.md for destroy."
+  type        = bool
+  default     = false
+}

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.provisioners.terraform import MODULES_DIR, find_plugin_dir
+from scenarios.provisioners.terraform import MAIN_ROOT, MODULES_DIR, find_plugin_dir
 from tests.terraform.conftest import REPO_ROOT
 from tests.terraform.staging import init, root_id, stage
 
 STACK_MODULE = MODULES_DIR / "stack"
-SUITES = [STACK_MODULE]
+SUITES = [MAIN_ROOT, STACK_MODULE]
 
 
 def _run_suite(
@@ -80,6 +80,14 @@ MUTATIONS = [
         '"mode"                  = "blocking"',
         '"mode"                  = "non-blocking"',
         "awslogs_never_drops_lines",
+    ),
+    Mutation(
+        "service-linked-role-never-created",
+        MAIN_ROOT,
+        "terraform/main.tf",
+        "count = var.create_ecs_service_linked_role ? 1 : 0",
+        "count = 0",
+        "service_linked_role_for_a_new_account",
     ),
 ]
 
