@@ -4,8 +4,25 @@
 # (queue + DLQ + tables + task definition + task role).
 ################################################################################
 
+# Subnets are chosen by zone ID: an ID names the same physical zone in every account, while a name
+# can map to different zones in different accounts. In some regions Fargate runs in listed zone IDs only
+# (var.fargate_az_ids), so a name-based pick (the first two names) can land on a zone where no
+# task ever starts.
 data "aws_availability_zones" "available" {
   state = "available"
+
+  filter {
+    name   = "zone-type"
+    values = ["availability-zone"] # no Local or Wavelength Zones
+  }
+
+  dynamic "filter" {
+    for_each = length(local.az_id_allowlist) > 0 ? [local.az_id_allowlist] : []
+    content {
+      name   = "zone-id"
+      values = filter.value
+    }
+  }
 }
 
 data "aws_caller_identity" "current" {}
@@ -13,8 +30,17 @@ data "aws_partition" "current" {}
 
 locals {
   name = var.project_name
-  # AZ names differ per account (us-west-1 has two of a/b/c), so the default takes the first two.
-  azs = length(var.availability_zones) > 0 ? var.availability_zones : slice(sort(data.aws_availability_zones.available.names), 0, 2)
+
+  az_id_allowlist = length(var.availability_zone_ids) > 0 ? var.availability_zone_ids : lookup(var.fargate_az_ids, var.aws_region, [])
+  zone_name_by_id = zipmap(data.aws_availability_zones.available.zone_ids, data.aws_availability_zones.available.names)
+  # The allowlist again, here: emulators answer DescribeAvailabilityZones without applying filters.
+  usable_az_ids = sort([
+    for id in keys(local.zone_name_by_id) : id
+    if length(local.az_id_allowlist) == 0 || contains(local.az_id_allowlist, id)
+  ])
+  # The two lowest IDs: the same zones in every account, unchanged when AWS adds a zone.
+  az_ids = slice(local.usable_az_ids, 0, min(2, length(local.usable_az_ids)))
+  azs    = length(var.availability_zones) > 0 ? var.availability_zones : [for id in local.az_ids : local.zone_name_by_id[id]]
 }
 
 ################################################################################
@@ -28,6 +54,13 @@ resource "aws_vpc" "this" {
   enable_dns_hostnames = true
 
   tags = { Name = local.name }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.azs) > 0
+      error_message = "No availability zone in ${var.aws_region} matches the Fargate zone IDs [${join(", ", local.az_id_allowlist)}]: set availability_zone_ids to zone IDs this account has (aws ec2 describe-availability-zones), or availability_zones to names."
+    }
+  }
 }
 
 # Lock down the default security group so nothing uses it by accident.

@@ -77,9 +77,30 @@ variable "log_retention_days" {
 ################################################################################
 
 variable "availability_zones" {
-  description = "Availability zones for the public subnets; empty takes the region's first two."
+  description = "Availability zone names for the public subnets (names differ per account); empty chooses by zone ID (availability_zone_ids, fargate_az_ids)."
   type        = list(string)
   default     = []
+}
+
+variable "availability_zone_ids" {
+  description = "Zone IDs (e.g. usw1-az1) the public subnets may use; the two lowest present are taken. Empty uses fargate_az_ids for the region, or every zone of a region not listed there."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.availability_zone_ids : can(regex("^[a-z0-9]+(-[a-z0-9]+)*-az[0-9]+$", id))])
+    error_message = "availability_zone_ids takes zone IDs such as usw1-az1 (aws ec2 describe-availability-zones --query 'AvailabilityZones[].ZoneId'), not zone names such as us-west-1a."
+  }
+}
+
+variable "fargate_az_ids" {
+  description = "Per region, the only zone IDs where ECS runs Linux tasks on Fargate (the ECS developer guide's 'Supported Regions for Amazon ECS on AWS Fargate'). Regions not listed have Fargate in every zone."
+  type        = map(list(string))
+  default = {
+    "us-west-1"      = ["usw1-az1", "usw1-az3"]
+    "ap-northeast-1" = ["apne1-az1", "apne1-az2", "apne1-az4"]
+    "cn-north-1"     = ["cnn1-az1", "cnn1-az2"]
+  }
 }
 
 variable "max_receive_count" {

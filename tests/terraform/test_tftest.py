@@ -89,6 +89,14 @@ MUTATIONS = [
         "count = 0",
         "service_linked_role_for_a_new_account",
     ),
+    Mutation(
+        "subnets-by-first-two-names",
+        MAIN_ROOT,
+        "terraform/main.tf",
+        "[for id in local.az_ids : local.zone_name_by_id[id]]",
+        "slice(sort(data.aws_availability_zones.available.names), 0, 2)",
+        "us_west_1_subnets_only_in_fargate_zone_ids",
+    ),
 ]
 
 
