@@ -80,7 +80,8 @@ scenarios-all: $(STAMP) ## run every scenario on the local target
 aws-build-push: ## build the consumer (linux/amd64) and push it to ECR; tag = git SHA
 	scripts/build_and_push.sh
 
-aws-up: $(STAMP) ## deploy/update the main infrastructure on AWS (TAG=<image tag> COUNT=<desired_count>)
+aws-up: $(STAMP) ## deploy/update the main infrastructure on AWS (TAG=<pushed image tag>; COUNT=0 needs none)
+	$(if $(or $(TAG),$(filter 0,$(COUNT))),,$(error TAG=<image tag> is required: `make aws-build-push` pushes the image and prints its tag (the repository's tags are immutable, there is no `latest`); a first deploy without an image is `make aws-up COUNT=0`))
 	terraform -chdir=terraform init -input=false
 	terraform -chdir=terraform apply $(if $(TAG),-var container_image_tag=$(TAG)) $(if $(COUNT),-var desired_count=$(COUNT))
 	$(PY) -m scenarios.tfenv

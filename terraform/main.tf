@@ -285,12 +285,14 @@ module "stack" {
   kms_key_arn        = var.kms_key_arn
 
   create_task_definition = true
-  container_image        = "${aws_ecr_repository.consumer.repository_url}:${var.container_image_tag}"
-  container_cpu          = var.container_cpu
-  container_memory       = var.container_memory
-  execution_role_arn     = aws_iam_role.execution.arn
-  log_group_name         = aws_cloudwatch_log_group.consumer.name
-  log_region             = var.aws_region
+  # Without a tag the task definition is registered but never started (desired_count must be 0,
+  # checked on the service); "untagged" exists in no repository.
+  container_image    = "${aws_ecr_repository.consumer.repository_url}:${coalesce(var.container_image_tag, "untagged")}"
+  container_cpu      = var.container_cpu
+  container_memory   = var.container_memory
+  execution_role_arn = aws_iam_role.execution.arn
+  log_group_name     = aws_cloudwatch_log_group.consumer.name
+  log_region         = var.aws_region
 }
 
 ################################################################################
@@ -340,6 +342,13 @@ resource "aws_ecs_service" "consumer" {
     subnets          = aws_subnet.public[*].id
     security_groups  = [aws_security_group.consumer.id]
     assign_public_ip = true # public subnets, no NAT: the only way out to AWS APIs
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.desired_count == 0 || var.container_image_tag != null
+      error_message = "desired_count = ${var.desired_count} needs container_image_tag: push the consumer image (make aws-build-push prints its tag), then apply with -var container_image_tag=<tag>; or apply with desired_count = 0 first."
+    }
   }
 
   # The task definition names the execution role, not its policy: without this edge the service

@@ -49,9 +49,14 @@ variable "container_memory" {
 }
 
 variable "container_image_tag" {
-  description = "Consumer image tag in the ECR repository (a git SHA in CI; tags are immutable)."
+  description = "Consumer image tag pushed to the ECR repository (scripts/build_and_push.sh prints it: a git SHA). Required when desired_count > 0: tags are immutable, so no `latest` is ever pushed."
   type        = string
-  default     = "latest"
+  default     = null
+
+  validation {
+    condition     = var.container_image_tag == null || can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.container_image_tag))
+    error_message = "container_image_tag must be an image tag (letters, digits, '_', '.', '-'; at most 128), e.g. the git SHA scripts/build_and_push.sh printed, not a full image reference."
+  }
 }
 
 variable "queue_visibility_timeout" {

@@ -23,7 +23,8 @@ mock_provider "aws" {
 }
 
 variables {
-  project_name = "tftest-main"
+  project_name        = "tftest-main"
+  container_image_tag = "3f9a1c2b7d4e"
 }
 
 run "service_linked_role_is_left_to_ecs_by_default" {
@@ -129,4 +130,41 @@ run "zone_names_are_refused_as_zone_ids" {
   }
 
   expect_failures = [var.availability_zone_ids]
+}
+
+# -- The image tag: required to start the service ------------------------------------------------
+
+run "starting_the_service_needs_an_image_tag" {
+  command = plan
+
+  variables {
+    container_image_tag = null
+    desired_count       = 1
+  }
+
+  expect_failures = [aws_ecs_service.consumer]
+}
+
+run "infrastructure_without_an_image_starts_nothing" {
+  command = plan
+
+  variables {
+    container_image_tag = null
+    desired_count       = 0
+  }
+
+  assert {
+    condition     = aws_ecs_service.consumer.desired_count == 0
+    error_message = "with no image tag the service must be planned at desired_count 0"
+  }
+}
+
+run "an_image_reference_is_not_a_tag" {
+  command = plan
+
+  variables {
+    container_image_tag = "123456789012.dkr.ecr.us-west-1.amazonaws.com/sqs-demo:3f9a1c2b7d4e"
+  }
+
+  expect_failures = [var.container_image_tag]
 }

@@ -97,6 +97,14 @@ MUTATIONS = [
         "slice(sort(data.aws_availability_zones.available.names), 0, 2)",
         "us_west_1_subnets_only_in_fargate_zone_ids",
     ),
+    Mutation(
+        "service-starts-without-an-image-tag",
+        MAIN_ROOT,
+        "terraform/main.tf",
+        "condition     = var.desired_count == 0 || var.container_image_tag != null",
+        "condition     = var.desired_count >= 0",
+        "starting_the_service_needs_an_image_tag",
+    ),
 ]
 
 
