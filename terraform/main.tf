@@ -284,6 +284,8 @@ module "stack" {
   max_receive_count  = var.max_receive_count
   kms_key_arn        = var.kms_key_arn
 
+  point_in_time_recovery = var.point_in_time_recovery
+
   create_task_definition = true
   # Without a tag the task definition is registered but never started (desired_count must be 0,
   # checked on the service); "untagged" exists in no repository.

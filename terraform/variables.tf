@@ -108,6 +108,12 @@ variable "fargate_az_ids" {
   }
 }
 
+variable "point_in_time_recovery" {
+  description = "DynamoDB point-in-time recovery on the main stack's two tables (per-run stacks turn it off)."
+  type        = bool
+  default     = true
+}
+
 variable "max_receive_count" {
   description = "Receives before a message moves to the DLQ."
   type        = number

@@ -63,9 +63,9 @@ variable "tags" {
 }
 
 variable "point_in_time_recovery" {
-  description = "DynamoDB point-in-time recovery on both tables."
+  description = "DynamoDB point-in-time recovery on both tables. Off for a run's tables: they live minutes, and deleting a table with PITR on leaves a system backup behind for every run."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "create_task_definition" {

@@ -168,3 +168,14 @@ run "an_image_reference_is_not_a_tag" {
 
   expect_failures = [var.container_image_tag]
 }
+
+# -- Point-in-time recovery: on for the main stack -------------------------------------------------
+
+run "main_tables_keep_point_in_time_recovery" {
+  command = plan
+
+  assert {
+    condition     = output.stack_settings.point_in_time_recovery == true
+    error_message = "the main stack's tables keep point-in-time recovery on"
+  }
+}

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.provisioners.terraform import MAIN_ROOT, MODULES_DIR, find_plugin_dir
+from scenarios.provisioners.terraform import MAIN_ROOT, MODULES_DIR, SCENARIO_ROOT, find_plugin_dir
 from tests.terraform.conftest import REPO_ROOT
-from tests.terraform.staging import init, root_id, stage
+from tests.terraform.staging import ROOTS, init, root_id, stage
 
 STACK_MODULE = MODULES_DIR / "stack"
-SUITES = [MAIN_ROOT, STACK_MODULE]
+SUITES = [*ROOTS, STACK_MODULE]
 
 
 def _run_suite(
@@ -104,6 +104,14 @@ MUTATIONS = [
         "condition     = var.desired_count == 0 || var.container_image_tag != null",
         "condition     = var.desired_count >= 0",
         "starting_the_service_needs_an_image_tag",
+    ),
+    Mutation(
+        "run-tables-keep-pitr",
+        SCENARIO_ROOT,
+        "scenarios/terraform/variables.tf",
+        'default     = false\n}\n\nvariable "create_task_definition"',
+        'default     = true\n}\n\nvariable "create_task_definition"',
+        "run_tables_leave_no_system_backup",
     ),
 ]
 

@@ -45,3 +45,21 @@ run "awslogs_never_drops_lines" {
     error_message = "the awslogs driver must run in blocking mode: non-blocking drops the oracle's evidence when its buffer fills"
   }
 }
+
+run "point_in_time_recovery_follows_the_variable" {
+  command = plan
+
+  variables {
+    point_in_time_recovery = false
+  }
+
+  assert {
+    condition     = !aws_dynamodb_table.status.point_in_time_recovery[0].enabled && !aws_dynamodb_table.completed.point_in_time_recovery[0].enabled
+    error_message = "point_in_time_recovery = false must reach both tables"
+  }
+
+  assert {
+    condition     = output.settings.point_in_time_recovery == false
+    error_message = "the settings output must report the tables' PITR"
+  }
+}
