@@ -37,15 +37,34 @@ variable "desired_count" {
 }
 
 variable "container_cpu" {
-  description = "Fargate task CPU units (256 = 0.25 vCPU)."
+  description = "Fargate task CPU units (256 = 0.25 vCPU): 256, 512, 1024, 2048, 4096, 8192 or 16384."
   type        = number
   default     = 256
+
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.container_cpu)
+    error_message = "container_cpu must be a Fargate CPU size: 256, 512, 1024, 2048, 4096, 8192 or 16384 units."
+  }
 }
 
 variable "container_memory" {
-  description = "Fargate task memory, in MiB."
+  description = "Fargate task memory, in MiB; Fargate accepts only some sizes per container_cpu (see the validation)."
   type        = number
   default     = 512
+
+  # Fargate's CPU/memory pairs for Linux tasks (ECS developer guide, "Task CPU and memory").
+  validation {
+    condition = contains(lookup({
+      "256"   = [512, 1024, 2048]
+      "512"   = range(1024, 4097, 1024)
+      "1024"  = range(2048, 8193, 1024)
+      "2048"  = range(4096, 16385, 1024)
+      "4096"  = range(8192, 30721, 1024)
+      "8192"  = range(16384, 61441, 4096)
+      "16384" = range(32768, 122881, 8192)
+    }, tostring(var.container_cpu), []), var.container_memory)
+    error_message = "container_memory = ${var.container_memory} MiB is not a Fargate size for container_cpu = ${var.container_cpu}: 256 takes 512, 1024 or 2048; 512 takes 1024-4096; 1024 takes 2048-8192; 2048 takes 4096-16384; 4096 takes 8192-30720 (steps of 1024); 8192 takes 16384-61440 (steps of 4096); 16384 takes 32768-122880 (steps of 8192)."
+  }
 }
 
 variable "container_image_tag" {

@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.5.0"
+  # 1.9: variable validations may refer to other variables (the Fargate CPU/memory pairs).
+  required_version = ">= 1.9.0"
 
   required_providers {
     aws = {

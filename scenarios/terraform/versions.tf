@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.5.0"
+  # 1.9: the stack module's validations refer to other variables (Fargate CPU/memory pairs).
+  required_version = ">= 1.9.0"
 
   # One workspace per scenario run. The provisioner points workspace_dir at this directory's
   # terraform.tfstate.d, so `terraform workspace list` here shows every live run.

@@ -23,7 +23,10 @@ SUITES = [*ROOTS, STACK_MODULE]
 
 
 def _run_suite(
-    root: Path, tmp_path: Path, mutate: tuple[str, str, str] | None = None
+    root: Path,
+    tmp_path: Path,
+    mutate: tuple[str, str, str] | None = None,
+    suite: str | None = None,
 ) -> tuple[int, str]:
     """Stage ``root`` with its tests (optionally mutated), init, run ``terraform test``."""
     workdir = stage(root, tmp_path, tests=True)
@@ -36,7 +39,7 @@ def _run_suite(
         target.write_text(text.replace(old, new))
     cli = init(workdir, find_plugin_dir())
     proc = subprocess.run(
-        [cli.binary(local=False), "test", "-no-color"],
+        [cli.binary(local=False), "test", "-no-color", *([f"-filter={suite}"] if suite else [])],
         cwd=workdir,
         env=cli.env(),
         capture_output=True,
@@ -66,6 +69,7 @@ class Mutation:
 
     name: str
     suite_root: Path
+    suite: str  # the test file, relative to suite_root
     file: str  # repository-relative path of the file to mutate
     old: str
     new: str
@@ -76,6 +80,7 @@ MUTATIONS = [
     Mutation(
         "awslogs-mode-dropped",
         STACK_MODULE,
+        "tests/stack.tftest.hcl",
         "terraform/modules/stack/main.tf",
         '"mode"                  = "blocking"',
         '"mode"                  = "non-blocking"',
@@ -84,6 +89,7 @@ MUTATIONS = [
     Mutation(
         "service-linked-role-never-created",
         MAIN_ROOT,
+        "tests/service.tftest.hcl",
         "terraform/main.tf",
         "count = var.create_ecs_service_linked_role ? 1 : 0",
         "count = 0",
@@ -92,6 +98,7 @@ MUTATIONS = [
     Mutation(
         "subnets-by-first-two-names",
         MAIN_ROOT,
+        "tests/network.tftest.hcl",
         "terraform/main.tf",
         "[for id in local.az_ids : local.zone_name_by_id[id]]",
         "slice(sort(data.aws_availability_zones.available.names), 0, 2)",
@@ -100,6 +107,7 @@ MUTATIONS = [
     Mutation(
         "service-starts-without-an-image-tag",
         MAIN_ROOT,
+        "tests/service.tftest.hcl",
         "terraform/main.tf",
         "condition     = var.desired_count == 0 || var.container_image_tag != null",
         "condition     = var.desired_count >= 0",
@@ -108,10 +116,29 @@ MUTATIONS = [
     Mutation(
         "run-tables-keep-pitr",
         SCENARIO_ROOT,
+        "tests/run_stack.tftest.hcl",
         "scenarios/terraform/variables.tf",
         'default     = false\n}\n\nvariable "create_task_definition"',
         'default     = true\n}\n\nvariable "create_task_definition"',
         "run_tables_leave_no_system_backup",
+    ),
+    Mutation(
+        "main-root-accepts-any-memory",
+        MAIN_ROOT,
+        "tests/settings.tftest.hcl",
+        "terraform/variables.tf",
+        "condition = contains(lookup(",
+        "condition = var.container_memory > 0 || contains(lookup(",
+        "memory_outside_the_cpu_size_is_refused",
+    ),
+    Mutation(
+        "module-accepts-any-memory",
+        STACK_MODULE,
+        "tests/stack.tftest.hcl",
+        "terraform/modules/stack/variables.tf",
+        'condition = var.network_mode != "awsvpc" || contains(lookup(',
+        "condition = var.container_memory > 0 || contains(lookup(",
+        "fargate_task_sizes_must_be_a_valid_pair",
     ),
 ]
 
@@ -120,7 +147,7 @@ MUTATIONS = [
 @pytest.mark.parametrize("m", MUTATIONS, ids=lambda m: m.name)
 def test_each_suite_fails_when_its_fix_is_undone(require_terraform, tmp_path, m: Mutation):
     # GIVEN the suite's root with one fix undone WHEN its suite runs
-    rc, out = _run_suite(m.suite_root, tmp_path, mutate=(m.file, m.old, m.new))
+    rc, out = _run_suite(m.suite_root, tmp_path, mutate=(m.file, m.old, m.new), suite=m.suite)
     # THEN the suite fails, at the run that guards that fix
     assert rc != 0, f"the suite still passed without the fix:\n{out[-2000:]}"
     assert re.search(rf'run "{m.failing_run}"\.\.\. fail', out), out[-3000:]
@@ -130,3 +157,4 @@ def test_each_suite_fails_when_its_fix_is_undone(require_terraform, tmp_path, m:
 def test_mutation_targets_exist():
     for m in MUTATIONS:
         assert m.old in (REPO_ROOT / m.file).read_text(), m.name
+        assert f'run "{m.failing_run}"' in (m.suite_root / m.suite).read_text(), m.name

@@ -63,3 +63,24 @@ run "point_in_time_recovery_follows_the_variable" {
     error_message = "the settings output must report the tables' PITR"
   }
 }
+
+run "fargate_task_sizes_must_be_a_valid_pair" {
+  command = plan
+
+  variables {
+    container_cpu    = 512
+    container_memory = 512
+  }
+
+  expect_failures = [var.container_memory]
+}
+
+run "the_ec2_launch_type_on_emulators_has_no_fargate_table" {
+  command = plan
+
+  variables {
+    network_mode     = "host"
+    container_cpu    = 512
+    container_memory = 512
+  }
+}
