@@ -324,8 +324,22 @@ resource "aws_ecs_cluster" "this" {
   }
 }
 
+# Two service resources, one of which exists: a lifecycle block cannot be conditional, and with
+# autoscaling on, Application Auto Scaling owns desired_count, so Terraform must ignore it there
+# (or every apply would reset the count it chose). Without autoscaling the count stays Terraform's
+# (make aws-up COUNT=N). The autoscaled service has its own name, so switching enable_autoscaling
+# creates one service while the other drains, instead of colliding on one name.
+locals {
+  service_name = var.enable_autoscaling ? "${local.name}-consumer-autoscaled" : "${local.name}-consumer"
+  # Autoscaling may start tasks at any time, so it needs an image as much as desired_count > 0.
+  starts_tasks = var.enable_autoscaling || var.desired_count > 0
+  image_error  = "${var.enable_autoscaling ? "enable_autoscaling" : "desired_count = ${var.desired_count}"} needs container_image_tag: push the consumer image (make aws-build-push prints its tag), then apply with -var container_image_tag=<tag>; or apply with desired_count = 0 first."
+}
+
 resource "aws_ecs_service" "consumer" {
-  name                    = "${local.name}-consumer"
+  count = var.enable_autoscaling ? 0 : 1
+
+  name                    = local.service_name
   cluster                 = aws_ecs_cluster.this.id
   task_definition         = module.stack.task_definition_arn
   desired_count           = var.desired_count
@@ -348,14 +362,50 @@ resource "aws_ecs_service" "consumer" {
 
   lifecycle {
     precondition {
-      condition     = var.desired_count == 0 || var.container_image_tag != null
-      error_message = "desired_count = ${var.desired_count} needs container_image_tag: push the consumer image (make aws-build-push prints its tag), then apply with -var container_image_tag=<tag>; or apply with desired_count = 0 first."
+      condition     = !local.starts_tasks || var.container_image_tag != null
+      error_message = local.image_error
     }
   }
 
   # The task definition names the execution role, not its policy: without this edge the service
   # can start tasks before the role may pull the image or write logs (and fail the deployment).
   # The service-linked role comes first through the cluster.
+  depends_on = [aws_iam_role_policy.execution]
+}
+
+# The same service under autoscaling: identical but for its name and the ignored desired_count.
+resource "aws_ecs_service" "autoscaled" {
+  count = var.enable_autoscaling ? 1 : 0
+
+  name                    = local.service_name
+  cluster                 = aws_ecs_cluster.this.id
+  task_definition         = module.stack.task_definition_arn
+  desired_count           = var.desired_count # the first count only
+  launch_type             = "FARGATE"
+  platform_version        = "LATEST"
+  propagate_tags          = "SERVICE"
+  enable_ecs_managed_tags = true
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = aws_subnet.public[*].id
+    security_groups  = [aws_security_group.consumer.id]
+    assign_public_ip = true
+  }
+
+  lifecycle {
+    ignore_changes = [desired_count]
+
+    precondition {
+      condition     = !local.starts_tasks || var.container_image_tag != null
+      error_message = local.image_error
+    }
+  }
+
   depends_on = [aws_iam_role_policy.execution]
 }
 
@@ -368,7 +418,7 @@ resource "aws_appautoscaling_target" "consumer" {
 
   service_namespace  = "ecs"
   scalable_dimension = "ecs:service:DesiredCount"
-  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.consumer.name}"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.autoscaled[0].name}"
   min_capacity       = var.autoscaling_min_capacity
   max_capacity       = var.autoscaling_max_capacity
 }
@@ -418,7 +468,7 @@ resource "aws_appautoscaling_policy" "backlog_per_task" {
             }
             dimensions {
               name  = "ServiceName"
-              value = aws_ecs_service.consumer.name
+              value = aws_ecs_service.autoscaled[0].name
             }
           }
         }

@@ -146,7 +146,7 @@ variable "kms_key_arn" {
 }
 
 variable "enable_autoscaling" {
-  description = "Target-tracking autoscaling of the service on backlog per task (ApproximateNumberOfMessagesVisible / RunningTaskCount)."
+  description = "Target-tracking autoscaling of the service on backlog per task (ApproximateNumberOfMessagesVisible / RunningTaskCount). The service is then <project_name>-consumer-autoscaled and Terraform ignores its desired_count after creation."
   type        = bool
   default     = false
 }

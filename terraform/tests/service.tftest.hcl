@@ -57,7 +57,7 @@ run "infrastructure_without_an_image_starts_nothing" {
   }
 
   assert {
-    condition     = aws_ecs_service.consumer.desired_count == 0
+    condition     = aws_ecs_service.consumer[0].desired_count == 0
     error_message = "with no image tag the service must be planned at desired_count 0"
   }
 }

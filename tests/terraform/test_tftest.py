@@ -109,7 +109,7 @@ MUTATIONS = [
         MAIN_ROOT,
         "tests/service.tftest.hcl",
         "terraform/main.tf",
-        "condition     = var.desired_count == 0 || var.container_image_tag != null",
+        "condition     = !local.starts_tasks || var.container_image_tag != null",
         "condition     = var.desired_count >= 0",
         "starting_the_service_needs_an_image_tag",
     ),
@@ -139,6 +139,15 @@ MUTATIONS = [
         'condition = var.network_mode != "awsvpc" || contains(lookup(',
         "condition = var.container_memory > 0 || contains(lookup(",
         "fargate_task_sizes_must_be_a_valid_pair",
+    ),
+    Mutation(
+        "terraform-resets-the-autoscaled-count",
+        MAIN_ROOT,
+        "tests/autoscaling.tftest.hcl",
+        "terraform/main.tf",
+        "ignore_changes = [desired_count]",
+        "ignore_changes = [tags]",
+        "a_later_apply_leaves_the_count_to_autoscaling",
     ),
 ]
 
