@@ -149,6 +149,15 @@ MUTATIONS = [
         "ignore_changes = [tags]",
         "a_later_apply_leaves_the_count_to_autoscaling",
     ),
+    Mutation(
+        "run-stack-reads-a-missing-main-state",
+        SCENARIO_ROOT,
+        "tests/run_stack.tftest.hcl",
+        "scenarios/terraform/main.tf",
+        "count = try(fileexists(var.main_state_path), false) ? 1 : 0",
+        "count = var.main_state_path == null ? 0 : 1",
+        "the_main_state_is_gone",
+    ),
 ]
 
 
