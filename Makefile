@@ -48,9 +48,11 @@ $(CHECKOV):
 	$(PYTHON) -m venv $(SEC_VENV)
 	$(SEC_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
 
-security: $(CHECKOV) ## checkov on the Terraform roots and the consumer Dockerfile (0 failures)
+security: $(CHECKOV) ## checkov on the Terraform roots, the runner's IAM policy and the Dockerfile (0 failures)
 	$(CHECKOV) -d terraform --skip-download --quiet --compact
 	$(CHECKOV) -d scenarios/terraform --skip-download --quiet --compact
+	rm -rf build/iam-checkov && $(PYTHON) terraform/iam/checkov_wrap.py build/iam-checkov
+	$(CHECKOV) -d build/iam-checkov --skip-download --quiet --compact
 	$(CHECKOV) -f consumer/Dockerfile --skip-download --quiet --compact
 
 image: $(STAMP) ## build the consumer image offline (base image, wheelhouse, image); needs Docker
