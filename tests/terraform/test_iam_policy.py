@@ -350,3 +350,20 @@ def test_checkov_fails_an_admin_policy(require_checkov, tmp_path):
     summary = _checkov(require_checkov, "-d", str(out))
     ids = {i.split()[0] for i in summary["failed_ids"]}
     assert {"CKV_AWS_62", "CKV_AWS_110", "CKV_AWS_111"} <= ids, ids
+
+
+@pytest.mark.unit
+def test_the_real_account_checklist_points_at_the_policy():
+    docs = (REPO_ROOT / "docs" / "aws.md").read_text()
+    assert "terraform/iam/sqs-kit-runner-policy.json" in docs
+    for permission in (
+        "ecs:TagResource",
+        "iam:PassRole",
+        "iam:CreateServiceLinkedRole",
+        "logs:GetLogEvents",
+    ):
+        assert permission in docs, permission
+    for heading in ("### The IAM policy", "### First run in a new account", "## Costs"):
+        assert heading in docs, heading
+    assert "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com" in docs
+    assert "usw1-az1" in docs and "$0.005 per address-hour" in docs
