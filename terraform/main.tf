@@ -4,10 +4,10 @@
 # (queue + DLQ + tables + task definition + task role).
 ################################################################################
 
-# Subnets are chosen by zone ID: an ID names the same physical zone in every account, while a name
-# can map to different zones in different accounts. In some regions Fargate runs in listed zone IDs only
-# (var.fargate_az_ids), so a name-based pick (the first two names) can land on a zone where no
-# task ever starts.
+# Subnets are chosen by zone ID: an ID names the same physical zone in every account, while a
+# name can map to different zones in different accounts. In some regions Fargate runs in listed
+# zone IDs only (var.fargate_az_ids), so a name-based pick (the first two names) can land on a
+# zone where no task ever starts.
 data "aws_availability_zones" "available" {
   state = "available"
 
