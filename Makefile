@@ -49,9 +49,11 @@ $(CHECKOV):
 	$(PYTHON) -m venv $(SEC_VENV)
 	$(SEC_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
 
-security: $(CHECKOV) ## checkov on the Terraform roots and the consumer Dockerfile (0 failures)
+security: $(CHECKOV) ## checkov on the Terraform roots, the runner's IAM policy and the Dockerfile (0 failures)
 	$(CHECKOV) -d terraform --skip-download --quiet --compact
 	$(CHECKOV) -d scenarios/terraform --skip-download --quiet --compact
+	rm -rf build/iam-checkov && $(PYTHON) terraform/iam/checkov_wrap.py build/iam-checkov
+	$(CHECKOV) -d build/iam-checkov --skip-download --quiet --compact
 	$(CHECKOV) -f consumer/Dockerfile --skip-download --quiet --compact
 
 image: $(STAMP) ## build the consumer image offline (base image, wheelhouse, image); needs Docker
@@ -81,7 +83,8 @@ scenarios-all: $(STAMP) ## run every scenario on the local target
 aws-build-push: ## build the consumer (linux/amd64) and push it to ECR; tag = git SHA
 	scripts/build_and_push.sh
 
-aws-up: $(STAMP) ## deploy/update the main infrastructure on AWS (TAG=<image tag> COUNT=<desired_count>)
+aws-up: $(STAMP) ## deploy/update the main infrastructure on AWS (TAG=<pushed image tag>; COUNT=0 needs none)
+	$(if $(or $(TAG),$(filter 0,$(COUNT))),,$(error TAG=<image tag> is required: `make aws-build-push` pushes the image and prints its tag (the repository's tags are immutable, there is no `latest`); a first deploy without an image is `make aws-up COUNT=0`))
 	terraform -chdir=terraform init -input=false
 	terraform -chdir=terraform apply $(if $(TAG),-var container_image_tag=$(TAG)) $(if $(COUNT),-var desired_count=$(COUNT))
 	$(PY) -m scenarios.tfenv

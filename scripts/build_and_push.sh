@@ -6,8 +6,9 @@
 #   DRY_RUN=1 scripts/build_and_push.sh       # print the commands, run nothing
 #
 # ECR_REPO and AWS_REGION come from the environment, .env, or the Terraform outputs
-# (scripts/set_env.sh). The repository's tags are immutable, so a tag is pushed once; the
-# dirty suffix keeps a rebuilt work tree from colliding with the commit's image.
+# (scripts/set_env.sh). The repository's tags are immutable, so a tag is pushed once: when the
+# tag is already in ECR (a re-run on the same commit) nothing is built or pushed. The dirty
+# suffix keeps a rebuilt work tree from colliding with the commit's image.
 # Then point the service at it:
 #   terraform -chdir=terraform apply -var container_image_tag=<tag>
 set -euo pipefail
@@ -30,7 +31,28 @@ fi
 : "${ECR_REPO:?ECR_REPO is not set: deploy the main infrastructure (make aws-up) or write .env}"
 : "${AWS_REGION:?AWS_REGION is not set: export it or write .env}"
 registry="${ECR_REPO%%/*}"
+repository="${ECR_REPO#*/}"
 image="$ECR_REPO:$IMAGE_TAG"
+
+next_steps() {
+  echo "next: terraform -chdir=terraform apply -var container_image_tag=$IMAGE_TAG"
+  echo "  or: make aws-up TAG=$IMAGE_TAG"
+  echo "  or: scenario run happy --target aws --image-tag $IMAGE_TAG --yes"
+}
+
+# A pushed tag cannot be pushed again (IMMUTABLE), and the same commit builds the same image.
+describe=(aws ecr describe-images --region "$AWS_REGION" --repository-name "$repository"
+  --image-ids "imageTag=$IMAGE_TAG")
+if [[ ${DRY_RUN:-0} == 1 ]]; then
+  printf '+ %s\n' "${describe[*]}" >&2
+elif found="$("${describe[@]}" 2>&1)"; then
+  echo "$image is already in ECR (tags are immutable): nothing to build or push"
+  next_steps
+  exit 0
+elif [[ $found != *ImageNotFoundException* ]]; then
+  echo "cannot check $image in ECR (aws ecr describe-images failed): ${found##*$'\n'}" >&2
+  exit 1
+fi
 
 # The consumer Dockerfile installs from a local wheelhouse (no registry access at build time).
 if [[ ! -d .wheelhouse/consumer ]]; then
@@ -53,5 +75,4 @@ fi
 run docker push "$image"
 
 echo "pushed $image"
-echo "next: terraform -chdir=terraform apply -var container_image_tag=$IMAGE_TAG"
-echo "  or: scenario run happy --target aws --image-tag $IMAGE_TAG --yes"
+next_steps

@@ -4,8 +4,25 @@
 # (queue + DLQ + tables + task definition + task role).
 ################################################################################
 
+# Subnets are chosen by zone ID: an ID names the same physical zone in every account, while a
+# name can map to different zones in different accounts. In some regions Fargate runs in listed
+# zone IDs only (var.fargate_az_ids), so a name-based pick (the first two names) can land on a
+# zone where no task ever starts.
 data "aws_availability_zones" "available" {
   state = "available"
+
+  filter {
+    name   = "zone-type"
+    values = ["availability-zone"] # no Local or Wavelength Zones
+  }
+
+  dynamic "filter" {
+    for_each = length(local.az_id_allowlist) > 0 ? [local.az_id_allowlist] : []
+    content {
+      name   = "zone-id"
+      values = filter.value
+    }
+  }
 }
 
 data "aws_caller_identity" "current" {}
@@ -13,8 +30,17 @@ data "aws_partition" "current" {}
 
 locals {
   name = var.project_name
-  # AZ names differ per account (us-west-1 has two of a/b/c), so the default takes the first two.
-  azs = length(var.availability_zones) > 0 ? var.availability_zones : slice(sort(data.aws_availability_zones.available.names), 0, 2)
+
+  az_id_allowlist = length(var.availability_zone_ids) > 0 ? var.availability_zone_ids : lookup(var.fargate_az_ids, var.aws_region, [])
+  zone_name_by_id = zipmap(data.aws_availability_zones.available.zone_ids, data.aws_availability_zones.available.names)
+  # The allowlist again, here: emulators answer DescribeAvailabilityZones without applying filters.
+  usable_az_ids = sort([
+    for id in keys(local.zone_name_by_id) : id
+    if length(local.az_id_allowlist) == 0 || contains(local.az_id_allowlist, id)
+  ])
+  # The two lowest IDs: the same zones in every account, unchanged when AWS adds a zone.
+  az_ids = slice(local.usable_az_ids, 0, min(2, length(local.usable_az_ids)))
+  azs    = length(var.availability_zones) > 0 ? var.availability_zones : [for id in local.az_ids : local.zone_name_by_id[id]]
 }
 
 ################################################################################
@@ -28,6 +54,13 @@ resource "aws_vpc" "this" {
   enable_dns_hostnames = true
 
   tags = { Name = local.name }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.azs) > 0
+      error_message = "No availability zone in ${var.aws_region} matches the Fargate zone IDs [${join(", ", local.az_id_allowlist)}]: set availability_zone_ids to zone IDs this account has (aws ec2 describe-availability-zones), or availability_zones to names."
+    }
+  }
 }
 
 # Lock down the default security group so nothing uses it by accident.
@@ -251,21 +284,39 @@ module "stack" {
   max_receive_count  = var.max_receive_count
   kms_key_arn        = var.kms_key_arn
 
+  point_in_time_recovery = var.point_in_time_recovery
+
   create_task_definition = true
-  container_image        = "${aws_ecr_repository.consumer.repository_url}:${var.container_image_tag}"
-  container_cpu          = var.container_cpu
-  container_memory       = var.container_memory
-  execution_role_arn     = aws_iam_role.execution.arn
-  log_group_name         = aws_cloudwatch_log_group.consumer.name
-  log_region             = var.aws_region
+  # Without a tag the task definition is registered but never started (desired_count must be 0,
+  # checked on the service); "untagged" exists in no repository.
+  container_image    = "${aws_ecr_repository.consumer.repository_url}:${coalesce(var.container_image_tag, "untagged")}"
+  container_cpu      = var.container_cpu
+  container_memory   = var.container_memory
+  execution_role_arn = aws_iam_role.execution.arn
+  log_group_name     = aws_cloudwatch_log_group.consumer.name
+  log_region         = var.aws_region
 }
 
 ################################################################################
 # ECS: Fargate cluster and service
 ################################################################################
 
+# ECS creates its service-linked role (AWSServiceRoleForECS) on first use in an account, but the
+# service can be created before the role is usable, and a principal without
+# iam:CreateServiceLinkedRole never gets one. In a new account set create_ecs_service_linked_role
+# (or run `aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com` once); the
+# cluster and the service wait for it.
+resource "aws_iam_service_linked_role" "ecs" {
+  count = var.create_ecs_service_linked_role ? 1 : 0
+
+  aws_service_name = "ecs.amazonaws.com"
+  description      = "ECS service-linked role, created by sqs-kit for a new account"
+}
+
 resource "aws_ecs_cluster" "this" {
   name = local.name
+
+  depends_on = [aws_iam_service_linked_role.ecs]
 
   setting {
     name  = "containerInsights"
@@ -273,8 +324,22 @@ resource "aws_ecs_cluster" "this" {
   }
 }
 
+# Two service resources, one of which exists: a lifecycle block cannot be conditional, and with
+# autoscaling on, Application Auto Scaling owns desired_count, so Terraform must ignore it there
+# (or every apply would reset the count it chose). Without autoscaling the count stays Terraform's
+# (make aws-up COUNT=N). The autoscaled service has its own name, so switching enable_autoscaling
+# creates one service while the other drains, instead of colliding on one name.
+locals {
+  service_name = var.enable_autoscaling ? "${local.name}-consumer-autoscaled" : "${local.name}-consumer"
+  # Autoscaling may start tasks at any time, so it needs an image as much as desired_count > 0.
+  starts_tasks = var.enable_autoscaling || var.desired_count > 0
+  image_error  = "${var.enable_autoscaling ? "enable_autoscaling" : "desired_count = ${var.desired_count}"} needs container_image_tag: push the consumer image (make aws-build-push prints its tag), then apply with -var container_image_tag=<tag>; or apply with desired_count = 0 first."
+}
+
 resource "aws_ecs_service" "consumer" {
-  name                    = "${local.name}-consumer"
+  count = var.enable_autoscaling ? 0 : 1
+
+  name                    = local.service_name
   cluster                 = aws_ecs_cluster.this.id
   task_definition         = module.stack.task_definition_arn
   desired_count           = var.desired_count
@@ -294,6 +359,54 @@ resource "aws_ecs_service" "consumer" {
     security_groups  = [aws_security_group.consumer.id]
     assign_public_ip = true # public subnets, no NAT: the only way out to AWS APIs
   }
+
+  lifecycle {
+    precondition {
+      condition     = !local.starts_tasks || var.container_image_tag != null
+      error_message = local.image_error
+    }
+  }
+
+  # The task definition names the execution role, not its policy: without this edge the service
+  # can start tasks before the role may pull the image or write logs (and fail the deployment).
+  # The service-linked role comes first through the cluster.
+  depends_on = [aws_iam_role_policy.execution]
+}
+
+# The same service under autoscaling: identical but for its name and the ignored desired_count.
+resource "aws_ecs_service" "autoscaled" {
+  count = var.enable_autoscaling ? 1 : 0
+
+  name                    = local.service_name
+  cluster                 = aws_ecs_cluster.this.id
+  task_definition         = module.stack.task_definition_arn
+  desired_count           = var.desired_count # the first count only
+  launch_type             = "FARGATE"
+  platform_version        = "LATEST"
+  propagate_tags          = "SERVICE"
+  enable_ecs_managed_tags = true
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = aws_subnet.public[*].id
+    security_groups  = [aws_security_group.consumer.id]
+    assign_public_ip = true
+  }
+
+  lifecycle {
+    ignore_changes = [desired_count]
+
+    precondition {
+      condition     = !local.starts_tasks || var.container_image_tag != null
+      error_message = local.image_error
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.execution]
 }
 
 ################################################################################
@@ -305,7 +418,7 @@ resource "aws_appautoscaling_target" "consumer" {
 
   service_namespace  = "ecs"
   scalable_dimension = "ecs:service:DesiredCount"
-  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.consumer.name}"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.autoscaled[0].name}"
   min_capacity       = var.autoscaling_min_capacity
   max_capacity       = var.autoscaling_max_capacity
 }
@@ -355,7 +468,7 @@ resource "aws_appautoscaling_policy" "backlog_per_task" {
             }
             dimensions {
               name  = "ServiceName"
-              value = aws_ecs_service.consumer.name
+              value = aws_ecs_service.autoscaled[0].name
             }
           }
         }

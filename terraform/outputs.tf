@@ -45,7 +45,7 @@ output "cluster_name" {
 
 output "service_name" {
   description = "ECS service name."
-  value       = aws_ecs_service.consumer.name
+  value       = one(concat(aws_ecs_service.consumer[*].name, aws_ecs_service.autoscaled[*].name))
 }
 
 output "task_definition_arn" {

@@ -37,21 +37,45 @@ variable "desired_count" {
 }
 
 variable "container_cpu" {
-  description = "Fargate task CPU units (256 = 0.25 vCPU)."
+  description = "Fargate task CPU units (256 = 0.25 vCPU): 256, 512, 1024, 2048, 4096, 8192 or 16384."
   type        = number
   default     = 256
+
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.container_cpu)
+    error_message = "container_cpu must be a Fargate CPU size: 256, 512, 1024, 2048, 4096, 8192 or 16384 units."
+  }
 }
 
 variable "container_memory" {
-  description = "Fargate task memory, in MiB."
+  description = "Fargate task memory, in MiB; Fargate accepts only some sizes per container_cpu (see the validation)."
   type        = number
   default     = 512
+
+  # Fargate's CPU/memory pairs for Linux tasks (ECS developer guide, "Task CPU and memory").
+  validation {
+    condition = contains(lookup({
+      "256"   = [512, 1024, 2048]
+      "512"   = range(1024, 4097, 1024)
+      "1024"  = range(2048, 8193, 1024)
+      "2048"  = range(4096, 16385, 1024)
+      "4096"  = range(8192, 30721, 1024)
+      "8192"  = range(16384, 61441, 4096)
+      "16384" = range(32768, 122881, 8192)
+    }, tostring(var.container_cpu), []), var.container_memory)
+    error_message = "container_memory = ${var.container_memory} MiB is not a Fargate size for container_cpu = ${var.container_cpu}: 256 takes 512, 1024 or 2048; 512 takes 1024-4096; 1024 takes 2048-8192; 2048 takes 4096-16384; 4096 takes 8192-30720 (steps of 1024); 8192 takes 16384-61440 (steps of 4096); 16384 takes 32768-122880 (steps of 8192)."
+  }
 }
 
 variable "container_image_tag" {
-  description = "Consumer image tag in the ECR repository (a git SHA in CI; tags are immutable)."
+  description = "Consumer image tag pushed to the ECR repository (scripts/build_and_push.sh prints it: a git SHA). Required when desired_count > 0: tags are immutable, so no `latest` is ever pushed."
   type        = string
-  default     = "latest"
+  default     = null
+
+  validation {
+    condition     = var.container_image_tag == null || can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.container_image_tag))
+    error_message = "container_image_tag must be an image tag (letters, digits, '_', '.', '-'; at most 128), e.g. the git SHA scripts/build_and_push.sh printed, not a full image reference."
+  }
 }
 
 variable "queue_visibility_timeout" {
@@ -77,9 +101,36 @@ variable "log_retention_days" {
 ################################################################################
 
 variable "availability_zones" {
-  description = "Availability zones for the public subnets; empty takes the region's first two."
+  description = "Availability zone names for the public subnets (names differ per account); empty chooses by zone ID (availability_zone_ids, fargate_az_ids)."
   type        = list(string)
   default     = []
+}
+
+variable "availability_zone_ids" {
+  description = "Zone IDs (e.g. usw1-az1) the public subnets may use; the two lowest present are taken. Empty uses fargate_az_ids for the region, or every zone of a region not listed there."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.availability_zone_ids : can(regex("^[a-z0-9]+(-[a-z0-9]+)*-az[0-9]+$", id))])
+    error_message = "availability_zone_ids takes zone IDs such as usw1-az1 (aws ec2 describe-availability-zones --query 'AvailabilityZones[].ZoneId'), not zone names such as us-west-1a."
+  }
+}
+
+variable "fargate_az_ids" {
+  description = "Per region, the only zone IDs where ECS runs Linux tasks on Fargate (the ECS developer guide's 'Supported Regions for Amazon ECS on AWS Fargate'). Regions not listed have Fargate in every zone."
+  type        = map(list(string))
+  default = {
+    "us-west-1"      = ["usw1-az1", "usw1-az3"]
+    "ap-northeast-1" = ["apne1-az1", "apne1-az2", "apne1-az4"]
+    "cn-north-1"     = ["cnn1-az1", "cnn1-az2"]
+  }
+}
+
+variable "point_in_time_recovery" {
+  description = "DynamoDB point-in-time recovery on the main stack's two tables (per-run stacks turn it off)."
+  type        = bool
+  default     = true
 }
 
 variable "max_receive_count" {
@@ -95,7 +146,7 @@ variable "kms_key_arn" {
 }
 
 variable "enable_autoscaling" {
-  description = "Target-tracking autoscaling of the service on backlog per task (ApproximateNumberOfMessagesVisible / RunningTaskCount)."
+  description = "Target-tracking autoscaling of the service on backlog per task (ApproximateNumberOfMessagesVisible / RunningTaskCount). The service is then <project_name>-consumer-autoscaled and Terraform ignores its desired_count after creation."
   type        = bool
   default     = false
 }
@@ -122,4 +173,10 @@ variable "flow_log_retention_days" {
   description = "Retention of the VPC flow-log group, in days."
   type        = number
   default     = 14
+}
+
+variable "create_ecs_service_linked_role" {
+  description = "Create ECS's service-linked role (AWSServiceRoleForECS) before the cluster, for an account that has never used ECS. Apply fails where the role exists already; see docs/aws.md for destroy."
+  type        = bool
+  default     = false
 }

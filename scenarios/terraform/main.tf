@@ -3,8 +3,11 @@
 # the run's prefix, in the run's own workspace; destroyed after the run.
 ################################################################################
 
+# Read only while the main state exists: a run's destroy reuses the variables of its apply, and
+# after the main infrastructure is destroyed terraform_remote_state fails on the missing file
+# ("Unable to find remote state", even with defaults), which would leave the run's stack behind.
 data "terraform_remote_state" "main" {
-  count = var.main_state_path == null ? 0 : 1
+  count = try(fileexists(var.main_state_path), false) ? 1 : 0
 
   backend = "local"
   config = {
@@ -13,10 +16,12 @@ data "terraform_remote_state" "main" {
 }
 
 locals {
-  main      = try(data.terraform_remote_state.main[0].outputs, null)
-  with_main = var.main_state_path != null
+  # Every read of the main outputs is null-safe: an output may be missing from an older state.
+  main      = try(data.terraform_remote_state.main[0].outputs, {})
+  with_main = length(data.terraform_remote_state.main) > 0
+  main_repo = try(local.main.ecr_repository_url, null)
 
-  container_image = local.with_main ? "${local.main.ecr_repository_url}:${var.container_image_tag}" : var.container_image
+  container_image = local.main_repo != null && var.container_image_tag != null ? "${local.main_repo}:${var.container_image_tag}" : var.container_image
 }
 
 module "stack" {

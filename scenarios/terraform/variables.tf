@@ -1,6 +1,6 @@
 ################################################################################
-# One scenario run's stack. scenarios/provisioners/terraform.py fills these from
-# a StackSpec (scenarios/stack.py); the defaults match StackSpec's.
+# One scenario run's stack. core/provisioners/terraform.py fills these from
+# a StackSpec (core/stack.py); the defaults match StackSpec's.
 ################################################################################
 
 variable "region" {
@@ -63,9 +63,9 @@ variable "tags" {
 }
 
 variable "point_in_time_recovery" {
-  description = "DynamoDB point-in-time recovery on both tables."
+  description = "DynamoDB point-in-time recovery on both tables. Off for a run's tables: they live minutes, and deleting a table with PITR on leaves a system backup behind for every run."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "create_task_definition" {
@@ -103,13 +103,13 @@ variable "log_group_name" {
 ################################################################################
 
 variable "main_state_path" {
-  description = "Path of the main infrastructure's local state (terraform/terraform.tfstate). When set, the stack gets a task definition using its execution role, log group and ECR image, and exposes its cluster, subnets and security group."
+  description = "Path of the main infrastructure's local state (terraform/terraform.tfstate). While that file exists, the stack gets a task definition using its execution role, log group and ECR image, and exposes its cluster, subnets and security group; a missing file is ignored (a destroy after the main infrastructure is gone)."
   type        = string
   default     = null
 }
 
 variable "container_image_tag" {
-  description = "Consumer image tag in the main infrastructure's ECR repository (with main_state_path)."
+  description = "Consumer image tag in the main infrastructure's ECR repository (with main_state_path); null uses container_image. No `latest` is ever pushed: the repository's tags are immutable."
   type        = string
-  default     = "latest"
+  default     = null
 }

@@ -127,7 +127,8 @@ resource "aws_iam_policy" "p" {
 def test_every_checkov_skip_has_a_reason():
     # Each skipped check id sits on a line with a trailing comment, under a comment block.
     text = (REPO_ROOT / ".checkov.yaml").read_text()
-    skips = re.findall(r"^\s*-\s*(CKV\w+)(.*)$", text, flags=re.MULTILINE)
+    # An entry is `CKV_ID` or `CKV_ID:<path regex>` (a skip scoped to matching files).
+    skips = re.findall(r"^\s*-\s*(CKV\w+)(?::\S+)?(.*)$", text, flags=re.MULTILINE)
     assert skips, "no skips found: the parser no longer matches the file"
     for check_id, rest in skips:
         assert rest.strip().startswith("#") and len(rest.strip()) > 10, check_id
@@ -136,3 +137,23 @@ def test_every_checkov_skip_has_a_reason():
     # No check may be skipped inline in the Terraform code: the config file is the one list.
     for tf in [*REPO_ROOT.glob("terraform/**/*.tf"), *REPO_ROOT.glob("scenarios/terraform/*.tf")]:
         assert "checkov:skip" not in tf.read_text(), tf
+
+
+@pytest.mark.terraform
+def test_the_per_run_pitr_skip_does_not_reach_the_main_stack(require_checkov, tmp_path):
+    # GIVEN the main root with point-in-time recovery turned off
+    workdir = copy_config(MAIN_ROOT, tmp_path)
+    variables = workdir / "variables.tf"
+    text = variables.read_text()
+    on = 'description = "DynamoDB point-in-time recovery on the main stack'
+    assert on in text
+    start = text.index(on)
+    end = text.index("default     = true", start)
+    variables.write_text(
+        text[:end] + "default     = false" + text[end + len("default     = true") :]
+    )
+    # WHEN checkov scans it with the repository's configuration (the scoped CKV_AWS_28 skip)
+    summary = _checkov(require_checkov, "-d", str(workdir))
+    # THEN the two tables fail CKV_AWS_28: the skip covers per-run stacks only
+    pitr = [i for i in summary["failed_ids"] if i.startswith("CKV_AWS_28 ")]
+    assert len(pitr) == 2, summary["failed_ids"]

@@ -2,7 +2,7 @@
 # sqs-kit stack: queue + DLQ + the two idempotency tables + consumer task
 # definition and a task role scoped to exactly those ARNs.
 #
-# scenarios/provisioners/api.py creates the same queue, DLQ and tables through
+# core/provisioners/api.py creates the same queue, DLQ and tables through
 # boto3; tests/terraform/test_parity.py keeps the two equal.
 ################################################################################
 
@@ -254,12 +254,17 @@ resource "aws_ecs_task_definition" "consumer" {
           MESSAGE_COMPLETED_TABLE = aws_dynamodb_table.completed.name
         }, var.consumer_environment) : { name = k, value = v }
       ]
+      # The consumer's log lines are the oracle's evidence, so none may be dropped. ECS's default
+      # has been non-blocking since 2025 (a full buffer drops lines), so blocking is explicit:
+      # a write waits while CloudWatch Logs is slow, it is never lost. max-buffer-size applies
+      # to non-blocking mode only and is not set.
       logConfiguration = {
         logDriver = "awslogs"
         options = {
           "awslogs-group"         = coalesce(var.log_group_name, "unset")
           "awslogs-region"        = coalesce(var.log_region, data.aws_region.current.name)
           "awslogs-stream-prefix" = "consumer"
+          "mode"                  = "blocking"
         }
       }
     }

@@ -83,6 +83,6 @@ output "settings" {
     dlq_retention          = var.dlq_retention
     max_message_size       = var.max_message_size
     ttl_attribute          = var.ttl_attribute
-    point_in_time_recovery = var.point_in_time_recovery
+    point_in_time_recovery = aws_dynamodb_table.status.point_in_time_recovery[0].enabled
   }
 }

@@ -123,15 +123,30 @@ variable "container_image" {
 }
 
 variable "container_cpu" {
-  description = "Fargate task CPU units."
+  description = "Fargate task CPU units: 256, 512, 1024, 2048, 4096, 8192 or 16384."
   type        = number
   default     = 256
 }
 
 variable "container_memory" {
-  description = "Fargate task memory, in MiB."
+  description = "Fargate task memory, in MiB; Fargate accepts only some sizes per container_cpu."
   type        = number
   default     = 512
+
+  # Fargate's CPU/memory pairs for Linux tasks (ECS developer guide, "Task CPU and memory"); the
+  # EC2 launch type (network_mode host, emulators only) has no such table.
+  validation {
+    condition = var.network_mode != "awsvpc" || contains(lookup({
+      "256"   = [512, 1024, 2048]
+      "512"   = range(1024, 4097, 1024)
+      "1024"  = range(2048, 8193, 1024)
+      "2048"  = range(4096, 16385, 1024)
+      "4096"  = range(8192, 30721, 1024)
+      "8192"  = range(16384, 61441, 4096)
+      "16384" = range(32768, 122881, 8192)
+    }, tostring(var.container_cpu), []), var.container_memory)
+    error_message = "container_cpu = ${var.container_cpu} with container_memory = ${var.container_memory} MiB is not a Fargate size pair (256: 512/1024/2048; 512: 1024-4096; 1024: 2048-8192; 2048: 4096-16384; 4096: 8192-30720, steps of 1024; 8192: 16384-61440, steps of 4096; 16384: 32768-122880, steps of 8192)."
+  }
 }
 
 variable "network_mode" {

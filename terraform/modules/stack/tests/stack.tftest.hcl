@@ -1,0 +1,86 @@
+# `terraform test` for the stack module, offline: every AWS call is answered by a mock provider.
+# tests/terraform/test_tftest.py runs it (and checks that each assertion can fail).
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-west-1" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:us-west-1:123456789012:mock"
+      url = "https://sqs.us-west-1.amazonaws.com/123456789012/mock"
+    }
+  }
+  mock_resource "aws_dynamodb_table" {
+    defaults = { arn = "arn:aws:dynamodb:us-west-1:123456789012:table/mock" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = { arn = "arn:aws:ecs:us-west-1:123456789012:task-definition/mock:1" }
+  }
+}
+
+variables {
+  name_prefix        = "tftest-stack"
+  execution_role_arn = "arn:aws:iam::123456789012:role/tftest-execution"
+  log_group_name     = "/ecs/tftest"
+}
+
+run "awslogs_never_drops_lines" {
+  command = apply
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.consumer[0].container_definitions)[0].logConfiguration.options.mode == "blocking"
+    error_message = "the awslogs driver must run in blocking mode: non-blocking drops the oracle's evidence when its buffer fills"
+  }
+}
+
+run "point_in_time_recovery_follows_the_variable" {
+  command = plan
+
+  variables {
+    point_in_time_recovery = false
+  }
+
+  assert {
+    condition     = !aws_dynamodb_table.status.point_in_time_recovery[0].enabled && !aws_dynamodb_table.completed.point_in_time_recovery[0].enabled
+    error_message = "point_in_time_recovery = false must reach both tables"
+  }
+
+  assert {
+    condition     = output.settings.point_in_time_recovery == false
+    error_message = "the settings output must report the tables' PITR"
+  }
+}
+
+run "fargate_task_sizes_must_be_a_valid_pair" {
+  command = plan
+
+  variables {
+    container_cpu    = 512
+    container_memory = 512
+  }
+
+  expect_failures = [var.container_memory]
+}
+
+run "the_ec2_launch_type_on_emulators_has_no_fargate_table" {
+  command = plan
+
+  variables {
+    network_mode     = "host"
+    container_cpu    = 512
+    container_memory = 512
+  }
+}
