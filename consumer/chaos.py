@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumer.config import WorkerConfig
+from consumer.contract import EV_CONSUMER_CRASH
 from consumer.exit_codes import EXIT_CHAOS_CRASH
 from consumer.message import Message
 
@@ -65,7 +66,7 @@ class Chaos:
     def crash(self, plan: CrashPlan, fields: dict[str, Any]) -> None:
         """Log ``consumer.crash`` and exit at once: no drain, no release, no delete."""
         log.critical(
-            "consumer.crash",
+            EV_CONSUMER_CRASH,
             extra={
                 **fields,
                 "reason": plan.reason,

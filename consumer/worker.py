@@ -17,39 +17,49 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from consumer.chaos import AFTER_CLAIM, AFTER_RECEIVE, AFTER_WORK, BEFORE_DELETE, Chaos, CrashPlan
 from consumer.chaos import default_handler as _default_handler
 from consumer.config import MAX_BATCH, MAX_VISIBILITY_TIMEOUT_SECONDS, WorkerConfig
+from consumer.contract import (
+    EV_AWS_ERROR,
+    EV_COMPLETED,
+    EV_CONSUMER_DRAINING,
+    EV_CONSUMER_ERROR,
+    EV_CONSUMER_STARTED,
+    EV_CONSUMER_STOPPED,
+    EV_DUPLICATE,
+    EV_FAILED,
+    EV_FENCED,
+    EV_HEARTBEAT,
+    EV_HEARTBEAT_CEILING,
+    EV_IN_PROGRESS_ELSEWHERE,
+    EV_POISON,
+    EV_RECEIVE_FAILED,
+    EV_RECEIVED,
+    EV_RELEASED,
+    EV_STALE_RECEIPT,
+    EV_TAKEOVER,
+)
 from consumer.errors import ConfigError, PoisonMessage
 from consumer.exit_codes import EXIT_OK, EXIT_UNEXPECTED
 from consumer.idempotency import (
     Claim,
+    ClaimVerdict,
     DynamoDBStore,
     IdempotencyStore,
     MemoryStore,
     Outcome,
-    Verdict,
 )
 from consumer.message import Handler, Message, parse, receive_count
+from consumer.queue_client import AWS_ERRORS, Change, QueueClient, QueueError
 
 log = logging.getLogger("consumer")
 
-# Receipt handles that SQS no longer honours: the message was redelivered, deleted or expired.
-_STALE_RECEIPT = {
-    "ReceiptHandleIsInvalid",
-    "InvalidParameterValue",
-    "MessageNotInflight",
-    "AWS.SimpleQueueService.MessageNotInflight",
-    "AWS.SimpleQueueService.ReceiptHandleIsInvalid",
-}
-_AWS_ERRORS = (ClientError, BotoCoreError)
 # Pause after a receive that failed even after botocore's retries, so an outage is not a spin.
 _RECEIVE_ERROR_PAUSE_S = 1.0
 # How long the drain waits for a handler that is finishing (completing, deleting) to let go.
@@ -149,6 +159,7 @@ class Worker:
         self.config = config
         self.handler: Handler = handler or _default_handler(config)
         self._sqs = sqs
+        self._queue: QueueClient | None = None
         self._dynamodb = dynamodb
         self._store = store
         self.chaos = chaos or Chaos(config)
@@ -164,16 +175,26 @@ class Worker:
         self._tasks: queue.Queue[_Task | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._heartbeat_stop = threading.Event()
-        self._deletes = _DeleteBatcher(self)
+        self._deletes = _DeleteBatcher(
+            flush=self._delete_batch, idle=self._idle, on_error=self._delete_loop_error
+        )
         self._started = False
 
     # -- public API --------------------------------------------------------------------------
 
     @property
     def store(self) -> IdempotencyStore:
+        """The idempotency store (built at ``start()`` unless one was given)."""
         if self._store is None:
             raise RuntimeError("the worker has not started")
         return self._store
+
+    @property
+    def queue(self) -> QueueClient:
+        """The queue adapter (built at ``start()``)."""
+        if self._queue is None:
+            raise RuntimeError("the worker has not started")
+        return self._queue
 
     def start(self) -> None:
         """Build what is missing, read the queue's visibility timeout, start the threads."""
@@ -183,7 +204,7 @@ class Worker:
         self._setup()
         self._log(
             logging.INFO,
-            "consumer.started",
+            EV_CONSUMER_STARTED,
             queue_url=self.config.queue_url,
             visibility_timeout=self.visibility_timeout,
             idempotency=self.store.name,
@@ -225,6 +246,12 @@ class Worker:
         c = self.config
         if self._sqs is None:
             self._sqs = build_client("sqs", c)
+        self._queue = QueueClient(
+            self._sqs,
+            c.queue_url,
+            wait_time_seconds=c.wait_time_seconds,
+            visibility_timeout=c.visibility_timeout_seconds,
+        )
         if self._store is None:
             if c.uses_tables:
                 if self._dynamodb is None:
@@ -240,10 +267,7 @@ class Worker:
             else:
                 self._store = MemoryStore(c.consumer_id, cache_size=c.idempotency_cache_size)
         if not self.visibility_timeout:
-            attrs = self._sqs.get_queue_attributes(
-                QueueUrl=c.queue_url, AttributeNames=["VisibilityTimeout"]
-            )
-            self.visibility_timeout = int(attrs["Attributes"]["VisibilityTimeout"])
+            self.visibility_timeout = self._queue.queue_visibility_timeout()
         if 0 < self.visibility_timeout <= c.heartbeat_seconds:
             raise ConfigError(
                 f"HEARTBEAT_SECONDS={c.heartbeat_seconds} is out of range: allowed 0 (off) or less "
@@ -264,7 +288,7 @@ class Worker:
         try:
             reason = self._receive_loop()
         except Exception:
-            log.exception("consumer.error", extra={"consumer_id": self.config.consumer_id})
+            log.exception(EV_CONSUMER_ERROR, extra={"consumer_id": self.config.consumer_id})
             self.counters.add("errors")
         finally:
             try:
@@ -274,7 +298,7 @@ class Worker:
                 self.exit_code = EXIT_UNEXPECTED if reason is StopReason.ERROR else EXIT_OK
                 self._log(
                     logging.INFO,
-                    "consumer.stopped",
+                    EV_CONSUMER_STOPPED,
                     reason=reason.value,
                     exit_code=self.exit_code,
                     counters=self.counters.as_dict(),
@@ -323,24 +347,15 @@ class Worker:
                 self._tasks.put(task)
 
     def _receive(self, wanted: int) -> list[dict[str, Any]] | None:
-        kwargs: dict[str, Any] = {
-            "QueueUrl": self.config.queue_url,
-            "MaxNumberOfMessages": wanted,
-            "WaitTimeSeconds": self.config.wait_time_seconds,
-            "AttributeNames": ["ApproximateReceiveCount", "SentTimestamp"],
-        }
-        if self.config.visibility_timeout_seconds:
-            kwargs["VisibilityTimeout"] = self.config.visibility_timeout_seconds
         try:
-            response = self._sqs.receive_message(**kwargs)
-        except _AWS_ERRORS as exc:
+            return self.queue.receive(wanted)
+        except QueueError as exc:
             self.counters.add("errors")
-            self._log(logging.ERROR, "consumer.receive_failed", error=str(exc))
+            self._log(logging.ERROR, EV_RECEIVE_FAILED, error=str(exc))
             return None
-        return list(response.get("Messages", []))
 
     def _drain(self, reason: StopReason) -> None:
-        self._log(logging.INFO, "consumer.draining", step="stop_receiving", reason=reason.value)
+        self._log(logging.INFO, EV_CONSUMER_DRAINING, step="stop_receiving", reason=reason.value)
         if self._stop_requested.is_set():
             self._hand_back_queued()
         with self._cond:
@@ -353,16 +368,16 @@ class Worker:
                 )
             leftover = list(self._inflight)
         self._log(
-            logging.INFO, "consumer.draining", step="finish_in_flight", unfinished=len(leftover)
+            logging.INFO, EV_CONSUMER_DRAINING, step="finish_in_flight", unfinished=len(leftover)
         )
         for task in leftover:
             self._abandon(task)
-        self._log(logging.INFO, "consumer.draining", step="release", released=len(leftover))
+        self._log(logging.INFO, EV_CONSUMER_DRAINING, step="release", released=len(leftover))
         self._heartbeat_stop.set()
         for _ in range(self.config.concurrency):
             self._tasks.put(None)
         self._deletes.close()  # flushes the deletes still pending
-        self._log(logging.INFO, "consumer.draining", step="close")
+        self._log(logging.INFO, EV_CONSUMER_DRAINING, step="close")
 
     def _hand_back_queued(self) -> None:
         """Messages received but not started yet go back at once instead of waiting for a thread."""
@@ -410,7 +425,7 @@ class Worker:
                     self._process(task)
             except Exception:
                 self.counters.add("errors")
-                log.exception("consumer.error", extra=self._fields(task))
+                log.exception(EV_CONSUMER_ERROR, extra=self._fields(task))
             finally:
                 with self._cond:
                     self._inflight.discard(task)
@@ -433,28 +448,28 @@ class Worker:
         try:
             task.message = parse(task.raw, sequence=task.sequence)
         except PoisonMessage as exc:
-            self._log(logging.INFO, "message.received", task=task, sequence=task.sequence)
+            self._log(logging.INFO, EV_RECEIVED, task=task, sequence=task.sequence)
             self.counters.add("poison")
-            self._log(logging.WARNING, "message.poison", task=task, reason=str(exc))
+            self._log(logging.WARNING, EV_POISON, task=task, reason=str(exc))
             return _Action.RELEASE, "poison"
-        self._log(logging.INFO, "message.received", task=task, sequence=task.sequence)
+        self._log(logging.INFO, EV_RECEIVED, task=task, sequence=task.sequence)
         self._checkpoint(task, AFTER_RECEIVE)
 
         lease = task.received_at + task.visibility
         try:
             decision = self.store.begin(task.message.message_id, lease)
-        except _AWS_ERRORS as exc:
+        except AWS_ERRORS as exc:
             return self._failed(task, exc)
-        if decision.verdict is Verdict.DUPLICATE:
+        if decision.verdict is ClaimVerdict.DUPLICATE:
             self.counters.add("duplicates")
-            self._log(logging.INFO, "message.duplicate", task=task, source=decision.source)
+            self._log(logging.INFO, EV_DUPLICATE, task=task, source=decision.source)
             return _Action.DELETE, ""
-        if decision.verdict is Verdict.BUSY:
+        if decision.verdict is ClaimVerdict.BUSY:
             self.counters.add("in_progress_elsewhere")
             other = decision.existing
             self._log(
                 logging.INFO,
-                "message.in_progress_elsewhere",
+                EV_IN_PROGRESS_ELSEWHERE,
                 task=task,
                 owner=other.owner if other else None,
                 lease_expires_at=other.lease_expires_at if other else None,
@@ -467,7 +482,7 @@ class Worker:
         if decision.claim.takeover:
             self._log(
                 logging.INFO,
-                "message.takeover",
+                EV_TAKEOVER,
                 task=task,
                 previous_owner=decision.claim.previous_owner,
             )
@@ -486,7 +501,7 @@ class Worker:
             completed_at = int(time.time() * 1000)
             try:
                 outcome = self.store.complete(task.claim, completed_at)
-            except _AWS_ERRORS as exc:
+            except AWS_ERRORS as exc:
                 return self._failed(task, exc)
         if outcome is Outcome.COMPLETED:
             self.counters.add("completed")
@@ -496,22 +511,22 @@ class Worker:
             }
             if task.message.sent_at is not None:
                 extra["sent_at"] = task.message.sent_at
-            self._log(logging.INFO, "message.completed", task=task, **extra)
+            self._log(logging.INFO, EV_COMPLETED, task=task, **extra)
             return _Action.DELETE, ""
         if outcome is Outcome.ALREADY_COMPLETED:
             self.counters.add("duplicates")
-            self._log(logging.INFO, "message.duplicate", task=task, source="completion")
+            self._log(logging.INFO, EV_DUPLICATE, task=task, source="completion")
             return _Action.DELETE, ""
         # Fenced: another worker holds this message now; its receipt handle, not ours, counts.
         self.counters.add("fenced")
-        self._log(logging.WARNING, "message.fenced", task=task)
+        self._log(logging.WARNING, EV_FENCED, task=task)
         return _Action.LEAVE, ""
 
     def _failed(self, task: _Task, exc: BaseException) -> tuple[_Action, str]:
         self.counters.add("failed")
         self._log(
             logging.WARNING,
-            "message.failed",
+            EV_FAILED,
             task=task,
             error=str(exc),
             error_type=type(exc).__name__,
@@ -563,28 +578,23 @@ class Worker:
             extend = int(min(task.visibility, ceiling - _CEILING_MARGIN_S - now))
             if extend <= 0:
                 task.heartbeat_due = None
-                self._log(logging.WARNING, "message.heartbeat_ceiling", task=task)
+                self._log(logging.WARNING, EV_HEARTBEAT_CEILING, task=task)
                 return
-            if not self._guard(
-                self._sqs.change_message_visibility,
-                task=task,
-                what="heartbeat",
-                QueueUrl=c.queue_url,
-                ReceiptHandle=task.receipt_handle,
-                VisibilityTimeout=extend,
-            ):
+            changed = self.queue.extend(task.receipt_handle, extend)
+            if changed.status is not Change.OK:
+                self._log_change_failure(task, "heartbeat", changed.status, changed.error)
                 task.heartbeat_due = None
                 return
             lease = now + extend
             ours = self._guard(self.store.extend, task.claim, lease, task=task, what="heartbeat")
             if ours is False:
                 task.heartbeat_due = None
-                self._log(logging.WARNING, "message.fenced", task=task, during="heartbeat")
+                self._log(logging.WARNING, EV_FENCED, task=task, during="heartbeat")
                 return
             self.counters.add("heartbeats")
             self._log(
                 logging.INFO,
-                "message.heartbeat",
+                EV_HEARTBEAT,
                 task=task,
                 visibility=extend,
                 lease_expires_at=round(lease, 3),
@@ -602,81 +612,44 @@ class Worker:
 
     def _delete_batch(self, tasks: list[_Task]) -> None:
         """One DeleteMessageBatch; a stale receipt handle is a warning for that message only."""
-        entries = [{"Id": str(i), "ReceiptHandle": t.receipt_handle} for i, t in enumerate(tasks)]
-        try:
-            response = self._sqs.delete_message_batch(
-                QueueUrl=self.config.queue_url, Entries=entries
-            )
-        except _AWS_ERRORS as exc:
-            self.counters.add("errors", len(tasks))
-            for task in tasks:
-                self._log(
-                    logging.ERROR,
-                    "message.aws_error",
-                    task=task,
-                    operation="delete",
-                    error=str(exc),
-                )
-            return
-        self.counters.add("deleted", len(response.get("Successful", [])))
-        for failure in response.get("Failed", []):
-            task = tasks[int(failure["Id"])]
-            code = str(failure.get("Code", ""))
-            if code in _STALE_RECEIPT:
-                self.counters.add("stale_receipts")
-                self._log(
-                    logging.WARNING,
-                    "message.stale_receipt",
-                    task=task,
-                    operation="delete",
-                    error=code,
-                )
-            else:
-                self.counters.add("errors")
-                self._log(
-                    logging.ERROR,
-                    "message.aws_error",
-                    task=task,
-                    operation="delete",
-                    error=f"{code}: {failure.get('Message', '')}",
-                )
+        by_handle = {t.receipt_handle: t for t in tasks}
+        deleted, stale, failed = self.queue.delete_batch(list(by_handle))
+        self.counters.add("deleted", len(deleted))
+        for handle, code in stale:
+            self._log_change_failure(by_handle[handle], "delete", Change.STALE, code)
+        for handle, error in failed:
+            self._log_change_failure(by_handle[handle], "delete", Change.ERROR, error)
+
+    def _delete_loop_error(self) -> None:
+        self.counters.add("errors")
+        log.exception(EV_CONSUMER_ERROR, extra=self._fields())
 
     def _change_visibility(self, task: _Task, seconds: int, *, reason: str) -> None:
-        if self._guard(
-            self._sqs.change_message_visibility,
-            task=task,
-            what="release",
-            QueueUrl=self.config.queue_url,
-            ReceiptHandle=task.receipt_handle,
-            VisibilityTimeout=seconds,
-        ):
+        changed = self.queue.release(task.receipt_handle, seconds)
+        if changed.status is Change.OK:
             self.counters.add("released")
-            self._log(
-                logging.INFO, "message.released", task=task, visibility=seconds, reason=reason
-            )
+            self._log(logging.INFO, EV_RELEASED, task=task, visibility=seconds, reason=reason)
+        else:
+            self._log_change_failure(task, "release", changed.status, changed.error)
 
-    def _guard(self, call: Any, *args: Any, task: _Task, what: str, **kwargs: Any) -> Any:
-        """Run one AWS call that must never crash the worker; None (or False) when it failed."""
-        try:
-            result = call(*args, **kwargs)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in _STALE_RECEIPT:
-                self.counters.add("stale_receipts")
-                self._log(
-                    logging.WARNING, "message.stale_receipt", task=task, operation=what, error=code
-                )
-            else:
-                self.counters.add("errors")
-                self._log(
-                    logging.ERROR, "message.aws_error", task=task, operation=what, error=str(exc)
-                )
-            return None
-        except BotoCoreError as exc:
+    def _log_change_failure(self, task: _Task, operation: str, status: Change, error: str) -> None:
+        """A queue call about one message failed: stale handles warn, other failures are errors."""
+        if status is Change.STALE:
+            self.counters.add("stale_receipts")
+            self._log(
+                logging.WARNING, EV_STALE_RECEIPT, task=task, operation=operation, error=error
+            )
+        else:
             self.counters.add("errors")
-            self._log(logging.ERROR, "message.aws_error", task=task, operation=what, error=str(exc))
+            self._log(logging.ERROR, EV_AWS_ERROR, task=task, operation=operation, error=error)
+
+    def _guard(self, call: Any, *args: Any, task: _Task, what: str) -> Any:
+        """Run one store call that must never crash the worker; None when it failed."""
+        try:
+            return call(*args)
+        except AWS_ERRORS as exc:
+            self._log_change_failure(task, what, Change.ERROR, str(exc))
             return None
-        return True if result is None or isinstance(result, dict) else result
 
     # -- logging -----------------------------------------------------------------------------
 
@@ -698,10 +671,21 @@ class _DeleteBatcher:
     one-at-a-time worker deletes at once), when its oldest entry has waited
     ``_MAX_DELETE_DELAY_S``, or at close. A crash loses what is pending, like any crash
     between processing and delete: the redelivery is then a recorded duplicate.
+
+    ``flush`` sends one batch, ``idle`` says whether nothing else is in flight, and
+    ``on_error`` is called (inside ``except``) when ``flush`` raised.
     """
 
-    def __init__(self, worker: Worker) -> None:
-        self._worker = worker
+    def __init__(
+        self,
+        *,
+        flush: Callable[[list[_Task]], None],
+        idle: Callable[[], bool],
+        on_error: Callable[[], None],
+    ) -> None:
+        self._flush = flush
+        self._idle = idle
+        self._on_error = on_error
         self._cond = threading.Condition()
         self._pending: list[tuple[float, _Task]] = []
         self._closed = False
@@ -738,10 +722,9 @@ class _DeleteBatcher:
                     batch = [task for _, task in self._pending[:MAX_BATCH]]
                     del self._pending[:MAX_BATCH]
                 try:
-                    self._worker._delete_batch(batch)
+                    self._flush(batch)
                 except Exception:  # a bug here must not stop every later delete
-                    self._worker.counters.add("errors")
-                    log.exception("consumer.error", extra=self._worker._fields())
+                    self._on_error()
         finally:
             self._finished.set()
 
@@ -752,4 +735,4 @@ class _DeleteBatcher:
             return False
         if time.monotonic() - self._pending[0][0] >= _MAX_DELETE_DELAY_S:
             return True
-        return self._worker._idle()
+        return self._idle()

@@ -67,7 +67,9 @@ class Claim:
         return self.previous_owner is not None
 
 
-class Verdict(enum.Enum):
+class ClaimVerdict(enum.Enum):
+    """What ``begin()`` decided about one received message (not the oracle's run verdict)."""
+
     CLAIMED = "claimed"
     DUPLICATE = "duplicate"
     BUSY = "busy"
@@ -77,7 +79,7 @@ class Verdict(enum.Enum):
 class Decision:
     """What ``begin()`` decided: claim it, skip it as a duplicate, or leave it to its owner."""
 
-    verdict: Verdict
+    verdict: ClaimVerdict
     claim: Claim | None = None
     existing: StatusRecord | None = None
     source: str | None = None  # where a duplicate was recognised: cache | status
@@ -108,28 +110,28 @@ class IdempotencyStore(abc.ABC):
     def begin(self, message_id: str, lease_expires_at: float) -> Decision:
         """Try to claim ``message_id`` until ``lease_expires_at`` (epoch seconds)."""
         if self._cached(message_id):
-            return Decision(Verdict.DUPLICATE, source="cache")
+            return Decision(ClaimVerdict.DUPLICATE, source="cache")
         now = self.clock()
         fresh = StatusRecord(message_id, STARTED, 1, self.owner, lease_expires_at, now)
         existing = self._insert(fresh)
         for _ in range(_MAX_RACE_ROUNDS):
             if existing is None:
-                return Decision(Verdict.CLAIMED, claim=self._claim_of(fresh))
+                return Decision(ClaimVerdict.CLAIMED, claim=self._claim_of(fresh))
             if existing.status == COMPLETED:
                 self._remember(message_id)
-                return Decision(Verdict.DUPLICATE, existing=existing, source="status")
+                return Decision(ClaimVerdict.DUPLICATE, existing=existing, source="status")
             if existing.lease_live(now):
-                return Decision(Verdict.BUSY, existing=existing)
+                return Decision(ClaimVerdict.BUSY, existing=existing)
             taken = replace(fresh, attempts=existing.attempts + 1)
             if self._takeover(taken, expected_attempts=existing.attempts, now=now):
                 return Decision(
-                    Verdict.CLAIMED, claim=self._claim_of(taken, previous_owner=existing.owner)
+                    ClaimVerdict.CLAIMED, claim=self._claim_of(taken, previous_owner=existing.owner)
                 )
             # Someone else moved first; look again (it may even have been deleted).
             existing = self._get(message_id)
             if existing is None:
                 existing = self._insert(fresh)
-        return Decision(Verdict.BUSY, existing=existing)
+        return Decision(ClaimVerdict.BUSY, existing=existing)
 
     def extend(self, claim: Claim, lease_expires_at: float) -> bool:
         """Move the lease forward (heartbeat). False: we were fenced out."""

@@ -9,7 +9,7 @@ from typing import Any
 import botocore.client
 import pytest
 
-from consumer.idempotency import COMPLETED, STARTED, Outcome, Verdict
+from consumer.idempotency import COMPLETED, STARTED, ClaimVerdict, Outcome
 from tests.consumer.conftest import FakeClock
 
 pytestmark = pytest.mark.unit
@@ -19,7 +19,7 @@ def test_first_receive_claims_with_attempt_one(store_factory: Any) -> None:
     clock = FakeClock()
     store = store_factory("a", clock)
     decision = store.begin("m-1", clock.now + 30)
-    assert decision.verdict is Verdict.CLAIMED
+    assert decision.verdict is ClaimVerdict.CLAIMED
     assert decision.claim.attempt == 1
     assert decision.claim.owner == "a"
     assert not decision.claim.takeover
@@ -34,7 +34,7 @@ def test_duplicate_after_completion_is_recognised(store_factory: Any) -> None:
     claim = a.begin("m-1", clock.now + 30).claim
     assert a.complete(claim, 1234) is Outcome.COMPLETED
     decision = b.begin("m-1", clock.now + 30)
-    assert decision.verdict is Verdict.DUPLICATE
+    assert decision.verdict is ClaimVerdict.DUPLICATE
     assert decision.existing.status == COMPLETED
 
 
@@ -43,7 +43,7 @@ def test_live_lease_of_another_owner_is_busy(store_factory: Any) -> None:
     a, b = store_factory("a", clock), store_factory("b", clock)
     a.begin("m-1", clock.now + 30)
     decision = b.begin("m-1", clock.now + 30)
-    assert decision.verdict is Verdict.BUSY
+    assert decision.verdict is ClaimVerdict.BUSY
     assert decision.existing.owner == "a"
 
 
@@ -53,7 +53,7 @@ def test_expired_lease_is_taken_over_with_attempts_plus_one(store_factory: Any) 
     a.begin("m-1", clock.now + 30)
     clock.now += 31
     decision = b.begin("m-1", clock.now + 30)
-    assert decision.verdict is Verdict.CLAIMED
+    assert decision.verdict is ClaimVerdict.CLAIMED
     assert decision.claim.attempt == 2
     assert decision.claim.previous_owner == "a"
     assert b._get("m-1").owner == "b"
@@ -81,7 +81,7 @@ def test_release_lets_the_next_receiver_take_over_at_once(store_factory: Any) ->
     claim = a.begin("m-1", clock.now + 30).claim
     assert a.release(claim) is True
     decision = b.begin("m-1", clock.now + 30)
-    assert decision.verdict is Verdict.CLAIMED
+    assert decision.verdict is ClaimVerdict.CLAIMED
     assert decision.claim.attempt == 2
 
 
@@ -91,7 +91,7 @@ def test_extend_moves_the_lease(store_factory: Any) -> None:
     claim = a.begin("m-1", clock.now + 10)
     assert a.extend(claim.claim, clock.now + 100) is True
     clock.now += 50
-    assert b.begin("m-1", clock.now + 10).verdict is Verdict.BUSY
+    assert b.begin("m-1", clock.now + 10).verdict is ClaimVerdict.BUSY
 
 
 def test_local_cache_answers_duplicates_without_a_request(stack: Any) -> None:
@@ -102,7 +102,7 @@ def test_local_cache_answers_duplicates_without_a_request(stack: Any) -> None:
     stack.ddb.meta.events.register(
         "before-call.dynamodb", lambda model, **_: calls.append(model.name)
     )
-    assert store.begin("m-1", 2e9).verdict is Verdict.DUPLICATE
+    assert store.begin("m-1", 2e9).verdict is ClaimVerdict.DUPLICATE
     assert calls == []
 
 
@@ -158,7 +158,7 @@ def test_thread_race_yields_exactly_one_completion_per_id(
             for message_id in ids:
                 lease = clock.now - 1  # already expired: every loser may take it over
                 decision = store.begin(message_id, lease)
-                if decision.verdict is Verdict.CLAIMED:
+                if decision.verdict is ClaimVerdict.CLAIMED:
                     time.sleep(0.02)  # the work: the window in which others can take over
                     outcome = store.complete(decision.claim, n)
                     with lock:
