@@ -318,9 +318,12 @@ class Worker:
                 while len(self._inflight) >= c.concurrency and not self._stop_requested.is_set():
                     self._cond.wait(0.5)
                 busy = bool(self._inflight)
+                free = c.concurrency - len(self._inflight)
             if self._stop_requested.is_set():
                 return StopReason.DRAIN
-            wanted = c.max_messages
+            # Never more than the free handler slots: a message that waits here for a thread gets
+            # no heartbeat, and its visibility could run out before it even starts.
+            wanted = min(c.max_messages, free)
             if c.message_limit:
                 wanted = min(wanted, c.message_limit - received)
             messages = self._receive(wanted)

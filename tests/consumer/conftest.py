@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -14,6 +15,11 @@ import pytest
 from moto import mock_aws
 
 from consumer import Worker, WorkerConfig
+from consumer.contract import (
+    EMULATOR_CREDENTIALS,
+    ENV_AWS_ACCESS_KEY_ID,
+    ENV_AWS_SECRET_ACCESS_KEY,
+)
 from consumer.idempotency import DynamoDBStore, IdempotencyStore, MemoryStore
 from consumer.logging import _fields
 
@@ -151,6 +157,15 @@ class Stack:
         )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"])
 
+    def destroy(self) -> None:
+        """Delete what this stack created (best effort: a test's own failure matters more)."""
+        for url in (self.queue_url, self.dlq_url):
+            with contextlib.suppress(Exception):
+                self.sqs.delete_queue(QueueUrl=url)
+        for table in (self.status_table, self.completed_table):
+            with contextlib.suppress(Exception):
+                self.ddb.delete_table(TableName=table)
+
 
 @pytest.fixture
 def stack(sqs: Any, ddb: Any) -> Stack:
@@ -160,6 +175,35 @@ def stack(sqs: Any, ddb: Any) -> Stack:
 @pytest.fixture
 def make_stack(sqs: Any, ddb: Any) -> Callable[..., Stack]:
     return lambda **kw: Stack(sqs, ddb, **kw)
+
+
+def emulator_client(service: str, endpoint: str) -> Any:
+    """A client for the embedded emulator (dummy credentials, the test region)."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=EMULATOR_CREDENTIALS[ENV_AWS_ACCESS_KEY_ID],
+        aws_secret_access_key=EMULATOR_CREDENTIALS[ENV_AWS_SECRET_ACCESS_KEY],
+    )
+
+
+@pytest.fixture
+def make_emulator_stack(emulator_endpoint: str) -> Iterator[Callable[..., Stack]]:
+    """Stacks on the embedded emulator (integration tier), each deleted at the end."""
+    sqs = emulator_client("sqs", emulator_endpoint)
+    ddb = emulator_client("dynamodb", emulator_endpoint)
+    made: list[Stack] = []
+
+    def make(**kw: Any) -> Stack:
+        made.append(Stack(sqs, ddb, **kw))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for stack in made:
+            stack.destroy()
 
 
 def run_worker(worker: Worker, timeout: float = 30) -> Worker:

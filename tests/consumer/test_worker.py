@@ -517,7 +517,7 @@ def test_completed_messages_are_deleted_in_batches(stack: Stack) -> None:
     )
     run_worker(
         Worker(
-            stack.config(message_limit=10, max_messages=10),
+            stack.config(message_limit=10, max_messages=10, concurrency=10),
             Recorder(),
             sqs=stack.sqs,
             dynamodb=stack.ddb,
@@ -525,3 +525,26 @@ def test_completed_messages_are_deleted_in_batches(stack: Stack) -> None:
     )
     assert sum(calls) == 10 and len(calls) <= 2
     assert stack.depth() == 0
+
+
+def test_a_receive_asks_for_no_more_than_the_free_handler_slots(stack: Stack) -> None:
+    # GIVEN MAX_MESSAGES=10 but a single handler thread
+    for i in range(4):
+        stack.send({"id": f"slot-{i}"})
+    asked: list[int] = []
+    stack.sqs.meta.events.register(
+        "before-parameter-build.sqs.ReceiveMessage",
+        lambda params, **_: asked.append(params["MaxNumberOfMessages"]),
+    )
+    handler = Recorder()
+    run_worker(
+        Worker(
+            stack.config(message_limit=4, max_messages=10, concurrency=1),
+            handler,
+            sqs=stack.sqs,
+            dynamodb=stack.ddb,
+        )
+    )
+    # THEN every receive asked for one message: the one a free thread can start at once
+    assert len(handler.seen) == 4
+    assert asked and set(asked) == {1}
