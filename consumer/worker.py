@@ -37,6 +37,7 @@ from consumer.contract import (
     EV_FENCED,
     EV_HEARTBEAT,
     EV_HEARTBEAT_CEILING,
+    EV_HEARTBEAT_FAILED,
     EV_IN_PROGRESS_ELSEWHERE,
     EV_POISON,
     EV_RECEIVE_FAILED,
@@ -94,6 +95,7 @@ class _Task:
     claim: Claim | None = None
     abandoned: bool = False
     heartbeat_due: float | None = None  # monotonic time of the next heartbeat
+    lease_expires_at: float = 0.0  # epoch seconds: the lease as last written by this worker
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -126,6 +128,7 @@ class Counters:
     deleted: int = 0
     stale_receipts: int = 0
     heartbeats: int = 0
+    heartbeat_failures: int = 0
     errors: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -481,6 +484,7 @@ class Worker:
 
         assert decision.claim is not None
         task.claim = decision.claim
+        task.lease_expires_at = decision.claim.lease_expires_at
         task.message = replace(task.message, attempt=decision.claim.attempt)
         if decision.claim.takeover:
             self._log(
@@ -567,9 +571,15 @@ class Worker:
                     if t.heartbeat_due is not None and t.heartbeat_due <= now
                 ]
             for task in due:
-                self._beat(task)
+                try:
+                    self._beat(task)
+                except Exception:  # a bug in one beat must not end every later one
+                    self.counters.add("errors")
+                    log.exception(EV_CONSUMER_ERROR, extra=self._fields(task))
 
     def _beat(self, task: _Task) -> None:
+        """Extend the visibility, then the lease. A failure of either is retried on the next
+        tick; only a stale receipt handle or a lease taken over stops the heartbeat for good."""
         c = self.config
         with task.lock:
             if task.heartbeat_due is None or task.abandoned or task.claim is None:
@@ -584,16 +594,24 @@ class Worker:
                 self._log(logging.WARNING, EV_HEARTBEAT_CEILING, task=task)
                 return
             changed = self.queue.extend(task.receipt_handle, extend)
-            if changed.status is not Change.OK:
-                self._log_change_failure(task, "heartbeat", changed.status, changed.error)
+            if changed.status is Change.STALE:
                 task.heartbeat_due = None
+                self._log_change_failure(task, "heartbeat", changed.status, changed.error)
+                return
+            if changed.status is Change.ERROR:
+                self._beat_failed(task, "change_visibility", changed.error)
                 return
             lease = now + extend
-            ours = self._guard(self.store.extend, task.claim, lease, task=task, what="heartbeat")
-            if ours is False:
+            try:
+                ours = self.store.extend(task.claim, lease)
+            except Exception as exc:  # any store failure: the lease may still be ours
+                self._beat_failed(task, "lease", f"{type(exc).__name__}: {exc}")
+                return
+            if not ours:
                 task.heartbeat_due = None
                 self._log(logging.WARNING, EV_FENCED, task=task, during="heartbeat")
                 return
+            task.lease_expires_at = lease
             self.counters.add("heartbeats")
             self._log(
                 logging.INFO,
@@ -603,6 +621,19 @@ class Worker:
                 lease_expires_at=round(lease, 3),
             )
             task.heartbeat_due = time.monotonic() + c.heartbeat_seconds
+
+    def _beat_failed(self, task: _Task, operation: str, error: str) -> None:
+        """A transient failure: not a heartbeat; the next tick tries again (caller holds lock)."""
+        self.counters.add("heartbeat_failures")
+        self._log(
+            logging.WARNING,
+            EV_HEARTBEAT_FAILED,
+            task=task,
+            operation=operation,
+            error=error,
+            lease_live=task.lease_expires_at > time.time(),
+        )
+        task.heartbeat_due = time.monotonic()
 
     # -- SQS calls ---------------------------------------------------------------------------
 

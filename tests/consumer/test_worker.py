@@ -316,21 +316,6 @@ def test_heartbeat_keeps_a_slow_message_invisible_and_extends_the_lease(
     assert stack.depth() == 0
 
 
-def test_heartbeat_stops_at_its_ceiling(make_stack: Any, events: Any) -> None:
-    stack = make_stack(visibility=2)
-    stack.send({"id": "long"})
-    run_worker(
-        Worker(
-            stack.config(message_limit=1, heartbeat_seconds=0.25, heartbeat_max_seconds=2),
-            Recorder(sleep=1.5),
-            sqs=stack.sqs,
-            dynamodb=stack.ddb,
-        )
-    )
-    assert events.named("message.heartbeat_ceiling")
-    assert all(h["visibility"] <= 1 for h in events.named("message.heartbeat"))
-
-
 class StaleDeletes:
     """An SQS client whose batch deletes fail as they do when receipt handles have gone stale."""
 
