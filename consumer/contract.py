@@ -36,6 +36,9 @@ EV_HEARTBEAT_CEILING: Final = "message.heartbeat_ceiling"
 EV_STALE_RECEIPT: Final = "message.stale_receipt"
 EV_AWS_ERROR: Final = "message.aws_error"
 EV_ID_COLLISION: Final = "message.id_collision"
+#: the drain ended while this message's handler still ran: it stays in flight (never released
+#: under a running handler) and reappears when its visibility runs out (``stage``)
+EV_LEFT_IN_FLIGHT: Final = "message.left_in_flight"
 
 #: one handler execution: ``execution_id``, ``message_id``, ``attempt`` (and on finish ``outcome``)
 EV_HANDLER_STARTED: Final = "handler.started"

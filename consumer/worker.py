@@ -17,8 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,6 +38,7 @@ from consumer.contract import (
     EV_HEARTBEAT_CEILING,
     EV_HEARTBEAT_FAILED,
     EV_IN_PROGRESS_ELSEWHERE,
+    EV_LEFT_IN_FLIGHT,
     EV_POISON,
     EV_RECEIVE_FAILED,
     EV_RECEIVED,
@@ -78,6 +78,15 @@ class StopReason(enum.Enum):
     ERROR = "error"
 
 
+class _Stage(enum.Enum):
+    """Where a received message is in this process; the drain releases only WAITING ones."""
+
+    WAITING = "waiting"  # received: queued for a thread, being parsed or claimed
+    RUNNING = "running"  # its handler is executing
+    FINISHING = "finishing"  # the handler returned: recording, deleting or releasing it
+    DONE = "done"
+
+
 class _Action(enum.Enum):
     DELETE = "delete"
     RELEASE = "release"
@@ -93,9 +102,11 @@ class _Task:
     crash: CrashPlan | None = None
     message: Message | None = None
     claim: Claim | None = None
-    abandoned: bool = False
+    stage: _Stage = _Stage.WAITING
+    abandoned: bool = False  # given back to the queue: nothing more may be done with it
     heartbeat_due: float | None = None  # monotonic time of the next heartbeat
     lease_expires_at: float = 0.0  # epoch seconds: the lease as last written by this worker
+    left_in_flight: bool = False  # the drain left it to its running handler
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -376,9 +387,14 @@ class Worker:
         self._log(
             logging.INFO, EV_CONSUMER_DRAINING, step="finish_in_flight", unfinished=len(leftover)
         )
-        for task in leftover:
-            self._abandon(task)
-        self._log(logging.INFO, EV_CONSUMER_DRAINING, step="release", released=len(leftover))
+        released = sum(self._give_back(task, "shutdown") for task in leftover)
+        self._log(
+            logging.INFO,
+            EV_CONSUMER_DRAINING,
+            step="release",
+            released=released,
+            left_in_flight=sum(t.left_in_flight for t in leftover),
+        )
         self._heartbeat_stop.set()
         for _ in range(self.config.concurrency):
             self._tasks.put(None)
@@ -394,24 +410,45 @@ class Worker:
                 return
             if task is None:
                 continue
-            self._abandon(task, reason="draining")
+            self._give_back(task, "draining")
             with self._cond:
                 self._inflight.discard(task)
                 self._cond.notify_all()
 
-    def _abandon(self, task: _Task, reason: str = "shutdown") -> None:
-        """Give an unfinished message back: lease ended, visible again at once."""
-        got = task.lock.acquire(timeout=_FINALIZE_GRACE_S)
+    def _give_back(self, task: _Task, reason: str) -> bool:
+        """Release a message whose handler has not started: lease ended, visible at once.
+
+        A message whose handler runs (or has returned and is being recorded) is never made
+        visible to others from here: it stays in flight, its heartbeat stops, and it
+        reappears when its visibility runs out. True if the message was released.
+        """
+        if not task.lock.acquire(timeout=_FINALIZE_GRACE_S):
+            # A completion or a beat holds it: never release without the lock.
+            self._leave_in_flight(task, "busy")
+            return False
         try:
-            if task.abandoned:
-                return
+            if task.abandoned or task.stage is _Stage.DONE:
+                return False
+            if task.stage is not _Stage.WAITING:
+                self._leave_in_flight(task, task.stage.value)
+                return False
             task.abandoned = True
-            if task.claim is not None:
-                self._guard(self.store.release, task.claim, task=task, what="lease_release")
+            self._release_lease(task)
             self._change_visibility(task, 0, reason=reason)
+            return True
         finally:
-            if got:
-                task.lock.release()
+            task.lock.release()
+
+    def _leave_in_flight(self, task: _Task, stage: str) -> None:
+        task.left_in_flight = True
+        task.heartbeat_due = None
+        self._log(
+            logging.WARNING,
+            EV_LEFT_IN_FLIGHT,
+            task=task,
+            stage=stage,
+            lease_expires_at=round(task.lease_expires_at, 3),
+        )
 
     # -- handler threads ---------------------------------------------------------------------
 
@@ -423,10 +460,7 @@ class Worker:
             try:
                 if self._stop_requested.is_set():
                     # Not started yet: hand it back rather than start work we may not finish.
-                    with task.lock:
-                        if not task.abandoned:
-                            task.abandoned = True
-                            self._change_visibility(task, 0, reason="draining")
+                    self._give_back(task, "draining")
                 else:
                     self._process(task)
             except Exception:
@@ -448,9 +482,37 @@ class Worker:
                 self._delete(task)
             elif action is _Action.RELEASE:
                 self._change_visibility(task, self.config.release_backoff_seconds, reason=reason)
+            task.stage = _Stage.DONE
 
-    def _handle(self, task: _Task) -> tuple[_Action, str]:  # noqa: PLR0911 - one exit per state
+    def _handle(self, task: _Task) -> tuple[_Action, str]:
         """Decide, do the work if it is ours, record it; return what to do with the message."""
+        decided = self._claim(task)
+        if decided is not None:
+            return decided
+        assert task.message is not None and task.claim is not None
+        with task.lock:
+            if task.abandoned:  # the drain gave it back while it was being claimed
+                self._release_lease(task)
+                return _Action.LEAVE, ""
+            task.stage = _Stage.RUNNING
+            if self.config.heartbeat_seconds > 0:
+                task.heartbeat_due = time.monotonic() + self.config.heartbeat_seconds
+        started = time.monotonic()
+        error: Exception | None = None
+        try:
+            self.handler(task.message)
+        except Exception as exc:
+            error = exc
+        with task.lock:  # waits for a beat in progress, so completion never races it
+            task.stage = _Stage.FINISHING
+            task.heartbeat_due = None
+        if error is not None:
+            return self._failed(task, error)
+        self._checkpoint(task, AFTER_WORK)
+        return self._record(task, started)
+
+    def _claim(self, task: _Task) -> tuple[_Action, str] | None:
+        """Parse and claim the message; None when it is ours to work on, else what to do."""
         try:
             task.message = parse(task.raw, sequence=task.sequence)
         except PoisonMessage as exc:
@@ -494,14 +556,11 @@ class Worker:
                 previous_owner=decision.claim.previous_owner,
             )
         self._checkpoint(task, AFTER_CLAIM)
-        started = time.monotonic()
-        try:
-            with self._heartbeat(task):
-                self.handler(task.message)
-        except Exception as exc:
-            return self._failed(task, exc)
-        self._checkpoint(task, AFTER_WORK)
+        return None
 
+    def _record(self, task: _Task, started: float) -> tuple[_Action, str]:
+        """The handler returned: record the completion (or learn we were fenced)."""
+        assert task.message is not None and task.claim is not None
         with task.lock:
             if task.abandoned:
                 return _Action.LEAVE, ""
@@ -538,27 +597,19 @@ class Worker:
             error=str(exc),
             error_type=type(exc).__name__,
         )
+        self._release_lease(task)
+        return _Action.RELEASE, "failed"
+
+    def _release_lease(self, task: _Task) -> None:
+        """End our lease now, so the next receiver takes over at once (best effort)."""
         if task.claim is not None:
             self._guard(self.store.release, task.claim, task=task, what="lease_release")
-        return _Action.RELEASE, "failed"
 
     def _checkpoint(self, task: _Task, point: str) -> None:
         if task.crash is not None and task.crash.point == point:
             self.chaos.crash(task.crash, self._fields(task))
 
     # -- heartbeat ---------------------------------------------------------------------------
-
-    @contextmanager
-    def _heartbeat(self, task: _Task) -> Iterator[None]:
-        if self.config.heartbeat_seconds <= 0:
-            yield
-            return
-        task.heartbeat_due = time.monotonic() + self.config.heartbeat_seconds
-        try:
-            yield
-        finally:
-            with task.lock:  # waits for a beat in progress, so completion never races it
-                task.heartbeat_due = None
 
     def _heartbeat_loop(self) -> None:
         tick = min(0.25, self.config.heartbeat_seconds / 4)
@@ -703,8 +754,9 @@ class _DeleteBatcher:
 
     A batch goes out when it is full, when the worker has nothing else in flight (so a
     one-at-a-time worker deletes at once), when its oldest entry has waited
-    ``_MAX_DELETE_DELAY_S``, or at close. A crash loses what is pending, like any crash
-    between processing and delete: the redelivery is then a recorded duplicate.
+    ``_MAX_DELETE_DELAY_S``, or at close; after close, each delete goes out at once. A crash
+    loses what is pending, like any crash between processing and delete: the redelivery is
+    then a recorded duplicate.
 
     ``flush`` sends one batch, ``idle`` says whether nothing else is in flight, and
     ``on_error`` is called (inside ``except``) when ``flush`` raised.
@@ -723,12 +775,20 @@ class _DeleteBatcher:
         self._cond = threading.Condition()
         self._pending: list[tuple[float, _Task]] = []
         self._closed = False
+        self._stopped = False  # the run loop has returned: nothing more will be batched
         self._finished = threading.Event()
 
     def add(self, task: _Task) -> None:
         with self._cond:
-            self._pending.append((time.monotonic(), task))
-            self._cond.notify()
+            if not self._stopped:
+                self._pending.append((time.monotonic(), task))
+                self._cond.notify()
+                return
+        # Closed already: a handler the drain left in flight returned afterwards.
+        try:
+            self._flush([task])
+        except Exception:
+            self._on_error()
 
     def poke(self) -> None:
         with self._cond:
@@ -752,6 +812,7 @@ class _DeleteBatcher:
                         else:
                             self._cond.wait()
                     if not self._pending:
+                        self._stopped = True
                         return
                     batch = [task for _, task in self._pending[:MAX_BATCH]]
                     del self._pending[:MAX_BATCH]

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -214,6 +215,21 @@ def run_worker(worker: Worker, timeout: float = 30) -> Worker:
         worker.join(10)
         raise AssertionError(f"worker did not stop within {timeout} s")
     return worker
+
+
+# Generous: the machine running the tests may be loaded; nothing waits this long when all is well.
+WAIT_S = 20.0
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = WAIT_S) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` passes (False). Never a timing
+    assertion: a test waits for a state, then asserts on it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 class FakeClock:

@@ -20,21 +20,9 @@ from consumer.contract import (
     EV_HEARTBEAT_FAILED,
     EV_STALE_RECEIPT,
 )
-from tests.consumer.conftest import Stack, run_worker
+from tests.consumer.conftest import Stack, run_worker, wait_until
 
 pytestmark = pytest.mark.unit
-
-# Generous: the machine running the tests may be loaded; nothing here asserts a duration.
-WAIT_S = 20.0
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = WAIT_S) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def client_error(code: str, operation: str) -> ClientError:

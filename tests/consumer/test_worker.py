@@ -399,28 +399,6 @@ def test_drain_finishes_in_flight_work_within_the_timeout(stack: Stack, events: 
     assert events.names()[-1] == "consumer.stopped"
 
 
-def test_drain_releases_what_cannot_finish(stack: Stack, events: Any) -> None:
-    stack.send({"id": "too-slow"})
-    handler = Recorder(sleep=3)
-    worker = Worker(
-        stack.config(shutdown_timeout_seconds=0.3), handler, sqs=stack.sqs, dynamodb=stack.ddb
-    )
-    worker.start()
-    assert handler.started.wait(10)
-    worker.stop()
-    assert worker.join(5)
-    (released,) = events.named("message.released")
-    assert released["reason"] == "shutdown" and released["visibility"] == 0
-    assert stack.visible() == 1
-    # the lease was ended too, so the next worker takes it over at once
-    record: Any = stack.store("x").status_item("too-slow")
-    assert record.lease_expires_at <= time.time()
-    assert [e["unfinished"] for e in events.named("consumer.draining") if "unfinished" in e] == [1]
-    time.sleep(3)  # let the abandoned handler return: it must neither complete nor delete
-    assert events.named("message.completed") == []
-    assert stack.visible() == 1
-
-
 def test_idle_timeout_stops_the_worker(stack: Stack) -> None:
     worker = run_worker(
         Worker(
