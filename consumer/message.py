@@ -26,6 +26,9 @@ class Message:
     receipt_handle: str = field(default="", repr=False)
 
 
+# DynamoDB's limit on a partition key value: the id is the hash key of the status table.
+MAX_ID_BYTES = 2048
+
 Handler = Callable[[Message], None]
 """A user's work: return to complete the message, raise to leave it for a retry / the DLQ."""
 
@@ -48,14 +51,7 @@ def parse(raw: Mapping[str, Any], *, sequence: int) -> Message:
         raise PoisonMessage(f"body is JSON but not an object (got {type(body).__name__})")
     message_id = sqs_id
     if body.get("id") is not None:
-        given = body["id"]
-        if isinstance(given, bool) or not isinstance(given, str | int | float):
-            raise PoisonMessage(
-                f"payload id must be a string or a number (got {type(given).__name__})"
-            )
-        message_id = str(given)
-        if not message_id.strip():
-            raise PoisonMessage("payload id is empty")
+        message_id = _payload_id(body["id"])
     sent_at = body.get("sent_at")
     return Message(
         message_id=message_id,
@@ -68,3 +64,19 @@ def parse(raw: Mapping[str, Any], *, sequence: int) -> Message:
         else None,
         receipt_handle=str(raw.get("ReceiptHandle", "")),
     )
+
+
+def _payload_id(given: Any) -> str:
+    """The payload's ``id`` as the message's identity, or PoisonMessage with the reason."""
+    # Only strings: converting 1 and "1" to the same id would make two messages one.
+    if not isinstance(given, str):
+        raise PoisonMessage(f"payload id must be a string (got {type(given).__name__})")
+    if not given.strip():
+        raise PoisonMessage("payload id is empty")
+    try:
+        size = len(given.encode("utf-8"))
+    except UnicodeEncodeError:  # JSON can spell a lone surrogate ("\\ud800"); UTF-8 cannot
+        raise PoisonMessage("payload id is not valid Unicode (a lone surrogate)") from None
+    if size > MAX_ID_BYTES:
+        raise PoisonMessage(f"payload id is {size} bytes in UTF-8: at most {MAX_ID_BYTES}")
+    return given

@@ -79,7 +79,7 @@ def test_parse_takes_the_payload_id_and_sent_at() -> None:
     raw = {
         "MessageId": "sqs-1",
         "ReceiptHandle": "rh",
-        "Body": json.dumps({"id": 7, "sent_at": 1_700_000_000_000}),
+        "Body": json.dumps({"id": "7", "sent_at": 1_700_000_000_000}),
         "Attributes": {"ApproximateReceiveCount": "3"},
     }
     m = parse(raw, sequence=4)
@@ -88,11 +88,36 @@ def test_parse_takes_the_payload_id_and_sent_at() -> None:
 
 
 @pytest.mark.parametrize(
-    "body", ["", "nope", "[]", "1", '{"id": ""}', '{"id": true}', '{"id": [1]}']
+    ("body", "reason"),
+    [
+        ("", "not JSON"),
+        ("nope", "not JSON"),
+        ("[]", "not an object (got list)"),
+        ("1", "not an object (got int)"),
+        ('{"id": ""}', "payload id is empty"),
+        ('{"id": "  "}', "payload id is empty"),
+        ('{"id": true}', "payload id must be a string (got bool)"),
+        ('{"id": [1]}', "payload id must be a string (got list)"),
+        # a number is not the string "1": two bodies must never share an id by conversion
+        ('{"id": 1}', "payload id must be a string (got int)"),
+        ('{"id": 1.5}', "payload id must be a string (got float)"),
+        # DynamoDB's hash key limit, counted in UTF-8 bytes
+        (json.dumps({"id": "x" * 2049}), "payload id is 2049 bytes in UTF-8: at most 2048"),
+        (json.dumps({"id": "é" * 1025}), "payload id is 2050 bytes in UTF-8: at most 2048"),
+        ('{"id": "\\ud800"}', "payload id is not valid Unicode"),
+    ],
 )
-def test_parse_rejects_poison(body: str) -> None:
-    with pytest.raises(PoisonMessage):
+def test_parse_rejects_poison_with_a_reason(body: str, reason: str) -> None:
+    with pytest.raises(PoisonMessage) as caught:
         parse({"MessageId": "x", "Body": body}, sequence=1)
+    assert reason in str(caught.value)
+
+
+def test_an_id_of_exactly_the_key_limit_is_accepted() -> None:
+    given = "é" * 1024  # 2048 bytes
+    assert parse({"MessageId": "x", "Body": json.dumps({"id": given})}, sequence=1).message_id == (
+        given
+    )
 
 
 def _message(sequence: int) -> Message:

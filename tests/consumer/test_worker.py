@@ -236,7 +236,9 @@ def test_crash_after_processing_before_delete_then_redelivery_is_a_duplicate(
         ('"a string"', "not an object (got str)"),
         ("42", "not an object (got int)"),
         ("null", "not an object (got NoneType)"),
-        ('{"id": {"nested": 1}}', "payload id must be a string or a number"),
+        ('{"id": {"nested": 1}}', "payload id must be a string (got dict)"),
+        ('{"id": 1}', "payload id must be a string (got int)"),
+        ('{"id": "' + "k" * 2049 + '"}', "payload id is 2049 bytes in UTF-8: at most 2048"),
     ],
 )
 def test_poison_is_never_deleted_and_reaches_the_dlq_after_max_receive_count(
