@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ class Message:
     """The fencing token: 1 on first processing, +1 on every takeover (0 before the claim)."""
     sent_at: int | None = None
     receipt_handle: str = field(default="", repr=False)
+    body_hash: str | None = field(default=None, repr=False)
+    """SHA-256 of the body without ``sent_at`` (see ``body_hash()``): two different messages
+    that share an id are told apart by it."""
 
 
 # DynamoDB's limit on a partition key value: the id is the hash key of the status table.
@@ -63,7 +67,20 @@ def parse(raw: Mapping[str, Any], *, sequence: int) -> Message:
         if isinstance(sent_at, int | float) and not isinstance(sent_at, bool)
         else None,
         receipt_handle=str(raw.get("ReceiptHandle", "")),
+        body_hash=body_hash(body),
     )
+
+
+def body_hash(body: Mapping[str, Any]) -> str:
+    """The identity of a body: SHA-256 (hex) of its canonical JSON without ``sent_at``.
+
+    The producer stamps ``sent_at`` when a message goes out, so a resend of the same id
+    differs only there; any other difference makes it a different message.
+    """
+    canonical = json.dumps(
+        {k: v for k, v in body.items() if k != "sent_at"}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _payload_id(given: Any) -> str:

@@ -37,6 +37,7 @@ from consumer.contract import (
     EV_HEARTBEAT,
     EV_HEARTBEAT_CEILING,
     EV_HEARTBEAT_FAILED,
+    EV_ID_COLLISION,
     EV_IN_PROGRESS_ELSEWHERE,
     EV_LEFT_IN_FLIGHT,
     EV_POISON,
@@ -133,6 +134,7 @@ class Counters:
     duplicates: int = 0
     in_progress_elsewhere: int = 0
     poison: int = 0
+    collisions: int = 0
     failed: int = 0
     fenced: int = 0
     released: int = 0
@@ -525,7 +527,7 @@ class Worker:
 
         lease = task.received_at + task.visibility
         try:
-            decision = self.store.begin(task.message.message_id, lease)
+            decision = self.store.begin(task.message.message_id, lease, task.message.body_hash)
         except AWS_ERRORS as exc:
             return self._failed(task, exc)
         if decision.verdict is ClaimVerdict.DUPLICATE:
@@ -543,6 +545,19 @@ class Worker:
                 lease_expires_at=other.lease_expires_at if other else None,
             )
             return _Action.RELEASE, "in_progress_elsewhere"
+        if decision.verdict is ClaimVerdict.COLLISION:
+            # Another message owns this id: never delete this one as its duplicate. Released,
+            # it is received again until the redrive policy dead-letters it.
+            self.counters.add("collisions")
+            self._log(
+                logging.ERROR,
+                EV_ID_COLLISION,
+                task=task,
+                body_hash=task.message.body_hash,
+                other_body_hash=decision.other_body_hash,
+                source=decision.source,
+            )
+            return _Action.RELEASE, "id_collision"
 
         assert decision.claim is not None
         task.claim = decision.claim

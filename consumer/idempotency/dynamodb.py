@@ -38,6 +38,7 @@ _NAMES = {
     "#o": "owner",
     "#l": "lease_expires_at",
     "#u": "updated_at",
+    "#h": "body_hash",
 }
 
 
@@ -98,18 +99,23 @@ class DynamoDBStore(IdempotencyStore):
         return _record(item) if item else None
 
     def _takeover(self, record: StatusRecord, *, expected_attempts: int, now: float) -> bool:
+        update = "SET #s = :started, #a = :new, #o = :me, #l = :lease, #u = :now"
+        values = {
+            ":started": _s(STARTED),
+            ":new": _n(record.attempts),
+            ":me": _s(record.owner),
+            ":lease": _n(record.lease_expires_at),
+            ":now": _n(now),
+            ":expected": _n(expected_attempts),
+        }
+        if record.body_hash is not None:  # a record written without one learns it now
+            update += ", #h = :hash"
+            values[":hash"] = _s(record.body_hash)
         return self._conditional_update(
             record.message_id,
-            update="SET #s = :started, #a = :new, #o = :me, #l = :lease, #u = :now",
+            update=update,
             condition="#s = :started AND #a = :expected AND #l <= :now",
-            values={
-                ":started": _s(STARTED),
-                ":new": _n(record.attempts),
-                ":me": _s(record.owner),
-                ":lease": _n(record.lease_expires_at),
-                ":now": _n(now),
-                ":expected": _n(expected_attempts),
-            },
+            values=values,
         )
 
     def _set_lease(self, claim: Claim, lease_expires_at: float, *, now: float) -> bool:
@@ -180,12 +186,7 @@ class DynamoDBStore(IdempotencyStore):
             {
                 "Put": {
                     "TableName": self.completed_table,
-                    "Item": {
-                        "message_id": _s(claim.message_id),
-                        "completed_at": _n(completed_at_ms),
-                        "owner": _s(claim.owner),
-                        "attempts": _n(claim.attempt),
-                    },
+                    "Item": _completed_item(claim, completed_at_ms),
                     "ConditionExpression": "attribute_not_exists(message_id)",
                 }
             },
@@ -218,12 +219,15 @@ class DynamoDBStore(IdempotencyStore):
         item = response.get("Item")
         if not item:
             return None
-        return {
+        out: dict[str, Any] = {
             "message_id": item["message_id"]["S"],
             "completed_at": int(float(item["completed_at"]["N"])),
             "owner": item["owner"]["S"],
             "attempts": int(float(item["attempts"]["N"])),
         }
+        if "body_hash" in item:
+            out["body_hash"] = item["body_hash"]["S"]
+        return out
 
     def status_item(self, message_id: str) -> StatusRecord | None:
         """The status item (for tests, tools and the oracle)."""
@@ -240,7 +244,7 @@ def _still_ours(current: StatusRecord | None, claim: Claim) -> bool:
 
 
 def _item(record: StatusRecord) -> dict[str, Any]:
-    return {
+    item = {
         "message_id": _s(record.message_id),
         "status": _s(record.status),
         "attempts": _n(record.attempts),
@@ -248,6 +252,21 @@ def _item(record: StatusRecord) -> dict[str, Any]:
         "lease_expires_at": _n(record.lease_expires_at),
         "updated_at": _n(record.updated_at),
     }
+    if record.body_hash is not None:
+        item["body_hash"] = _s(record.body_hash)
+    return item
+
+
+def _completed_item(claim: Claim, completed_at_ms: int) -> dict[str, Any]:
+    item = {
+        "message_id": _s(claim.message_id),
+        "completed_at": _n(completed_at_ms),
+        "owner": _s(claim.owner),
+        "attempts": _n(claim.attempt),
+    }
+    if claim.body_hash is not None:
+        item["body_hash"] = _s(claim.body_hash)
+    return item
 
 
 def _record(item: dict[str, Any]) -> StatusRecord:
@@ -258,4 +277,5 @@ def _record(item: dict[str, Any]) -> StatusRecord:
         owner=item.get("owner", {}).get("S", ""),
         lease_expires_at=float(item.get("lease_expires_at", {}).get("N", "0")),
         updated_at=float(item.get("updated_at", {}).get("N", "0")),
+        body_hash=item["body_hash"]["S"] if "body_hash" in item else None,
     )

@@ -13,7 +13,7 @@ from consumer import logging as consumer_logging
 from consumer.chaos import BEFORE_DELETE, CRASH_POINTS, Chaos, SimulatedWork
 from consumer.config import WorkerConfig
 from consumer.errors import PoisonMessage
-from consumer.message import Message, parse
+from consumer.message import Message, body_hash, parse
 
 pytestmark = pytest.mark.unit
 
@@ -111,6 +111,15 @@ def test_parse_rejects_poison_with_a_reason(body: str, reason: str) -> None:
     with pytest.raises(PoisonMessage) as caught:
         parse({"MessageId": "x", "Body": body}, sequence=1)
     assert reason in str(caught.value)
+
+
+def test_the_body_hash_ignores_only_the_sent_at_stamp() -> None:
+    first = body_hash({"id": "a", "work": 1, "sent_at": 1})
+    assert body_hash({"work": 1, "id": "a", "sent_at": 2}) == first  # a resend: same message
+    assert body_hash({"id": "a", "work": 1}) == first
+    assert body_hash({"id": "a", "work": 2, "sent_at": 1}) != first  # another message
+    raw = {"MessageId": "x", "Body": json.dumps({"id": "a", "work": 1, "sent_at": 3})}
+    assert parse(raw, sequence=1).body_hash == first
 
 
 def test_an_id_of_exactly_the_key_limit_is_accepted() -> None:

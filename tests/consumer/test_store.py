@@ -115,7 +115,7 @@ def test_completed_item_has_the_contract_fields(stack: Any) -> None:
         "completed_at": 1_700_000_000_123,
         "owner": "a",
         "attempts": 1,
-    }
+    }  # no body hash was given: none is written
     raw = stack.ddb.get_item(TableName=stack.status_table, Key={"message_id": {"S": "m-1"}})["Item"]
     assert set(raw) == {
         "message_id",
@@ -192,3 +192,65 @@ def test_a_completion_whose_response_was_lost_is_still_ours(stack: Any) -> None:
     assert store._finish(claim, 2, now=2.0) is Outcome.COMPLETED
     other = stack.store("b")
     assert other.complete(claim.__class__("lost-1", "b", 1, 0.0), 3) is Outcome.ALREADY_COMPLETED
+
+
+def test_a_different_body_under_a_completed_id_is_a_collision(store_factory: Any) -> None:
+    clock = FakeClock()
+    a, b = store_factory("a", clock), store_factory("b", clock)
+    claim = a.begin("m-1", clock.now + 30, body_hash="h1").claim
+    assert a.complete(claim, 1) is Outcome.COMPLETED
+    decision = b.begin("m-1", clock.now + 30, body_hash="h2")
+    assert decision.verdict is ClaimVerdict.COLLISION
+    assert (decision.source, decision.other_body_hash) == ("status", "h1")
+    # the same body is still a plain duplicate
+    assert b.begin("m-1", clock.now + 30, body_hash="h1").verdict is ClaimVerdict.DUPLICATE
+
+
+def test_a_different_body_under_a_live_or_expired_lease_is_a_collision(
+    store_factory: Any,
+) -> None:
+    clock = FakeClock()
+    a, b = store_factory("a", clock), store_factory("b", clock)
+    a.begin("m-1", clock.now + 30, body_hash="h1")
+    # not "busy": the message in flight is another one
+    assert b.begin("m-1", clock.now + 30, body_hash="h2").verdict is ClaimVerdict.COLLISION
+    # and never taken over: its record and its fencing token stay as they are
+    clock.now += 31
+    assert b.begin("m-1", clock.now + 30, body_hash="h2").verdict is ClaimVerdict.COLLISION
+    record = b._get("m-1")
+    assert (record.owner, record.attempts, record.body_hash) == ("a", 1, "h1")
+
+
+def test_a_record_without_a_hash_matches_any_body(store_factory: Any) -> None:
+    # records written before hashes existed must not turn every redelivery into a collision
+    clock = FakeClock()
+    a, b = store_factory("a", clock), store_factory("b", clock)
+    claim = a.begin("m-1", clock.now + 30).claim
+    a.complete(claim, 1)
+    assert b.begin("m-1", clock.now + 30, body_hash="h2").verdict is ClaimVerdict.DUPLICATE
+
+
+def test_the_local_cache_detects_a_collision_too(stack: Any) -> None:
+    store = stack.store("a", cache_size=10)
+    claim = store.begin("m-1", 2e9, body_hash="h1").claim
+    store.complete(claim, 1)
+    decision = store.begin("m-1", 2e9, body_hash="h2")
+    assert decision.verdict is ClaimVerdict.COLLISION
+    assert (decision.source, decision.other_body_hash) == ("cache", "h1")
+
+
+def test_the_body_hash_is_stored_with_the_status_and_completed_items(stack: Any) -> None:
+    store = stack.store("a")
+    claim = store.begin("m-1", 2e9, body_hash="h1").claim
+    assert store.status_item("m-1").body_hash == "h1"
+    store.complete(claim, 5)
+    assert store.completed_item("m-1")["body_hash"] == "h1"
+
+
+def test_a_takeover_of_a_record_without_a_hash_writes_ours(stack: Any) -> None:
+    clock = FakeClock()
+    old = stack.store("old", clock=clock)
+    old.begin("m-1", clock.now - 1)
+    new = stack.store("new", clock=clock)
+    assert new.begin("m-1", clock.now + 30, body_hash="h9").claim.attempt == 2
+    assert new.status_item("m-1").body_hash == "h9"

@@ -12,7 +12,9 @@ from botocore.exceptions import ClientError
 
 from consumer import Message, StopReason, Worker
 from consumer.chaos import Chaos
+from consumer.contract import EV_DUPLICATE, EV_ID_COLLISION, EV_RELEASED
 from consumer.idempotency import Outcome
+from consumer.message import body_hash
 from tests.consumer.conftest import Stack, run_worker
 
 pytestmark = pytest.mark.unit
@@ -513,3 +515,39 @@ def test_a_receive_asks_for_no_more_than_the_free_handler_slots(stack: Stack) ->
     # THEN every receive asked for one message: the one a free thread can start at once
     assert len(handler.seen) == 4
     assert asked and set(asked) == {1}
+
+
+def test_an_id_collision_is_reported_and_dead_lettered_never_dropped(
+    make_stack: Any, events: Any
+) -> None:
+    # GIVEN an id completed for one body
+    stack = make_stack(max_receive_count=2)
+    stack.send({"id": "shared", "work": 1, "sent_at": 1})
+    run_worker(Worker(stack.config(message_limit=1), Recorder(), sqs=stack.sqs, dynamodb=stack.ddb))
+    # WHEN a different body arrives under the same id, next to a resend of the first one
+    stack.send({"id": "shared", "work": 2, "sent_at": 2})
+    stack.send({"id": "shared", "work": 1, "sent_at": 3})
+    handler = Recorder()
+    worker = run_worker(
+        Worker(
+            stack.config(idle_timeout_seconds=0.5, consumer_id="worker-b"),
+            handler,
+            sqs=stack.sqs,
+            dynamodb=stack.ddb,
+        )
+    )
+    # THEN the resend is a duplicate, but the other body is a collision: reported with both
+    # hashes on every receive, never handled, never deleted, and dead-lettered
+    assert handler.seen == []
+    assert len(events.named(EV_DUPLICATE)) == 1
+    collisions = events.named(EV_ID_COLLISION)
+    assert [c["receive_count"] for c in collisions] == [1, 2]
+    first = body_hash({"id": "shared", "work": 1})
+    assert {(c["other_body_hash"], c["body_hash"]) for c in collisions} == {
+        (first, body_hash({"id": "shared", "work": 2}))
+    }
+    assert worker.counters.collisions == 2
+    assert all(r["reason"] == "id_collision" for r in events.named(EV_RELEASED))
+    assert stack.depth() == 0
+    (dead,) = stack.sqs.receive_message(QueueUrl=stack.dlq_url)["Messages"]
+    assert json.loads(dead["Body"])["work"] == 2
