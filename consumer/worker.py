@@ -528,7 +528,7 @@ class Worker:
         lease = task.received_at + task.visibility
         try:
             decision = self.store.begin(task.message.message_id, lease, task.message.body_hash)
-        except AWS_ERRORS as exc:
+        except Exception as exc:  # any store failure, AWS or not, is this message's failure
             return self._failed(task, exc)
         if decision.verdict is ClaimVerdict.DUPLICATE:
             self.counters.add("duplicates")
@@ -582,7 +582,7 @@ class Worker:
             completed_at = int(time.time() * 1000)
             try:
                 outcome = self.store.complete(task.claim, completed_at)
-            except AWS_ERRORS as exc:
+            except Exception as exc:  # any store failure, AWS or not, is this message's failure
                 return self._failed(task, exc)
         if outcome is Outcome.COMPLETED:
             self.counters.add("completed")
@@ -749,7 +749,10 @@ class Worker:
             return call(*args)
         except AWS_ERRORS as exc:
             self._log_change_failure(task, what, Change.ERROR, str(exc))
-            return None
+        except Exception:  # not an AWS error: a bug or a broken client, logged with its trace
+            self.counters.add("errors")
+            log.exception(EV_CONSUMER_ERROR, extra={**self._fields(task), "operation": what})
+        return None
 
     # -- logging -----------------------------------------------------------------------------
 

@@ -213,3 +213,28 @@ def test_heartbeat_stops_at_its_ceiling(make_stack: Any, events: Any) -> None:
     # the message was received before the handler started, so this bounds receive + ceiling
     assert all(b["lease_expires_at"] <= started[0] + 6 for b in beats)
     assert len(events.named(EV_COMPLETED)) == 1
+
+
+class BuggyVisibility(FlakyVisibility):
+    """The first ChangeMessageVisibility raises something that is not an AWS error at all."""
+
+    def change_message_visibility(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("a bug in the client")
+        return self._real.change_message_visibility(**kwargs)
+
+
+def test_an_unexpected_exception_in_a_beat_does_not_end_the_heartbeat_thread(
+    make_stack: Any, events: Any
+) -> None:
+    stack = make_stack(visibility=5)
+    stack.send({"id": "beat-bug"})
+    sqs = BuggyVisibility(stack.sqs, "unused", failures=0)
+    handler = Until(events, lambda ev: bool(ev.named(EV_HEARTBEAT)))
+    run(stack, handler, sqs=sqs)
+    # THEN the bug is logged with its trace, and the next tick beats
+    assert handler.finished_in_time.is_set()
+    (error,) = events.named(EV_CONSUMER_ERROR)
+    assert error["message_id"] == "beat-bug"
+    assert len(events.named(EV_COMPLETED)) == 1

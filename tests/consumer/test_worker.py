@@ -12,7 +12,14 @@ from botocore.exceptions import ClientError
 
 from consumer import Message, StopReason, Worker
 from consumer.chaos import Chaos
-from consumer.contract import EV_DUPLICATE, EV_ID_COLLISION, EV_RELEASED
+from consumer.contract import (
+    EV_COMPLETED,
+    EV_CONSUMER_ERROR,
+    EV_DUPLICATE,
+    EV_FAILED,
+    EV_ID_COLLISION,
+    EV_RELEASED,
+)
 from consumer.idempotency import Outcome
 from consumer.message import body_hash
 from tests.consumer.conftest import Stack, run_worker
@@ -551,3 +558,51 @@ def test_an_id_collision_is_reported_and_dead_lettered_never_dropped(
     assert stack.depth() == 0
     (dead,) = stack.sqs.receive_message(QueueUrl=stack.dlq_url)["Messages"]
     assert json.loads(dead["Body"])["work"] == 2
+
+
+class BrokenStore:
+    """Wraps a store; the named methods raise a non-AWS exception (a bug, a closed pool...)."""
+
+    def __init__(self, real: Any, *broken: str) -> None:
+        self._real = real
+        self._broken = broken
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._real, name)
+        if name not in self._broken:
+            return attr
+
+        def boom(*_: Any, **__: Any) -> Any:
+            self.calls.append(name)
+            raise RuntimeError(f"{name} is broken")
+
+        return boom
+
+
+@pytest.mark.parametrize("broken", [("begin",), ("complete",), ("complete", "release")])
+def test_a_store_error_that_is_not_an_aws_error_takes_the_failure_path(
+    stack: Stack, events: Any, broken: tuple[str, ...]
+) -> None:
+    # GIVEN a store call that raises something other than a botocore error
+    stack.send({"id": "store-bug"})
+    store = BrokenStore(stack.store("worker-a"), *broken)
+    worker = run_worker(
+        Worker(
+            stack.config(message_limit=1, release_backoff_seconds=0),
+            Recorder(),
+            sqs=stack.sqs,
+            store=store,  # type: ignore[arg-type]
+        )
+    )
+    # THEN the message failed and was released for a retry, and the worker carried on
+    assert worker.exit_code == 0
+    (failed,) = events.named(EV_FAILED)
+    assert failed["error_type"] == "RuntimeError" and broken[0] in failed["error"]
+    (released,) = events.named(EV_RELEASED)
+    assert released["reason"] == "failed" and released["visibility"] == 0
+    assert stack.visible() == 1
+    assert events.named(EV_COMPLETED) == []
+    if "release" in broken:  # the lease release failed too: logged, not fatal
+        assert store.calls[-1] == "release"
+        assert events.named(EV_CONSUMER_ERROR)
