@@ -80,6 +80,8 @@ ENV_CONSUMER_ID: Final = "CONSUMER_ID"
 ENV_RUN_ID: Final = "SQSKIT_RUN_ID"
 ENV_LOG_FORMAT: Final = "LOG_FORMAT"
 ENV_CHAOS_SEED: Final = "CHAOS_SEED"
+#: seconds an idempotency record lives (written as ``expires_at``); 0 writes no expiry
+ENV_IDEMPOTENCY_TTL_SECONDS: Final = "IDEMPOTENCY_TTL_SECONDS"
 #: how the kit's demo handler applies its effect: keyed by the message id, or once per execution
 ENV_EFFECT_MODE: Final = "EFFECT_MODE"
 EFFECT_IDEMPOTENT: Final = "idempotent"
@@ -98,3 +100,8 @@ EFFECT_RANGE_KEY: Final = "effect_id"
 EFFECT_CONSUMER_ID: Final = "consumer_id"
 EFFECT_APPLIED_AT: Final = "applied_at"
 """N: epoch milliseconds."""
+
+# -- idempotency tables -------------------------------------------------------------------------
+
+IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expires_at"
+"""N: epoch seconds; the status table's TTL attribute, written on status and completed items."""

@@ -279,6 +279,7 @@ class Worker:
                     status_table=c.message_status_table,
                     completed_table=c.message_completed_table,
                     cache_size=c.idempotency_cache_size,
+                    ttl_seconds=c.idempotency_ttl_seconds,
                 )
             else:
                 self._store = MemoryStore(c.consumer_id, cache_size=c.idempotency_cache_size)

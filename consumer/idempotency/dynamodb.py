@@ -5,6 +5,10 @@ Common path cost for a first-time message: one conditional ``PutItem`` (STARTED)
 ``PutItem`` returns the existing item (``ReturnValuesOnConditionCheckFailure``), so deciding
 what to do with a duplicate costs no extra read.
 
+Every write of a status or completed item also sets ``expires_at`` (epoch seconds, the
+status table's TTL attribute) to ``ttl_seconds`` from now, so records expire without a write of
+their own; ``ttl_seconds=0`` writes none.
+
 The client is injected (a low-level ``boto3.client("dynamodb")``); retries of throttling and
 5xx errors are botocore's job (its retry mode), not this module's.
 """
@@ -15,6 +19,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from consumer.config import DEFAULT_IDEMPOTENCY_TTL_SECONDS
+from consumer.contract import IDEMPOTENCY_TTL_ATTRIBUTE
 from consumer.idempotency.base import (
     COMPLETED,
     STARTED,
@@ -39,6 +45,7 @@ _NAMES = {
     "#l": "lease_expires_at",
     "#u": "updated_at",
     "#h": "body_hash",
+    "#x": IDEMPOTENCY_TTL_ATTRIBUTE,
 }
 
 
@@ -68,11 +75,19 @@ class DynamoDBStore(IdempotencyStore):
         completed_table: str,
         cache_size: int = 1000,
         clock: Clock | None = None,
+        ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS,
     ) -> None:
         super().__init__(owner, cache_size=cache_size, clock=clock)
         self._ddb = client
         self.status_table = status_table
         self.completed_table = completed_table
+        self.ttl_seconds = ttl_seconds
+
+    def _expiry(self, now: float) -> dict[str, dict[str, str]]:
+        """The TTL attribute for an item written at ``now`` (nothing when TTL is off)."""
+        if not self.ttl_seconds:
+            return {}
+        return {IDEMPOTENCY_TTL_ATTRIBUTE: _n(int(now) + self.ttl_seconds)}
 
     # -- primitives --------------------------------------------------------------------------
 
@@ -80,7 +95,7 @@ class DynamoDBStore(IdempotencyStore):
         try:
             self._ddb.put_item(
                 TableName=self.status_table,
-                Item=_item(record),
+                Item={**_item(record), **self._expiry(record.updated_at)},
                 ConditionExpression="attribute_not_exists(message_id)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -111,6 +126,9 @@ class DynamoDBStore(IdempotencyStore):
         if record.body_hash is not None:  # a record written without one learns it now
             update += ", #h = :hash"
             values[":hash"] = _s(record.body_hash)
+        if self.ttl_seconds:
+            update += ", #x = :expires"
+            values[":expires"] = self._expiry(now)[IDEMPOTENCY_TTL_ATTRIBUTE]
         return self._conditional_update(
             record.message_id,
             update=update,
@@ -161,32 +179,35 @@ class DynamoDBStore(IdempotencyStore):
 
     def _completion(self, claim: Claim, completed_at_ms: int, now: float) -> list[dict[str, Any]]:
         key = {"message_id": _s(claim.message_id)}
+        expiry = self._expiry(now)
+        update = "SET #s = :completed, #u = :now"
+        names = {"#s": "status", "#o": "owner", "#a": "attempts", "#u": "updated_at"}
+        values = {
+            ":completed": _s(COMPLETED),
+            ":started": _s(STARTED),
+            ":me": _s(claim.owner),
+            ":attempt": _n(claim.attempt),
+            ":now": _n(now),
+        }
+        if expiry:  # the record lives ttl_seconds from its completion
+            update += ", #x = :expires"
+            names["#x"] = IDEMPOTENCY_TTL_ATTRIBUTE
+            values[":expires"] = expiry[IDEMPOTENCY_TTL_ATTRIBUTE]
         return [
             {
                 "Update": {
                     "TableName": self.status_table,
                     "Key": key,
-                    "UpdateExpression": "SET #s = :completed, #u = :now",
+                    "UpdateExpression": update,
                     "ConditionExpression": "#s = :started AND #o = :me AND #a = :attempt",
-                    "ExpressionAttributeNames": {
-                        "#s": "status",
-                        "#o": "owner",
-                        "#a": "attempts",
-                        "#u": "updated_at",
-                    },
-                    "ExpressionAttributeValues": {
-                        ":completed": _s(COMPLETED),
-                        ":started": _s(STARTED),
-                        ":me": _s(claim.owner),
-                        ":attempt": _n(claim.attempt),
-                        ":now": _n(now),
-                    },
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
                 }
             },
             {
                 "Put": {
                     "TableName": self.completed_table,
-                    "Item": _completed_item(claim, completed_at_ms),
+                    "Item": {**_completed_item(claim, completed_at_ms), **expiry},
                     "ConditionExpression": "attribute_not_exists(message_id)",
                 }
             },

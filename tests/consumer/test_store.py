@@ -124,6 +124,7 @@ def test_completed_item_has_the_contract_fields(stack: Any) -> None:
         "owner",
         "lease_expires_at",
         "updated_at",
+        "expires_at",
     }
     assert raw["status"] == {"S": "COMPLETED"}
 
@@ -254,3 +255,43 @@ def test_a_takeover_of_a_record_without_a_hash_writes_ours(stack: Any) -> None:
     new = stack.store("new", clock=clock)
     assert new.begin("m-1", clock.now + 30, body_hash="h9").claim.attempt == 2
     assert new.status_item("m-1").body_hash == "h9"
+
+
+def _raw(stack: Any, table: str, message_id: str) -> dict[str, Any]:
+    return stack.ddb.get_item(TableName=table, Key={"message_id": {"S": message_id}})["Item"]
+
+
+def test_every_record_write_sets_its_expiry_at_no_extra_write(stack: Any) -> None:
+    # GIVEN a store with a one-day TTL and a clock we move by hand
+    clock = FakeClock(1_800_000_000.0)
+    store = stack.store("a", clock=clock, ttl_seconds=86_400)
+    writes: list[str] = []
+    stack.ddb.meta.events.register(
+        "before-call.dynamodb",
+        lambda model, **_: writes.append(model.name) if "Item" in model.name else None,
+    )
+    # WHEN a message is claimed, then completed an hour later
+    claim = store.begin("m-ttl", clock.now + 30).claim
+    assert _raw(stack, stack.status_table, "m-ttl")["expires_at"] == {"N": "1800086400"}
+    clock.now += 3600
+    assert store.complete(claim, 1) is Outcome.COMPLETED
+    # THEN both items expire a day after the completion, written by the same two requests
+    assert _raw(stack, stack.status_table, "m-ttl")["expires_at"] == {"N": "1800090000"}
+    assert _raw(stack, stack.completed_table, "m-ttl")["expires_at"] == {"N": "1800090000"}
+    assert [w for w in writes if w != "GetItem"] == ["PutItem", "TransactWriteItems"]
+
+
+def test_a_takeover_moves_the_expiry(stack: Any) -> None:
+    clock = FakeClock(1_800_000_000.0)
+    stack.store("a", clock=clock, ttl_seconds=86_400).begin("m-ttl", clock.now - 1)
+    clock.now += 100
+    stack.store("b", clock=clock, ttl_seconds=86_400).begin("m-ttl", clock.now + 30)
+    assert _raw(stack, stack.status_table, "m-ttl")["expires_at"] == {"N": "1800086500"}
+
+
+def test_a_ttl_of_zero_writes_no_expiry(stack: Any) -> None:
+    store = stack.store("a", ttl_seconds=0)
+    claim = store.begin("m-forever", 2e9).claim
+    store.complete(claim, 1)
+    assert "expires_at" not in _raw(stack, stack.status_table, "m-forever")
+    assert "expires_at" not in _raw(stack, stack.completed_table, "m-forever")

@@ -80,6 +80,10 @@ def test_first_delivery_completes_once_deletes_and_costs_two_writes(
     item: Any = stack.store("x").completed_item("order-1")
     assert item["owner"] == "worker-a" and item["attempts"] == 1
     assert item["completed_at"] == done["completed_at"]
+    # the records expire a week (IDEMPOTENCY_TTL_SECONDS' default) after the completion
+    raw = stack.ddb.get_item(TableName=stack.status_table, Key={"message_id": {"S": "order-1"}})
+    week_after = done["completed_at"] / 1000 + 7 * 24 * 3600
+    assert abs(int(raw["Item"]["expires_at"]["N"]) - week_after) <= 2
 
 
 def test_sqs_message_id_is_the_id_when_the_payload_has_none(stack: Stack, events: Any) -> None:
