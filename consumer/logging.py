@@ -22,7 +22,14 @@ _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
 }
 
 # Fields printed first, in this order, when present.
-_LEADING = ("consumer_id", "message_id", "sqs_message_id", "receive_count", "attempt")
+_LEADING = (
+    "consumer_id",
+    "message_id",
+    "sqs_message_id",
+    "receive_count",
+    "attempt",
+    "execution_id",
+)
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

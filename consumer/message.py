@@ -28,6 +28,9 @@ class Message:
     body_hash: str | None = field(default=None, repr=False)
     """SHA-256 of the body without ``sent_at`` (see ``body_hash()``): two different messages
     that share an id are told apart by it."""
+    execution_id: str = ""
+    """Unique per handler execution (the ``execution_id`` of ``handler.started``/``finished``);
+    a side effect written with it can be traced to the execution that applied it."""
 
 
 # DynamoDB's limit on a partition key value: the id is the hash key of the status table.

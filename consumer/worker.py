@@ -17,6 +17,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -34,6 +35,8 @@ from consumer.contract import (
     EV_DUPLICATE,
     EV_FAILED,
     EV_FENCED,
+    EV_HANDLER_FINISHED,
+    EV_HANDLER_STARTED,
     EV_HEARTBEAT,
     EV_HEARTBEAT_CEILING,
     EV_HEARTBEAT_FAILED,
@@ -46,6 +49,8 @@ from consumer.contract import (
     EV_RELEASED,
     EV_STALE_RECEIPT,
     EV_TAKEOVER,
+    OUTCOME_ERROR,
+    OUTCOME_OK,
 )
 from consumer.errors import ConfigError, PoisonMessage
 from consumer.exit_codes import EXIT_OK, EXIT_UNEXPECTED
@@ -108,6 +113,7 @@ class _Task:
     heartbeat_due: float | None = None  # monotonic time of the next heartbeat
     lease_expires_at: float = 0.0  # epoch seconds: the lease as last written by this worker
     left_in_flight: bool = False  # the drain left it to its running handler
+    execution_id: str | None = None  # of the handler execution, once it started
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -122,6 +128,8 @@ class _Task:
         }
         if self.claim is not None:
             out["attempt"] = self.claim.attempt
+        if self.execution_id is not None:
+            out["execution_id"] = self.execution_id
         return out
 
 
@@ -501,11 +509,7 @@ class Worker:
             if self.config.heartbeat_seconds > 0:
                 task.heartbeat_due = time.monotonic() + self.config.heartbeat_seconds
         started = time.monotonic()
-        error: Exception | None = None
-        try:
-            self.handler(task.message)
-        except Exception as exc:
-            error = exc
+        error = self._execute(task)
         with task.lock:  # waits for a beat in progress, so completion never races it
             task.stage = _Stage.FINISHING
             task.heartbeat_due = None
@@ -513,6 +517,27 @@ class Worker:
             return self._failed(task, error)
         self._checkpoint(task, AFTER_WORK)
         return self._record(task, started)
+
+    def _execute(self, task: _Task) -> Exception | None:
+        """One handler execution, logged from start to finish; returns what it raised."""
+        assert task.message is not None
+        task.execution_id = uuid.uuid4().hex
+        task.message = replace(task.message, execution_id=task.execution_id)
+        self._log(logging.INFO, EV_HANDLER_STARTED, task=task)
+        started = time.monotonic()
+        error: Exception | None = None
+        try:
+            self.handler(task.message)
+        except Exception as exc:
+            error = exc
+        fields: dict[str, Any] = {
+            "outcome": OUTCOME_OK if error is None else OUTCOME_ERROR,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        }
+        if error is not None:
+            fields["error_type"] = type(error).__name__
+        self._log(logging.INFO, EV_HANDLER_FINISHED, task=task, **fields)
+        return error
 
     def _claim(self, task: _Task) -> tuple[_Action, str] | None:
         """Parse and claim the message; None when it is ours to work on, else what to do."""

@@ -17,8 +17,12 @@ from consumer.contract import (
     EV_CONSUMER_ERROR,
     EV_DUPLICATE,
     EV_FAILED,
+    EV_HANDLER_FINISHED,
+    EV_HANDLER_STARTED,
     EV_ID_COLLISION,
     EV_RELEASED,
+    OUTCOME_ERROR,
+    OUTCOME_OK,
 )
 from consumer.idempotency import Outcome
 from consumer.message import body_hash
@@ -610,3 +614,35 @@ def test_a_store_error_that_is_not_an_aws_error_takes_the_failure_path(
     if "release" in broken:  # the lease release failed too: logged, not fatal
         assert store.calls[-1] == "release"
         assert events.named(EV_CONSUMER_ERROR)
+
+
+def test_every_handler_execution_is_logged_with_its_own_execution_id(
+    make_stack: Any, events: Any
+) -> None:
+    # GIVEN a handler that fails on its first execution and succeeds on the second
+    stack = make_stack(max_receive_count=3)
+    stack.send({"id": "exec-1"})
+    seen: list[Message] = []
+
+    def flaky(message: Message) -> None:
+        seen.append(message)
+        if len(seen) == 1:
+            raise ValueError("first time unlucky")
+
+    run_worker(
+        Worker(stack.config(idle_timeout_seconds=0.5), flaky, sqs=stack.sqs, dynamodb=stack.ddb)
+    )
+    # THEN each execution has a started and a finished event with its own execution id, the
+    # one the handler saw, with the attempt and the outcome
+    started = events.named(EV_HANDLER_STARTED)
+    finished = events.named(EV_HANDLER_FINISHED)
+    assert [e["execution_id"] for e in started] == [m.execution_id for m in seen]
+    assert [e["execution_id"] for e in finished] == [m.execution_id for m in seen]
+    assert len({m.execution_id for m in seen}) == 2 and all(m.execution_id for m in seen)
+    assert [(e["message_id"], e["attempt"]) for e in started] == [("exec-1", 1), ("exec-1", 2)]
+    assert [e["outcome"] for e in finished] == [OUTCOME_ERROR, OUTCOME_OK]
+    assert finished[0]["error_type"] == "ValueError"
+    assert all(isinstance(e["duration_ms"], float) and e["duration_ms"] >= 0 for e in finished)
+    # AND the completion names the execution that completed the message
+    (done,) = events.named(EV_COMPLETED)
+    assert done["execution_id"] == seen[1].execution_id
