@@ -15,7 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from consumer.contract import ENV_IDEMPOTENCY_TTL_SECONDS
+from consumer.contract import (
+    EFFECT_IDEMPOTENT,
+    EFFECT_MODES,
+    ENV_EFFECT_MODE,
+    ENV_EFFECTS_TABLE,
+    ENV_IDEMPOTENCY_TTL_SECONDS,
+)
 from consumer.errors import ConfigError
 
 # AWS limits, named once.
@@ -73,6 +79,8 @@ class WorkerConfig:
     retry_mode: str = "standard"
     max_attempts: int = 8
     idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
+    effects_table: str | None = None
+    effect_mode: str = EFFECT_IDEMPOTENT
 
     def __post_init__(self) -> None:
         self.validate()
@@ -136,6 +144,7 @@ class WorkerConfig:
         )
         _choice("AWS_RETRY_MODE", self.retry_mode, RETRY_MODES)
         _range("AWS_MAX_ATTEMPTS", self.max_attempts, 1, 20)
+        _choice(ENV_EFFECT_MODE, self.effect_mode, EFFECT_MODES)
         if 0 < self.idempotency_ttl_seconds < MIN_IDEMPOTENCY_TTL_SECONDS or (
             self.idempotency_ttl_seconds < 0
         ):
@@ -213,6 +222,8 @@ def _choice(var: str, value: str, choices: tuple[str, ...]) -> None:
 
 _ENV_NAMES = {
     "idempotency_ttl_seconds": ENV_IDEMPOTENCY_TTL_SECONDS,
+    "effects_table": ENV_EFFECTS_TABLE,
+    "effect_mode": ENV_EFFECT_MODE,
     "region": "AWS_REGION",
     "retry_mode": "AWS_RETRY_MODE",
     "max_attempts": "AWS_MAX_ATTEMPTS",
@@ -264,4 +275,5 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "retry_mode": _lower,
     "max_attempts": _int,
     "idempotency_ttl_seconds": _int,
+    "effect_mode": _lower,
 }

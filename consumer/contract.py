@@ -100,6 +100,10 @@ EFFECT_RANGE_KEY: Final = "effect_id"
 EFFECT_CONSUMER_ID: Final = "consumer_id"
 EFFECT_APPLIED_AT: Final = "applied_at"
 """N: epoch milliseconds."""
+EFFECT_EXECUTION_ID: Final = "execution_id"
+"""S: the handler execution that applied the effect (``handler.started``'s ``execution_id``)."""
+EFFECT_ATTEMPT: Final = "attempt"
+"""N: that execution's attempt (the fencing token)."""
 
 # -- idempotency tables -------------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ from consumer.contract import (
     OUTCOME_ERROR,
     OUTCOME_OK,
 )
+from consumer.effects import EffectsTable
 from consumer.errors import ConfigError, PoisonMessage
 from consumer.exit_codes import EXIT_OK, EXIT_UNEXPECTED
 from consumer.idempotency import (
@@ -181,6 +182,8 @@ class Worker:
         chaos: Chaos | None = None,
     ) -> None:
         self.config = config
+        # The default handler gets its effects table at start(), once a client exists.
+        self._default_handler = handler is None
         self.handler: Handler = handler or _default_handler(config)
         self._sqs = sqs
         self._queue: QueueClient | None = None
@@ -276,10 +279,17 @@ class Worker:
             wait_time_seconds=c.wait_time_seconds,
             visibility_timeout=c.visibility_timeout_seconds,
         )
+        if self._dynamodb is None and (
+            (self._store is None and c.uses_tables) or (self._default_handler and c.effects_table)
+        ):
+            self._dynamodb = build_client("dynamodb", c)
+        if self._default_handler and c.effects_table:
+            effects = EffectsTable(
+                self._dynamodb, c.effects_table, consumer_id=c.consumer_id, mode=c.effect_mode
+            )
+            self.handler = _default_handler(c, effects=effects)
         if self._store is None:
             if c.uses_tables:
-                if self._dynamodb is None:
-                    self._dynamodb = build_client("dynamodb", c)
                 assert c.message_status_table and c.message_completed_table
                 self._store = DynamoDBStore(
                     c.consumer_id,

@@ -17,6 +17,8 @@ from moto import mock_aws
 
 from consumer import Worker, WorkerConfig
 from consumer.contract import (
+    EFFECT_HASH_KEY,
+    EFFECT_RANGE_KEY,
     EMULATOR_CREDENTIALS,
     ENV_AWS_ACCESS_KEY_ID,
     ENV_AWS_SECRET_ACCESS_KEY,
@@ -89,8 +91,23 @@ def create_table(ddb: Any, name: str) -> None:
     )
 
 
+def create_effects_table(ddb: Any, name: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": EFFECT_HASH_KEY, "KeyType": "HASH"},
+            {"AttributeName": EFFECT_RANGE_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": EFFECT_HASH_KEY, "AttributeType": "S"},
+            {"AttributeName": EFFECT_RANGE_KEY, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 class Stack:
-    """A queue with a DLQ and the two tables, uniquely named."""
+    """A queue with a DLQ, the two idempotency tables and an effects table, uniquely named."""
 
     def __init__(
         self, sqs: Any, ddb: Any, *, visibility: int = 5, max_receive_count: int = 3
@@ -112,8 +129,10 @@ class Stack:
         )["QueueUrl"]
         self.status_table = f"{prefix}-status"
         self.completed_table = f"{prefix}-completed"
+        self.effects_table = f"{prefix}-effects"
         create_table(ddb, self.status_table)
         create_table(ddb, self.completed_table)
+        create_effects_table(ddb, self.effects_table)
 
     def send(self, body: Any) -> str:
         text = body if isinstance(body, str) else json.dumps(body)
@@ -143,6 +162,14 @@ class Stack:
             **kwargs,
         )
 
+    def effects(self) -> list[dict[str, Any]]:
+        """Every item of the effects table, as plain values, sorted by message and effect."""
+        items = []
+        for page in self.ddb.get_paginator("scan").paginate(TableName=self.effects_table):
+            for item in page["Items"]:
+                items.append({k: next(iter(v.values())) for k, v in item.items()})
+        return sorted(items, key=lambda i: (i[EFFECT_HASH_KEY], i[EFFECT_RANGE_KEY]))
+
     def depth(self, url: str | None = None) -> int:
         attrs = self.sqs.get_queue_attributes(
             QueueUrl=url or self.queue_url,
@@ -163,7 +190,7 @@ class Stack:
         for url in (self.queue_url, self.dlq_url):
             with contextlib.suppress(Exception):
                 self.sqs.delete_queue(QueueUrl=url)
-        for table in (self.status_table, self.completed_table):
+        for table in (self.status_table, self.completed_table, self.effects_table):
             with contextlib.suppress(Exception):
                 self.ddb.delete_table(TableName=table)
 
@@ -180,7 +207,8 @@ def make_stack(sqs: Any, ddb: Any) -> Callable[..., Stack]:
 
 def emulator_client(service: str, endpoint: str) -> Any:
     """A client for the embedded emulator (dummy credentials, the test region)."""
-    return boto3.client(
+    session: Any = boto3.session.Session()
+    return session.client(
         service,
         endpoint_url=endpoint,
         region_name=REGION,

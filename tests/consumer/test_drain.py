@@ -139,7 +139,9 @@ def test_a_message_given_back_while_it_was_being_claimed_never_starts(
     assert handler.calls == 0
     (released,) = events.named(EV_RELEASED)
     assert released["visibility"] == 0
-    assert wait_until(lambda: stack.store("x").status_item("claiming") is not None)
-    assert wait_until(
-        lambda: stack.store("x").status_item("claiming").lease_expires_at <= time.time()
-    )
+
+    def lease_ended() -> bool:
+        record = stack.store("x").status_item("claiming")
+        return record is not None and record.lease_expires_at <= time.time()
+
+    assert wait_until(lease_ended)

@@ -61,6 +61,18 @@ class Until:
             self.finished_in_time.set()
 
 
+def for_a_while_after(seen: Callable[[Any], bool], seconds: float = 2.0) -> Callable[[Any], bool]:
+    """Done once ``seen`` has held for ``seconds`` (several heartbeat intervals) more."""
+    since: list[float] = []
+
+    def done(events: Any) -> bool:
+        if not since and seen(events):
+            since.append(time.monotonic())
+        return bool(since) and time.monotonic() - since[0] >= seconds
+
+    return done
+
+
 def beats_after_failure(events: Any) -> bool:
     names = events.names()
     return (
@@ -162,7 +174,7 @@ def test_a_stale_receipt_stops_the_heartbeat_for_good(make_stack: Any, events: A
     stack.send({"id": "cmv-stale"})
     sqs = FlakyVisibility(stack.sqs, "ReceiptHandleIsInvalid", failures=100)
     # WHEN the handler works for several more heartbeat intervals after the first beat
-    handler = Until(events, lambda ev: bool(ev.named(EV_STALE_RECEIPT)) and time.sleep(2) is None)
+    handler = Until(events, for_a_while_after(lambda ev: bool(ev.named(EV_STALE_RECEIPT))))
     run(stack, handler, sqs=sqs)
     # THEN the heartbeat tried exactly once, and said why it stopped
     assert handler.finished_in_time.is_set()
@@ -184,7 +196,7 @@ def test_a_fenced_lease_stops_the_heartbeat_for_good(make_stack: Any, events: An
         return False
 
     store.extend = taken_over  # type: ignore[method-assign]
-    handler = Until(events, lambda ev: bool(ev.named(EV_FENCED)) and time.sleep(2) is None)
+    handler = Until(events, for_a_while_after(lambda ev: bool(ev.named(EV_FENCED))))
     run(stack, handler, store=store)
     # THEN it beat once, was fenced, and stopped
     assert handler.finished_in_time.is_set()
