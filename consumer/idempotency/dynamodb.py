@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from consumer.config import DEFAULT_IDEMPOTENCY_TTL_SECONDS
 from consumer.contract import IDEMPOTENCY_TTL_ATTRIBUTE
+from consumer.errors import StoreConflict
 from consumer.idempotency.base import (
     COMPLETED,
     STARTED,
@@ -173,7 +174,11 @@ class DynamoDBStore(IdempotencyStore):
                     continue
                 return Outcome.FENCED
             return Outcome.COMPLETED
-        return Outcome.FENCED
+        # Still ours, never written: not fenced. The caller's failure path ends the lease.
+        raise StoreConflict(
+            f"completing {claim.message_id!r} collided with concurrent writes "
+            f"{_MAX_CONFLICT_ROUNDS} times"
+        )
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import botocore.client
 import pytest
+from botocore.exceptions import ClientError
 
-from consumer.idempotency import COMPLETED, STARTED, ClaimVerdict, Outcome
+from consumer.errors import StoreConflict
+from consumer.idempotency import COMPLETED, STARTED, ClaimVerdict, DynamoDBStore, Outcome
 from tests.consumer.conftest import FakeClock
 
 pytestmark = pytest.mark.unit
@@ -295,3 +297,97 @@ def test_a_ttl_of_zero_writes_no_expiry(stack: Any) -> None:
     store.complete(claim, 1)
     assert "expires_at" not in _raw(stack, stack.status_table, "m-forever")
     assert "expires_at" not in _raw(stack, stack.completed_table, "m-forever")
+
+
+class Conflicting:
+    """A DynamoDB client whose next ``conflicts`` TransactWriteItems are cancelled by a
+    TransactionConflict (a concurrent write to the same item); ``before`` runs first."""
+
+    def __init__(self, real: Any, conflicts: int, before: Any = None) -> None:
+        self._real = real
+        self.conflicts = conflicts
+        self.before = before
+        self.transactions = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.transactions += 1
+        if self.transactions <= self.conflicts:
+            if self.before is not None:
+                self.before()
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+                },
+                "TransactWriteItems",
+            )
+        return self._real.transact_write_items(**kwargs)
+
+
+def conflicting_store(stack: Any, client: Any, owner: str = "a") -> Any:
+    return DynamoDBStore(
+        owner,
+        client=client,
+        status_table=stack.status_table,
+        completed_table=stack.completed_table,
+        cache_size=0,
+    )
+
+
+def test_a_transaction_conflict_on_our_own_lease_is_retried(stack: Any) -> None:
+    client = Conflicting(stack.ddb, conflicts=1)
+    store = conflicting_store(stack, client)
+    claim = store.begin("tc-1", 2e9).claim
+    assert store.complete(claim, 1) is Outcome.COMPLETED
+    assert client.transactions == 2
+    assert store.completed_item("tc-1")["owner"] == "a"
+
+
+def test_a_transaction_conflict_that_never_clears_is_an_error_not_a_fence(stack: Any) -> None:
+    # GIVEN a completion that collides with concurrent writes on every round
+    client = Conflicting(stack.ddb, conflicts=100)
+    store = conflicting_store(stack, client)
+    claim = store.begin("tc-2", 2e9).claim
+    # THEN it gives up after a few rounds with an error (the caller's failure path), and does
+    # not claim it was fenced out: the lease is still ours
+    with pytest.raises(StoreConflict, match="tc-2"):
+        store.complete(claim, 1)
+    assert client.transactions == 3
+    assert store.status_item("tc-2").owner == "a"
+    assert store.completed_item("tc-2") is None
+
+
+def test_a_transaction_conflict_with_a_takeover_is_fenced(stack: Any) -> None:
+    # GIVEN a completion cancelled because another worker took the lease over meanwhile
+    clock = FakeClock()
+    thief = stack.store("thief", clock=FakeClock(clock.now + 3600))
+
+    def steal() -> None:
+        thief.begin("tc-3", clock.now + 7200)
+
+    store = conflicting_store(stack, Conflicting(stack.ddb, conflicts=1, before=steal))
+    store.clock = clock
+    claim = store.begin("tc-3", clock.now + 30).claim
+    # THEN the completion is fenced: nothing was written for us
+    assert store.complete(claim, 1) is Outcome.FENCED
+    assert store.status_item("tc-3").owner == "thief"
+    assert store.completed_item("tc-3") is None
+
+
+def test_a_transaction_conflict_with_a_completion_is_already_completed(stack: Any) -> None:
+    # GIVEN a completion cancelled because the record was completed meanwhile
+    def complete_elsewhere() -> None:
+        stack.ddb.update_item(
+            TableName=stack.status_table,
+            Key={"message_id": {"S": "tc-4"}},
+            UpdateExpression="SET #s = :c",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":c": {"S": COMPLETED}},
+        )
+
+    store = conflicting_store(stack, Conflicting(stack.ddb, conflicts=1, before=complete_elsewhere))
+    claim = store.begin("tc-4", 2e9).claim
+    assert store.complete(claim, 1) is Outcome.ALREADY_COMPLETED
