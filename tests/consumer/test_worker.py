@@ -26,7 +26,7 @@ from consumer.contract import (
 )
 from consumer.idempotency import Outcome
 from consumer.message import body_hash
-from tests.consumer.conftest import Stack, run_worker
+from tests.consumer.conftest import WAIT_S, Stack, run_worker
 
 pytestmark = pytest.mark.unit
 
@@ -226,12 +226,12 @@ def test_crash_after_processing_before_delete_then_redelivery_is_a_duplicate(
     assert crash["reason"] == "crash_after_receive" and crash["exit_code"] == 3
     assert len(events.named("message.completed")) == 1
     assert stack.depth() == 1
-    # WHEN a restarted worker receives the redelivery (after the visibility timeout)
-    time.sleep(1.2)
+    # WHEN a restarted worker receives the redelivery (its long poll waits for the 1 s
+    # visibility timeout to run out)
     again = Recorder()
     run_worker(
         Worker(
-            stack.config(message_limit=1, consumer_id="worker-b"),
+            stack.config(message_limit=1, consumer_id="worker-b", wait_time_seconds=10),
             again,
             sqs=stack.sqs,
             dynamodb=stack.ddb,
@@ -376,16 +376,22 @@ def test_stale_receipt_handle_is_a_warning_not_a_crash(stack: Stack, events: Any
 
 
 def test_concurrency_processes_messages_in_parallel(stack: Stack, events: Any) -> None:
+    # GIVEN 10 messages whose handlers can only return in groups of 5 running at once
     for i in range(10):
         stack.send({"id": f"p-{i}"})
     active, peak = [0], [0]
     lock = threading.Lock()
+    five = threading.Barrier(5, timeout=WAIT_S)
+    broken: list[BaseException] = []
 
     def work(_: Message) -> None:
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
-        time.sleep(0.3)
+        try:
+            five.wait()  # passes only once 5 handlers run at the same time
+        except threading.BrokenBarrierError as exc:
+            broken.append(exc)
         with lock:
             active[0] -= 1
 
@@ -397,6 +403,8 @@ def test_concurrency_processes_messages_in_parallel(stack: Stack, events: Any) -
             dynamodb=stack.ddb,
         )
     )
+    # THEN both groups met (5 in parallel), and never more than CONCURRENCY ran
+    assert broken == []
     assert peak[0] == 5
     assert len(events.named("message.completed")) == 10
 
