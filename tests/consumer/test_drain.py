@@ -37,6 +37,28 @@ class Gate:
         self.returned.set()
 
 
+def test_drain_finishes_in_flight_work_within_the_timeout(stack: Stack, events: Any) -> None:
+    # GIVEN a handler that is running when the drain starts
+    stack.send({"id": "inflight"})
+    handler = Gate()
+    worker = Worker(
+        stack.config(shutdown_timeout_seconds=WAIT_S), handler, sqs=stack.sqs, dynamodb=stack.ddb
+    )
+    worker.start()
+    assert handler.started.wait(WAIT_S)
+    # WHEN the worker drains and the handler returns within the shutdown timeout
+    worker.stop()
+    handler.gate.set()
+    assert worker.join(WAIT_S)
+    # THEN the message completed and was deleted, and every drain step was logged in order
+    assert worker.stop_reason is StopReason.DRAIN and worker.exit_code == 0
+    assert len(events.named(EV_COMPLETED)) == 1
+    steps = [e["step"] for e in events.named(EV_CONSUMER_DRAINING)]
+    assert steps == ["stop_receiving", "finish_in_flight", "release", "close"]
+    assert events.names()[-1] == EV_CONSUMER_STOPPED
+    assert stack.depth() == 0
+
+
 def test_drain_never_releases_a_message_whose_handler_still_runs(stack: Stack, events: Any) -> None:
     # GIVEN a handler that is still running when the shutdown deadline passes
     stack.send({"id": "too-slow"})

@@ -12,6 +12,11 @@ import pytest
 from consumer import logging as consumer_logging
 from consumer.chaos import BEFORE_DELETE, CRASH_POINTS, Chaos, SimulatedWork
 from consumer.config import WorkerConfig
+from consumer.contract import (
+    EV_COMPLETED,
+    EV_CONSUMER_CRASH,
+    EV_POISON,
+)
 from consumer.errors import PoisonMessage
 from consumer.message import Message, body_hash, parse
 
@@ -36,7 +41,7 @@ def test_json_lines_carry_the_contract_fields(restore_root_logging: None) -> Non
     out = io.StringIO()
     consumer_logging.configure(level="INFO", fmt="json", consumer_id="c-1", stream=out)
     logging.getLogger("consumer").info(
-        "message.completed",
+        EV_COMPLETED,
         extra={
             "message_id": "m",
             "sqs_message_id": "s",
@@ -58,18 +63,16 @@ def test_json_lines_carry_the_contract_fields(restore_root_logging: None) -> Non
         "receive_count",
         "attempt",
     ]
-    assert (
-        obj["event"] == "message.completed" and obj["level"] == "INFO" and obj["completed_at"] == 5
-    )
+    assert obj["event"] == EV_COMPLETED and obj["level"] == "INFO" and obj["completed_at"] == 5
     assert obj["ts"].endswith("Z") and "T" in obj["ts"]
 
 
 def test_text_format_is_readable(restore_root_logging: None) -> None:
     out = io.StringIO()
     consumer_logging.configure(level="INFO", fmt="text", consumer_id="c-1", stream=out)
-    logging.getLogger("consumer").warning("message.poison", extra={"reason": "not JSON"})
+    logging.getLogger("consumer").warning(EV_POISON, extra={"reason": "not JSON"})
     line = out.getvalue().strip()
-    assert " WARNING " in line and "message.poison" in line and "reason=not JSON" in line
+    assert " WARNING " in line and EV_POISON in line and "reason=not JSON" in line
     assert "consumer_id=c-1" in line
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
@@ -165,7 +168,7 @@ def test_crash_logs_then_exits_with_the_chaos_code(caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.INFO, logger="consumer"):
         chaos.crash(plan, {"message_id": "m"})
     assert codes == [3]
-    (record,) = [r for r in caplog.records if r.getMessage() == "consumer.crash"]
+    (record,) = [r for r in caplog.records if r.getMessage() == EV_CONSUMER_CRASH]
     assert vars(record)["exit_code"] == 3 and vars(record)["reason"] == "crash_rate"
 
 
