@@ -105,6 +105,12 @@ EFFECT_EXECUTION_ID: Final = "execution_id"
 EFFECT_ATTEMPT: Final = "attempt"
 """N: that execution's attempt (the fencing token)."""
 
+# -- message identity -------------------------------------------------------------------------
+
+#: A payload ``id`` must be a non-empty string of at most this many bytes in UTF-8 (DynamoDB's
+#: partition key limit); anything else is poison. Without an ``id``, the SQS MessageId is used.
+PAYLOAD_ID_MAX_BYTES: Final = 2048
+
 # -- idempotency tables -------------------------------------------------------------------------
 
 IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expires_at"

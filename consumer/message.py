@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from consumer.contract import PAYLOAD_ID_MAX_BYTES
 from consumer.errors import PoisonMessage
 
 
@@ -34,7 +35,7 @@ class Message:
 
 
 # DynamoDB's limit on a partition key value: the id is the hash key of the status table.
-MAX_ID_BYTES = 2048
+MAX_ID_BYTES = PAYLOAD_ID_MAX_BYTES
 
 Handler = Callable[[Message], None]
 """A user's work: return to complete the message, raise to leave it for a retry / the DLQ."""

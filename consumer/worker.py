@@ -3,11 +3,15 @@
 ``Worker`` exposes ``start()`` / ``stop()`` / ``join()`` and installs no signal handlers; the
 entry point (``python -m consumer``) does that. Shutdown always follows the same order, each
 step logged as ``consumer.draining``: stop receiving, finish in-flight work (until the
-shutdown deadline when a stop was requested), release what could not finish
-(``ChangeMessageVisibility`` 0 and the lease ended), close.
+shutdown deadline when a stop was requested), release what has not started
+(``ChangeMessageVisibility`` 0 and the lease ended), close. A message whose handler still runs
+is never released: it stays in flight until its visibility runs out.
 
-Nothing here ever deletes a message that was not completed: poison messages and handler
-failures are released with a short backoff and left for the redrive policy.
+A receive asks for no more messages than there are free handler threads, so no message waits
+here, unheartbeated, while its visibility runs out. SQS calls go through ``QueueClient``.
+
+Nothing here ever deletes a message that was not completed: poison messages, id collisions
+and handler failures are released with a short backoff and left for the redrive policy.
 """
 
 from __future__ import annotations
@@ -183,7 +187,7 @@ class Worker:
     ) -> None:
         self.config = config
         # The default handler gets its effects table at start(), once a client exists.
-        self._default_handler = handler is None
+        self._uses_default_handler = handler is None
         self.handler: Handler = handler or _default_handler(config)
         self._sqs = sqs
         self._queue: QueueClient | None = None
@@ -280,10 +284,11 @@ class Worker:
             visibility_timeout=c.visibility_timeout_seconds,
         )
         if self._dynamodb is None and (
-            (self._store is None and c.uses_tables) or (self._default_handler and c.effects_table)
+            (self._store is None and c.uses_tables)
+            or (self._uses_default_handler and c.effects_table)
         ):
             self._dynamodb = build_client("dynamodb", c)
-        if self._default_handler and c.effects_table:
+        if self._uses_default_handler and c.effects_table:
             effects = EffectsTable(
                 self._dynamodb, c.effects_table, consumer_id=c.consumer_id, mode=c.effect_mode
             )
