@@ -1,4 +1,4 @@
-"""boto3 clients for the worker, built at run time with botocore's retry mode.
+"""boto3 clients for the worker, built at run time with botocore's retry mode; AWS error codes.
 
 The endpoint comes from the SDK's own ``AWS_ENDPOINT_URL``, so the same code runs against an
 emulator or AWS. Throttling and 5xx are retried by botocore (``AWS_RETRY_MODE``, default
@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from consumer.config import WorkerConfig
 from consumer.contract import (
@@ -29,6 +30,17 @@ _DUMMY = {
     "aws_access_key_id": EMULATOR_CREDENTIALS[ENV_AWS_ACCESS_KEY_ID],
     "aws_secret_access_key": EMULATOR_CREDENTIALS[ENV_AWS_SECRET_ACCESS_KEY],
 }
+
+
+#: DynamoDB's answer to a conditional write whose condition did not hold
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError, else ''."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
 
 
 def client_config(config: WorkerConfig) -> Config:

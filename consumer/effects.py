@@ -31,6 +31,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from consumer.aws import CONDITION_FAILED, error_code
 from consumer.contract import (
     EFFECT_APPLIED_AT,
     EFFECT_ATTEMPT,
@@ -47,8 +48,6 @@ from consumer.errors import ConfigError
 from consumer.message import Message
 
 log = logging.getLogger("consumer.effects")
-
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 class EffectsTable:
@@ -106,7 +105,7 @@ class EffectsTable:
         try:
             self._ddb.put_item(**kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+            if error_code(exc) != CONDITION_FAILED:
                 raise
             old: Any = exc.response.get("Item") or {}
             applied_by = old.get(EFFECT_EXECUTION_ID, {}).get("S")

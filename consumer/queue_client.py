@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from consumer.aws import error_code
 from consumer.config import MAX_BATCH
 from consumer.errors import ConsumerError
 
@@ -64,13 +65,6 @@ class Deleted(NamedTuple):
     deleted: list[str]
     stale: list[tuple[str, str]]
     failed: list[tuple[str, str]]
-
-
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a ClientError, else ''."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 class QueueClient:

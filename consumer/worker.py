@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from consumer.aws import build_client
 from consumer.chaos import AFTER_CLAIM, AFTER_RECEIVE, AFTER_WORK, BEFORE_DELETE, Chaos, CrashPlan
 from consumer.chaos import default_handler as _default_handler
 from consumer.config import MAX_BATCH, MAX_VISIBILITY_TIMEOUT_SECONDS, WorkerConfig
@@ -272,8 +273,6 @@ class Worker:
     # -- setup -------------------------------------------------------------------------------
 
     def _setup(self) -> None:
-        from consumer.aws import build_client
-
         c = self.config
         if self._sqs is None:
             self._sqs = build_client("sqs", c)

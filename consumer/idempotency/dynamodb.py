@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from consumer.aws import CONDITION_FAILED, error_code
 from consumer.config import DEFAULT_IDEMPOTENCY_TTL_SECONDS
 from consumer.contract import IDEMPOTENCY_TTL_ATTRIBUTE
 from consumer.errors import StoreConflict
@@ -32,7 +33,6 @@ from consumer.idempotency.base import (
     StatusRecord,
 )
 
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 _CANCELLED = "TransactionCanceledException"
 # A transaction that collides with another write to the same item is cancelled, not retried
 # by botocore; it is a semantic conflict, so the state is read again and the write retried.
@@ -56,10 +56,6 @@ def _n(value: float) -> dict[str, str]:
 
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class DynamoDBStore(IdempotencyStore):
@@ -101,7 +97,7 @@ class DynamoDBStore(IdempotencyStore):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
+            if error_code(exc) != CONDITION_FAILED:
                 raise
             item: Any = exc.response.get("Item")
             return _record(item) if item else self._get(record.message_id)
@@ -158,7 +154,7 @@ class DynamoDBStore(IdempotencyStore):
                     TransactItems=self._completion(claim, completed_at_ms, now)
                 )
             except ClientError as exc:
-                if _code(exc) != _CANCELLED:
+                if error_code(exc) != _CANCELLED:
                     raise
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
@@ -232,7 +228,7 @@ class DynamoDBStore(IdempotencyStore):
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if _code(exc) == _CONDITION_FAILED:
+            if error_code(exc) == CONDITION_FAILED:
                 return False
             raise
         return True
