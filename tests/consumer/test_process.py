@@ -27,6 +27,8 @@ from consumer.contract import (
     EV_CONSUMER_SIGNAL,
     EV_CONSUMER_STOPPED,
     EV_DUPLICATE,
+    EV_EFFECT_APPLIED,
+    EV_HANDLER_STARTED,
     EV_LEFT_IN_FLIGHT,
     EV_RECEIVED,
     EV_RELEASED,
@@ -138,6 +140,14 @@ def test_sigterm_drains_in_flight_work_and_exits_zero(stack: Stack) -> None:
         stopped = consumer.events(EV_CONSUMER_STOPPED)[0]
         assert stopped["reason"] == "drain" and stopped["counters"]["completed"] == 1
         assert stack.depth() == 0
+        # AND the demo handler's side effect (EFFECTS_TABLE) was applied once, by its execution
+        (started,) = consumer.events(EV_HANDLER_STARTED)
+        (applied,) = consumer.events(EV_EFFECT_APPLIED)
+        assert applied["execution_id"] == started["execution_id"]
+        ((effect_id, execution_id),) = [
+            (i["effect_id"], i["execution_id"]) for i in stack.effects()
+        ]
+        assert (effect_id, execution_id) == ("drain-1", started["execution_id"])
     finally:
         consumer.kill()
 
