@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import botocore.client
 import pytest
 from moto import mock_aws
 
@@ -70,6 +71,25 @@ def events() -> Iterator[Events]:
 def aws() -> Iterator[None]:
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def serial_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One API call at a time, for tests that run handler threads against in-process moto.
+
+    In-process moto is not thread-safe (concurrent TransactWriteItems can raise "dictionary
+    changed size during iteration" inside moto). Serialising each call, as a real server
+    linearises writes to one item, keeps the races between the calls of different threads.
+    Not for long polls: a waiting receive would hold every other call.
+    """
+    api_lock = threading.Lock()
+    original = vars(botocore.client.BaseClient)["_make_api_call"]  # private: not in the stubs
+
+    def linearised(self: Any, operation: str, params: Any) -> Any:
+        with api_lock:
+            return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", linearised)
 
 
 @pytest.fixture

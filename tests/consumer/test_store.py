@@ -6,7 +6,6 @@ import threading
 import time
 from typing import Any
 
-import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
@@ -131,20 +130,8 @@ def test_completed_item_has_the_contract_fields(stack: Any) -> None:
     assert raw["status"] == {"S": "COMPLETED"}
 
 
-def test_thread_race_yields_exactly_one_completion_per_id(
-    store_factory: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # In-process moto is not thread-safe (concurrent TransactWriteItems can raise "dictionary
-    # changed size during iteration" inside moto). Serialise each API call, as a real server
-    # linearises writes to one item; the race between the calls of different workers remains.
-    api_lock = threading.Lock()
-    original = vars(botocore.client.BaseClient)["_make_api_call"]  # private: not in the stubs
-
-    def linearised(self: Any, operation: str, params: Any) -> Any:
-        with api_lock:
-            return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", linearised)
+@pytest.mark.usefixtures("serial_moto")
+def test_thread_race_yields_exactly_one_completion_per_id(store_factory: Any) -> None:
     # GIVEN 8 workers that all receive the same 5 ids at the same moment, with leases that are
     # already expired, so that every loser takes the id over and fences the one before it
     clock = FakeClock()

@@ -388,6 +388,7 @@ def test_stale_receipt_handle_is_a_warning_not_a_crash(stack: Stack, events: Any
     assert len(events.named(EV_COMPLETED)) == 2
 
 
+@pytest.mark.usefixtures("serial_moto")
 def test_concurrency_processes_messages_in_parallel(stack: Stack, events: Any) -> None:
     # GIVEN 10 messages whose handlers can only return in groups of 5 running at once
     for i in range(10):
@@ -493,6 +494,7 @@ def test_outcome_values_are_stable() -> None:
     assert {o.value for o in Outcome} == {"completed", "already_completed", "fenced"}
 
 
+@pytest.mark.usefixtures("serial_moto")
 def test_completed_messages_are_deleted_in_batches(stack: Stack) -> None:
     for i in range(10):
         stack.send({"id": f"b-{i}"})
