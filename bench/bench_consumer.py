@@ -1,19 +1,23 @@
-"""Consumer numbers (issue 2), measured side by side in one run against the embedded emulator.
+"""Consumer numbers (issues 2 and 11), measured side by side in one run on the embedded emulator.
 
 1. Throughput with no simulated work: the ``Worker`` (CONCURRENCY=1, MAX_MESSAGES=10, both
    DynamoDB tables, JSON logs formatted and written to /dev/null) against a minimal boto3 loop
-   that makes exactly the same API calls with the same clients: ``ReceiveMessage`` (up to 10,
-   long poll 1 s); per message ``json.loads``, a conditional ``PutItem`` (STARTED) and one
-   ``TransactWriteItems`` (status COMPLETED + completed item); then one ``DeleteMessageBatch``
-   for the batch. Rounds alternate which goes first on fresh queues; medians are compared.
+   that makes exactly the same API calls with the same clients. A receive never asks for more
+   than the free handler slots, so at CONCURRENCY=1 both make, per message: ``ReceiveMessage``
+   (of 1, long poll 1 s), ``json.loads``, a conditional ``PutItem`` (STARTED), one
+   ``TransactWriteItems`` (status COMPLETED + completed item) and a ``DeleteMessageBatch`` (of
+   1). Rounds alternate which goes first on fresh queues; medians are compared.
 2. 0.2 s of simulated work (the default handler): CONCURRENCY=10 (250 messages) against
    CONCURRENCY=1 (25 messages), two alternating rounds.
-3. DynamoDB write requests per first-time message, counted by a botocore event hook.
+3. DynamoDB write requests per first-time message, counted by a botocore event hook, with the
+   demo handler's side effect on (EFFECTS_TABLE, idempotent): writes to the idempotency
+   (status + completed) tables, and the handler's own effect writes, reported apart.
 4. VmRSS of an idle ``python -m consumer`` process (from /proc/<pid>/status).
 
-Targets: 1 >= 0.9x, 2 >= 8x, 3 <= 2, 4 <= 80 MB. ``BENCH_CONSUMER_N`` (default 200) and
-``BENCH_CONSUMER_ROUNDS`` (default 7) scale part 1; ``SQSKIT_BENCH_ENDPOINT`` uses an emulator
-that is already running instead of starting MiniStack.
+Targets: 1 >= 0.9x, 2 >= 8x, 3 <= 2 idempotency writes, 4 <= 80 MB. ``BENCH_CONSUMER_N``
+(default 200) and ``BENCH_CONSUMER_ROUNDS`` (default 7) scale part 1; ``SQSKIT_BENCH_ENDPOINT``
+uses an emulator that is already running instead of starting MiniStack. The stacks are made
+with boto3 here (queue, three tables), so the benchmark needs nothing from scenarios/.
 """
 
 from __future__ import annotations
@@ -27,16 +31,28 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import boto3
 
 from bench._emulator import bench_endpoint
 from consumer import Worker, WorkerConfig
 from consumer import logging as consumer_logging
 from consumer.aws import build_client
-from core.provisioners.api import ApiProvisioner
-from core.stack import StackHandle, StackSpec, unique_prefix
+from consumer.contract import (
+    EFFECT_HASH_KEY,
+    EFFECT_RANGE_KEY,
+    EMULATOR_CREDENTIALS,
+    ENV_AWS_ENDPOINT_URL,
+    ENV_EFFECTS_TABLE,
+    ENV_MESSAGE_COMPLETED_TABLE,
+    ENV_MESSAGE_STATUS_TABLE,
+    ENV_QUEUE_URL,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
@@ -48,22 +64,68 @@ RSS_TARGET_MB = 80.0
 WORK_SECONDS = 0.2
 
 
-@contextlib.contextmanager
-def _stack(endpoint: str) -> Iterator[StackHandle]:
-    provisioner = ApiProvisioner(endpoint_url=endpoint)
-    handle = provisioner.provision(
-        StackSpec(prefix=unique_prefix("bench"), visibility_timeout=30, receive_wait=1)
+REGION = "us-east-1"
+# At CONCURRENCY=1 the worker asks for one message per receive (its free handler slots).
+RECEIVE_BATCH = 1
+
+
+@dataclass(frozen=True)
+class _Stack:
+    queue_url: str
+    status_table: str
+    completed_table: str
+    effects_table: str
+
+
+def _clients(endpoint: str) -> tuple[Any, Any]:
+    session: Any = boto3.session.Session()
+    kwargs: dict[str, Any] = {"endpoint_url": endpoint, "region_name": REGION}
+    return session.client("sqs", **kwargs), session.client("dynamodb", **kwargs)
+
+
+def _table(ddb: Any, name: str, *, range_key: str | None = None) -> None:
+    """A table keyed by ``message_id`` (S), and ``range_key`` (S) when given (the effects)."""
+    keys = [{"AttributeName": EFFECT_HASH_KEY, "KeyType": "HASH"}]
+    if range_key:
+        keys.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    ddb.create_table(
+        TableName=name,
+        KeySchema=keys,
+        AttributeDefinitions=[
+            {"AttributeName": k["AttributeName"], "AttributeType": "S"} for k in keys
+        ],
+        BillingMode="PAY_PER_REQUEST",
     )
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
+
+
+@contextlib.contextmanager
+def _stack(endpoint: str) -> Iterator[_Stack]:
+    """A queue (visibility 30 s, long poll 1 s) and the three tables, deleted afterwards."""
+    sqs, ddb = _clients(endpoint)
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(
+        QueueName=f"{prefix}-queue",
+        Attributes={"VisibilityTimeout": "30", "ReceiveMessageWaitTimeSeconds": "1"},
+    )["QueueUrl"]
+    stack = _Stack(url, f"{prefix}-status", f"{prefix}-completed", f"{prefix}-effects")
     try:
-        yield handle
+        _table(ddb, stack.status_table)
+        _table(ddb, stack.completed_table)
+        _table(ddb, stack.effects_table, range_key=EFFECT_RANGE_KEY)
+        yield stack
     finally:
-        provisioner.destroy(handle)
+        with contextlib.suppress(Exception):
+            sqs.delete_queue(QueueUrl=url)
+        for table in (stack.status_table, stack.completed_table, stack.effects_table):
+            with contextlib.suppress(Exception):
+                ddb.delete_table(TableName=table)
 
 
-def _config(stack: StackHandle, **overrides: Any) -> WorkerConfig:
+def _config(stack: _Stack, **overrides: Any) -> WorkerConfig:
     values: dict[str, Any] = {
         "queue_url": stack.queue_url,
-        "region": stack.region,
+        "region": REGION,
         "wait_time_seconds": 1,
         "max_messages": 10,
         "sleep_min_seconds": 0,
@@ -87,24 +149,25 @@ def _fill(sqs: Any, url: str, n: int, tag: str) -> None:
 
 
 def _count_writes(client: Any) -> list[str]:
+    """Every DynamoDB write request from now on, as ``"<operation> <table>"``."""
     calls: list[str] = []
 
-    def hook(model: Any, **_: Any) -> None:
+    def hook(params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name in WRITES:
-            calls.append(model.name)
+            calls.append(f"{model.name} {params.get('TableName', '')}")
 
-    client.meta.events.register("before-call.dynamodb", hook)
+    client.meta.events.register("before-parameter-build.dynamodb", hook)
     return calls
 
 
-def _baseline(stack: StackHandle, sqs: Any, ddb: Any, n: int) -> float:
+def _baseline(stack: _Stack, sqs: Any, ddb: Any, n: int) -> float:
     """The minimal loop: same calls as the worker, nothing else. Returns messages per second."""
     done = 0
     start = time.perf_counter()
     while done < n:
         response = sqs.receive_message(
             QueueUrl=stack.queue_url,
-            MaxNumberOfMessages=10,
+            MaxNumberOfMessages=RECEIVE_BATCH,
             WaitTimeSeconds=1,
             AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
         )
@@ -185,13 +248,11 @@ def _worker_rate(config: WorkerConfig, sqs: Any, ddb: Any, n: int) -> tuple[floa
     return n / elapsed, worker
 
 
-def _throughput(endpoint: str, n: int, rounds: int) -> tuple[float, float, float, float]:
-    """Median msg/s of the worker and of the baseline, the median of the per-round ratios
-    (each round runs both back to back, so load from other processes hits both alike), and
-    write requests per new message."""
+def _throughput(endpoint: str, n: int, rounds: int) -> tuple[float, float, float]:
+    """Median msg/s of the worker and of the baseline, and the median of the per-round ratios
+    (each round runs both back to back, so load from other processes hits both alike)."""
     worker_rates: list[float] = []
     loop_rates: list[float] = []
-    writes_per_message: list[float] = []
     for r in range(rounds):
         order = ("worker", "loop") if r % 2 == 0 else ("loop", "worker")
         for who in order:
@@ -202,22 +263,28 @@ def _throughput(endpoint: str, n: int, rounds: int) -> tuple[float, float, float
                 if who == "loop":
                     loop_rates.append(_baseline(stack, sqs, ddb, n))
                 else:
-                    writes = _count_writes(ddb)
                     rate, _ = _worker_rate(config, sqs, ddb, n)
                     worker_rates.append(rate)
-                    writes_per_message.append(len(writes) / n)
         print(
             f"  round {r + 1}: worker {worker_rates[-1]:.0f} msg/s, "
             f"boto3 loop {loop_rates[-1]:.0f} msg/s",
             flush=True,
         )
     ratios = [w / b for w, b in zip(worker_rates, loop_rates, strict=True)]
-    return (
-        statistics.median(worker_rates),
-        statistics.median(loop_rates),
-        statistics.median(ratios),
-        max(writes_per_message),
-    )
+    return statistics.median(worker_rates), statistics.median(loop_rates), statistics.median(ratios)
+
+
+def _writes(endpoint: str, n: int) -> tuple[float, float]:
+    """Write requests per first-time message: to the idempotency tables, and the handler's
+    own effect writes (EFFECTS_TABLE, idempotent mode)."""
+    with _stack(endpoint) as stack:
+        config = _config(stack, message_limit=n, effects_table=stack.effects_table)
+        sqs, ddb = build_client("sqs", config), build_client("dynamodb", config)
+        _fill(sqs, stack.queue_url, n, "writes")
+        writes = _count_writes(ddb)
+        _worker_rate(config, sqs, ddb, n)
+    effect = [w for w in writes if w.endswith(f" {stack.effects_table}")]
+    return (len(writes) - len(effect)) / n, len(effect) / n
 
 
 def _concurrency(endpoint: str, rounds: int = 2) -> tuple[float, float, float]:
@@ -262,12 +329,15 @@ def _idle_rss(endpoint: str) -> float:
     with _stack(endpoint) as stack:
         env = {
             **os.environ,
-            **stack.consumer_env(),
-            "AWS_ENDPOINT_URL": endpoint,
+            ENV_QUEUE_URL: stack.queue_url,
+            ENV_MESSAGE_STATUS_TABLE: stack.status_table,
+            ENV_MESSAGE_COMPLETED_TABLE: stack.completed_table,
+            ENV_EFFECTS_TABLE: stack.effects_table,
+            ENV_AWS_ENDPOINT_URL: endpoint,
             "WAIT_TIME_SECONDS": "1",
         }
-        env.setdefault("AWS_ACCESS_KEY_ID", "test")
-        env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+        for name, value in EMULATOR_CREDENTIALS.items():
+            env.setdefault(name, value)
         with tempfile.TemporaryFile() as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "consumer"], cwd=ROOT, env=env, stdout=out, stderr=out
@@ -288,9 +358,9 @@ def _idle_rss(endpoint: str) -> float:
 @contextlib.contextmanager
 def _sdk_env(endpoint: str) -> Iterator[None]:
     """The worker builds its clients from the SDK's environment, as in production."""
-    wanted = {"AWS_ENDPOINT_URL": endpoint}
-    if not os.environ.get("AWS_ACCESS_KEY_ID"):
-        wanted |= {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    wanted = {ENV_AWS_ENDPOINT_URL: endpoint}
+    if not any(os.environ.get(name) for name in EMULATOR_CREDENTIALS):
+        wanted |= EMULATOR_CREDENTIALS
     saved = {k: os.environ.get(k) for k in wanted}
     os.environ.update(wanted)
     try:
@@ -324,15 +394,20 @@ def run() -> list[tuple[str, str]]:
     try:
         with bench_endpoint() as endpoint, _sdk_env(endpoint):
             print(f"emulator: {endpoint}; {n} messages x {rounds} rounds", flush=True)
-            worker, loop, ratio, writes = _throughput(endpoint, n, rounds)
+            worker, loop, ratio = _throughput(endpoint, n, rounds)
             report(
                 "throughput, no work: worker vs boto3 loop (target >= 0.9x)",
                 f"{worker:.0f} vs {loop:.0f} msg/s (medians); median round ratio {ratio:.2f}x "
                 f"({ratio / THROUGHPUT_TARGET:.2f} of target)",
             )
+            status_writes, effect_writes = _writes(endpoint, n)
             report(
-                "DynamoDB write requests per first-time message (target <= 2)",
-                f"{writes:.2f} ({writes / WRITES_TARGET:.2f} of the limit)",
+                "idempotency-table writes per first-time message (target <= 2)",
+                f"{status_writes:.2f} ({status_writes / WRITES_TARGET:.2f} of the limit)",
+            )
+            report(
+                "the handler's own effect writes per first-time message (idempotent)",
+                f"{effect_writes:.2f}",
             )
             c10, c1, speedup = _concurrency(endpoint)
             report(

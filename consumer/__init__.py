@@ -10,6 +10,7 @@ Worker(WorkerConfig.from_env(), handler=handle).run()
 
 from consumer.chaos import SimulatedWork, default_handler
 from consumer.config import WorkerConfig
+from consumer.effects import EffectsTable
 from consumer.errors import ConfigError, ConsumerError, PoisonMessage
 from consumer.message import Handler, Message
 from consumer.worker import Counters, StopReason, Worker
@@ -18,6 +19,7 @@ __all__ = [
     "ConfigError",
     "ConsumerError",
     "Counters",
+    "EffectsTable",
     "Handler",
     "Message",
     "PoisonMessage",

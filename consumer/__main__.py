@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from consumer import logging as consumer_logging
 from consumer.config import WorkerConfig
+from consumer.contract import EV_CONSUMER_FAILED, EV_CONSUMER_SIGNAL
 from consumer.errors import ConfigError
 from consumer.exit_codes import EXIT_CONFIG, EXIT_UNEXPECTED
 from consumer.worker import Worker
@@ -31,11 +32,11 @@ def _install_signal_handlers(worker: Worker) -> None:
         received.append(signum)
         fields = {"consumer_id": worker.config.consumer_id, "signal": name}
         if len(received) == 1:
-            log.info("consumer.signal", extra={**fields, "action": "drain"})
+            log.info(EV_CONSUMER_SIGNAL, extra={**fields, "action": "drain"})
             worker.stop()
             return
         log.warning(
-            "consumer.signal", extra={**fields, "action": "exit_now", "exit_code": EXIT_UNEXPECTED}
+            EV_CONSUMER_SIGNAL, extra={**fields, "action": "exit_now", "exit_code": EXIT_UNEXPECTED}
         )
         for handler in logging.getLogger().handlers:
             handler.flush()
@@ -63,7 +64,7 @@ def main() -> int:
         print(f"consumer: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except (ClientError, BotoCoreError) as exc:
-        log.error("consumer.failed", extra={"consumer_id": config.consumer_id, "error": str(exc)})
+        log.error(EV_CONSUMER_FAILED, extra={"consumer_id": config.consumer_id, "error": str(exc)})
         return EXIT_UNEXPECTED
     # Short waits keep the main thread responsive to signals.
     while not worker.join(0.5):

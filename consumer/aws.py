@@ -1,4 +1,4 @@
-"""boto3 clients for the worker, built at run time with botocore's retry mode.
+"""boto3 clients for the worker, built at run time with botocore's retry mode; AWS error codes.
 
 The endpoint comes from the SDK's own ``AWS_ENDPOINT_URL``, so the same code runs against an
 emulator or AWS. Throttling and 5xx are retried by botocore (``AWS_RETRY_MODE``, default
@@ -13,12 +13,34 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from consumer.config import WorkerConfig
+from consumer.contract import (
+    EMULATOR_CREDENTIALS,
+    ENV_AWS_ACCESS_KEY_ID,
+    ENV_AWS_ENDPOINT_URL,
+    ENV_AWS_SECRET_ACCESS_KEY,
+)
 
 DEFAULT_REGION = "us-east-1"
 _QUEUE_REGION = re.compile(r"sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
-_DUMMY = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+# The emulator's dummy pair, as boto3 keyword arguments.
+_DUMMY = {
+    "aws_access_key_id": EMULATOR_CREDENTIALS[ENV_AWS_ACCESS_KEY_ID],
+    "aws_secret_access_key": EMULATOR_CREDENTIALS[ENV_AWS_SECRET_ACCESS_KEY],
+}
+
+
+#: DynamoDB's answer to a conditional write whose condition did not hold
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError, else ''."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
 
 
 def client_config(config: WorkerConfig) -> Config:
@@ -48,6 +70,6 @@ def build_client(service: str, config: WorkerConfig) -> Any:
         "region_name": resolve_region(config, session),
         "config": client_config(config),
     }
-    if os.environ.get("AWS_ENDPOINT_URL") and session.get_credentials() is None:
+    if os.environ.get(ENV_AWS_ENDPOINT_URL) and session.get_credentials() is None:
         kwargs.update(_DUMMY)
     return session.client(service, **kwargs)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumer.config import WorkerConfig
+from consumer.contract import EV_CONSUMER_CRASH
+from consumer.effects import EffectsTable
 from consumer.exit_codes import EXIT_CHAOS_CRASH
 from consumer.message import Message
 
@@ -65,7 +67,7 @@ class Chaos:
     def crash(self, plan: CrashPlan, fields: dict[str, Any]) -> None:
         """Log ``consumer.crash`` and exit at once: no drain, no release, no delete."""
         log.critical(
-            "consumer.crash",
+            EV_CONSUMER_CRASH,
             extra={
                 **fields,
                 "reason": plan.reason,
@@ -80,13 +82,19 @@ class Chaos:
 
 class SimulatedWork:
     """The default handler: sleep SLEEP_MIN..SLEEP_MAX seconds, or LONG_SLEEP_SECONDS on every
-    LONG_SLEEP_EVERY-th message (to overrun the visibility timeout)."""
+    LONG_SLEEP_EVERY-th message (to overrun the visibility timeout); then, with an effects
+    table (EFFECTS_TABLE), apply the message's side effect there."""
 
     def __init__(
-        self, config: WorkerConfig, *, sleep: Callable[[float], None] = time.sleep
+        self,
+        config: WorkerConfig,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        effects: EffectsTable | None = None,
     ) -> None:
         self.config = config
         self._sleep = sleep
+        self.effects = effects
 
     def duration(self, message: Message) -> float:
         c = self.config
@@ -102,8 +110,10 @@ class SimulatedWork:
         seconds = self.duration(message)
         if seconds > 0:
             self._sleep(seconds)
+        if self.effects is not None:
+            self.effects.apply(message)
 
 
-def default_handler(config: WorkerConfig) -> SimulatedWork:
-    """The seed's simulated work, configured from ``config``."""
-    return SimulatedWork(config)
+def default_handler(config: WorkerConfig, *, effects: EffectsTable | None = None) -> SimulatedWork:
+    """The seed's simulated work, configured from ``config`` (with ``effects``, a real effect)."""
+    return SimulatedWork(config, effects=effects)

@@ -15,6 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
+from consumer.contract import (
+    EFFECT_IDEMPOTENT,
+    EFFECT_MODES,
+    ENV_EFFECT_MODE,
+    ENV_EFFECTS_TABLE,
+    ENV_IDEMPOTENCY_TTL_SECONDS,
+)
 from consumer.errors import ConfigError
 
 # AWS limits, named once.
@@ -23,6 +30,10 @@ MAX_WAIT_TIME_SECONDS = 20
 MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200
 
 MAX_CONCURRENCY = 256
+# Idempotency records expire after a week by default. A record must outlive the longest lease
+# (a visibility timeout is at most 12 h), or a message still in flight would lose its record.
+DEFAULT_IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
+MIN_IDEMPOTENCY_TTL_SECONDS = MAX_VISIBILITY_TIMEOUT_SECONDS
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 RETRY_MODES = ("standard", "adaptive", "legacy")
@@ -67,6 +78,9 @@ class WorkerConfig:
     release_backoff_seconds: int = 2
     retry_mode: str = "standard"
     max_attempts: int = 8
+    idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
+    effects_table: str | None = None
+    effect_mode: str = EFFECT_IDEMPOTENT
 
     def __post_init__(self) -> None:
         self.validate()
@@ -130,6 +144,14 @@ class WorkerConfig:
         )
         _choice("AWS_RETRY_MODE", self.retry_mode, RETRY_MODES)
         _range("AWS_MAX_ATTEMPTS", self.max_attempts, 1, 20)
+        _choice(ENV_EFFECT_MODE, self.effect_mode, EFFECT_MODES)
+        if 0 < self.idempotency_ttl_seconds < MIN_IDEMPOTENCY_TTL_SECONDS or (
+            self.idempotency_ttl_seconds < 0
+        ):
+            raise ConfigError(
+                f"{ENV_IDEMPOTENCY_TTL_SECONDS}={self.idempotency_ttl_seconds} is out of range: "
+                f"{_hint(ENV_IDEMPOTENCY_TTL_SECONDS)}"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -199,6 +221,9 @@ def _choice(var: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 _ENV_NAMES = {
+    "idempotency_ttl_seconds": ENV_IDEMPOTENCY_TTL_SECONDS,
+    "effects_table": ENV_EFFECTS_TABLE,
+    "effect_mode": ENV_EFFECT_MODE,
     "region": "AWS_REGION",
     "retry_mode": "AWS_RETRY_MODE",
     "max_attempts": "AWS_MAX_ATTEMPTS",
@@ -214,6 +239,10 @@ _HINTS = {
     "RELEASE_BACKOFF_SECONDS": f"allowed 0..{MAX_VISIBILITY_TIMEOUT_SECONDS}",
     "AWS_MAX_ATTEMPTS": "allowed 1..20",
     "CHAOS_SEED": "any integer",
+    ENV_IDEMPOTENCY_TTL_SECONDS: (
+        f"allowed 0 (records never expire) or >= {MIN_IDEMPOTENCY_TTL_SECONDS} "
+        "(a record must outlive the longest lease)"
+    ),
 }
 
 
@@ -245,4 +274,6 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "release_backoff_seconds": _int,
     "retry_mode": _lower,
     "max_attempts": _int,
+    "idempotency_ttl_seconds": _int,
+    "effect_mode": _lower,
 }

@@ -36,6 +36,9 @@ EV_HEARTBEAT_CEILING: Final = "message.heartbeat_ceiling"
 EV_STALE_RECEIPT: Final = "message.stale_receipt"
 EV_AWS_ERROR: Final = "message.aws_error"
 EV_ID_COLLISION: Final = "message.id_collision"
+#: the drain ended while this message's handler still ran: it stays in flight (never released
+#: under a running handler) and reappears when its visibility runs out (``stage``)
+EV_LEFT_IN_FLIGHT: Final = "message.left_in_flight"
 
 #: one handler execution: ``execution_id``, ``message_id``, ``attempt`` (and on finish ``outcome``)
 EV_HANDLER_STARTED: Final = "handler.started"
@@ -80,6 +83,8 @@ ENV_CONSUMER_ID: Final = "CONSUMER_ID"
 ENV_RUN_ID: Final = "SQSKIT_RUN_ID"
 ENV_LOG_FORMAT: Final = "LOG_FORMAT"
 ENV_CHAOS_SEED: Final = "CHAOS_SEED"
+#: seconds an idempotency record lives (written as ``expires_at``); 0 writes no expiry
+ENV_IDEMPOTENCY_TTL_SECONDS: Final = "IDEMPOTENCY_TTL_SECONDS"
 #: how the kit's demo handler applies its effect: keyed by the message id, or once per execution
 ENV_EFFECT_MODE: Final = "EFFECT_MODE"
 EFFECT_IDEMPOTENT: Final = "idempotent"
@@ -117,3 +122,38 @@ EFFECT_RANGE_KEY: Final = "effect_id"
 EFFECT_CONSUMER_ID: Final = "consumer_id"
 EFFECT_APPLIED_AT: Final = "applied_at"
 """N: epoch milliseconds."""
+EFFECT_EXECUTION_ID: Final = "execution_id"
+"""S: the handler execution that applied the effect (``handler.started``'s ``execution_id``)."""
+EFFECT_ATTEMPT: Final = "attempt"
+"""N: that execution's attempt (the fencing token)."""
+
+# -- message identity -------------------------------------------------------------------------
+
+#: A payload ``id`` must be a non-empty string of at most this many bytes in UTF-8 (DynamoDB's
+#: partition key limit); anything else is poison. Without an ``id``, the SQS MessageId is used.
+PAYLOAD_ID_MAX_BYTES: Final = 2048
+
+
+def payload_id_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a payload ``id`` (the message is then poison), or None if it can.
+
+    The one rule the kit's worker and the oracle share. Only strings: converting 1 and "1" to
+    the same id would make two different messages one.
+    """
+    if not isinstance(value, str):
+        return f"payload id must be a string (got {type(value).__name__})"
+    if not value.strip():
+        return "payload id is empty"
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # JSON can spell a lone surrogate ("\\ud800"); UTF-8 cannot
+        return "payload id is not valid Unicode (a lone surrogate)"
+    if size > PAYLOAD_ID_MAX_BYTES:
+        return f"payload id is {size} bytes in UTF-8: at most {PAYLOAD_ID_MAX_BYTES}"
+    return None
+
+
+# -- idempotency tables -------------------------------------------------------------------------
+
+IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expires_at"
+"""N: epoch seconds; the status table's TTL attribute, written on status and completed items."""

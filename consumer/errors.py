@@ -14,5 +14,9 @@ class ConfigError(ConsumerError):
     """A variable is missing or out of range; the message names it and the allowed values."""
 
 
+class StoreConflict(ConsumerError):
+    """A store write kept colliding with concurrent writes to the same item; retry later."""
+
+
 class PoisonMessage(ConsumerError):
     """The message body cannot be processed at all (not JSON, or JSON that is not an object)."""

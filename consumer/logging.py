@@ -1,8 +1,9 @@
 """Structured logs: dotted event names and bound fields, rendered as JSON lines or text at the edge.
 
-Library code logs ``log.info("message.completed", extra={...})``; only ``configure()`` (called
-by ``python -m consumer``) decides how lines look. In JSON mode every line on stdout is one
-object with at least ``ts``, ``level``, ``event`` and ``consumer_id``.
+Library code logs ``log.info(EV_COMPLETED, extra={...})``, with event names from
+``consumer.contract``; only ``configure()`` (called by ``python -m consumer``) decides how lines
+look. In JSON mode every line on stdout is one object with at least ``ts``, ``level``,
+``event`` and ``consumer_id``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
 }
 
 # Fields printed first, in this order, when present.
-_LEADING = ("consumer_id", "message_id", "sqs_message_id", "receive_count", "attempt")
+_LEADING = (
+    "consumer_id",
+    "message_id",
+    "sqs_message_id",
+    "receive_count",
+    "attempt",
+    "execution_id",
+)
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from consumer.contract import PAYLOAD_ID_MAX_BYTES, payload_id_problem
 from consumer.errors import PoisonMessage
 
 
@@ -24,7 +26,16 @@ class Message:
     """The fencing token: 1 on first processing, +1 on every takeover (0 before the claim)."""
     sent_at: int | None = None
     receipt_handle: str = field(default="", repr=False)
+    body_hash: str | None = field(default=None, repr=False)
+    """SHA-256 of the body without ``sent_at`` (see ``body_hash()``): two different messages
+    that share an id are told apart by it."""
+    execution_id: str = ""
+    """Unique per handler execution (the ``execution_id`` of ``handler.started``/``finished``);
+    a side effect written with it can be traced to the execution that applied it."""
 
+
+# DynamoDB's limit on a partition key value: the id is the hash key of the status table.
+MAX_ID_BYTES = PAYLOAD_ID_MAX_BYTES
 
 Handler = Callable[[Message], None]
 """A user's work: return to complete the message, raise to leave it for a retry / the DLQ."""
@@ -48,14 +59,7 @@ def parse(raw: Mapping[str, Any], *, sequence: int) -> Message:
         raise PoisonMessage(f"body is JSON but not an object (got {type(body).__name__})")
     message_id = sqs_id
     if body.get("id") is not None:
-        given = body["id"]
-        if isinstance(given, bool) or not isinstance(given, str | int | float):
-            raise PoisonMessage(
-                f"payload id must be a string or a number (got {type(given).__name__})"
-            )
-        message_id = str(given)
-        if not message_id.strip():
-            raise PoisonMessage("payload id is empty")
+        message_id = _payload_id(body["id"])
     sent_at = body.get("sent_at")
     return Message(
         message_id=message_id,
@@ -67,4 +71,26 @@ def parse(raw: Mapping[str, Any], *, sequence: int) -> Message:
         if isinstance(sent_at, int | float) and not isinstance(sent_at, bool)
         else None,
         receipt_handle=str(raw.get("ReceiptHandle", "")),
+        body_hash=body_hash(body),
     )
+
+
+def body_hash(body: Mapping[str, Any]) -> str:
+    """The identity of a body: SHA-256 (hex) of its canonical JSON without ``sent_at``.
+
+    The producer stamps ``sent_at`` when a message goes out, so a resend of the same id
+    differs only there; any other difference makes it a different message.
+    """
+    canonical = json.dumps(
+        {k: v for k, v in body.items() if k != "sent_at"}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _payload_id(given: Any) -> str:
+    """The payload's ``id`` as the message's identity, or PoisonMessage with the reason."""
+    problem = payload_id_problem(given)
+    if problem is not None:
+        raise PoisonMessage(problem)
+    assert isinstance(given, str)
+    return given

@@ -3,11 +3,15 @@
 ``Worker`` exposes ``start()`` / ``stop()`` / ``join()`` and installs no signal handlers; the
 entry point (``python -m consumer``) does that. Shutdown always follows the same order, each
 step logged as ``consumer.draining``: stop receiving, finish in-flight work (until the
-shutdown deadline when a stop was requested), release what could not finish
-(``ChangeMessageVisibility`` 0 and the lease ended), close.
+shutdown deadline when a stop was requested), release what has not started
+(``ChangeMessageVisibility`` 0 and the lease ended), close. A message whose handler still runs
+is never released: it stays in flight until its visibility runs out.
 
-Nothing here ever deletes a message that was not completed: poison messages and handler
-failures are released with a short backoff and left for the redrive policy.
+A receive asks for no more messages than there are free handler threads, so no message waits
+here, unheartbeated, while its visibility runs out. SQS calls go through ``QueueClient``.
+
+Nothing here ever deletes a message that was not completed: poison messages, id collisions
+and handler failures are released with a short backoff and left for the redrive policy.
 """
 
 from __future__ import annotations
@@ -17,39 +21,58 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from consumer.aws import build_client
 from consumer.chaos import AFTER_CLAIM, AFTER_RECEIVE, AFTER_WORK, BEFORE_DELETE, Chaos, CrashPlan
 from consumer.chaos import default_handler as _default_handler
 from consumer.config import MAX_BATCH, MAX_VISIBILITY_TIMEOUT_SECONDS, WorkerConfig
+from consumer.contract import (
+    EV_AWS_ERROR,
+    EV_COMPLETED,
+    EV_CONSUMER_DRAINING,
+    EV_CONSUMER_ERROR,
+    EV_CONSUMER_STARTED,
+    EV_CONSUMER_STOPPED,
+    EV_DUPLICATE,
+    EV_FAILED,
+    EV_FENCED,
+    EV_HANDLER_FINISHED,
+    EV_HANDLER_STARTED,
+    EV_HEARTBEAT,
+    EV_HEARTBEAT_CEILING,
+    EV_HEARTBEAT_FAILED,
+    EV_ID_COLLISION,
+    EV_IN_PROGRESS_ELSEWHERE,
+    EV_LEFT_IN_FLIGHT,
+    EV_POISON,
+    EV_RECEIVE_FAILED,
+    EV_RECEIVED,
+    EV_RELEASED,
+    EV_STALE_RECEIPT,
+    EV_TAKEOVER,
+    OUTCOME_ERROR,
+    OUTCOME_OK,
+)
+from consumer.effects import EffectsTable
 from consumer.errors import ConfigError, PoisonMessage
 from consumer.exit_codes import EXIT_OK, EXIT_UNEXPECTED
 from consumer.idempotency import (
     Claim,
+    ClaimVerdict,
     DynamoDBStore,
     IdempotencyStore,
     MemoryStore,
     Outcome,
-    Verdict,
 )
 from consumer.message import Handler, Message, parse, receive_count
+from consumer.queue_client import AWS_ERRORS, Change, QueueClient, QueueError
 
 log = logging.getLogger("consumer")
 
-# Receipt handles that SQS no longer honours: the message was redelivered, deleted or expired.
-_STALE_RECEIPT = {
-    "ReceiptHandleIsInvalid",
-    "InvalidParameterValue",
-    "MessageNotInflight",
-    "AWS.SimpleQueueService.MessageNotInflight",
-    "AWS.SimpleQueueService.ReceiptHandleIsInvalid",
-}
-_AWS_ERRORS = (ClientError, BotoCoreError)
 # Pause after a receive that failed even after botocore's retries, so an outage is not a spin.
 _RECEIVE_ERROR_PAUSE_S = 1.0
 # How long the drain waits for a handler that is finishing (completing, deleting) to let go.
@@ -67,6 +90,15 @@ class StopReason(enum.Enum):
     ERROR = "error"
 
 
+class _Stage(enum.Enum):
+    """Where a received message is in this process; the drain releases only WAITING ones."""
+
+    WAITING = "waiting"  # received: queued for a thread, being parsed or claimed
+    RUNNING = "running"  # its handler is executing
+    FINISHING = "finishing"  # the handler returned: recording, deleting or releasing it
+    DONE = "done"
+
+
 class _Action(enum.Enum):
     DELETE = "delete"
     RELEASE = "release"
@@ -82,8 +114,12 @@ class _Task:
     crash: CrashPlan | None = None
     message: Message | None = None
     claim: Claim | None = None
-    abandoned: bool = False
+    stage: _Stage = _Stage.WAITING
+    abandoned: bool = False  # given back to the queue: nothing more may be done with it
     heartbeat_due: float | None = None  # monotonic time of the next heartbeat
+    lease_expires_at: float = 0.0  # epoch seconds: the lease as last written by this worker
+    left_in_flight: bool = False  # the drain left it to its running handler
+    execution_id: str | None = None  # of the handler execution, once it started
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -98,6 +134,8 @@ class _Task:
         }
         if self.claim is not None:
             out["attempt"] = self.claim.attempt
+        if self.execution_id is not None:
+            out["execution_id"] = self.execution_id
         return out
 
 
@@ -110,12 +148,14 @@ class Counters:
     duplicates: int = 0
     in_progress_elsewhere: int = 0
     poison: int = 0
+    collisions: int = 0
     failed: int = 0
     fenced: int = 0
     released: int = 0
     deleted: int = 0
     stale_receipts: int = 0
     heartbeats: int = 0
+    heartbeat_failures: int = 0
     errors: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -147,8 +187,11 @@ class Worker:
         chaos: Chaos | None = None,
     ) -> None:
         self.config = config
+        # The default handler gets its effects table at start(), once a client exists.
+        self._uses_default_handler = handler is None
         self.handler: Handler = handler or _default_handler(config)
         self._sqs = sqs
+        self._queue: QueueClient | None = None
         self._dynamodb = dynamodb
         self._store = store
         self.chaos = chaos or Chaos(config)
@@ -164,16 +207,26 @@ class Worker:
         self._tasks: queue.Queue[_Task | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._heartbeat_stop = threading.Event()
-        self._deletes = _DeleteBatcher(self)
+        self._deletes = _DeleteBatcher(
+            flush=self._delete_batch, idle=self._idle, on_error=self._delete_loop_error
+        )
         self._started = False
 
     # -- public API --------------------------------------------------------------------------
 
     @property
     def store(self) -> IdempotencyStore:
+        """The idempotency store (built at ``start()`` unless one was given)."""
         if self._store is None:
             raise RuntimeError("the worker has not started")
         return self._store
+
+    @property
+    def queue(self) -> QueueClient:
+        """The queue adapter (built at ``start()``)."""
+        if self._queue is None:
+            raise RuntimeError("the worker has not started")
+        return self._queue
 
     def start(self) -> None:
         """Build what is missing, read the queue's visibility timeout, start the threads."""
@@ -183,7 +236,7 @@ class Worker:
         self._setup()
         self._log(
             logging.INFO,
-            "consumer.started",
+            EV_CONSUMER_STARTED,
             queue_url=self.config.queue_url,
             visibility_timeout=self.visibility_timeout,
             idempotency=self.store.name,
@@ -220,15 +273,27 @@ class Worker:
     # -- setup -------------------------------------------------------------------------------
 
     def _setup(self) -> None:
-        from consumer.aws import build_client
-
         c = self.config
         if self._sqs is None:
             self._sqs = build_client("sqs", c)
+        self._queue = QueueClient(
+            self._sqs,
+            c.queue_url,
+            wait_time_seconds=c.wait_time_seconds,
+            visibility_timeout=c.visibility_timeout_seconds,
+        )
+        if self._dynamodb is None and (
+            (self._store is None and c.uses_tables)
+            or (self._uses_default_handler and c.effects_table)
+        ):
+            self._dynamodb = build_client("dynamodb", c)
+        if self._uses_default_handler and c.effects_table:
+            effects = EffectsTable(
+                self._dynamodb, c.effects_table, consumer_id=c.consumer_id, mode=c.effect_mode
+            )
+            self.handler = _default_handler(c, effects=effects)
         if self._store is None:
             if c.uses_tables:
-                if self._dynamodb is None:
-                    self._dynamodb = build_client("dynamodb", c)
                 assert c.message_status_table and c.message_completed_table
                 self._store = DynamoDBStore(
                     c.consumer_id,
@@ -236,14 +301,12 @@ class Worker:
                     status_table=c.message_status_table,
                     completed_table=c.message_completed_table,
                     cache_size=c.idempotency_cache_size,
+                    ttl_seconds=c.idempotency_ttl_seconds,
                 )
             else:
                 self._store = MemoryStore(c.consumer_id, cache_size=c.idempotency_cache_size)
         if not self.visibility_timeout:
-            attrs = self._sqs.get_queue_attributes(
-                QueueUrl=c.queue_url, AttributeNames=["VisibilityTimeout"]
-            )
-            self.visibility_timeout = int(attrs["Attributes"]["VisibilityTimeout"])
+            self.visibility_timeout = self._queue.queue_visibility_timeout()
         if 0 < self.visibility_timeout <= c.heartbeat_seconds:
             raise ConfigError(
                 f"HEARTBEAT_SECONDS={c.heartbeat_seconds} is out of range: allowed 0 (off) or less "
@@ -264,7 +327,7 @@ class Worker:
         try:
             reason = self._receive_loop()
         except Exception:
-            log.exception("consumer.error", extra={"consumer_id": self.config.consumer_id})
+            log.exception(EV_CONSUMER_ERROR, extra={"consumer_id": self.config.consumer_id})
             self.counters.add("errors")
         finally:
             try:
@@ -274,7 +337,7 @@ class Worker:
                 self.exit_code = EXIT_UNEXPECTED if reason is StopReason.ERROR else EXIT_OK
                 self._log(
                     logging.INFO,
-                    "consumer.stopped",
+                    EV_CONSUMER_STOPPED,
                     reason=reason.value,
                     exit_code=self.exit_code,
                     counters=self.counters.as_dict(),
@@ -294,9 +357,12 @@ class Worker:
                 while len(self._inflight) >= c.concurrency and not self._stop_requested.is_set():
                     self._cond.wait(0.5)
                 busy = bool(self._inflight)
+                free = c.concurrency - len(self._inflight)
             if self._stop_requested.is_set():
                 return StopReason.DRAIN
-            wanted = c.max_messages
+            # Never more than the free handler slots: a message that waits here for a thread gets
+            # no heartbeat, and its visibility could run out before it even starts.
+            wanted = min(c.max_messages, free)
             if c.message_limit:
                 wanted = min(wanted, c.message_limit - received)
             messages = self._receive(wanted)
@@ -323,24 +389,15 @@ class Worker:
                 self._tasks.put(task)
 
     def _receive(self, wanted: int) -> list[dict[str, Any]] | None:
-        kwargs: dict[str, Any] = {
-            "QueueUrl": self.config.queue_url,
-            "MaxNumberOfMessages": wanted,
-            "WaitTimeSeconds": self.config.wait_time_seconds,
-            "AttributeNames": ["ApproximateReceiveCount", "SentTimestamp"],
-        }
-        if self.config.visibility_timeout_seconds:
-            kwargs["VisibilityTimeout"] = self.config.visibility_timeout_seconds
         try:
-            response = self._sqs.receive_message(**kwargs)
-        except _AWS_ERRORS as exc:
+            return self.queue.receive(wanted)
+        except QueueError as exc:
             self.counters.add("errors")
-            self._log(logging.ERROR, "consumer.receive_failed", error=str(exc))
+            self._log(logging.ERROR, EV_RECEIVE_FAILED, error=str(exc))
             return None
-        return list(response.get("Messages", []))
 
     def _drain(self, reason: StopReason) -> None:
-        self._log(logging.INFO, "consumer.draining", step="stop_receiving", reason=reason.value)
+        self._log(logging.INFO, EV_CONSUMER_DRAINING, step="stop_receiving", reason=reason.value)
         if self._stop_requested.is_set():
             self._hand_back_queued()
         with self._cond:
@@ -353,16 +410,21 @@ class Worker:
                 )
             leftover = list(self._inflight)
         self._log(
-            logging.INFO, "consumer.draining", step="finish_in_flight", unfinished=len(leftover)
+            logging.INFO, EV_CONSUMER_DRAINING, step="finish_in_flight", unfinished=len(leftover)
         )
-        for task in leftover:
-            self._abandon(task)
-        self._log(logging.INFO, "consumer.draining", step="release", released=len(leftover))
+        released = sum(self._give_back(task, "shutdown") for task in leftover)
+        self._log(
+            logging.INFO,
+            EV_CONSUMER_DRAINING,
+            step="release",
+            released=released,
+            left_in_flight=sum(t.left_in_flight for t in leftover),
+        )
         self._heartbeat_stop.set()
         for _ in range(self.config.concurrency):
             self._tasks.put(None)
         self._deletes.close()  # flushes the deletes still pending
-        self._log(logging.INFO, "consumer.draining", step="close")
+        self._log(logging.INFO, EV_CONSUMER_DRAINING, step="close")
 
     def _hand_back_queued(self) -> None:
         """Messages received but not started yet go back at once instead of waiting for a thread."""
@@ -373,24 +435,45 @@ class Worker:
                 return
             if task is None:
                 continue
-            self._abandon(task, reason="draining")
+            self._give_back(task, "draining")
             with self._cond:
                 self._inflight.discard(task)
                 self._cond.notify_all()
 
-    def _abandon(self, task: _Task, reason: str = "shutdown") -> None:
-        """Give an unfinished message back: lease ended, visible again at once."""
-        got = task.lock.acquire(timeout=_FINALIZE_GRACE_S)
+    def _give_back(self, task: _Task, reason: str) -> bool:
+        """Release a message whose handler has not started: lease ended, visible at once.
+
+        A message whose handler runs (or has returned and is being recorded) is never made
+        visible to others from here: it stays in flight, its heartbeat stops, and it
+        reappears when its visibility runs out. True if the message was released.
+        """
+        if not task.lock.acquire(timeout=_FINALIZE_GRACE_S):
+            # A completion or a beat holds it: never release without the lock.
+            self._leave_in_flight(task, "busy")
+            return False
         try:
-            if task.abandoned:
-                return
+            if task.abandoned or task.stage is _Stage.DONE:
+                return False
+            if task.stage is not _Stage.WAITING:
+                self._leave_in_flight(task, task.stage.value)
+                return False
             task.abandoned = True
-            if task.claim is not None:
-                self._guard(self.store.release, task.claim, task=task, what="lease_release")
+            self._release_lease(task)
             self._change_visibility(task, 0, reason=reason)
+            return True
         finally:
-            if got:
-                task.lock.release()
+            task.lock.release()
+
+    def _leave_in_flight(self, task: _Task, stage: str) -> None:
+        task.left_in_flight = True
+        task.heartbeat_due = None
+        self._log(
+            logging.WARNING,
+            EV_LEFT_IN_FLIGHT,
+            task=task,
+            stage=stage,
+            lease_expires_at=round(task.lease_expires_at, 3),
+        )
 
     # -- handler threads ---------------------------------------------------------------------
 
@@ -402,15 +485,12 @@ class Worker:
             try:
                 if self._stop_requested.is_set():
                     # Not started yet: hand it back rather than start work we may not finish.
-                    with task.lock:
-                        if not task.abandoned:
-                            task.abandoned = True
-                            self._change_visibility(task, 0, reason="draining")
+                    self._give_back(task, "draining")
                 else:
                     self._process(task)
             except Exception:
                 self.counters.add("errors")
-                log.exception("consumer.error", extra=self._fields(task))
+                log.exception(EV_CONSUMER_ERROR, extra=self._fields(task))
             finally:
                 with self._cond:
                     self._inflight.discard(task)
@@ -427,66 +507,122 @@ class Worker:
                 self._delete(task)
             elif action is _Action.RELEASE:
                 self._change_visibility(task, self.config.release_backoff_seconds, reason=reason)
+            task.stage = _Stage.DONE
 
-    def _handle(self, task: _Task) -> tuple[_Action, str]:  # noqa: PLR0911 - one exit per state
+    def _handle(self, task: _Task) -> tuple[_Action, str]:
         """Decide, do the work if it is ours, record it; return what to do with the message."""
+        decided = self._claim(task)
+        if decided is not None:
+            return decided
+        assert task.message is not None and task.claim is not None
+        with task.lock:
+            if task.abandoned:  # the drain gave it back while it was being claimed
+                self._release_lease(task)
+                return _Action.LEAVE, ""
+            task.stage = _Stage.RUNNING
+            if self.config.heartbeat_seconds > 0:
+                task.heartbeat_due = time.monotonic() + self.config.heartbeat_seconds
+        started = time.monotonic()
+        error = self._execute(task)
+        with task.lock:  # waits for a beat in progress, so completion never races it
+            task.stage = _Stage.FINISHING
+            task.heartbeat_due = None
+        if error is not None:
+            return self._failed(task, error)
+        self._checkpoint(task, AFTER_WORK)
+        return self._record(task, started)
+
+    def _execute(self, task: _Task) -> Exception | None:
+        """One handler execution, logged from start to finish; returns what it raised."""
+        assert task.message is not None
+        task.execution_id = uuid.uuid4().hex
+        task.message = replace(task.message, execution_id=task.execution_id)
+        self._log(logging.INFO, EV_HANDLER_STARTED, task=task)
+        started = time.monotonic()
+        error: Exception | None = None
+        try:
+            self.handler(task.message)
+        except Exception as exc:
+            error = exc
+        fields: dict[str, Any] = {
+            "outcome": OUTCOME_OK if error is None else OUTCOME_ERROR,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        }
+        if error is not None:
+            fields["error_type"] = type(error).__name__
+        self._log(logging.INFO, EV_HANDLER_FINISHED, task=task, **fields)
+        return error
+
+    def _claim(self, task: _Task) -> tuple[_Action, str] | None:
+        """Parse and claim the message; None when it is ours to work on, else what to do."""
         try:
             task.message = parse(task.raw, sequence=task.sequence)
         except PoisonMessage as exc:
-            self._log(logging.INFO, "message.received", task=task, sequence=task.sequence)
+            self._log(logging.INFO, EV_RECEIVED, task=task, sequence=task.sequence)
             self.counters.add("poison")
-            self._log(logging.WARNING, "message.poison", task=task, reason=str(exc))
+            self._log(logging.WARNING, EV_POISON, task=task, reason=str(exc))
             return _Action.RELEASE, "poison"
-        self._log(logging.INFO, "message.received", task=task, sequence=task.sequence)
+        self._log(logging.INFO, EV_RECEIVED, task=task, sequence=task.sequence)
         self._checkpoint(task, AFTER_RECEIVE)
 
         lease = task.received_at + task.visibility
         try:
-            decision = self.store.begin(task.message.message_id, lease)
-        except _AWS_ERRORS as exc:
+            decision = self.store.begin(task.message.message_id, lease, task.message.body_hash)
+        except Exception as exc:  # any store failure, AWS or not, is this message's failure
             return self._failed(task, exc)
-        if decision.verdict is Verdict.DUPLICATE:
+        if decision.verdict is ClaimVerdict.DUPLICATE:
             self.counters.add("duplicates")
-            self._log(logging.INFO, "message.duplicate", task=task, source=decision.source)
+            self._log(logging.INFO, EV_DUPLICATE, task=task, source=decision.source)
             return _Action.DELETE, ""
-        if decision.verdict is Verdict.BUSY:
+        if decision.verdict is ClaimVerdict.BUSY:
             self.counters.add("in_progress_elsewhere")
             other = decision.existing
             self._log(
                 logging.INFO,
-                "message.in_progress_elsewhere",
+                EV_IN_PROGRESS_ELSEWHERE,
                 task=task,
                 owner=other.owner if other else None,
                 lease_expires_at=other.lease_expires_at if other else None,
             )
             return _Action.RELEASE, "in_progress_elsewhere"
+        if decision.verdict is ClaimVerdict.COLLISION:
+            # Another message owns this id: never delete this one as its duplicate. Released,
+            # it is received again until the redrive policy dead-letters it.
+            self.counters.add("collisions")
+            self._log(
+                logging.ERROR,
+                EV_ID_COLLISION,
+                task=task,
+                body_hash=task.message.body_hash,
+                other_body_hash=decision.other_body_hash,
+                source=decision.source,
+            )
+            return _Action.RELEASE, "id_collision"
 
         assert decision.claim is not None
         task.claim = decision.claim
+        task.lease_expires_at = decision.claim.lease_expires_at
         task.message = replace(task.message, attempt=decision.claim.attempt)
         if decision.claim.takeover:
             self._log(
                 logging.INFO,
-                "message.takeover",
+                EV_TAKEOVER,
                 task=task,
                 previous_owner=decision.claim.previous_owner,
             )
         self._checkpoint(task, AFTER_CLAIM)
-        started = time.monotonic()
-        try:
-            with self._heartbeat(task):
-                self.handler(task.message)
-        except Exception as exc:
-            return self._failed(task, exc)
-        self._checkpoint(task, AFTER_WORK)
+        return None
 
+    def _record(self, task: _Task, started: float) -> tuple[_Action, str]:
+        """The handler returned: record the completion (or learn we were fenced)."""
+        assert task.message is not None and task.claim is not None
         with task.lock:
             if task.abandoned:
                 return _Action.LEAVE, ""
             completed_at = int(time.time() * 1000)
             try:
                 outcome = self.store.complete(task.claim, completed_at)
-            except _AWS_ERRORS as exc:
+            except Exception as exc:  # any store failure, AWS or not, is this message's failure
                 return self._failed(task, exc)
         if outcome is Outcome.COMPLETED:
             self.counters.add("completed")
@@ -496,47 +632,39 @@ class Worker:
             }
             if task.message.sent_at is not None:
                 extra["sent_at"] = task.message.sent_at
-            self._log(logging.INFO, "message.completed", task=task, **extra)
+            self._log(logging.INFO, EV_COMPLETED, task=task, **extra)
             return _Action.DELETE, ""
         if outcome is Outcome.ALREADY_COMPLETED:
             self.counters.add("duplicates")
-            self._log(logging.INFO, "message.duplicate", task=task, source="completion")
+            self._log(logging.INFO, EV_DUPLICATE, task=task, source="completion")
             return _Action.DELETE, ""
         # Fenced: another worker holds this message now; its receipt handle, not ours, counts.
         self.counters.add("fenced")
-        self._log(logging.WARNING, "message.fenced", task=task)
+        self._log(logging.WARNING, EV_FENCED, task=task)
         return _Action.LEAVE, ""
 
     def _failed(self, task: _Task, exc: BaseException) -> tuple[_Action, str]:
         self.counters.add("failed")
         self._log(
             logging.WARNING,
-            "message.failed",
+            EV_FAILED,
             task=task,
             error=str(exc),
             error_type=type(exc).__name__,
         )
+        self._release_lease(task)
+        return _Action.RELEASE, "failed"
+
+    def _release_lease(self, task: _Task) -> None:
+        """End our lease now, so the next receiver takes over at once (best effort)."""
         if task.claim is not None:
             self._guard(self.store.release, task.claim, task=task, what="lease_release")
-        return _Action.RELEASE, "failed"
 
     def _checkpoint(self, task: _Task, point: str) -> None:
         if task.crash is not None and task.crash.point == point:
             self.chaos.crash(task.crash, self._fields(task))
 
     # -- heartbeat ---------------------------------------------------------------------------
-
-    @contextmanager
-    def _heartbeat(self, task: _Task) -> Iterator[None]:
-        if self.config.heartbeat_seconds <= 0:
-            yield
-            return
-        task.heartbeat_due = time.monotonic() + self.config.heartbeat_seconds
-        try:
-            yield
-        finally:
-            with task.lock:  # waits for a beat in progress, so completion never races it
-                task.heartbeat_due = None
 
     def _heartbeat_loop(self) -> None:
         tick = min(0.25, self.config.heartbeat_seconds / 4)
@@ -549,9 +677,15 @@ class Worker:
                     if t.heartbeat_due is not None and t.heartbeat_due <= now
                 ]
             for task in due:
-                self._beat(task)
+                try:
+                    self._beat(task)
+                except Exception:  # a bug in one beat must not end every later one
+                    self.counters.add("errors")
+                    log.exception(EV_CONSUMER_ERROR, extra=self._fields(task))
 
     def _beat(self, task: _Task) -> None:
+        """Extend the visibility, then the lease. A failure of either is retried on the next
+        tick; only a stale receipt handle or a lease taken over stops the heartbeat for good."""
         c = self.config
         with task.lock:
             if task.heartbeat_due is None or task.abandoned or task.claim is None:
@@ -563,33 +697,49 @@ class Worker:
             extend = int(min(task.visibility, ceiling - _CEILING_MARGIN_S - now))
             if extend <= 0:
                 task.heartbeat_due = None
-                self._log(logging.WARNING, "message.heartbeat_ceiling", task=task)
+                self._log(logging.WARNING, EV_HEARTBEAT_CEILING, task=task)
                 return
-            if not self._guard(
-                self._sqs.change_message_visibility,
-                task=task,
-                what="heartbeat",
-                QueueUrl=c.queue_url,
-                ReceiptHandle=task.receipt_handle,
-                VisibilityTimeout=extend,
-            ):
+            changed = self.queue.extend(task.receipt_handle, extend)
+            if changed.status is Change.STALE:
                 task.heartbeat_due = None
+                self._log_change_failure(task, "heartbeat", changed.status, changed.error)
+                return
+            if changed.status is Change.ERROR:
+                self._beat_failed(task, "change_visibility", changed.error)
                 return
             lease = now + extend
-            ours = self._guard(self.store.extend, task.claim, lease, task=task, what="heartbeat")
-            if ours is False:
-                task.heartbeat_due = None
-                self._log(logging.WARNING, "message.fenced", task=task, during="heartbeat")
+            try:
+                ours = self.store.extend(task.claim, lease)
+            except Exception as exc:  # any store failure: the lease may still be ours
+                self._beat_failed(task, "lease", f"{type(exc).__name__}: {exc}")
                 return
+            if not ours:
+                task.heartbeat_due = None
+                self._log(logging.WARNING, EV_FENCED, task=task, during="heartbeat")
+                return
+            task.lease_expires_at = lease
             self.counters.add("heartbeats")
             self._log(
                 logging.INFO,
-                "message.heartbeat",
+                EV_HEARTBEAT,
                 task=task,
                 visibility=extend,
                 lease_expires_at=round(lease, 3),
             )
             task.heartbeat_due = time.monotonic() + c.heartbeat_seconds
+
+    def _beat_failed(self, task: _Task, operation: str, error: str) -> None:
+        """A transient failure: not a heartbeat; the next tick tries again (caller holds lock)."""
+        self.counters.add("heartbeat_failures")
+        self._log(
+            logging.WARNING,
+            EV_HEARTBEAT_FAILED,
+            task=task,
+            operation=operation,
+            error=error,
+            lease_live=task.lease_expires_at > time.time(),
+        )
+        task.heartbeat_due = time.monotonic()
 
     # -- SQS calls ---------------------------------------------------------------------------
 
@@ -602,81 +752,47 @@ class Worker:
 
     def _delete_batch(self, tasks: list[_Task]) -> None:
         """One DeleteMessageBatch; a stale receipt handle is a warning for that message only."""
-        entries = [{"Id": str(i), "ReceiptHandle": t.receipt_handle} for i, t in enumerate(tasks)]
-        try:
-            response = self._sqs.delete_message_batch(
-                QueueUrl=self.config.queue_url, Entries=entries
-            )
-        except _AWS_ERRORS as exc:
-            self.counters.add("errors", len(tasks))
-            for task in tasks:
-                self._log(
-                    logging.ERROR,
-                    "message.aws_error",
-                    task=task,
-                    operation="delete",
-                    error=str(exc),
-                )
-            return
-        self.counters.add("deleted", len(response.get("Successful", [])))
-        for failure in response.get("Failed", []):
-            task = tasks[int(failure["Id"])]
-            code = str(failure.get("Code", ""))
-            if code in _STALE_RECEIPT:
-                self.counters.add("stale_receipts")
-                self._log(
-                    logging.WARNING,
-                    "message.stale_receipt",
-                    task=task,
-                    operation="delete",
-                    error=code,
-                )
-            else:
-                self.counters.add("errors")
-                self._log(
-                    logging.ERROR,
-                    "message.aws_error",
-                    task=task,
-                    operation="delete",
-                    error=f"{code}: {failure.get('Message', '')}",
-                )
+        by_handle = {t.receipt_handle: t for t in tasks}
+        deleted, stale, failed = self.queue.delete_batch(list(by_handle))
+        self.counters.add("deleted", len(deleted))
+        for handle, code in stale:
+            self._log_change_failure(by_handle[handle], "delete", Change.STALE, code)
+        for handle, error in failed:
+            self._log_change_failure(by_handle[handle], "delete", Change.ERROR, error)
+
+    def _delete_loop_error(self) -> None:
+        self.counters.add("errors")
+        log.exception(EV_CONSUMER_ERROR, extra=self._fields())
 
     def _change_visibility(self, task: _Task, seconds: int, *, reason: str) -> None:
-        if self._guard(
-            self._sqs.change_message_visibility,
-            task=task,
-            what="release",
-            QueueUrl=self.config.queue_url,
-            ReceiptHandle=task.receipt_handle,
-            VisibilityTimeout=seconds,
-        ):
+        changed = self.queue.release(task.receipt_handle, seconds)
+        if changed.status is Change.OK:
             self.counters.add("released")
-            self._log(
-                logging.INFO, "message.released", task=task, visibility=seconds, reason=reason
-            )
+            self._log(logging.INFO, EV_RELEASED, task=task, visibility=seconds, reason=reason)
+        else:
+            self._log_change_failure(task, "release", changed.status, changed.error)
 
-    def _guard(self, call: Any, *args: Any, task: _Task, what: str, **kwargs: Any) -> Any:
-        """Run one AWS call that must never crash the worker; None (or False) when it failed."""
-        try:
-            result = call(*args, **kwargs)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in _STALE_RECEIPT:
-                self.counters.add("stale_receipts")
-                self._log(
-                    logging.WARNING, "message.stale_receipt", task=task, operation=what, error=code
-                )
-            else:
-                self.counters.add("errors")
-                self._log(
-                    logging.ERROR, "message.aws_error", task=task, operation=what, error=str(exc)
-                )
-            return None
-        except BotoCoreError as exc:
+    def _log_change_failure(self, task: _Task, operation: str, status: Change, error: str) -> None:
+        """A queue call about one message failed: stale handles warn, other failures are errors."""
+        if status is Change.STALE:
+            self.counters.add("stale_receipts")
+            self._log(
+                logging.WARNING, EV_STALE_RECEIPT, task=task, operation=operation, error=error
+            )
+        else:
             self.counters.add("errors")
-            self._log(logging.ERROR, "message.aws_error", task=task, operation=what, error=str(exc))
-            return None
-        return True if result is None or isinstance(result, dict) else result
+            self._log(logging.ERROR, EV_AWS_ERROR, task=task, operation=operation, error=error)
+
+    def _guard(self, call: Any, *args: Any, task: _Task, what: str) -> Any:
+        """Run one store call that must never crash the worker; None when it failed."""
+        try:
+            return call(*args)
+        except AWS_ERRORS as exc:
+            self._log_change_failure(task, what, Change.ERROR, str(exc))
+        except Exception:  # not an AWS error: a bug or a broken client, logged with its trace
+            self.counters.add("errors")
+            log.exception(EV_CONSUMER_ERROR, extra={**self._fields(task), "operation": what})
+        return None
 
     # -- logging -----------------------------------------------------------------------------
 
@@ -696,21 +812,41 @@ class _DeleteBatcher:
 
     A batch goes out when it is full, when the worker has nothing else in flight (so a
     one-at-a-time worker deletes at once), when its oldest entry has waited
-    ``_MAX_DELETE_DELAY_S``, or at close. A crash loses what is pending, like any crash
-    between processing and delete: the redelivery is then a recorded duplicate.
+    ``_MAX_DELETE_DELAY_S``, or at close; after close, each delete goes out at once. A crash
+    loses what is pending, like any crash between processing and delete: the redelivery is
+    then a recorded duplicate.
+
+    ``flush`` sends one batch, ``idle`` says whether nothing else is in flight, and
+    ``on_error`` is called (inside ``except``) when ``flush`` raised.
     """
 
-    def __init__(self, worker: Worker) -> None:
-        self._worker = worker
+    def __init__(
+        self,
+        *,
+        flush: Callable[[list[_Task]], None],
+        idle: Callable[[], bool],
+        on_error: Callable[[], None],
+    ) -> None:
+        self._flush = flush
+        self._idle = idle
+        self._on_error = on_error
         self._cond = threading.Condition()
         self._pending: list[tuple[float, _Task]] = []
         self._closed = False
+        self._stopped = False  # the run loop has returned: nothing more will be batched
         self._finished = threading.Event()
 
     def add(self, task: _Task) -> None:
         with self._cond:
-            self._pending.append((time.monotonic(), task))
-            self._cond.notify()
+            if not self._stopped:
+                self._pending.append((time.monotonic(), task))
+                self._cond.notify()
+                return
+        # Closed already: a handler the drain left in flight returned afterwards.
+        try:
+            self._flush([task])
+        except Exception:
+            self._on_error()
 
     def poke(self) -> None:
         with self._cond:
@@ -734,14 +870,14 @@ class _DeleteBatcher:
                         else:
                             self._cond.wait()
                     if not self._pending:
+                        self._stopped = True
                         return
                     batch = [task for _, task in self._pending[:MAX_BATCH]]
                     del self._pending[:MAX_BATCH]
                 try:
-                    self._worker._delete_batch(batch)
+                    self._flush(batch)
                 except Exception:  # a bug here must not stop every later delete
-                    self._worker.counters.add("errors")
-                    log.exception("consumer.error", extra=self._worker._fields())
+                    self._on_error()
         finally:
             self._finished.set()
 
@@ -752,4 +888,4 @@ class _DeleteBatcher:
             return False
         if time.monotonic() - self._pending[0][0] >= _MAX_DELETE_DELAY_S:
             return True
-        return self._worker._idle()
+        return self._idle()

@@ -4,11 +4,11 @@ from consumer.idempotency.base import (
     COMPLETED,
     STARTED,
     Claim,
+    ClaimVerdict,
     Decision,
     IdempotencyStore,
     Outcome,
     StatusRecord,
-    Verdict,
 )
 from consumer.idempotency.dynamodb import DynamoDBStore
 from consumer.idempotency.memory import MemoryStore
@@ -17,11 +17,11 @@ __all__ = [
     "COMPLETED",
     "STARTED",
     "Claim",
+    "ClaimVerdict",
     "Decision",
     "DynamoDBStore",
     "IdempotencyStore",
     "MemoryStore",
     "Outcome",
     "StatusRecord",
-    "Verdict",
 ]

@@ -5,6 +5,10 @@ Common path cost for a first-time message: one conditional ``PutItem`` (STARTED)
 ``PutItem`` returns the existing item (``ReturnValuesOnConditionCheckFailure``), so deciding
 what to do with a duplicate costs no extra read.
 
+Every write of a status or completed item also sets ``expires_at`` (epoch seconds, the
+status table's TTL attribute) to ``ttl_seconds`` from now, so records expire without a write of
+their own; ``ttl_seconds=0`` writes none.
+
 The client is injected (a low-level ``boto3.client("dynamodb")``); retries of throttling and
 5xx errors are botocore's job (its retry mode), not this module's.
 """
@@ -15,6 +19,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from consumer.aws import CONDITION_FAILED, error_code
+from consumer.config import DEFAULT_IDEMPOTENCY_TTL_SECONDS
+from consumer.contract import IDEMPOTENCY_TTL_ATTRIBUTE
+from consumer.errors import StoreConflict
 from consumer.idempotency.base import (
     COMPLETED,
     STARTED,
@@ -25,7 +33,6 @@ from consumer.idempotency.base import (
     StatusRecord,
 )
 
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 _CANCELLED = "TransactionCanceledException"
 # A transaction that collides with another write to the same item is cancelled, not retried
 # by botocore; it is a semantic conflict, so the state is read again and the write retried.
@@ -38,6 +45,8 @@ _NAMES = {
     "#o": "owner",
     "#l": "lease_expires_at",
     "#u": "updated_at",
+    "#h": "body_hash",
+    "#x": IDEMPOTENCY_TTL_ATTRIBUTE,
 }
 
 
@@ -47,10 +56,6 @@ def _n(value: float) -> dict[str, str]:
 
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class DynamoDBStore(IdempotencyStore):
@@ -67,11 +72,19 @@ class DynamoDBStore(IdempotencyStore):
         completed_table: str,
         cache_size: int = 1000,
         clock: Clock | None = None,
+        ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS,
     ) -> None:
         super().__init__(owner, cache_size=cache_size, clock=clock)
         self._ddb = client
         self.status_table = status_table
         self.completed_table = completed_table
+        self.ttl_seconds = ttl_seconds
+
+    def _expiry(self, now: float) -> dict[str, dict[str, str]]:
+        """The TTL attribute for an item written at ``now`` (nothing when TTL is off)."""
+        if not self.ttl_seconds:
+            return {}
+        return {IDEMPOTENCY_TTL_ATTRIBUTE: _n(int(now) + self.ttl_seconds)}
 
     # -- primitives --------------------------------------------------------------------------
 
@@ -79,12 +92,12 @@ class DynamoDBStore(IdempotencyStore):
         try:
             self._ddb.put_item(
                 TableName=self.status_table,
-                Item=_item(record),
+                Item={**_item(record), **self._expiry(record.updated_at)},
                 ConditionExpression="attribute_not_exists(message_id)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _code(exc) != _CONDITION_FAILED:
+            if error_code(exc) != CONDITION_FAILED:
                 raise
             item: Any = exc.response.get("Item")
             return _record(item) if item else self._get(record.message_id)
@@ -98,18 +111,26 @@ class DynamoDBStore(IdempotencyStore):
         return _record(item) if item else None
 
     def _takeover(self, record: StatusRecord, *, expected_attempts: int, now: float) -> bool:
+        update = "SET #s = :started, #a = :new, #o = :me, #l = :lease, #u = :now"
+        values = {
+            ":started": _s(STARTED),
+            ":new": _n(record.attempts),
+            ":me": _s(record.owner),
+            ":lease": _n(record.lease_expires_at),
+            ":now": _n(now),
+            ":expected": _n(expected_attempts),
+        }
+        if record.body_hash is not None:  # a record written without one learns it now
+            update += ", #h = :hash"
+            values[":hash"] = _s(record.body_hash)
+        if self.ttl_seconds:
+            update += ", #x = :expires"
+            values[":expires"] = self._expiry(now)[IDEMPOTENCY_TTL_ATTRIBUTE]
         return self._conditional_update(
             record.message_id,
-            update="SET #s = :started, #a = :new, #o = :me, #l = :lease, #u = :now",
+            update=update,
             condition="#s = :started AND #a = :expected AND #l <= :now",
-            values={
-                ":started": _s(STARTED),
-                ":new": _n(record.attempts),
-                ":me": _s(record.owner),
-                ":lease": _n(record.lease_expires_at),
-                ":now": _n(now),
-                ":expected": _n(expected_attempts),
-            },
+            values=values,
         )
 
     def _set_lease(self, claim: Claim, lease_expires_at: float, *, now: float) -> bool:
@@ -133,7 +154,7 @@ class DynamoDBStore(IdempotencyStore):
                     TransactItems=self._completion(claim, completed_at_ms, now)
                 )
             except ClientError as exc:
-                if _code(exc) != _CANCELLED:
+                if error_code(exc) != _CANCELLED:
                     raise
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
@@ -149,43 +170,45 @@ class DynamoDBStore(IdempotencyStore):
                     continue
                 return Outcome.FENCED
             return Outcome.COMPLETED
-        return Outcome.FENCED
+        # Still ours, never written: not fenced. The caller's failure path ends the lease.
+        raise StoreConflict(
+            f"completing {claim.message_id!r} collided with concurrent writes "
+            f"{_MAX_CONFLICT_ROUNDS} times"
+        )
 
     # -- helpers -----------------------------------------------------------------------------
 
     def _completion(self, claim: Claim, completed_at_ms: int, now: float) -> list[dict[str, Any]]:
         key = {"message_id": _s(claim.message_id)}
+        expiry = self._expiry(now)
+        update = "SET #s = :completed, #u = :now"
+        names = {"#s": "status", "#o": "owner", "#a": "attempts", "#u": "updated_at"}
+        values = {
+            ":completed": _s(COMPLETED),
+            ":started": _s(STARTED),
+            ":me": _s(claim.owner),
+            ":attempt": _n(claim.attempt),
+            ":now": _n(now),
+        }
+        if expiry:  # the record lives ttl_seconds from its completion
+            update += ", #x = :expires"
+            names["#x"] = IDEMPOTENCY_TTL_ATTRIBUTE
+            values[":expires"] = expiry[IDEMPOTENCY_TTL_ATTRIBUTE]
         return [
             {
                 "Update": {
                     "TableName": self.status_table,
                     "Key": key,
-                    "UpdateExpression": "SET #s = :completed, #u = :now",
+                    "UpdateExpression": update,
                     "ConditionExpression": "#s = :started AND #o = :me AND #a = :attempt",
-                    "ExpressionAttributeNames": {
-                        "#s": "status",
-                        "#o": "owner",
-                        "#a": "attempts",
-                        "#u": "updated_at",
-                    },
-                    "ExpressionAttributeValues": {
-                        ":completed": _s(COMPLETED),
-                        ":started": _s(STARTED),
-                        ":me": _s(claim.owner),
-                        ":attempt": _n(claim.attempt),
-                        ":now": _n(now),
-                    },
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
                 }
             },
             {
                 "Put": {
                     "TableName": self.completed_table,
-                    "Item": {
-                        "message_id": _s(claim.message_id),
-                        "completed_at": _n(completed_at_ms),
-                        "owner": _s(claim.owner),
-                        "attempts": _n(claim.attempt),
-                    },
+                    "Item": {**_completed_item(claim, completed_at_ms), **expiry},
                     "ConditionExpression": "attribute_not_exists(message_id)",
                 }
             },
@@ -205,7 +228,7 @@ class DynamoDBStore(IdempotencyStore):
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if _code(exc) == _CONDITION_FAILED:
+            if error_code(exc) == CONDITION_FAILED:
                 return False
             raise
         return True
@@ -218,12 +241,15 @@ class DynamoDBStore(IdempotencyStore):
         item = response.get("Item")
         if not item:
             return None
-        return {
+        out: dict[str, Any] = {
             "message_id": item["message_id"]["S"],
             "completed_at": int(float(item["completed_at"]["N"])),
             "owner": item["owner"]["S"],
             "attempts": int(float(item["attempts"]["N"])),
         }
+        if "body_hash" in item:
+            out["body_hash"] = item["body_hash"]["S"]
+        return out
 
     def status_item(self, message_id: str) -> StatusRecord | None:
         """The status item (for tests, tools and the oracle)."""
@@ -240,7 +266,7 @@ def _still_ours(current: StatusRecord | None, claim: Claim) -> bool:
 
 
 def _item(record: StatusRecord) -> dict[str, Any]:
-    return {
+    item = {
         "message_id": _s(record.message_id),
         "status": _s(record.status),
         "attempts": _n(record.attempts),
@@ -248,6 +274,21 @@ def _item(record: StatusRecord) -> dict[str, Any]:
         "lease_expires_at": _n(record.lease_expires_at),
         "updated_at": _n(record.updated_at),
     }
+    if record.body_hash is not None:
+        item["body_hash"] = _s(record.body_hash)
+    return item
+
+
+def _completed_item(claim: Claim, completed_at_ms: int) -> dict[str, Any]:
+    item = {
+        "message_id": _s(claim.message_id),
+        "completed_at": _n(completed_at_ms),
+        "owner": _s(claim.owner),
+        "attempts": _n(claim.attempt),
+    }
+    if claim.body_hash is not None:
+        item["body_hash"] = _s(claim.body_hash)
+    return item
 
 
 def _record(item: dict[str, Any]) -> StatusRecord:
@@ -258,4 +299,5 @@ def _record(item: dict[str, Any]) -> StatusRecord:
         owner=item.get("owner", {}).get("S", ""),
         lease_expires_at=float(item.get("lease_expires_at", {}).get("N", "0")),
         updated_at=float(item.get("updated_at", {}).get("N", "0")),
+        body_hash=item["body_hash"]["S"] if "body_hash" in item else None,
     )

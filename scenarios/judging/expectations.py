@@ -19,6 +19,7 @@ from consumer.contract import (
     EV_DUPLICATE,
     EV_FENCED,
     EV_IN_PROGRESS_ELSEWHERE,
+    EV_LEFT_IN_FLIGHT,
     EV_POISON,
     EV_RECEIVED,
     EV_RELEASED,
@@ -298,7 +299,11 @@ class KilledMessageRecovered:
 
 @dataclass(frozen=True)
 class DrainedOnSigterm:
-    """A SIGTERMed consumer finished or released its in-flight work and exited 0."""
+    """A SIGTERMed consumer finished or released its in-flight work and exited 0.
+
+    A message whose handler was still running at the shutdown deadline is left in flight (never
+    released while it runs, so no second execution overlaps it) and counts as drained.
+    """
 
     @property
     def name(self) -> str:
@@ -309,7 +314,7 @@ class DrainedOnSigterm:
         if not terms:
             return CheckResult(self.name, False, "no consumer got SIGTERM")
         problems = []
-        finished = released = 0
+        finished = released = left = 0
         for term in terms:
             who = term.consumer_id
             runs = [c for c in facts.consumers if c.consumer_id == who]
@@ -331,6 +336,10 @@ class DrainedOnSigterm:
                     finished += 1
                 elif EV_RELEASED in outcome:
                     released += 1
+                elif EV_LEFT_IN_FLIGHT in outcome:
+                    # Its handler outlasted the shutdown timeout: never released while it ran,
+                    # it reappears after its visibility timeout (the core checks see it complete).
+                    left += 1
                 else:
                     problems.append(f"{mid} was neither finished nor released by {who}")
         if problems:
@@ -338,7 +347,8 @@ class DrainedOnSigterm:
         return CheckResult(
             self.name,
             True,
-            f"{len(terms)} SIGTERM(s): {finished} in-flight finished, {released} released, exit 0",
+            f"{len(terms)} SIGTERM(s): {finished} in-flight finished, {released} released, "
+            f"{left} left in flight while still running, exit 0",
         )
 
 

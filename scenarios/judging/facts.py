@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Protocol
 
-from consumer.contract import EV_COMPLETED, EV_RECEIVED
+from consumer.contract import EV_COMPLETED, EV_RECEIVED, payload_id_problem
 
 #: how many ids a finding lists before it says "(+N more)"
 MAX_LISTED = 5
@@ -39,11 +39,10 @@ def message_key(body: str) -> str:
         payload = json.loads(body)
     except ValueError:
         return body_key(body)
-    if isinstance(payload, dict):
-        ident = payload.get("id")
-        # The consumer's rule (consumer/message.py): a string or number id, not blank.
-        scalar = isinstance(ident, str | int | float) and not isinstance(ident, bool)
-        if scalar and str(ident).strip():
+    if isinstance(payload, dict) and payload.get("id") is not None:
+        ident = payload["id"]
+        # The consumer's own rule: anything it would call poison is known by its body.
+        if payload_id_problem(ident) is None:
             return str(ident)
     return body_key(body)
 

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import botocore.client
 import pytest
 from moto import mock_aws
 
 from consumer import Worker, WorkerConfig
+from consumer.contract import (
+    EFFECT_HASH_KEY,
+    EFFECT_RANGE_KEY,
+    EMULATOR_CREDENTIALS,
+    ENV_AWS_ACCESS_KEY_ID,
+    ENV_AWS_SECRET_ACCESS_KEY,
+)
 from consumer.idempotency import DynamoDBStore, IdempotencyStore, MemoryStore
 from consumer.logging import _fields
 
@@ -64,6 +74,25 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture
+def serial_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One API call at a time, for tests that run handler threads against in-process moto.
+
+    In-process moto is not thread-safe (concurrent TransactWriteItems can raise "dictionary
+    changed size during iteration" inside moto). Serialising each call, as a real server
+    linearises writes to one item, keeps the races between the calls of different threads.
+    Not for long polls: a waiting receive would hold every other call.
+    """
+    api_lock = threading.Lock()
+    original = vars(botocore.client.BaseClient)["_make_api_call"]  # private: not in the stubs
+
+    def linearised(self: Any, operation: str, params: Any) -> Any:
+        with api_lock:
+            return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", linearised)
+
+
+@pytest.fixture
 def sqs(aws: None) -> Any:
     return boto3.client("sqs", region_name=REGION)
 
@@ -82,8 +111,23 @@ def create_table(ddb: Any, name: str) -> None:
     )
 
 
+def create_effects_table(ddb: Any, name: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": EFFECT_HASH_KEY, "KeyType": "HASH"},
+            {"AttributeName": EFFECT_RANGE_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": EFFECT_HASH_KEY, "AttributeType": "S"},
+            {"AttributeName": EFFECT_RANGE_KEY, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 class Stack:
-    """A queue with a DLQ and the two tables, uniquely named."""
+    """A queue with a DLQ, the two idempotency tables and an effects table, uniquely named."""
 
     def __init__(
         self, sqs: Any, ddb: Any, *, visibility: int = 5, max_receive_count: int = 3
@@ -105,8 +149,10 @@ class Stack:
         )["QueueUrl"]
         self.status_table = f"{prefix}-status"
         self.completed_table = f"{prefix}-completed"
+        self.effects_table = f"{prefix}-effects"
         create_table(ddb, self.status_table)
         create_table(ddb, self.completed_table)
+        create_effects_table(ddb, self.effects_table)
 
     def send(self, body: Any) -> str:
         text = body if isinstance(body, str) else json.dumps(body)
@@ -136,6 +182,14 @@ class Stack:
             **kwargs,
         )
 
+    def effects(self) -> list[dict[str, Any]]:
+        """Every item of the effects table, as plain values, sorted by message and effect."""
+        items = []
+        for page in self.ddb.get_paginator("scan").paginate(TableName=self.effects_table):
+            for item in page["Items"]:
+                items.append({k: next(iter(v.values())) for k, v in item.items()})
+        return sorted(items, key=lambda i: (i[EFFECT_HASH_KEY], i[EFFECT_RANGE_KEY]))
+
     def depth(self, url: str | None = None) -> int:
         attrs = self.sqs.get_queue_attributes(
             QueueUrl=url or self.queue_url,
@@ -151,6 +205,15 @@ class Stack:
         )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"])
 
+    def destroy(self) -> None:
+        """Delete what this stack created (best effort: a test's own failure matters more)."""
+        for url in (self.queue_url, self.dlq_url):
+            with contextlib.suppress(Exception):
+                self.sqs.delete_queue(QueueUrl=url)
+        for table in (self.status_table, self.completed_table, self.effects_table):
+            with contextlib.suppress(Exception):
+                self.ddb.delete_table(TableName=table)
+
 
 @pytest.fixture
 def stack(sqs: Any, ddb: Any) -> Stack:
@@ -162,6 +225,36 @@ def make_stack(sqs: Any, ddb: Any) -> Callable[..., Stack]:
     return lambda **kw: Stack(sqs, ddb, **kw)
 
 
+def emulator_client(service: str, endpoint: str) -> Any:
+    """A client for the embedded emulator (dummy credentials, the test region)."""
+    session: Any = boto3.session.Session()
+    return session.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=EMULATOR_CREDENTIALS[ENV_AWS_ACCESS_KEY_ID],
+        aws_secret_access_key=EMULATOR_CREDENTIALS[ENV_AWS_SECRET_ACCESS_KEY],
+    )
+
+
+@pytest.fixture
+def make_emulator_stack(emulator_endpoint: str) -> Iterator[Callable[..., Stack]]:
+    """Stacks on the embedded emulator (integration tier), each deleted at the end."""
+    sqs = emulator_client("sqs", emulator_endpoint)
+    ddb = emulator_client("dynamodb", emulator_endpoint)
+    made: list[Stack] = []
+
+    def make(**kw: Any) -> Stack:
+        made.append(Stack(sqs, ddb, **kw))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for stack in made:
+            stack.destroy()
+
+
 def run_worker(worker: Worker, timeout: float = 30) -> Worker:
     """Run until the worker stops by itself (limit or idle); fail the test if it does not."""
     worker.start()
@@ -170,6 +263,21 @@ def run_worker(worker: Worker, timeout: float = 30) -> Worker:
         worker.join(10)
         raise AssertionError(f"worker did not stop within {timeout} s")
     return worker
+
+
+# Generous: the machine running the tests may be loaded; nothing waits this long when all is well.
+WAIT_S = 20.0
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = WAIT_S) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` passes (False). Never a timing
+    assertion: a test waits for a state, then asserts on it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 class FakeClock:

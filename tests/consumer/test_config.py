@@ -74,6 +74,14 @@ def test_every_variable_is_read() -> None:
     assert (c.visibility_timeout_seconds, c.release_backoff_seconds) == (30, 4)
 
 
+def test_idempotency_ttl_defaults_to_a_week_and_zero_turns_it_off() -> None:
+    assert WorkerConfig.from_env({"QUEUE_URL": URL}).idempotency_ttl_seconds == 7 * 24 * 3600
+    env = {"QUEUE_URL": URL, "IDEMPOTENCY_TTL_SECONDS": "0"}
+    assert WorkerConfig.from_env(env).idempotency_ttl_seconds == 0
+    env = {"QUEUE_URL": URL, "IDEMPOTENCY_TTL_SECONDS": "43200"}
+    assert WorkerConfig.from_env(env).idempotency_ttl_seconds == 43200
+
+
 def test_max_messages_is_capped_at_the_sqs_batch_limit() -> None:
     assert WorkerConfig.from_env({"QUEUE_URL": URL, "MAX_MESSAGES": "50"}).max_messages == 10
 
@@ -112,6 +120,14 @@ def test_consumer_id_defaults_to_host_pid_hex_and_is_unique() -> None:
         ),
         ("VISIBILITY_TIMEOUT_SECONDS", "43201", "VISIBILITY_TIMEOUT_SECONDS=43201 is out of range"),
         ("CHAOS_SEED", "x", "CHAOS_SEED='x' is not an integer: any integer"),
+        (
+            "IDEMPOTENCY_TTL_SECONDS",
+            "3600",
+            "IDEMPOTENCY_TTL_SECONDS=3600 is out of range: allowed 0 (records never expire) "
+            "or >= 43200",
+        ),
+        ("IDEMPOTENCY_TTL_SECONDS", "-1", "IDEMPOTENCY_TTL_SECONDS=-1 is out of range"),
+        ("IDEMPOTENCY_TTL_SECONDS", "1d", "IDEMPOTENCY_TTL_SECONDS='1d' is not an integer"),
         (
             "MESSAGE_STATUS_TABLE",
             "only-one",

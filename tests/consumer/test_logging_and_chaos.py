@@ -12,8 +12,13 @@ import pytest
 from consumer import logging as consumer_logging
 from consumer.chaos import BEFORE_DELETE, CRASH_POINTS, Chaos, SimulatedWork
 from consumer.config import WorkerConfig
+from consumer.contract import (
+    EV_COMPLETED,
+    EV_CONSUMER_CRASH,
+    EV_POISON,
+)
 from consumer.errors import PoisonMessage
-from consumer.message import Message, parse
+from consumer.message import Message, body_hash, parse
 
 pytestmark = pytest.mark.unit
 
@@ -36,7 +41,7 @@ def test_json_lines_carry_the_contract_fields(restore_root_logging: None) -> Non
     out = io.StringIO()
     consumer_logging.configure(level="INFO", fmt="json", consumer_id="c-1", stream=out)
     logging.getLogger("consumer").info(
-        "message.completed",
+        EV_COMPLETED,
         extra={
             "message_id": "m",
             "sqs_message_id": "s",
@@ -58,18 +63,16 @@ def test_json_lines_carry_the_contract_fields(restore_root_logging: None) -> Non
         "receive_count",
         "attempt",
     ]
-    assert (
-        obj["event"] == "message.completed" and obj["level"] == "INFO" and obj["completed_at"] == 5
-    )
+    assert obj["event"] == EV_COMPLETED and obj["level"] == "INFO" and obj["completed_at"] == 5
     assert obj["ts"].endswith("Z") and "T" in obj["ts"]
 
 
 def test_text_format_is_readable(restore_root_logging: None) -> None:
     out = io.StringIO()
     consumer_logging.configure(level="INFO", fmt="text", consumer_id="c-1", stream=out)
-    logging.getLogger("consumer").warning("message.poison", extra={"reason": "not JSON"})
+    logging.getLogger("consumer").warning(EV_POISON, extra={"reason": "not JSON"})
     line = out.getvalue().strip()
-    assert " WARNING " in line and "message.poison" in line and "reason=not JSON" in line
+    assert " WARNING " in line and EV_POISON in line and "reason=not JSON" in line
     assert "consumer_id=c-1" in line
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
@@ -79,7 +82,7 @@ def test_parse_takes_the_payload_id_and_sent_at() -> None:
     raw = {
         "MessageId": "sqs-1",
         "ReceiptHandle": "rh",
-        "Body": json.dumps({"id": 7, "sent_at": 1_700_000_000_000}),
+        "Body": json.dumps({"id": "7", "sent_at": 1_700_000_000_000}),
         "Attributes": {"ApproximateReceiveCount": "3"},
     }
     m = parse(raw, sequence=4)
@@ -88,11 +91,45 @@ def test_parse_takes_the_payload_id_and_sent_at() -> None:
 
 
 @pytest.mark.parametrize(
-    "body", ["", "nope", "[]", "1", '{"id": ""}', '{"id": true}', '{"id": [1]}']
+    ("body", "reason"),
+    [
+        ("", "not JSON"),
+        ("nope", "not JSON"),
+        ("[]", "not an object (got list)"),
+        ("1", "not an object (got int)"),
+        ('{"id": ""}', "payload id is empty"),
+        ('{"id": "  "}', "payload id is empty"),
+        ('{"id": true}', "payload id must be a string (got bool)"),
+        ('{"id": [1]}', "payload id must be a string (got list)"),
+        # a number is not the string "1": two bodies must never share an id by conversion
+        ('{"id": 1}', "payload id must be a string (got int)"),
+        ('{"id": 1.5}', "payload id must be a string (got float)"),
+        # DynamoDB's hash key limit, counted in UTF-8 bytes
+        (json.dumps({"id": "x" * 2049}), "payload id is 2049 bytes in UTF-8: at most 2048"),
+        (json.dumps({"id": "é" * 1025}), "payload id is 2050 bytes in UTF-8: at most 2048"),
+        ('{"id": "\\ud800"}', "payload id is not valid Unicode"),
+    ],
 )
-def test_parse_rejects_poison(body: str) -> None:
-    with pytest.raises(PoisonMessage):
+def test_parse_rejects_poison_with_a_reason(body: str, reason: str) -> None:
+    with pytest.raises(PoisonMessage) as caught:
         parse({"MessageId": "x", "Body": body}, sequence=1)
+    assert reason in str(caught.value)
+
+
+def test_the_body_hash_ignores_only_the_sent_at_stamp() -> None:
+    first = body_hash({"id": "a", "work": 1, "sent_at": 1})
+    assert body_hash({"work": 1, "id": "a", "sent_at": 2}) == first  # a resend: same message
+    assert body_hash({"id": "a", "work": 1}) == first
+    assert body_hash({"id": "a", "work": 2, "sent_at": 1}) != first  # another message
+    raw = {"MessageId": "x", "Body": json.dumps({"id": "a", "work": 1, "sent_at": 3})}
+    assert parse(raw, sequence=1).body_hash == first
+
+
+def test_an_id_of_exactly_the_key_limit_is_accepted() -> None:
+    given = "é" * 1024  # 2048 bytes
+    assert parse({"MessageId": "x", "Body": json.dumps({"id": given})}, sequence=1).message_id == (
+        given
+    )
 
 
 def _message(sequence: int) -> Message:
@@ -131,7 +168,7 @@ def test_crash_logs_then_exits_with_the_chaos_code(caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.INFO, logger="consumer"):
         chaos.crash(plan, {"message_id": "m"})
     assert codes == [3]
-    (record,) = [r for r in caplog.records if r.getMessage() == "consumer.crash"]
+    (record,) = [r for r in caplog.records if r.getMessage() == EV_CONSUMER_CRASH]
     assert vars(record)["exit_code"] == 3 and vars(record)["reason"] == "crash_rate"
 
 

@@ -9,15 +9,32 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from consumer.idempotency import DynamoDBStore, Outcome
-from core.aws import client
-from core.provisioners.api import ApiProvisioner
-from core.stack import StackHandle, StackSpec, unique_prefix
+from consumer.contract import (
+    EMULATOR_CREDENTIALS,
+    ENV_AWS_ENDPOINT_URL,
+    ENV_AWS_REGION,
+    ENV_EFFECTS_TABLE,
+    ENV_MESSAGE_COMPLETED_TABLE,
+    ENV_MESSAGE_STATUS_TABLE,
+    ENV_QUEUE_URL,
+    EV_COMPLETED,
+    EV_CONSUMER_CRASH,
+    EV_CONSUMER_DRAINING,
+    EV_CONSUMER_SIGNAL,
+    EV_CONSUMER_STOPPED,
+    EV_DUPLICATE,
+    EV_EFFECT_APPLIED,
+    EV_HANDLER_STARTED,
+    EV_LEFT_IN_FLIGHT,
+    EV_RECEIVED,
+    EV_RELEASED,
+)
+from consumer.idempotency import Outcome
+from tests.consumer.conftest import REGION, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -25,28 +42,30 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @pytest.fixture
-def stack(emulator_endpoint: str) -> Iterator[StackHandle]:
-    provisioner = ApiProvisioner(endpoint_url=emulator_endpoint)
-    handle = provisioner.provision(
-        StackSpec(
-            prefix=unique_prefix("cons"), visibility_timeout=5, receive_wait=1, max_receive_count=3
-        )
-    )
-    try:
-        yield handle
-    finally:
-        provisioner.destroy(handle)
+def stack(make_emulator_stack: Any) -> Stack:
+    return make_emulator_stack(visibility=5, max_receive_count=3)
+
+
+def consumer_env(stack: Stack) -> dict[str, str]:
+    """What a runner gives `python -m consumer` for this stack."""
+    return {
+        ENV_QUEUE_URL: stack.queue_url,
+        ENV_MESSAGE_STATUS_TABLE: stack.status_table,
+        ENV_MESSAGE_COMPLETED_TABLE: stack.completed_table,
+        ENV_EFFECTS_TABLE: stack.effects_table,
+        ENV_AWS_ENDPOINT_URL: str(stack.sqs.meta.endpoint_url),
+        ENV_AWS_REGION: REGION,
+        **EMULATOR_CREDENTIALS,
+    }
 
 
 class Consumer:
     """One `python -m consumer` process; its stdout JSON lines are collected as they come."""
 
-    def __init__(self, stack: StackHandle, **env: str) -> None:
+    def __init__(self, stack: Stack, **env: str) -> None:
         full = {
             **os.environ,
-            **stack.consumer_env(),
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
+            **consumer_env(stack),
             "WAIT_TIME_SECONDS": "1",
             "SLEEP_MIN_SECONDS": "0",
             "SLEEP_MAX_SECONDS": "0",
@@ -99,114 +118,110 @@ class Consumer:
             self.proc.wait(10)
 
 
-def _send(stack: StackHandle, *bodies: dict[str, Any]) -> None:
-    sqs = client("sqs", endpoint_url=stack.endpoint_url, region=stack.region)
-    for body in bodies:
-        sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(body))
-
-
-def _depth(stack: StackHandle) -> int:
-    sqs = client("sqs", endpoint_url=stack.endpoint_url, region=stack.region)
-    attrs = sqs.get_queue_attributes(
-        QueueUrl=stack.queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]) + int(
-        attrs["ApproximateNumberOfMessagesNotVisible"]
-    )
-
-
-def test_sigterm_drains_in_flight_work_and_exits_zero(stack: StackHandle) -> None:
+def test_sigterm_drains_in_flight_work_and_exits_zero(stack: Stack) -> None:
     # GIVEN a consumer busy with a 2 s message
-    _send(stack, {"id": "drain-1"})
+    stack.send({"id": "drain-1"})
     consumer = Consumer(
         stack, SLEEP_MIN_SECONDS="2", SLEEP_MAX_SECONDS="2", SHUTDOWN_TIMEOUT_SECONDS="10"
     )
     try:
-        consumer.wait_for("message.received")
+        consumer.wait_for(EV_RECEIVED)
         # WHEN it gets SIGTERM
         consumer.proc.send_signal(signal.SIGTERM)
         # THEN it finishes the message, logs each drain step and exits 0
         assert consumer.wait(30) == 0
-        assert [e["step"] for e in consumer.events("consumer.draining")] == [
+        assert [e["step"] for e in consumer.events(EV_CONSUMER_DRAINING)] == [
             "stop_receiving",
             "finish_in_flight",
             "release",
             "close",
         ]
-        assert len(consumer.events("message.completed")) == 1
-        stopped = consumer.events("consumer.stopped")[0]
+        assert len(consumer.events(EV_COMPLETED)) == 1
+        stopped = consumer.events(EV_CONSUMER_STOPPED)[0]
         assert stopped["reason"] == "drain" and stopped["counters"]["completed"] == 1
-        assert _depth(stack) == 0
+        assert stack.depth() == 0
+        # AND the demo handler's side effect (EFFECTS_TABLE) was applied once, by its execution
+        (started,) = consumer.events(EV_HANDLER_STARTED)
+        (applied,) = consumer.events(EV_EFFECT_APPLIED)
+        assert applied["execution_id"] == started["execution_id"]
+        ((effect_id, execution_id),) = [
+            (i["effect_id"], i["execution_id"]) for i in stack.effects()
+        ]
+        assert (effect_id, execution_id) == ("drain-1", started["execution_id"])
     finally:
         consumer.kill()
 
 
-def test_sigterm_releases_what_cannot_finish_in_time(stack: StackHandle) -> None:
-    _send(stack, {"id": "drain-2"})
+def test_sigterm_leaves_a_running_handler_in_flight_and_exits(stack: Stack) -> None:
+    # GIVEN a consumer whose handler will not finish within the shutdown timeout
+    stack.send({"id": "drain-2"})
     consumer = Consumer(
         stack, SLEEP_MIN_SECONDS="60", SLEEP_MAX_SECONDS="60", SHUTDOWN_TIMEOUT_SECONDS="1"
     )
     try:
-        consumer.wait_for("message.received")
-        started = time.monotonic()
+        consumer.wait_for(EV_RECEIVED)
+        # WHEN it gets SIGTERM
         consumer.proc.send_signal(signal.SIGTERM)
+        # THEN it exits 0 without releasing the message under its running handler
         assert consumer.wait(30) == 0
-        assert time.monotonic() - started < 10
-        (released,) = consumer.events("message.released")
-        assert released["visibility"] == 0 and released["message_id"] == "drain-2"
-        assert consumer.events("message.completed") == []
-        # visible again at once, for the next consumer
-        sqs = client("sqs", endpoint_url=stack.endpoint_url, region=stack.region)
-        got = sqs.receive_message(QueueUrl=stack.queue_url, WaitTimeSeconds=2)
+        (left,) = consumer.events(EV_LEFT_IN_FLIGHT)
+        assert left["message_id"] == "drain-2" and left["stage"] == "running"
+        assert consumer.events(EV_RELEASED) == []
+        assert consumer.events(EV_COMPLETED) == []
+        # AND the message comes back once its visibility runs out (5 s), for the next consumer
+        sqs = stack.sqs
+        deadline = time.monotonic() + 30
+        got: dict[str, Any] = {}
+        while not got.get("Messages") and time.monotonic() < deadline:
+            got = sqs.receive_message(QueueUrl=stack.queue_url, WaitTimeSeconds=2)
         assert json.loads(got["Messages"][0]["Body"])["id"] == "drain-2"
     finally:
         consumer.kill()
 
 
-def test_a_second_signal_exits_at_once(stack: StackHandle) -> None:
-    _send(stack, {"id": "drain-3"})
+def test_a_second_signal_exits_at_once(stack: Stack) -> None:
+    stack.send({"id": "drain-3"})
     consumer = Consumer(
         stack, SLEEP_MIN_SECONDS="60", SLEEP_MAX_SECONDS="60", SHUTDOWN_TIMEOUT_SECONDS="30"
     )
     try:
-        consumer.wait_for("message.received")
+        consumer.wait_for(EV_RECEIVED)
         consumer.proc.send_signal(signal.SIGINT)
-        consumer.wait_for("consumer.signal")
+        consumer.wait_for(EV_CONSUMER_SIGNAL)
         consumer.proc.send_signal(signal.SIGINT)
         assert consumer.wait(10) == 1
-        assert [e["action"] for e in consumer.events("consumer.signal")] == ["drain", "exit_now"]
+        assert [e["action"] for e in consumer.events(EV_CONSUMER_SIGNAL)] == ["drain", "exit_now"]
     finally:
         consumer.kill()
 
 
-def test_crash_before_delete_then_restart_sees_a_duplicate(stack: StackHandle) -> None:
+def test_crash_before_delete_then_restart_sees_a_duplicate(stack: Stack) -> None:
     # GIVEN a consumer that crashes on its first message after processing, before the delete
-    _send(stack, {"id": "crash-1", "sent_at": 1_700_000_000_000})
+    stack.send({"id": "crash-1", "sent_at": 1_700_000_000_000})
     first = Consumer(stack, CRASH_AFTER_RECEIVE="1", VISIBILITY_TIMEOUT_SECONDS="2")
     try:
         assert first.wait(30) == 3
-        crash = first.events("consumer.crash")[0]
+        crash = first.events(EV_CONSUMER_CRASH)[0]
         assert crash["reason"] == "crash_after_receive" and crash["exit_code"] == 3
-        assert first.lines[-1]["event"] == "consumer.crash"  # a real crash: nothing after it
-        (done,) = first.events("message.completed")
+        assert first.lines[-1]["event"] == EV_CONSUMER_CRASH  # a real crash: nothing after it
+        (done,) = first.events(EV_COMPLETED)
         assert done["sent_at"] == 1_700_000_000_000
     finally:
         first.kill()
-    assert _depth(stack) == 1
+    assert stack.depth() == 1
     # WHEN a fresh process receives the redelivery
     second = Consumer(
         stack, CRASH_AFTER_RECEIVE="0", IDLE_TIMEOUT_SECONDS="4", VISIBILITY_TIMEOUT_SECONDS="2"
     )
     try:
         assert second.wait(30) == 0
-        (dup,) = second.events("message.duplicate")
+        (dup,) = second.events(EV_DUPLICATE)
         assert dup["message_id"] == "crash-1" and dup["receive_count"] == 2
-        assert second.events("message.completed") == []
-        assert second.events("consumer.stopped")[0]["reason"] == "idle"
+        assert second.events(EV_COMPLETED) == []
+        assert second.events(EV_CONSUMER_STOPPED)[0]["reason"] == "idle"
     finally:
         second.kill()
-    assert _depth(stack) == 0
+    assert stack.depth() == 0
 
 
 @pytest.mark.parametrize(
@@ -234,32 +249,49 @@ def test_configuration_errors_exit_2_with_one_line(env: dict[str, str], expected
     assert proc.stdout == ""
 
 
-def test_thread_race_on_the_emulator_yields_one_completion_per_id(stack: StackHandle) -> None:
-    ddb = client("dynamodb", endpoint_url=stack.endpoint_url, region=stack.region)
+def test_thread_race_on_the_emulator_yields_one_completion_per_id(stack: Stack) -> None:
+    # GIVEN 6 workers that each claim the same 5 ids, with leases that are already expired, so
+    # that every claim after the first takes the id over and fences the one before it...
     ids = [f"race-{i}" for i in range(5)]
-    completions: list[tuple[str, str]] = []
+    claims: dict[int, list[Any]] = {}
+    outcomes: list[tuple[str, str, Outcome]] = []
+    errors: list[BaseException] = []
     lock = threading.Lock()
-    barrier = threading.Barrier(6)
+    start, claimed = threading.Barrier(6, timeout=60), threading.Barrier(6, timeout=60)
 
     def racer(n: int) -> None:
-        store = DynamoDBStore(
-            f"w{n}",
-            client=ddb,
-            status_table=stack.status_table,
-            completed_table=stack.completed_table,
-        )
-        barrier.wait()
-        for message_id in ids:
-            lease = time.time() - 1 if n % 2 else time.time() + 30
-            decision = store.begin(message_id, lease)
-            claim = decision.claim
-            if claim is not None and store.complete(claim, n) is Outcome.COMPLETED:
-                with lock:
-                    completions.append((message_id, f"w{n}"))
+        try:
+            store = stack.store(f"w{n}")
+            start.wait()
+            claims[n] = [store.begin(message_id, time.time() - 1).claim for message_id in ids]
+            # ...and only then try to complete what they claimed
+            claimed.wait()
+            for claim in claims[n]:
+                if claim is not None:
+                    outcome = store.complete(claim, n)
+                    with lock:
+                        outcomes.append((claim.message_id, f"w{n}", outcome))
+        except BaseException as exc:  # a dead racer must fail the test, not shrink the race
+            with lock:
+                errors.append(exc)
+            start.abort()
+            claimed.abort()
 
     threads = [threading.Thread(target=racer, args=(n,)) for n in range(6)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
-    assert sorted(m for m, _ in completions) == ids
+        t.join(120)
+    assert not any(t.is_alive() for t in threads), "a racer is still running after 120 s"
+    assert errors == [], errors
+    # THEN each id has exactly one effective completion, recorded in the completed table
+    for message_id in ids:
+        done = [o for o in outcomes if o[0] == message_id and o[2] is Outcome.COMPLETED]
+        assert len(done) == 1, (message_id, outcomes)
+        item = stack.store("x").completed_item(message_id)
+        assert item is not None and item["owner"] == done[0][1]
+    # AND the race really happened: ids were taken over and the earlier owners fenced out
+    all_claims = [c for per_racer in claims.values() for c in per_racer if c is not None]
+    assert any(c.takeover for c in all_claims)
+    # (fenced, or already completed when the last owner's completion came first)
+    assert any(o[2] is not Outcome.COMPLETED for o in outcomes)

@@ -12,8 +12,29 @@ from botocore.exceptions import ClientError
 
 from consumer import Message, StopReason, Worker
 from consumer.chaos import Chaos
+from consumer.contract import (
+    EV_COMPLETED,
+    EV_CONSUMER_CRASH,
+    EV_CONSUMER_ERROR,
+    EV_DUPLICATE,
+    EV_FAILED,
+    EV_FENCED,
+    EV_HANDLER_FINISHED,
+    EV_HANDLER_STARTED,
+    EV_HEARTBEAT,
+    EV_ID_COLLISION,
+    EV_IN_PROGRESS_ELSEWHERE,
+    EV_POISON,
+    EV_RECEIVE_FAILED,
+    EV_RELEASED,
+    EV_STALE_RECEIPT,
+    EV_TAKEOVER,
+    OUTCOME_ERROR,
+    OUTCOME_OK,
+)
 from consumer.idempotency import Outcome
-from tests.consumer.conftest import Stack, run_worker
+from consumer.message import body_hash
+from tests.consumer.conftest import WAIT_S, Stack, run_worker
 
 pytestmark = pytest.mark.unit
 
@@ -62,7 +83,7 @@ def test_first_delivery_completes_once_deletes_and_costs_two_writes(
     assert worker.stop_reason is StopReason.LIMIT and worker.exit_code == 0
     assert [m.message_id for m in handler.seen] == ["order-1"]
     assert handler.seen[0].attempt == 1 and handler.seen[0].body["n"] == 1
-    (done,) = events.named("message.completed")
+    (done,) = events.named(EV_COMPLETED)
     assert done["message_id"] == "order-1" and done["attempt"] == 1 and done["receive_count"] == 1
     assert done["sent_at"] == 1_700_000_000_000
     assert abs(done["completed_at"] - time.time() * 1000) < 60_000
@@ -71,12 +92,16 @@ def test_first_delivery_completes_once_deletes_and_costs_two_writes(
     item: Any = stack.store("x").completed_item("order-1")
     assert item["owner"] == "worker-a" and item["attempts"] == 1
     assert item["completed_at"] == done["completed_at"]
+    # the records expire a week (IDEMPOTENCY_TTL_SECONDS' default) after the completion
+    raw = stack.ddb.get_item(TableName=stack.status_table, Key={"message_id": {"S": "order-1"}})
+    week_after = done["completed_at"] / 1000 + 7 * 24 * 3600
+    assert abs(int(raw["Item"]["expires_at"]["N"]) - week_after) <= 2
 
 
 def test_sqs_message_id_is_the_id_when_the_payload_has_none(stack: Stack, events: Any) -> None:
     sqs_id = stack.send({"hello": "world"})
     run_worker(Worker(stack.config(message_limit=1), Recorder(), sqs=stack.sqs, dynamodb=stack.ddb))
-    (done,) = events.named("message.completed")
+    (done,) = events.named(EV_COMPLETED)
     assert done["message_id"] == sqs_id == done["sqs_message_id"]
     assert "sent_at" not in done
 
@@ -98,9 +123,9 @@ def test_duplicate_after_completion_is_deleted_without_work(stack: Stack, events
     )
     # THEN it is logged as a duplicate, deleted, and no work is done
     assert handler.seen == []
-    (dup,) = events.named("message.duplicate")
+    (dup,) = events.named(EV_DUPLICATE)
     assert dup["message_id"] == "dup-1" and dup["source"] == "status"
-    assert len(events.named("message.completed")) == 1
+    assert len(events.named(EV_COMPLETED)) == 1
     assert stack.depth() == 0
 
 
@@ -110,7 +135,7 @@ def test_duplicate_in_the_same_process_is_answered_by_the_lru(stack: Stack, even
     handler = Recorder()
     run_worker(Worker(stack.config(message_limit=2), handler, sqs=stack.sqs, dynamodb=stack.ddb))
     assert len(handler.seen) == 1
-    assert [d["source"] for d in events.named("message.duplicate")] == ["cache"]
+    assert [d["source"] for d in events.named(EV_DUPLICATE)] == ["cache"]
     assert stack.depth() == 0
 
 
@@ -131,12 +156,12 @@ def test_live_lease_elsewhere_is_released_not_deleted(stack: Stack, events: Any)
     )
     # THEN it does no work, does not delete, and releases it with the backoff
     assert handler.seen == []
-    (busy,) = events.named("message.in_progress_elsewhere")
+    (busy,) = events.named(EV_IN_PROGRESS_ELSEWHERE)
     assert busy["owner"] == "worker-other"
-    (released,) = events.named("message.released")
+    (released,) = events.named(EV_RELEASED)
     assert released["reason"] == "in_progress_elsewhere" and released["visibility"] == 0
     assert stack.visible() == 1
-    assert events.named("message.completed") == []
+    assert events.named(EV_COMPLETED) == []
 
 
 def test_expired_lease_is_taken_over_and_completed_as_attempt_two(
@@ -150,9 +175,9 @@ def test_expired_lease_is_taken_over_and_completed_as_attempt_two(
     run_worker(Worker(stack.config(message_limit=1), handler, sqs=stack.sqs, dynamodb=stack.ddb))
     # THEN this worker takes it over with the next fencing token and completes it
     assert [m.attempt for m in handler.seen] == [2]
-    (takeover,) = events.named("message.takeover")
+    (takeover,) = events.named(EV_TAKEOVER)
     assert takeover["previous_owner"] == "worker-crashed"
-    (done,) = events.named("message.completed")
+    (done,) = events.named(EV_COMPLETED)
     assert done["attempt"] == 2
     stuck: Any = stack.store("x").completed_item("stuck-1")
     assert stuck["attempts"] == 2
@@ -171,8 +196,8 @@ def test_fenced_stale_completion_is_not_counted_and_not_deleted(stack: Stack, ev
 
     run_worker(Worker(stack.config(message_limit=1), slow, sqs=stack.sqs, dynamodb=stack.ddb))
     # THEN our completion is fenced: no completed event, nothing written, message left alone
-    assert events.named("message.completed") == []
-    assert len(events.named("message.fenced")) == 1
+    assert events.named(EV_COMPLETED) == []
+    assert len(events.named(EV_FENCED)) == 1
     assert stack.store("x").completed_item("slow-1") is None
     assert stack.depth() == 1
     # AND the thief's completion is the effective one
@@ -205,16 +230,16 @@ def test_crash_after_processing_before_delete_then_redelivery_is_a_duplicate(
     )
     # THEN it crashed with the chaos code after completing, before deleting
     assert codes == [3]
-    (crash,) = events.named("consumer.crash")
+    (crash,) = events.named(EV_CONSUMER_CRASH)
     assert crash["reason"] == "crash_after_receive" and crash["exit_code"] == 3
-    assert len(events.named("message.completed")) == 1
+    assert len(events.named(EV_COMPLETED)) == 1
     assert stack.depth() == 1
-    # WHEN a restarted worker receives the redelivery (after the visibility timeout)
-    time.sleep(1.2)
+    # WHEN a restarted worker receives the redelivery (its long poll waits for the 1 s
+    # visibility timeout to run out)
     again = Recorder()
     run_worker(
         Worker(
-            stack.config(message_limit=1, consumer_id="worker-b"),
+            stack.config(message_limit=1, consumer_id="worker-b", wait_time_seconds=10),
             again,
             sqs=stack.sqs,
             dynamodb=stack.ddb,
@@ -222,8 +247,8 @@ def test_crash_after_processing_before_delete_then_redelivery_is_a_duplicate(
     )
     # THEN it is a duplicate: deleted, no work, still exactly one completion
     assert again.seen == []
-    assert events.named("message.duplicate")[0]["receive_count"] == 2
-    assert len(events.named("message.completed")) == 1
+    assert events.named(EV_DUPLICATE)[0]["receive_count"] == 2
+    assert len(events.named(EV_COMPLETED)) == 1
     assert stack.depth() == 0
 
 
@@ -236,7 +261,9 @@ def test_crash_after_processing_before_delete_then_redelivery_is_a_duplicate(
         ('"a string"', "not an object (got str)"),
         ("42", "not an object (got int)"),
         ("null", "not an object (got NoneType)"),
-        ('{"id": {"nested": 1}}', "payload id must be a string or a number"),
+        ('{"id": {"nested": 1}}', "payload id must be a string (got dict)"),
+        ('{"id": 1}', "payload id must be a string (got int)"),
+        ('{"id": "' + "k" * 2049 + '"}', "payload id is 2049 bytes in UTF-8: at most 2048"),
     ],
 )
 def test_poison_is_never_deleted_and_reaches_the_dlq_after_max_receive_count(
@@ -258,7 +285,7 @@ def test_poison_is_never_deleted_and_reaches_the_dlq_after_max_receive_count(
     # THEN the good one is done, the poison one was logged with its reason on each receive,
     # never deleted, and redrive moved it to the DLQ after exactly 2 receives
     assert [m.message_id for m in handler.seen] == ["good"]
-    poison = events.named("message.poison")
+    poison = events.named(EV_POISON)
     assert [p["receive_count"] for p in poison] == [1, 2]
     assert all(reason in p["reason"] for p in poison)
     assert stack.depth() == 0
@@ -273,30 +300,34 @@ def test_handler_exception_follows_the_poison_path(make_stack: Any, events: Any)
     run_worker(
         Worker(stack.config(idle_timeout_seconds=0.5), handler, sqs=stack.sqs, dynamodb=stack.ddb)
     )
-    failed = events.named("message.failed")
+    failed = events.named(EV_FAILED)
     assert [f["receive_count"] for f in failed] == [1, 2]
     assert failed[0]["error_type"] == "RuntimeError"
     # each retry is a fresh attempt, because the failed worker ended its lease
     assert [m.attempt for m in handler.seen] == [1, 2]
-    assert events.named("message.completed") == []
+    assert events.named(EV_COMPLETED) == []
     assert stack.depth(stack.dlq_url) == 1
 
 
 def test_heartbeat_keeps_a_slow_message_invisible_and_extends_the_lease(
     make_stack: Any, events: Any
 ) -> None:
-    # GIVEN a 2 s visibility timeout and 3 s of work, with a heartbeat every 0.5 s
-    stack = make_stack(visibility=2)
+    # GIVEN a 3 s visibility timeout and a heartbeat every 0.5 s
+    stack = make_stack(visibility=3)
     stack.send({"id": "slow"})
     leases: list[float] = []
     peeks: list[int] = []
 
     def slow(message: Message) -> None:
-        for _ in range(6):
-            time.sleep(0.5)
+        # WHEN the work outlasts the visibility timeout by a second, across several beats
+        past = time.time() + 3 + 1
+        while time.time() < past or len(events.named(EV_HEARTBEAT)) < 3:
             got = stack.sqs.receive_message(QueueUrl=stack.queue_url, VisibilityTimeout=0)
             peeks.append(len(got.get("Messages", [])))
-        leases.append(stack.store("x").status_item("slow").lease_expires_at)
+            time.sleep(0.2)
+        record = stack.store("x").status_item("slow")
+        assert record is not None
+        leases.append(record.lease_expires_at)
 
     start = time.time()
     run_worker(
@@ -305,30 +336,16 @@ def test_heartbeat_keeps_a_slow_message_invisible_and_extends_the_lease(
             slow,
             sqs=stack.sqs,
             dynamodb=stack.ddb,
-        )
+        ),
+        timeout=60,
     )
-    # THEN nobody else could see it while it was worked on, past its original 2 s
-    assert peeks == [0] * 6
-    assert len(events.named("message.heartbeat")) >= 3
+    # THEN nobody else could see it while it was worked on, past its original 3 s, and its
+    # lease moved with its visibility
+    assert peeks and set(peeks) == {0}
     assert leases[0] > start + 3
-    (done,) = events.named("message.completed")
+    (done,) = events.named(EV_COMPLETED)
     assert done["attempt"] == 1
     assert stack.depth() == 0
-
-
-def test_heartbeat_stops_at_its_ceiling(make_stack: Any, events: Any) -> None:
-    stack = make_stack(visibility=2)
-    stack.send({"id": "long"})
-    run_worker(
-        Worker(
-            stack.config(message_limit=1, heartbeat_seconds=0.25, heartbeat_max_seconds=2),
-            Recorder(sleep=1.5),
-            sqs=stack.sqs,
-            dynamodb=stack.ddb,
-        )
-    )
-    assert events.named("message.heartbeat_ceiling")
-    assert all(h["visibility"] <= 1 for h in events.named("message.heartbeat"))
 
 
 class StaleDeletes:
@@ -365,23 +382,30 @@ def test_stale_receipt_handle_is_a_warning_not_a_crash(stack: Stack, events: Any
         )
     )
     assert worker.exit_code == 0
-    stale = events.named("message.stale_receipt")
+    stale = events.named(EV_STALE_RECEIPT)
     assert [s["operation"] for s in stale] == ["delete", "delete"]
     assert stale[0]["level"] == "WARNING"
-    assert len(events.named("message.completed")) == 2
+    assert len(events.named(EV_COMPLETED)) == 2
 
 
+@pytest.mark.usefixtures("serial_moto")
 def test_concurrency_processes_messages_in_parallel(stack: Stack, events: Any) -> None:
+    # GIVEN 10 messages whose handlers can only return in groups of 5 running at once
     for i in range(10):
         stack.send({"id": f"p-{i}"})
     active, peak = [0], [0]
     lock = threading.Lock()
+    five = threading.Barrier(5, timeout=WAIT_S)
+    broken: list[BaseException] = []
 
     def work(_: Message) -> None:
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
-        time.sleep(0.3)
+        try:
+            five.wait()  # passes only once 5 handlers run at the same time
+        except threading.BrokenBarrierError as exc:
+            broken.append(exc)
         with lock:
             active[0] -= 1
 
@@ -393,47 +417,10 @@ def test_concurrency_processes_messages_in_parallel(stack: Stack, events: Any) -
             dynamodb=stack.ddb,
         )
     )
+    # THEN both groups met (5 in parallel), and never more than CONCURRENCY ran
+    assert broken == []
     assert peak[0] == 5
-    assert len(events.named("message.completed")) == 10
-
-
-def test_drain_finishes_in_flight_work_within_the_timeout(stack: Stack, events: Any) -> None:
-    stack.send({"id": "inflight"})
-    handler = Recorder(sleep=0.5)
-    worker = Worker(
-        stack.config(shutdown_timeout_seconds=5), handler, sqs=stack.sqs, dynamodb=stack.ddb
-    )
-    worker.start()
-    assert handler.started.wait(10)
-    worker.stop()
-    assert worker.join(10)
-    assert worker.stop_reason is StopReason.DRAIN and worker.exit_code == 0
-    assert len(events.named("message.completed")) == 1
-    steps = [e["step"] for e in events.named("consumer.draining")]
-    assert steps == ["stop_receiving", "finish_in_flight", "release", "close"]
-    assert events.names()[-1] == "consumer.stopped"
-
-
-def test_drain_releases_what_cannot_finish(stack: Stack, events: Any) -> None:
-    stack.send({"id": "too-slow"})
-    handler = Recorder(sleep=3)
-    worker = Worker(
-        stack.config(shutdown_timeout_seconds=0.3), handler, sqs=stack.sqs, dynamodb=stack.ddb
-    )
-    worker.start()
-    assert handler.started.wait(10)
-    worker.stop()
-    assert worker.join(5)
-    (released,) = events.named("message.released")
-    assert released["reason"] == "shutdown" and released["visibility"] == 0
-    assert stack.visible() == 1
-    # the lease was ended too, so the next worker takes it over at once
-    record: Any = stack.store("x").status_item("too-slow")
-    assert record.lease_expires_at <= time.time()
-    assert [e["unfinished"] for e in events.named("consumer.draining") if "unfinished" in e] == [1]
-    time.sleep(3)  # let the abandoned handler return: it must neither complete nor delete
-    assert events.named("message.completed") == []
-    assert stack.visible() == 1
+    assert len(events.named(EV_COMPLETED)) == 10
 
 
 def test_idle_timeout_stops_the_worker(stack: Stack) -> None:
@@ -453,7 +440,7 @@ def test_without_tables_the_lru_alone_detects_duplicates(stack: Stack, events: A
     worker = run_worker(Worker(config, handler, sqs=stack.sqs))
     assert worker.store.name == "memory"
     assert len(handler.seen) == 1
-    assert len(events.named("message.duplicate")) == 2
+    assert len(events.named(EV_DUPLICATE)) == 2
 
 
 def test_cache_size_zero_without_tables_is_the_seed_without_idempotency(stack: Stack) -> None:
@@ -475,7 +462,7 @@ def test_default_handler_is_the_simulated_work(stack: Stack, events: Any) -> Non
     config = stack.config(message_limit=1, sleep_min_seconds=0.05, sleep_max_seconds=0.1)
     worker = run_worker(Worker(config, sqs=stack.sqs, dynamodb=stack.ddb))
     assert type(worker.handler).__name__ == "SimulatedWork"
-    (done,) = events.named("message.completed")
+    (done,) = events.named(EV_COMPLETED)
     assert done["duration_ms"] >= 50
 
 
@@ -498,8 +485,8 @@ def test_receive_errors_do_not_crash_the_worker(stack: Stack, events: Any) -> No
         Worker(stack.config(message_limit=1), Recorder(), sqs=Flaky(stack.sqs), dynamodb=stack.ddb)
     )
     assert worker.exit_code == 0
-    assert len(events.named("consumer.receive_failed")) == 1
-    assert len(events.named("message.completed")) == 1
+    assert len(events.named(EV_RECEIVE_FAILED)) == 1
+    assert len(events.named(EV_COMPLETED)) == 1
 
 
 def test_outcome_values_are_stable() -> None:
@@ -507,6 +494,7 @@ def test_outcome_values_are_stable() -> None:
     assert {o.value for o in Outcome} == {"completed", "already_completed", "fenced"}
 
 
+@pytest.mark.usefixtures("serial_moto")
 def test_completed_messages_are_deleted_in_batches(stack: Stack) -> None:
     for i in range(10):
         stack.send({"id": f"b-{i}"})
@@ -517,7 +505,7 @@ def test_completed_messages_are_deleted_in_batches(stack: Stack) -> None:
     )
     run_worker(
         Worker(
-            stack.config(message_limit=10, max_messages=10),
+            stack.config(message_limit=10, max_messages=10, concurrency=10),
             Recorder(),
             sqs=stack.sqs,
             dynamodb=stack.ddb,
@@ -525,3 +513,142 @@ def test_completed_messages_are_deleted_in_batches(stack: Stack) -> None:
     )
     assert sum(calls) == 10 and len(calls) <= 2
     assert stack.depth() == 0
+
+
+def test_a_receive_asks_for_no_more_than_the_free_handler_slots(stack: Stack) -> None:
+    # GIVEN MAX_MESSAGES=10 but a single handler thread
+    for i in range(4):
+        stack.send({"id": f"slot-{i}"})
+    asked: list[int] = []
+    stack.sqs.meta.events.register(
+        "before-parameter-build.sqs.ReceiveMessage",
+        lambda params, **_: asked.append(params["MaxNumberOfMessages"]),
+    )
+    handler = Recorder()
+    run_worker(
+        Worker(
+            stack.config(message_limit=4, max_messages=10, concurrency=1),
+            handler,
+            sqs=stack.sqs,
+            dynamodb=stack.ddb,
+        )
+    )
+    # THEN every receive asked for one message: the one a free thread can start at once
+    assert len(handler.seen) == 4
+    assert asked and set(asked) == {1}
+
+
+def test_an_id_collision_is_reported_and_dead_lettered_never_dropped(
+    make_stack: Any, events: Any
+) -> None:
+    # GIVEN an id completed for one body
+    stack = make_stack(max_receive_count=2)
+    stack.send({"id": "shared", "work": 1, "sent_at": 1})
+    run_worker(Worker(stack.config(message_limit=1), Recorder(), sqs=stack.sqs, dynamodb=stack.ddb))
+    # WHEN a different body arrives under the same id, next to a resend of the first one
+    stack.send({"id": "shared", "work": 2, "sent_at": 2})
+    stack.send({"id": "shared", "work": 1, "sent_at": 3})
+    handler = Recorder()
+    worker = run_worker(
+        Worker(
+            stack.config(idle_timeout_seconds=0.5, consumer_id="worker-b"),
+            handler,
+            sqs=stack.sqs,
+            dynamodb=stack.ddb,
+        )
+    )
+    # THEN the resend is a duplicate, but the other body is a collision: reported with both
+    # hashes on every receive, never handled, never deleted, and dead-lettered
+    assert handler.seen == []
+    assert len(events.named(EV_DUPLICATE)) == 1
+    collisions = events.named(EV_ID_COLLISION)
+    assert [c["receive_count"] for c in collisions] == [1, 2]
+    first = body_hash({"id": "shared", "work": 1})
+    assert {(c["other_body_hash"], c["body_hash"]) for c in collisions} == {
+        (first, body_hash({"id": "shared", "work": 2}))
+    }
+    assert worker.counters.collisions == 2
+    assert all(r["reason"] == "id_collision" for r in events.named(EV_RELEASED))
+    assert stack.depth() == 0
+    (dead,) = stack.sqs.receive_message(QueueUrl=stack.dlq_url)["Messages"]
+    assert json.loads(dead["Body"])["work"] == 2
+
+
+class BrokenStore:
+    """Wraps a store; the named methods raise a non-AWS exception (a bug, a closed pool...)."""
+
+    def __init__(self, real: Any, *broken: str) -> None:
+        self._real = real
+        self._broken = broken
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._real, name)
+        if name not in self._broken:
+            return attr
+
+        def boom(*_: Any, **__: Any) -> Any:
+            self.calls.append(name)
+            raise RuntimeError(f"{name} is broken")
+
+        return boom
+
+
+@pytest.mark.parametrize("broken", [("begin",), ("complete",), ("complete", "release")])
+def test_a_store_error_that_is_not_an_aws_error_takes_the_failure_path(
+    stack: Stack, events: Any, broken: tuple[str, ...]
+) -> None:
+    # GIVEN a store call that raises something other than a botocore error
+    stack.send({"id": "store-bug"})
+    store = BrokenStore(stack.store("worker-a"), *broken)
+    worker = run_worker(
+        Worker(
+            stack.config(message_limit=1, release_backoff_seconds=0),
+            Recorder(),
+            sqs=stack.sqs,
+            store=store,  # type: ignore[arg-type]
+        )
+    )
+    # THEN the message failed and was released for a retry, and the worker carried on
+    assert worker.exit_code == 0
+    (failed,) = events.named(EV_FAILED)
+    assert failed["error_type"] == "RuntimeError" and broken[0] in failed["error"]
+    (released,) = events.named(EV_RELEASED)
+    assert released["reason"] == "failed" and released["visibility"] == 0
+    assert stack.visible() == 1
+    assert events.named(EV_COMPLETED) == []
+    if "release" in broken:  # the lease release failed too: logged, not fatal
+        assert store.calls[-1] == "release"
+        assert events.named(EV_CONSUMER_ERROR)
+
+
+def test_every_handler_execution_is_logged_with_its_own_execution_id(
+    make_stack: Any, events: Any
+) -> None:
+    # GIVEN a handler that fails on its first execution and succeeds on the second
+    stack = make_stack(max_receive_count=3)
+    stack.send({"id": "exec-1"})
+    seen: list[Message] = []
+
+    def flaky(message: Message) -> None:
+        seen.append(message)
+        if len(seen) == 1:
+            raise ValueError("first time unlucky")
+
+    run_worker(
+        Worker(stack.config(idle_timeout_seconds=0.5), flaky, sqs=stack.sqs, dynamodb=stack.ddb)
+    )
+    # THEN each execution has a started and a finished event with its own execution id, the
+    # one the handler saw, with the attempt and the outcome
+    started = events.named(EV_HANDLER_STARTED)
+    finished = events.named(EV_HANDLER_FINISHED)
+    assert [e["execution_id"] for e in started] == [m.execution_id for m in seen]
+    assert [e["execution_id"] for e in finished] == [m.execution_id for m in seen]
+    assert len({m.execution_id for m in seen}) == 2 and all(m.execution_id for m in seen)
+    assert [(e["message_id"], e["attempt"]) for e in started] == [("exec-1", 1), ("exec-1", 2)]
+    assert [e["outcome"] for e in finished] == [OUTCOME_ERROR, OUTCOME_OK]
+    assert finished[0]["error_type"] == "ValueError"
+    assert all(isinstance(e["duration_ms"], float) and e["duration_ms"] >= 0 for e in finished)
+    # AND the completion names the execution that completed the message
+    (done,) = events.named(EV_COMPLETED)
+    assert done["execution_id"] == seen[1].execution_id

@@ -115,6 +115,13 @@ def test_drained_on_sigterm():
     assert "exited with 1" in DrainedOnSigterm().check(bad_exit).detail
     abandoned = replace(facts, faults=(kill_record(T0 + 4, "c-0-1", "m1", signal="SIGTERM"),))
     assert "neither finished nor released" in DrainedOnSigterm().check(abandoned).detail
+    # a handler still running at the deadline is left in flight: drained, never released
+    left = with_events(
+        abandoned, event("message.left_in_flight", T0 + 4.5, consumer="c-0-1", message_id="m1")
+    )
+    check = DrainedOnSigterm().check(left)
+    assert check.passed, check.detail
+    assert "1 left in flight" in check.detail
 
 
 def test_backlog_peak():

@@ -140,7 +140,11 @@ def test_an_expectation_that_raises_fails_loudly():
     ("body", "key"),
     [
         ('{"id": "abc", "work": 1}', "abc"),
-        ('{"id": 7}', "7"),
+        # a number is poison to the consumer (1 and "1" would be one message), so a body key
+        ('{"id": 7}', None),
+        ('{"id": "' + "x" * 2048 + '"}', "x" * 2048),
+        ('{"id": "' + "x" * 2049 + '"}', None),
+        ('{"id": "\\ud800"}', None),
         ('{"id": ""}', None),
         ('{"id": true}', None),
         ('{"id": ["x"]}', None),
