@@ -56,7 +56,13 @@ def _run_one(chk: ProbeCheck, ctx: ProbeContext) -> ProbeResult:
     except Exception as exc:  # a broken endpoint fails its check, never the probe
         passed, detail = False, f"{type(exc).__name__}: {exc}"
     result = ProbeResult(
-        chk.name, chk.capability, passed, _one_line(detail), time.monotonic() - start
+        chk.name,
+        chk.capability,
+        passed,
+        _one_line(detail),
+        time.monotonic() - start,
+        cite=chk.cite,
+        disputed=chk.disputed,
     )
     log.info(
         "probe.check",

@@ -14,12 +14,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 MIB = 1_048_576
 MAX_BATCH = 10
+
+#: Where the citations point: AWS's API references and developer guides.
+SQS_API = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/"
+SQS_GUIDE = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
+DDB_API = "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/"
+DDB_GUIDE = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/"
+ECS_API = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/"
 
 
 CheckFn = Callable[["ProbeContext"], str]
@@ -31,26 +38,42 @@ class CheckFailed(Exception):
 
 @dataclass(frozen=True)
 class ProbeCheck:
-    """A registered check: the capability it proves and the function that proves it."""
+    """A registered check: the capability it proves and the function that proves it.
+
+    ``cite`` is the AWS documentation page the expected behaviour comes from. ``disputed``
+    marks a check where AWS's documentation and what real SQS is reported to do differ: its
+    docstring says how, and its failure says "differs from the documentation", not "wrong".
+    """
 
     name: str
     capability: str
     fn: CheckFn
     doc: str
+    cite: str = ""
+    disputed: bool = False
 
 
-Register = Callable[[str, str], Callable[[CheckFn], CheckFn]]
+class Register(Protocol):
+    """The ``@check(...)`` decorator factory :func:`registrar` returns."""
+
+    def __call__(
+        self, name: str, capability: str, *, cite: str, disputed: bool = False
+    ) -> Callable[[CheckFn], CheckFn]: ...
 
 
 def registrar(into: list[ProbeCheck]) -> Register:
-    """A ``@check(name, capability)`` decorator that registers into ``into``.
+    """A ``@check(name, capability, cite=URL)`` decorator that registers into ``into``.
 
-    A registered check returns a short detail string, or raises ``CheckFailed``.
+    A registered check returns a short detail string, or raises ``CheckFailed``. Its docstring
+    says what AWS does; ``cite`` is the AWS documentation page that says so.
     """
 
-    def check(name: str, capability: str) -> Callable[[CheckFn], CheckFn]:
+    def check(
+        name: str, capability: str, *, cite: str, disputed: bool = False
+    ) -> Callable[[CheckFn], CheckFn]:
         def register(fn: CheckFn) -> CheckFn:
-            into.append(ProbeCheck(name, capability, fn, (fn.__doc__ or "").strip()))
+            doc = " ".join((fn.__doc__ or "").split())
+            into.append(ProbeCheck(name, capability, fn, doc, cite, disputed))
             return fn
 
         return register
@@ -98,6 +121,12 @@ class ProbeContext:
             self._queues.append(url)
         return url
 
+    def redrive_to(self, dlq_url: str, max_receive_count: int) -> str:
+        """A RedrivePolicy attribute value that dead-letters into ``dlq_url``."""
+        return json.dumps(
+            {"deadLetterTargetArn": self.arn(dlq_url), "maxReceiveCount": max_receive_count}
+        )
+
     def arn(self, url: str) -> str:
         attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         return str(attrs["Attributes"]["QueueArn"])
@@ -106,8 +135,7 @@ class ProbeContext:
         self, label: str, max_receive_count: int, **attributes: Any
     ) -> tuple[str, str]:
         dlq = self.queue(f"{label}-dlq")
-        policy = {"deadLetterTargetArn": self.arn(dlq), "maxReceiveCount": max_receive_count}
-        src = self.queue(label, RedrivePolicy=json.dumps(policy), **attributes)
+        src = self.queue(label, RedrivePolicy=self.redrive_to(dlq, max_receive_count), **attributes)
         return src, dlq
 
     def receive(

@@ -1,4 +1,7 @@
-"""SQS checks: basics, visibility, DLQ, long polling, visibility changes, handles, limits."""
+"""SQS checks on standard queues: basics, visibility, long polling, handles, limits.
+
+Dead-letter queues and move tasks are in ``sqs_redrive``, FIFO queues in ``fifo``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from core import capabilities as cap
 from local.conformance.registry import (
     MAX_BATCH,
     MIB,
+    SQS_API,
+    SQS_GUIDE,
     CheckFailed,
     ProbeCheck,
     ProbeContext,
@@ -26,9 +31,10 @@ check = registrar(CHECKS)
 # == SQS: basics ==================================================================================
 
 
-@check("sqs.create_queue_attributes", cap.SQS_BASIC)
+@check("sqs.create_queue_attributes", cap.SQS_BASIC, cite=SQS_API + "API_CreateQueue.html")
 def _create_queue_attributes(ctx: ProbeContext) -> str:
-    """A queue keeps the VisibilityTimeout, wait and size attributes it was created with."""
+    """GetQueueAttributes returns the VisibilityTimeout and ReceiveMessageWaitTimeSeconds the
+    queue was created with."""
     url = ctx.queue("attrs", VisibilityTimeout=7, ReceiveMessageWaitTimeSeconds=1, DelaySeconds=0)
     got = ctx.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     want = {"VisibilityTimeout": "7", "ReceiveMessageWaitTimeSeconds": "1"}
@@ -38,9 +44,10 @@ def _create_queue_attributes(ctx: ProbeContext) -> str:
     return "VisibilityTimeout and ReceiveMessageWaitTimeSeconds round-trip"
 
 
-@check("sqs.send_receive_delete", cap.SQS_BASIC)
+@check("sqs.send_receive_delete", cap.SQS_BASIC, cite=SQS_API + "API_SendMessage.html")
 def _send_receive_delete(ctx: ProbeContext) -> str:
-    """Send, receive (MD5 of the body matches), delete: the queue is then empty."""
+    """SendMessage returns the MD5 of the body; ReceiveMessage returns the same body and
+    MessageId; a deleted message is not delivered again."""
     url = ctx.queue("basic", VisibilityTimeout=1)
     body = json.dumps({"id": "probe-1", "text": "héllo ✓"})
     sent = ctx.sqs.send_message(QueueUrl=url, MessageBody=body)
@@ -56,9 +63,9 @@ def _send_receive_delete(ctx: ProbeContext) -> str:
     return "round trip with a unicode body; deleted message stays gone"
 
 
-@check("sqs.message_attributes", cap.SQS_BASIC)
+@check("sqs.message_attributes", cap.SQS_BASIC, cite=SQS_GUIDE + "sqs-message-metadata.html")
 def _message_attributes(ctx: ProbeContext) -> str:
-    """String, Number and Binary message attributes round-trip."""
+    """String, Number and Binary message attributes come back as they were sent."""
     url = ctx.queue("mattrs")
     attrs = {
         "kind": {"DataType": "String", "StringValue": "probe"},
@@ -80,7 +87,7 @@ def _message_attributes(ctx: ProbeContext) -> str:
 # == SQS: visibility and receive counts ===========================================================
 
 
-@check("sqs.in_flight_hidden", cap.SQS_VISIBILITY)
+@check("sqs.in_flight_hidden", cap.SQS_VISIBILITY, cite=SQS_GUIDE + "sqs-visibility-timeout.html")
 def _in_flight_hidden(ctx: ProbeContext) -> str:
     """A received message is invisible to other receivers until its visibility timeout ends."""
     url = ctx.queue("hidden", VisibilityTimeout=30)
@@ -92,9 +99,14 @@ def _in_flight_hidden(ctx: ProbeContext) -> str:
     return "second receive empty while in flight"
 
 
-@check("sqs.redelivery_after_timeout", cap.SQS_VISIBILITY)
+@check(
+    "sqs.redelivery_after_timeout",
+    cap.SQS_VISIBILITY,
+    cite=SQS_GUIDE + "sqs-visibility-timeout.html",
+)
 def _redelivery(ctx: ProbeContext) -> str:
-    """An undeleted message comes back after the visibility timeout, with a new receipt handle."""
+    """An undeleted message is delivered again after the visibility timeout, with a new receipt
+    handle (each receive gets its own)."""
     url = ctx.queue("redeliver", VisibilityTimeout=1)
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
     first = ctx.receive_one(url)
@@ -107,7 +119,9 @@ def _redelivery(ctx: ProbeContext) -> str:
     return f"redelivered {time.monotonic() - start:.1f} s later with a new receipt handle"
 
 
-@check("sqs.approximate_receive_count", cap.SQS_RECEIVE_COUNT)
+@check(
+    "sqs.approximate_receive_count", cap.SQS_RECEIVE_COUNT, cite=SQS_API + "API_ReceiveMessage.html"
+)
 def _receive_count(ctx: ProbeContext) -> str:
     """ApproximateReceiveCount is 1 on the first receive and 2 on the redelivery."""
     url = ctx.queue("count", VisibilityTimeout=1)
@@ -121,9 +135,9 @@ def _receive_count(ctx: ProbeContext) -> str:
     return "1, then 2"
 
 
-@check("sqs.receive_timestamps", cap.SQS_RECEIVE_COUNT)
+@check("sqs.receive_timestamps", cap.SQS_RECEIVE_COUNT, cite=SQS_API + "API_ReceiveMessage.html")
 def _receive_timestamps(ctx: ProbeContext) -> str:
-    """SentTimestamp and ApproximateFirstReceiveTimestamp are epoch ms close to now."""
+    """SentTimestamp and ApproximateFirstReceiveTimestamp are epoch milliseconds."""
     url = ctx.queue("ts")
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
     attrs = ctx.receive_one(url).get("Attributes", {})
@@ -135,87 +149,13 @@ def _receive_timestamps(ctx: ProbeContext) -> str:
     return "both present, epoch ms"
 
 
-# == SQS: dead-letter queue ======================================================================
-
-
-@check("sqs.redrive_policy_roundtrip", cap.SQS_DLQ)
-def _redrive_policy(ctx: ProbeContext) -> str:
-    """RedrivePolicy reads back with the DLQ ARN and maxReceiveCount it was given."""
-    src, dlq = ctx.queue_with_dlq("policy", 5)
-    raw = ctx.sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["RedrivePolicy"])
-    policy = json.loads(raw["Attributes"].get("RedrivePolicy", "{}"))
-    if (
-        policy.get("deadLetterTargetArn") != ctx.arn(dlq)
-        or int(policy.get("maxReceiveCount", 0)) != 5
-    ):
-        raise CheckFailed(f"RedrivePolicy read back as {policy}")
-    return "deadLetterTargetArn and maxReceiveCount=5"
-
-
-@check("sqs.dlq_not_before_max", cap.SQS_DLQ)
-def _dlq_not_early(ctx: ProbeContext) -> str:
-    """With maxReceiveCount=2, the message is still delivered on receive #2."""
-    src, _dlq = ctx.queue_with_dlq("early", 2, VisibilityTimeout=1)
-    ctx.sqs.send_message(QueueUrl=src, MessageBody="x")
-    for n in (1, 2):
-        ctx.receive_one(src, wait=3, why=f"receive #{n} of a maxReceiveCount=2 queue was empty")
-    return "delivered on receives 1 and 2"
-
-
-@check("sqs.dlq_move_after_max", cap.SQS_DLQ)
-def _dlq_move(ctx: ProbeContext) -> str:
-    """With maxReceiveCount=2, the receive after the 2nd moves the message to the DLQ."""
-    src, dlq = ctx.queue_with_dlq("move", 2, VisibilityTimeout=1)
-    sent = ctx.sqs.send_message(QueueUrl=src, MessageBody="poison")
-    for _ in range(2):
-        ctx.receive_one(src, wait=3)
-    third = ctx.receive(src, wait=2)
-    if third:
-        count = third[0].get("Attributes", {}).get("ApproximateReceiveCount")
-        raise CheckFailed(f"receive #3 delivered it again (ApproximateReceiveCount={count})")
-    dead = ctx.receive_one(dlq, wait=2, why="the message is not in the DLQ")
-    if dead["MessageId"] != sent["MessageId"] or dead["Body"] != "poison":
-        raise CheckFailed("the DLQ holds a different message")
-    return "moved on receive #3, same MessageId and body in the DLQ"
-
-
-@check("sqs.start_message_move_task", cap.SQS_MOVE_TASK)
-def _move_task(ctx: ProbeContext) -> str:
-    """StartMessageMoveTask moves the DLQ's messages back to the source queue."""
-    src, dlq = ctx.queue_with_dlq("redrive", 5)
-    for i in range(2):
-        ctx.sqs.send_message(QueueUrl=dlq, MessageBody=f"dead-{i}")
-    ctx.sqs.start_message_move_task(SourceArn=ctx.arn(dlq), DestinationArn=ctx.arn(src))
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if ctx.counts(src)[0] == 2:
-            return "2 messages back in the source queue"
-        time.sleep(0.1)
-    raise CheckFailed(f"after 5 s the source queue holds {ctx.counts(src)[0]} of 2 messages")
-
-
-@check("sqs.list_message_move_tasks", cap.SQS_MOVE_TASK)
-def _list_move_tasks(ctx: ProbeContext) -> str:
-    """ListMessageMoveTasks reports a started task."""
-    src, dlq = ctx.queue_with_dlq("listmove", 5)
-    ctx.sqs.send_message(QueueUrl=dlq, MessageBody="dead")
-    dlq_arn = ctx.arn(dlq)
-    ctx.sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=ctx.arn(src))
-    tasks = ctx.sqs.list_message_move_tasks(SourceArn=dlq_arn).get("Results", [])
-    if not tasks:
-        raise CheckFailed("no task listed")
-    status = tasks[0].get("Status")
-    if status not in {"RUNNING", "COMPLETED"}:
-        raise CheckFailed(f"task status {status!r}")
-    return f"listed, status {status}"
-
-
 # == SQS: long polling ==========================================================================
 
 
-@check("sqs.long_poll_waits", cap.SQS_LONG_POLL)
+@check("sqs.long_poll_waits", cap.SQS_LONG_POLL, cite=SQS_GUIDE + "sqs-short-and-long-polling.html")
 def _long_poll_waits(ctx: ProbeContext) -> str:
-    """WaitTimeSeconds=1 on an empty queue waits about a second before returning nothing."""
+    """A long poll (WaitTimeSeconds=1) on an empty queue waits the whole second, then returns
+    an empty response."""
     url = ctx.queue("lpwait")
     start = time.monotonic()
     msgs = ctx.receive(url, wait=1)
@@ -225,9 +165,13 @@ def _long_poll_waits(ctx: ProbeContext) -> str:
     return f"waited {elapsed:.2f} s"
 
 
-@check("sqs.long_poll_wakes_early", cap.SQS_LONG_POLL)
+@check(
+    "sqs.long_poll_wakes_early",
+    cap.SQS_LONG_POLL,
+    cite=SQS_GUIDE + "sqs-short-and-long-polling.html",
+)
 def _long_poll_wakes(ctx: ProbeContext) -> str:
-    """A 5 s long poll returns soon after a message is sent, not at the end of the wait."""
+    """A 5 s long poll returns as soon as a message arrives, not at the end of the wait."""
     url = ctx.queue("lpwake")
     timer = threading.Timer(0.3, lambda: ctx.sqs.send_message(QueueUrl=url, MessageBody="x"))
     start = time.monotonic()
@@ -244,9 +188,9 @@ def _long_poll_wakes(ctx: ProbeContext) -> str:
     return f"woke after {elapsed:.2f} s"
 
 
-@check("sqs.queue_default_wait", cap.SQS_LONG_POLL)
+@check("sqs.queue_default_wait", cap.SQS_LONG_POLL, cite=SQS_API + "API_ReceiveMessage.html")
 def _queue_default_wait(ctx: ProbeContext) -> str:
-    """ReceiveMessageWaitTimeSeconds on the queue applies when the receive does not set a wait."""
+    """The queue's ReceiveMessageWaitTimeSeconds applies when a receive sets no WaitTimeSeconds."""
     url = ctx.queue("lpdefault", ReceiveMessageWaitTimeSeconds=1)
     start = time.monotonic()
     ctx.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
@@ -259,9 +203,14 @@ def _queue_default_wait(ctx: ProbeContext) -> str:
 # == SQS: ChangeMessageVisibility =================================================================
 
 
-@check("sqs.change_visibility_release", cap.SQS_CHANGE_VISIBILITY)
+@check(
+    "sqs.change_visibility_release",
+    cap.SQS_CHANGE_VISIBILITY,
+    cite=SQS_GUIDE + "sqs-visibility-timeout.html",
+)
 def _cmv_release(ctx: ProbeContext) -> str:
-    """ChangeMessageVisibility to 0 makes an in-flight message receivable at once."""
+    """ChangeMessageVisibility to 0 makes an in-flight message visible, so it is received again
+    at once."""
     url = ctx.queue("release", VisibilityTimeout=30)
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
     msg = ctx.receive_one(url)
@@ -274,9 +223,14 @@ def _cmv_release(ctx: ProbeContext) -> str:
     return "released and received again"
 
 
-@check("sqs.change_visibility_extend", cap.SQS_CHANGE_VISIBILITY)
+@check(
+    "sqs.change_visibility_extend",
+    cap.SQS_CHANGE_VISIBILITY,
+    cite=SQS_API + "API_ChangeMessageVisibility.html",
+)
 def _cmv_extend(ctx: ProbeContext) -> str:
-    """Extending the visibility (a heartbeat) keeps the message hidden past the queue's timeout."""
+    """ChangeMessageVisibility counts the new timeout from the call, so an extension (a
+    heartbeat) keeps the message hidden past the queue's timeout."""
     url = ctx.queue("extend", VisibilityTimeout=1)
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
     msg = ctx.receive_one(url)
@@ -289,9 +243,13 @@ def _cmv_extend(ctx: ProbeContext) -> str:
     return "still hidden 1.5 s into a 4 s extension"
 
 
-@check("sqs.change_visibility_over_max_rejected", cap.SQS_VISIBILITY_LIMIT)
+@check(
+    "sqs.change_visibility_over_max_rejected",
+    cap.SQS_VISIBILITY_LIMIT,
+    cite=SQS_API + "API_ChangeMessageVisibility.html",
+)
 def _cmv_over_max(ctx: ProbeContext) -> str:
-    """A visibility timeout above 12 hours (43,200 s) is rejected."""
+    """A visibility timeout above the 12-hour maximum (43,200 s) is rejected."""
     url = ctx.queue("cmvmax", VisibilityTimeout=30)
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
     msg = ctx.receive_one(url)
@@ -306,9 +264,13 @@ def _cmv_over_max(ctx: ProbeContext) -> str:
 # == SQS: receipt handles ========================================================================
 
 
-@check("sqs.garbage_handle_delete_rejected", cap.SQS_RECEIPT_HANDLES)
+@check(
+    "sqs.garbage_handle_delete_rejected",
+    cap.SQS_RECEIPT_HANDLES,
+    cite=SQS_API + "API_DeleteMessage.html",
+)
 def _garbage_delete(ctx: ProbeContext) -> str:
-    """DeleteMessage with a made-up receipt handle is rejected (ReceiptHandleIsInvalid)."""
+    """DeleteMessage with a made-up receipt handle fails with ReceiptHandleIsInvalid."""
     url = ctx.queue("garbage-del")
     code = expect_error(
         lambda: ctx.sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-receipt-handle"),
@@ -318,9 +280,13 @@ def _garbage_delete(ctx: ProbeContext) -> str:
     return f"rejected with {code}"
 
 
-@check("sqs.garbage_handle_visibility_rejected", cap.SQS_RECEIPT_HANDLES)
+@check(
+    "sqs.garbage_handle_visibility_rejected",
+    cap.SQS_RECEIPT_HANDLES,
+    cite=SQS_API + "API_ChangeMessageVisibility.html",
+)
 def _garbage_cmv(ctx: ProbeContext) -> str:
-    """ChangeMessageVisibility with a made-up receipt handle is rejected."""
+    """ChangeMessageVisibility with a made-up receipt handle fails with ReceiptHandleIsInvalid."""
     url = ctx.queue("garbage-cmv")
     code = expect_error(
         lambda: ctx.sqs.change_message_visibility(
@@ -332,9 +298,14 @@ def _garbage_cmv(ctx: ProbeContext) -> str:
     return f"rejected with {code}"
 
 
-@check("sqs.stale_handle_visibility_rejected", cap.SQS_RECEIPT_HANDLES)
+@check(
+    "sqs.stale_handle_visibility_rejected",
+    cap.SQS_RECEIPT_HANDLES,
+    cite=SQS_GUIDE + "sqs-visibility-timeout.html",
+)
 def _stale_cmv(ctx: ProbeContext) -> str:
-    """After a redelivery, extending the visibility with the old receipt handle is rejected."""
+    """Once the message was received again, the previous receive's handle is stale: extending
+    the visibility with it is rejected (only the latest handle acts on the message)."""
     url = ctx.queue("stale", VisibilityTimeout=1)
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
     old = ctx.receive_one(url)
@@ -347,9 +318,14 @@ def _stale_cmv(ctx: ProbeContext) -> str:
     return f"rejected with {code}"
 
 
-@check("sqs.delete_batch_partial_failure", cap.SQS_RECEIPT_HANDLES)
+@check(
+    "sqs.delete_batch_partial_failure",
+    cap.SQS_RECEIPT_HANDLES,
+    cite=SQS_API + "API_DeleteMessageBatch.html",
+)
 def _delete_batch_partial(ctx: ProbeContext) -> str:
-    """DeleteMessageBatch reports a bad handle per entry and still deletes the good ones."""
+    """DeleteMessageBatch reports each entry's result: a bad handle is a Failed entry and the
+    good ones are still deleted."""
     url = ctx.queue("delbatch", VisibilityTimeout=30)
     for i in range(2):
         ctx.sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
@@ -372,9 +348,11 @@ def _delete_batch_partial(ctx: ProbeContext) -> str:
 # == SQS: limits ================================================================================
 
 
-@check("sqs.batch_over_10_rejected", cap.SQS_BATCH_LIMITS)
+@check(
+    "sqs.batch_over_10_rejected", cap.SQS_BATCH_LIMITS, cite=SQS_API + "API_SendMessageBatch.html"
+)
 def _batch_11(ctx: ProbeContext) -> str:
-    """SendMessageBatch with 11 entries is rejected; 10 is accepted."""
+    """SendMessageBatch takes up to 10 entries: 11 fail with TooManyEntriesInBatchRequest."""
     url = ctx.queue("batch11")
     ten = [{"Id": str(i), "MessageBody": "x"} for i in range(MAX_BATCH)]
     resp = ctx.sqs.send_message_batch(QueueUrl=url, Entries=ten)
@@ -389,9 +367,9 @@ def _batch_11(ctx: ProbeContext) -> str:
     return f"10 accepted, 11 rejected with {code}"
 
 
-@check("sqs.batch_ids_distinct", cap.SQS_BATCH_LIMITS)
+@check("sqs.batch_ids_distinct", cap.SQS_BATCH_LIMITS, cite=SQS_API + "API_SendMessageBatch.html")
 def _batch_ids(ctx: ProbeContext) -> str:
-    """A batch whose entry ids repeat is rejected."""
+    """A batch whose entry ids repeat fails with BatchEntryIdsNotDistinct."""
     url = ctx.queue("batchids")
     entries = [{"Id": "same", "MessageBody": "a"}, {"Id": "same", "MessageBody": "b"}]
     code = expect_error(
@@ -401,17 +379,19 @@ def _batch_ids(ctx: ProbeContext) -> str:
     return f"rejected with {code}"
 
 
-@check("sqs.receive_over_10_rejected", cap.SQS_BATCH_LIMITS)
+@check(
+    "sqs.receive_over_10_rejected", cap.SQS_BATCH_LIMITS, cite=SQS_API + "API_ReceiveMessage.html"
+)
 def _receive_11(ctx: ProbeContext) -> str:
-    """ReceiveMessage with MaxNumberOfMessages=11 is rejected."""
+    """MaxNumberOfMessages is 1 to 10: 11 is rejected."""
     url = ctx.queue("recv11")
     code = expect_error(lambda: ctx.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=11))
     return f"rejected with {code}"
 
 
-@check("sqs.message_1mib_accepted", cap.SQS_SIZE_LIMITS)
+@check("sqs.message_1mib_accepted", cap.SQS_SIZE_LIMITS, cite=SQS_GUIDE + "quotas-messages.html")
 def _size_1mib(ctx: ProbeContext) -> str:
-    """A 1 MiB message (the AWS maximum since 2025) is accepted and received whole."""
+    """A 1 MiB message (the maximum since August 2025) is accepted and received whole."""
     url = ctx.queue("size-ok", MaximumMessageSize=MIB)
     body = "x" * MIB
     ctx.sqs.send_message(QueueUrl=url, MessageBody=body)
@@ -421,7 +401,9 @@ def _size_1mib(ctx: ProbeContext) -> str:
     return "1,048,576 bytes round-trip"
 
 
-@check("sqs.message_over_1mib_rejected", cap.SQS_SIZE_LIMITS)
+@check(
+    "sqs.message_over_1mib_rejected", cap.SQS_SIZE_LIMITS, cite=SQS_GUIDE + "quotas-messages.html"
+)
 def _size_over(ctx: ProbeContext) -> str:
     """A message one byte over 1 MiB is rejected."""
     url = ctx.queue("size-over")
@@ -429,9 +411,12 @@ def _size_over(ctx: ProbeContext) -> str:
     return f"rejected with {code}"
 
 
-@check("sqs.batch_over_1mib_rejected", cap.SQS_SIZE_LIMITS)
+@check(
+    "sqs.batch_over_1mib_rejected", cap.SQS_SIZE_LIMITS, cite=SQS_API + "API_SendMessageBatch.html"
+)
 def _batch_size_over(ctx: ProbeContext) -> str:
-    """A batch whose total exceeds 1 MiB is rejected, even if each entry is small enough."""
+    """A batch whose payloads total more than 1 MiB fails (BatchRequestTooLong), even when each
+    entry is small enough."""
     url = ctx.queue("batchsize")
     entries = [{"Id": str(i), "MessageBody": "x" * (600 * 1024)} for i in range(2)]
     code = expect_error(lambda: ctx.sqs.send_message_batch(QueueUrl=url, Entries=entries))
@@ -441,9 +426,9 @@ def _batch_size_over(ctx: ProbeContext) -> str:
 # == SQS: counters, delay, purge ================================================================
 
 
-@check("sqs.approximate_counts", cap.SQS_COUNTERS)
+@check("sqs.approximate_counts", cap.SQS_COUNTERS, cite=SQS_API + "API_GetQueueAttributes.html")
 def _counts(ctx: ProbeContext) -> str:
-    """ApproximateNumberOfMessages and ...NotVisible count visible and in-flight messages."""
+    """ApproximateNumberOfMessages counts visible messages and ...NotVisible in-flight ones."""
     url = ctx.queue("counts", VisibilityTimeout=30)
     for i in range(3):
         ctx.sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
@@ -454,9 +439,9 @@ def _counts(ctx: ProbeContext) -> str:
     return "2 visible, 1 in flight"
 
 
-@check("sqs.delay_seconds", cap.SQS_DELAY)
+@check("sqs.delay_seconds", cap.SQS_DELAY, cite=SQS_GUIDE + "sqs-message-timers.html")
 def _delay(ctx: ProbeContext) -> str:
-    """A message sent with DelaySeconds=1 is hidden for about a second."""
+    """A message sent with DelaySeconds=1 (a message timer) is invisible for that second."""
     url = ctx.queue("delay")
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x", DelaySeconds=1)
     if ctx.receive(url, wait=0):
@@ -465,9 +450,9 @@ def _delay(ctx: ProbeContext) -> str:
     return "hidden, then delivered"
 
 
-@check("sqs.purge_queue", cap.SQS_PURGE)
+@check("sqs.purge_queue", cap.SQS_PURGE, cite=SQS_API + "API_PurgeQueue.html")
 def _purge(ctx: ProbeContext) -> str:
-    """PurgeQueue removes every message."""
+    """PurgeQueue deletes every message in the queue."""
     url = ctx.queue("purge")
     for i in range(3):
         ctx.sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
