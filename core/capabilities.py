@@ -20,6 +20,13 @@ SQS_MOVE_TASK = "sqs.move_task"  # StartMessageMoveTask / ListMessageMoveTasks
 SQS_COUNTERS = "sqs.counters"  # ApproximateNumberOfMessages(NotVisible)
 SQS_DELAY = "sqs.delay"  # DelaySeconds
 SQS_PURGE = "sqs.purge"  # PurgeQueue
+SQS_EXPIRED_HANDLE = "sqs.expired_handle"  # ChangeMessageVisibility after expiry (disputed)
+SQS_ATTRIBUTE_MD5 = "sqs.attribute_md5"  # MD5OfMessageAttributes, absent without attributes
+SQS_MAX_MESSAGE_SIZE = "sqs.max_message_size"  # the MaximumMessageSize attribute: 1 MiB, enforced
+SQS_DLQ_CHAIN = "sqs.dlq_chain"  # a DLQ with its own redrive policy passes messages on
+SQS_DLQ_SOURCE_ARN = "sqs.dlq_source_arn"  # DeadLetterQueueSourceArn on dead-lettered messages
+SQS_REDRIVE_AS_NEW = "sqs.redrive_as_new"  # a redriven message is new: receive count 1 again
+SQS_MOVE_TASK_RULES = "sqs.move_task_rules"  # DLQ sources only, one task, rate, RUNNING
 DDB_CONDITIONAL = "ddb.conditional"  # conditional put/update, atomic counters
 DDB_RETURN_VALUES_ON_FAILURE = "ddb.return_values_on_condition_failure"
 DDB_TRANSACTIONS = "ddb.transactions"  # TransactWriteItems, atomic, CancellationReasons
@@ -43,6 +50,13 @@ ALL: frozenset[str] = frozenset(
         SQS_COUNTERS,
         SQS_DELAY,
         SQS_PURGE,
+        SQS_EXPIRED_HANDLE,
+        SQS_ATTRIBUTE_MD5,
+        SQS_MAX_MESSAGE_SIZE,
+        SQS_DLQ_CHAIN,
+        SQS_DLQ_SOURCE_ARN,
+        SQS_REDRIVE_AS_NEW,
+        SQS_MOVE_TASK_RULES,
         DDB_CONDITIONAL,
         DDB_RETURN_VALUES_ON_FAILURE,
         DDB_TRANSACTIONS,

@@ -224,3 +224,23 @@ def expect_error(call: Callable[[], Any], *codes: str) -> str:
 def md5(text: str) -> str:
     """The hex MD5 SQS reports for a body or attribute."""
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def attributes_md5(attributes: dict[str, dict[str, Any]]) -> str:
+    """``MD5OfMessageAttributes`` as AWS computes it (SQS developer guide, "Calculating the MD5
+    message digest for message attributes"): attributes sorted by name, each encoded as its
+    name, data type, a transport byte (1 string/number, 2 binary) and its value, every
+    variable-length part prefixed by its 4-byte big-endian length."""
+
+    def part(raw: bytes) -> bytes:
+        return len(raw).to_bytes(4, "big") + raw
+
+    buf = b""
+    for name in sorted(attributes):
+        attr = attributes[name]
+        buf += part(name.encode()) + part(attr["DataType"].encode())
+        if "BinaryValue" in attr:
+            buf += b"\x02" + part(bytes(attr["BinaryValue"]))
+        else:
+            buf += b"\x01" + part(str(attr["StringValue"]).encode())
+    return hashlib.md5(buf, usedforsecurity=False).hexdigest()

@@ -19,10 +19,13 @@ from local.conformance.registry import (
     CheckFailed,
     ProbeCheck,
     ProbeContext,
+    attributes_md5,
     expect_error,
     md5,
     registrar,
 )
+
+MAX_VISIBILITY_S = 43_200  # 12 hours
 
 #: this module's checks, in the order they are defined
 CHECKS: list[ProbeCheck] = []
@@ -82,6 +85,54 @@ def _message_attributes(ctx: ProbeContext) -> str:
     if got.get("b", {}).get("BinaryValue") != b"\x00\x01":
         raise CheckFailed("the Binary attribute did not round-trip")
     return "String, Number, Binary"
+
+
+@check(
+    "sqs.md5_of_message_attributes",
+    cap.SQS_ATTRIBUTE_MD5,
+    cite=SQS_GUIDE + "sqs-message-metadata.html",
+)
+def _attributes_md5(ctx: ProbeContext) -> str:
+    """SendMessage and ReceiveMessage return MD5OfMessageAttributes, computed over the sorted,
+    length-prefixed attributes as the developer guide specifies, so clients can verify them."""
+    url = ctx.queue("attrmd5")
+    attrs: dict[str, dict[str, Any]] = {
+        "kind": {"DataType": "String", "StringValue": "probe"},
+        "n": {"DataType": "Number", "StringValue": "42"},
+        "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+    }
+    want = attributes_md5(attrs)
+    sent = ctx.sqs.send_message(QueueUrl=url, MessageBody="x", MessageAttributes=attrs)
+    if sent.get("MD5OfMessageAttributes") != want:
+        raise CheckFailed(
+            f"send returned MD5OfMessageAttributes={sent.get('MD5OfMessageAttributes')!r}"
+        )
+    got = ctx.receive_one(url).get("MD5OfMessageAttributes")
+    if got != want:
+        raise CheckFailed(f"receive returned MD5OfMessageAttributes={got!r}, expected {want}")
+    return "send and receive report the documented digest"
+
+
+@check(
+    "sqs.no_attribute_md5_without_attributes",
+    cap.SQS_ATTRIBUTE_MD5,
+    cite=SQS_API + "API_SendMessage.html",
+)
+def _no_attributes_md5(ctx: ProbeContext) -> str:
+    """A message sent without attributes has no MD5OfMessageAttributes, neither in the
+    SendMessage result nor when received (a digest of nothing would fail client checks)."""
+    url = ctx.queue("noattrmd5")
+    sent = ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
+    if "MD5OfMessageAttributes" in sent:
+        raise CheckFailed(
+            f"send returned MD5OfMessageAttributes={sent['MD5OfMessageAttributes']!r}"
+        )
+    msg = ctx.receive_one(url)
+    if "MD5OfMessageAttributes" in msg:
+        raise CheckFailed(
+            f"receive returned MD5OfMessageAttributes={msg['MD5OfMessageAttributes']!r}"
+        )
+    return "absent on send and on receive"
 
 
 # == SQS: visibility and receive counts ===========================================================
@@ -200,6 +251,30 @@ def _queue_default_wait(ctx: ProbeContext) -> str:
     return f"waited {elapsed:.2f} s"
 
 
+@check(
+    "sqs.long_poll_returns_first_message",
+    cap.SQS_LONG_POLL,
+    cite=SQS_GUIDE + "sqs-short-and-long-polling.html",
+)
+def _long_poll_first(ctx: ProbeContext) -> str:
+    """A long poll asking for up to 10 messages returns as soon as one arrives; it does not
+    wait for the batch to fill or for the wait to end."""
+    url = ctx.queue("lpfirst")
+    timer = threading.Timer(0.3, lambda: ctx.sqs.send_message(QueueUrl=url, MessageBody="x"))
+    start = time.monotonic()
+    timer.start()
+    try:
+        msgs = ctx.receive(url, wait=5, max_messages=MAX_BATCH)
+    finally:
+        timer.join()
+    elapsed = time.monotonic() - start
+    if len(msgs) != 1:
+        raise CheckFailed(f"{len(msgs)} message(s) after {elapsed:.2f} s; one was sent at 0.3 s")
+    if elapsed > 3.0:
+        raise CheckFailed(f"returned only after {elapsed:.2f} s (message sent at 0.3 s)")
+    return f"returned 1 of up to 10 after {elapsed:.2f} s"
+
+
 # == SQS: ChangeMessageVisibility =================================================================
 
 
@@ -261,6 +336,49 @@ def _cmv_over_max(ctx: ProbeContext) -> str:
     return f"rejected with {code}"
 
 
+@check(
+    "sqs.visibility_total_12h",
+    cap.SQS_VISIBILITY_LIMIT,
+    cite=SQS_API + "API_ChangeMessageVisibility.html",
+)
+def _cmv_total(ctx: ProbeContext) -> str:
+    """The 12-hour maximum counts from the receive, not from the call: "If you attempt to set
+    the VisibilityTimeout to a value greater than the maximum time left, Amazon SQS returns an
+    error." 2 s after the receive, 43,000 s is accepted and 43,200 s is rejected."""
+    url = ctx.queue("total12h", VisibilityTimeout=30)
+    ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
+    handle = ctx.receive_one(url)["ReceiptHandle"]
+    time.sleep(2.0)
+    # within the limit: an endpoint that rejects every extension must not pass
+    ctx.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=43_000)
+    code = expect_error(
+        lambda: ctx.sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=MAX_VISIBILITY_S
+        )
+    )
+    return f"43,000 s accepted, 43,200 s (past 12 h from the receive) rejected with {code}"
+
+
+@check(
+    "sqs.delete_after_extension",
+    cap.SQS_CHANGE_VISIBILITY,
+    cite=SQS_API + "API_ChangeMessageVisibility.html",
+)
+def _delete_after_extension(ctx: ProbeContext) -> str:
+    """After a visibility extension the receipt handle stays valid until the extension ends:
+    a DeleteMessage after the queue's own timeout, inside the extension, deletes the message."""
+    url = ctx.queue("delext", VisibilityTimeout=1)
+    ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
+    handle = ctx.receive_one(url)["ReceiptHandle"]
+    ctx.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=2)
+    time.sleep(1.2)  # past the queue's 1 s timeout, inside the 2 s extension
+    ctx.sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+    again = ctx.receive(url, wait=2)  # past the end of the extension
+    if again:
+        raise CheckFailed("the message came back after it was deleted inside its extension")
+    return "deleted inside the extension; not delivered again"
+
+
 # == SQS: receipt handles ========================================================================
 
 
@@ -313,6 +431,32 @@ def _stale_cmv(ctx: ProbeContext) -> str:
     code = expect_error(
         lambda: ctx.sqs.change_message_visibility(
             QueueUrl=url, ReceiptHandle=old["ReceiptHandle"], VisibilityTimeout=10
+        )
+    )
+    return f"rejected with {code}"
+
+
+@check(
+    "sqs.change_visibility_expired_handle",
+    cap.SQS_EXPIRED_HANDLE,
+    cite=SQS_API + "API_ChangeMessageVisibility.html",
+    disputed=True,
+)
+def _cmv_expired(ctx: ProbeContext) -> str:
+    """Once the visibility timeout has run out (and nobody received the message again), the
+    message is no longer in flight, and ChangeMessageVisibility with its handle fails.
+
+    Disputed: the API reference lists MessageNotInflight ("The specified message isn't in
+    flight") and says a change after the timeout "might result in an error"; real SQS has been
+    reported to accept such a call. A pass means the endpoint does what the documentation says;
+    a consumer must cope with either answer."""
+    url = ctx.queue("expired", VisibilityTimeout=1)
+    ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
+    handle = ctx.receive_one(url)["ReceiptHandle"]
+    time.sleep(1.5)
+    code = expect_error(
+        lambda: ctx.sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=10
         )
     )
     return f"rejected with {code}"
@@ -421,6 +565,70 @@ def _batch_size_over(ctx: ProbeContext) -> str:
     entries = [{"Id": str(i), "MessageBody": "x" * (600 * 1024)} for i in range(2)]
     code = expect_error(lambda: ctx.sqs.send_message_batch(QueueUrl=url, Entries=entries))
     return f"rejected with {code}"
+
+
+@check(
+    "sqs.batch_1mib_total_accepted",
+    cap.SQS_SIZE_LIMITS,
+    cite=SQS_API + "API_SendMessageBatch.html",
+)
+def _batch_size_exact(ctx: ProbeContext) -> str:
+    """A batch of 10 entries whose payloads total exactly 1 MiB is accepted (the limit is on the
+    sum, and 1 MiB itself is allowed)."""
+    url = ctx.queue("batch1mib")
+    sizes = [MIB // MAX_BATCH] * MAX_BATCH
+    sizes[0] += MIB - sum(sizes)
+    entries = [{"Id": str(i), "MessageBody": "x" * n} for i, n in enumerate(sizes)]
+    resp = ctx.sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    ok, failed = len(resp.get("Successful", [])), resp.get("Failed", [])
+    if ok != MAX_BATCH:
+        raise CheckFailed(f"{ok} of 10 entries accepted; failed: {failed[:2]}")
+    return "10 entries, 1,048,576 bytes in total, all accepted"
+
+
+@check(
+    "sqs.maximum_message_size_default",
+    cap.SQS_MAX_MESSAGE_SIZE,
+    cite=SQS_API + "API_CreateQueue.html",
+)
+def _max_size_default(ctx: ProbeContext) -> str:
+    """A queue created without MaximumMessageSize reports the default, 1,048,576 bytes (1 MiB;
+    it was 256 KiB before August 2025)."""
+    url = ctx.queue("maxsize")
+    raw = ctx.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["MaximumMessageSize"])
+    got = raw["Attributes"].get("MaximumMessageSize")
+    if got != str(MIB):
+        raise CheckFailed(f"MaximumMessageSize={got!r}, expected {MIB} (1 MiB)")
+    return "1,048,576"
+
+
+@check(
+    "sqs.maximum_message_size_over_max_rejected",
+    cap.SQS_MAX_MESSAGE_SIZE,
+    cite=SQS_API + "API_CreateQueue.html",
+)
+def _max_size_over(ctx: ProbeContext) -> str:
+    """MaximumMessageSize is 1,024 to 1,048,576 bytes: a queue asking for 1 MiB + 1 is rejected,
+    one asking for exactly 1 MiB is created."""
+    ctx.queue("maxsize-ok", MaximumMessageSize=MIB)
+    code = expect_error(
+        lambda: ctx.queue("maxsize-over", MaximumMessageSize=MIB + 1), "InvalidAttributeValue"
+    )
+    return f"1 MiB accepted, 1 MiB + 1 rejected with {code}"
+
+
+@check(
+    "sqs.queue_message_size_enforced",
+    cap.SQS_MAX_MESSAGE_SIZE,
+    cite=SQS_API + "API_CreateQueue.html",
+)
+def _queue_size_enforced(ctx: ProbeContext) -> str:
+    """A queue's own MaximumMessageSize is enforced: with 1,024 bytes, a 1,024-byte message is
+    accepted and a 1,025-byte one is rejected."""
+    url = ctx.queue("small", MaximumMessageSize=1024)
+    ctx.sqs.send_message(QueueUrl=url, MessageBody="x" * 1024)
+    code = expect_error(lambda: ctx.sqs.send_message(QueueUrl=url, MessageBody="x" * 1025))
+    return f"1,024 bytes accepted, 1,025 rejected with {code}"
 
 
 # == SQS: counters, delay, purge ================================================================

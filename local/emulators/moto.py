@@ -32,7 +32,11 @@ class MotoEmulator(EmbeddedEmulator):
 # What the probe proved on moto server 5.2.5 (`make emulator-matrix` re-measures).
 CAPABILITIES: frozenset[str] = cap.ALL - {
     cap.SQS_MOVE_TASK,
+    cap.SQS_MOVE_TASK_RULES,
+    cap.SQS_REDRIVE_AS_NEW,
     cap.SQS_RECEIPT_HANDLES,
+    cap.SQS_EXPIRED_HANDLE,
+    cap.SQS_DLQ_SOURCE_ARN,
     cap.ECS_API,
     cap.ECS_RUNS_CONTAINERS,
 }
