@@ -121,6 +121,16 @@ class ProbeContext:
             self._queues.append(url)
         return url
 
+    def fifo_queue(self, label: str, **attributes: Any) -> str:
+        """A fresh FIFO queue (the name ends in ``.fifo``, ``FifoQueue=true``)."""
+        attrs = {k: v if isinstance(v, str) else json.dumps(v) for k, v in attributes.items()}
+        url: str = self.sqs.create_queue(
+            QueueName=f"{self._name(label)}.fifo", Attributes={"FifoQueue": "true", **attrs}
+        )["QueueUrl"]
+        with self._lock:
+            self._queues.append(url)
+        return url
+
     def redrive_to(self, dlq_url: str, max_receive_count: int) -> str:
         """A RedrivePolicy attribute value that dead-letters into ``dlq_url``."""
         return json.dumps(

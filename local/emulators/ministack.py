@@ -43,5 +43,8 @@ CAPABILITIES: frozenset[str] = cap.ALL - {
     cap.SQS_REDRIVE_AS_NEW,
     cap.SQS_VISIBILITY_LIMIT,
     cap.SQS_EXPIRED_HANDLE,
+    cap.SQS_FIFO_RECEIVE_ATTEMPT,
+    cap.SQS_FIFO_DLQ,
+    cap.SQS_FIFO_MOVE_TASK,
     cap.ECS_RUNS_CONTAINERS,
 }

@@ -52,9 +52,9 @@ CORE_ON_MINISTACK = [
 
 
 @pytest.mark.unit
-def test_registry_has_at_least_25_distinct_checks_with_known_capabilities():
+def test_registry_has_at_least_60_distinct_checks_with_known_capabilities():
     names = [c.name for c in CHECKS]
-    assert len(names) >= 25
+    assert len(names) >= 60
     assert len(set(names)) == len(names)
     assert {c.capability for c in CHECKS} <= cap.ALL
     assert all(c.doc for c in CHECKS), "every check says what AWS does"
@@ -68,6 +68,20 @@ def test_every_check_cites_the_aws_documentation():
     disputed = [c for c in CHECKS if c.disputed]
     assert [c.name for c in disputed] == ["sqs.change_visibility_expired_handle"]
     assert all("Disputed" in c.doc for c in disputed)
+
+
+@pytest.mark.unit
+def test_fifo_checks_cover_what_issue_17_names():
+    fifo = {c.capability for c in CHECKS if c.name.startswith("sqs.fifo_")}
+    assert {
+        cap.SQS_FIFO,
+        cap.SQS_FIFO_GROUP_ORDER,
+        cap.SQS_FIFO_DEDUP,
+        cap.SQS_FIFO_DEDUP_SCOPE,
+        cap.SQS_FIFO_DELAY,
+        cap.SQS_FIFO_RECEIVE_ATTEMPT,
+        cap.SQS_FIFO_DLQ,
+    } <= fifo
 
 
 @pytest.mark.integration

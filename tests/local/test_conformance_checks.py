@@ -233,6 +233,21 @@ def without_attribute(
     return create_queue
 
 
+def send_with(**fields: Callable[[dict[str, Any]], Any]) -> Override:
+    """send_message whose kwargs are rewritten: ``field=fn(kwargs)``, None removes it."""
+
+    def send_message(real: Any, **kw: Any) -> Any:
+        for key, fn in fields.items():
+            value = fn(kw)
+            if value is None:
+                kw.pop(key, None)
+            else:
+                kw[key] = value
+        return real.send_message(**kw)
+
+    return send_message
+
+
 def receive_then(
     edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]], **force: Any
 ) -> Override:
@@ -249,6 +264,14 @@ def receive_then(
 def ignored(real: Any, **kw: Any) -> dict[str, Any]:
     """An operation the endpoint accepts and does nothing with."""
     return {}
+
+
+def unique_dedup_id(kw: dict[str, Any]) -> str:
+    return f"{kw.get('MessageDeduplicationId', '')}-{uuid.uuid4().hex}"
+
+
+def per_group_id(kw: dict[str, Any]) -> str:
+    return f"{kw['MessageDeduplicationId']}-{kw['MessageGroupId']}"
 
 
 def with_count(count: str) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
@@ -296,6 +319,14 @@ def clamp_size(real: Any, **kw: Any) -> Any:
     return real.create_queue(**{**kw, "Attributes": attrs})
 
 
+def fifo_suffix_added(real: Any, **kw: Any) -> Any:
+    if kw.get("Attributes", {}).get("FifoQueue") == "true" and not kw["QueueName"].endswith(
+        ".fifo"
+    ):
+        kw = {**kw, "QueueName": kw["QueueName"] + ".fifo"}
+    return real.create_queue(**kw)
+
+
 def reports_old_default_size(real: Any, **kw: Any) -> Any:
     resp = real.get_queue_attributes(**kw)
     if "MaximumMessageSize" in resp.get("Attributes", {}):
@@ -306,6 +337,19 @@ def reports_old_default_size(real: Any, **kw: Any) -> Any:
 def md5_of_nothing(real: Any, **kw: Any) -> Any:
     return real.send_message(**kw) | {"MD5OfMessageAttributes": "0" * 32}
 
+
+def without_sequence_number(real: Any, **kw: Any) -> Any:
+    resp = real.send_message_batch(**kw)
+    ok = [{k: v for k, v in e.items() if k != "SequenceNumber"} for e in resp["Successful"]]
+    return {**resp, "Successful": ok}
+
+
+def standard_dlq(kw: dict[str, Any]) -> bool:
+    policy = kw.get("Attributes", {}).get("RedrivePolicy")
+    return bool(policy) and not json.loads(policy)["deadLetterTargetArn"].endswith(".fifo")
+
+
+ALL_AT_ONCE = {"MaxNumberOfMessages": 10}
 
 # -- the cases -----------------------------------------------------------------------------------
 
@@ -369,6 +413,53 @@ BROKEN: list[Broken] = [
            lambda r: MoveTasks(r, honour_rate=False), "rate ignored"),
     Broken("sqs.move_task_running_observable", "status 'COMPLETED'",
            lambda r: MoveTasks(r, listed_status="COMPLETED"), "never RUNNING"),
+    # FIFO
+    Broken("sqs.fifo_name_suffix_required", "accepted; AWS rejects this",
+           lambda r: Tampered(r, create_queue=fifo_suffix_added), "suffix added"),
+    Broken("sqs.fifo_group_id_required", "accepted; AWS rejects this",
+           lambda r: Tampered(r, send_message=send_with(
+               MessageGroupId=lambda kw: kw.get("MessageGroupId", "default"))),
+           "default group"),
+    Broken("sqs.fifo_sequence_number", "send returned SequenceNumber",
+           lambda r: Tampered(r, send_message_batch=without_sequence_number), "no SequenceNumber"),
+    Broken("sqs.fifo_sequence_number", "does not increase"),  # moto draws random numbers
+    Broken("sqs.fifo_per_message_delay_rejected", "accepted; AWS rejects this",
+           lambda r: Tampered(r, send_message=send_with(DelaySeconds=lambda kw: None)),
+           "delay dropped"),
+    Broken("sqs.fifo_queue_delay", "delivered before",
+           lambda r: Tampered(r, create_queue=without_attribute("DelaySeconds")), "delay ignored"),
+    Broken("sqs.fifo_order_within_group", "delivered ['m4'",
+           lambda r: Tampered(r, receive_message=receive_then(lambda ms: ms[::-1])), "reversed"),
+    Broken("sqs.fifo_group_blocked_while_in_flight", "a2 was delivered while a1",
+           lambda r: Tampered(r, receive_message=receive_then(lambda ms: ms, VisibilityTimeout=0)),
+           "no group lock"),
+    Broken("sqs.fifo_group_blocked_after_extension", "into a 4 s extension",
+           lambda r: Tampered(r, change_message_visibility=ignored), "extension ignored"),
+    Broken("sqs.fifo_redelivery_in_order", "a1 was not delivered first",
+           lambda r: Tampered(r, receive_message=receive_then(lambda ms: ms[-1:], **ALL_AT_ONCE)),
+           "out of order"),
+    Broken("sqs.fifo_dedup_id_required", "accepted; AWS rejects this",
+           lambda r: Tampered(r, send_message=send_with(MessageDeduplicationId=unique_dedup_id)),
+           "id invented"),
+    Broken("sqs.fifo_dedup_window", "delivered ['first', 'second']",
+           lambda r: Tampered(r, send_message=send_with(MessageDeduplicationId=unique_dedup_id)),
+           "no deduplication"),
+    Broken("sqs.fifo_dedup_survives_delete", "deduplication id was delivered"),
+    Broken("sqs.fifo_content_based_dedup", "delivered ['same', 'same', 'different']",
+           lambda r: Tampered(r, send_message=send_with(MessageDeduplicationId=unique_dedup_id)),
+           "body not hashed"),
+    Broken("sqs.fifo_dedup_scope_queue", "delivered ['in-g1', 'in-g2']",
+           lambda r: Tampered(r, send_message=send_with(MessageDeduplicationId=per_group_id)),
+           "scoped per group"),
+    Broken("sqs.fifo_dedup_scope_message_group", "delivered ['g1-first']"),
+    Broken("sqs.fifo_receive_attempt_id", "the retry returned []"),
+    Broken("sqs.fifo_dlq_after_max", "came instead of the group's next message",
+           lambda r: Tampered(r, create_queue=without_attribute("RedrivePolicy")), "no redrive"),
+    Broken("sqs.fifo_dlq_must_be_fifo", "accepted; AWS rejects this",
+           lambda r: Tampered(r, create_queue=without_attribute("RedrivePolicy", standard_dlq)),
+           "policy dropped"),
+    Broken("sqs.fifo_dlq_move_task", "in group 'moved'",
+           lambda r: MoveTasks(r, keep_group=False), "group lost"),
 ]  # fmt: skip
 
 # What in-process moto gets right, and what only the faithful MoveTasks double gets right.
