@@ -22,7 +22,7 @@ from local.conformance.results import ProbeReport, ProbeResult
 log = logging.getLogger(__name__)
 
 # Checks mostly wait (visibility timeouts, long polls): 16 threads keep a 78-check probe near
-# its longest check (~6 s) without changing any result (measured on MiniStack: 10 s at 8, 7 s).
+# its slowest checks (3-5 s) without changing any result (MiniStack: 10 s at 8 threads, 7 s).
 PROBE_WORKERS = 16
 # Probe calls fail fast: one attempt, short connects; long polls stay under the read timeout.
 _PROBE_CLIENT_CONFIG = Config(
