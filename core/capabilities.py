@@ -20,6 +20,21 @@ SQS_MOVE_TASK = "sqs.move_task"  # StartMessageMoveTask / ListMessageMoveTasks
 SQS_COUNTERS = "sqs.counters"  # ApproximateNumberOfMessages(NotVisible)
 SQS_DELAY = "sqs.delay"  # DelaySeconds
 SQS_PURGE = "sqs.purge"  # PurgeQueue
+SQS_EXPIRED_HANDLE = "sqs.expired_handle"  # ChangeMessageVisibility after expiry (disputed)
+SQS_ATTRIBUTE_MD5 = "sqs.attribute_md5"  # MD5OfMessageAttributes, absent without attributes
+SQS_MAX_MESSAGE_SIZE = "sqs.max_message_size"  # the MaximumMessageSize attribute: 1 MiB, enforced
+SQS_DLQ_CHAIN = "sqs.dlq_chain"  # a DLQ with its own redrive policy passes messages on
+SQS_DLQ_SOURCE_ARN = "sqs.dlq_source_arn"  # DeadLetterQueueSourceArn on dead-lettered messages
+SQS_REDRIVE_AS_NEW = "sqs.redrive_as_new"  # a redriven message is new: receive count 1 again
+SQS_MOVE_TASK_RULES = "sqs.move_task_rules"  # DLQ sources only, one task, rate, RUNNING
+SQS_FIFO = "sqs.fifo"  # .fifo names, MessageGroupId required, SequenceNumber
+SQS_FIFO_GROUP_ORDER = "sqs.fifo_group_order"  # in order per group; blocked while in flight
+SQS_FIFO_DEDUP = "sqs.fifo_dedup"  # 5-minute deduplication window, content-based dedup
+SQS_FIFO_DEDUP_SCOPE = "sqs.fifo_dedup_scope"  # DeduplicationScope queue | messageGroup
+SQS_FIFO_DELAY = "sqs.fifo_delay"  # queue-level DelaySeconds only
+SQS_FIFO_RECEIVE_ATTEMPT = "sqs.fifo_receive_attempt"  # ReceiveRequestAttemptId retries
+SQS_FIFO_DLQ = "sqs.fifo_dlq"  # FIFO dead-letter queue with its redrive
+SQS_FIFO_MOVE_TASK = "sqs.fifo_move_task"  # StartMessageMoveTask out of a FIFO DLQ
 DDB_CONDITIONAL = "ddb.conditional"  # conditional put/update, atomic counters
 DDB_RETURN_VALUES_ON_FAILURE = "ddb.return_values_on_condition_failure"
 DDB_TRANSACTIONS = "ddb.transactions"  # TransactWriteItems, atomic, CancellationReasons
@@ -43,6 +58,21 @@ ALL: frozenset[str] = frozenset(
         SQS_COUNTERS,
         SQS_DELAY,
         SQS_PURGE,
+        SQS_EXPIRED_HANDLE,
+        SQS_ATTRIBUTE_MD5,
+        SQS_MAX_MESSAGE_SIZE,
+        SQS_DLQ_CHAIN,
+        SQS_DLQ_SOURCE_ARN,
+        SQS_REDRIVE_AS_NEW,
+        SQS_MOVE_TASK_RULES,
+        SQS_FIFO,
+        SQS_FIFO_GROUP_ORDER,
+        SQS_FIFO_DEDUP,
+        SQS_FIFO_DEDUP_SCOPE,
+        SQS_FIFO_DELAY,
+        SQS_FIFO_RECEIVE_ATTEMPT,
+        SQS_FIFO_DLQ,
+        SQS_FIFO_MOVE_TASK,
         DDB_CONDITIONAL,
         DDB_RETURN_VALUES_ON_FAILURE,
         DDB_TRANSACTIONS,

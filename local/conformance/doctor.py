@@ -21,6 +21,9 @@ from local.conformance.results import ProbeReport
 from local.emulators import select
 from local.emulators.base import answers, identify
 
+#: Marks a check whose expected behaviour is disputed (``ProbeCheck.disputed``).
+DISPUTED_MARK = "†"
+
 
 def render(report: ProbeReport, console: Any = None) -> None:
     """Print the report as a rich table."""
@@ -36,8 +39,14 @@ def render(report: ProbeReport, console: Any = None) -> None:
     table.add_column("detail", overflow="fold")
     for r in report.results:
         mark = "[green]pass[/]" if r.passed else "[red]FAIL[/]"
-        table.add_row(r.name, r.capability, mark, f"{r.duration_s:.2f}", r.detail)
+        name = f"{r.name} {DISPUTED_MARK}" if r.disputed else r.name
+        table.add_row(name, r.capability, mark, f"{r.duration_s:.2f}", r.detail)
     out.print(table)
+    if any(r.disputed for r in report.results):
+        out.print(
+            f"{DISPUTED_MARK} disputed: AWS's documentation and real SQS are reported to differ "
+            "here; the check follows the documentation (its citation is in the --json report)"
+        )
     missing = sorted({r.capability for r in report.results} - report.capabilities())
     if missing:
         out.print(

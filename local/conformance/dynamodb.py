@@ -9,6 +9,8 @@ from botocore.exceptions import ClientError
 
 from core import capabilities as cap
 from local.conformance.registry import (
+    DDB_API,
+    DDB_GUIDE,
     CheckFailed,
     ProbeCheck,
     ProbeContext,
@@ -25,9 +27,14 @@ def _key(mid: str) -> dict[str, Any]:
     return {"message_id": {"S": mid}}
 
 
-@check("ddb.conditional_put", cap.DDB_CONDITIONAL)
+@check(
+    "ddb.conditional_put",
+    cap.DDB_CONDITIONAL,
+    cite=DDB_GUIDE + "Expressions.ConditionExpressions.html",
+)
 def _conditional_put(ctx: ProbeContext) -> str:
-    """put_item with attribute_not_exists fails on the second writer and keeps the first item."""
+    """PutItem with attribute_not_exists fails for the second writer with
+    ConditionalCheckFailedException, and the first item is kept."""
     table = ctx.table("cput")
     first = {**_key("m1"), "owner": {"S": "a"}}
     cond = {"ConditionExpression": "attribute_not_exists(message_id)"}
@@ -42,9 +49,14 @@ def _conditional_put(ctx: ProbeContext) -> str:
     return "second put rejected, first item kept"
 
 
-@check("ddb.conditional_update_lease", cap.DDB_CONDITIONAL)
+@check(
+    "ddb.conditional_update_lease",
+    cap.DDB_CONDITIONAL,
+    cite=DDB_API + "API_UpdateItem.html",
+)
 def _conditional_update(ctx: ProbeContext) -> str:
-    """A lease takeover update succeeds only when the lease has expired."""
+    """UpdateItem applies only when its ConditionExpression holds: a lease takeover is refused
+    while the lease is live and applies once it has expired."""
     table = ctx.table("lease")
     now = int(time.time())
     ctx.ddb.put_item(
@@ -78,9 +90,14 @@ def _conditional_update(ctx: ProbeContext) -> str:
     return "live lease refused, expired lease taken over"
 
 
-@check("ddb.atomic_counter", cap.DDB_CONDITIONAL)
+@check(
+    "ddb.atomic_counter",
+    cap.DDB_CONDITIONAL,
+    cite=DDB_GUIDE + "WorkingWithItems.html",
+)
 def _atomic_counter(ctx: ProbeContext) -> str:
-    """UpdateItem ADD counts attempts atomically and returns UPDATED_NEW."""
+    """UpdateItem ADD increments a number atomically (an atomic counter) and ReturnValues
+    UPDATED_NEW returns the new value."""
     table = ctx.table("counter")
     values = []
     for _ in range(2):
@@ -97,9 +114,14 @@ def _atomic_counter(ctx: ProbeContext) -> str:
     return "1, then 2"
 
 
-@check("ddb.return_values_on_condition_failure", cap.DDB_RETURN_VALUES_ON_FAILURE)
+@check(
+    "ddb.return_values_on_condition_failure",
+    cap.DDB_RETURN_VALUES_ON_FAILURE,
+    cite=DDB_API + "API_PutItem.html",
+)
 def _rvoccf(ctx: ProbeContext) -> str:
-    """ReturnValuesOnConditionCheckFailure=ALL_OLD puts the current item in the error."""
+    """With ReturnValuesOnConditionCheckFailure=ALL_OLD, a failed condition returns the current
+    item in the ConditionalCheckFailedException."""
     table = ctx.table("rvoccf")
     ctx.ddb.put_item(TableName=table, Item={**_key("m1"), "owner": {"S": "a"}})
     try:
@@ -117,9 +139,13 @@ def _rvoccf(ctx: ProbeContext) -> str:
     raise CheckFailed("the conditional put was accepted")
 
 
-@check("ddb.transact_write", cap.DDB_TRANSACTIONS)
+@check(
+    "ddb.transact_write",
+    cap.DDB_TRANSACTIONS,
+    cite=DDB_API + "API_TransactWriteItems.html",
+)
 def _transact_ok(ctx: ProbeContext) -> str:
-    """TransactWriteItems writes to both tables at once."""
+    """TransactWriteItems writes items in two tables in one all-or-nothing call."""
     status, completed = ctx.table("tx-status"), ctx.table("tx-done")
     ctx.ddb.transact_write_items(
         TransactItems=[
@@ -176,9 +202,14 @@ def _reasons(exc: ClientError) -> list[dict[str, Any]]:
     return [dict(r) for r in reasons]
 
 
-@check("ddb.transact_cancellation_reasons", cap.DDB_TRANSACTIONS)
+@check(
+    "ddb.transact_cancellation_reasons",
+    cap.DDB_TRANSACTIONS,
+    cite=DDB_API + "API_TransactWriteItems.html",
+)
 def _transact_reasons(ctx: ProbeContext) -> str:
-    """A failed condition cancels the transaction, with one CancellationReason per item."""
+    """A failed condition cancels the transaction (TransactionCanceledException) with one
+    CancellationReason per item, in request order."""
     _, _, exc = _failing_transaction(ctx)
     codes = [r.get("Code") for r in _reasons(exc)]
     if len(codes) != 2 or codes[1] != "ConditionalCheckFailed" or codes[0] not in {None, "None"}:
@@ -188,7 +219,11 @@ def _transact_reasons(ctx: ProbeContext) -> str:
     return f"codes {codes}"
 
 
-@check("ddb.transact_atomic", cap.DDB_TRANSACTIONS)
+@check(
+    "ddb.transact_atomic",
+    cap.DDB_TRANSACTIONS,
+    cite=DDB_API + "API_TransactWriteItems.html",
+)
 def _transact_atomic(ctx: ProbeContext) -> str:
     """A cancelled transaction writes nothing, not even its unconditional items."""
     status, completed, _ = _failing_transaction(ctx)
@@ -202,9 +237,14 @@ def _transact_atomic(ctx: ProbeContext) -> str:
     return "nothing written"
 
 
-@check("ddb.transact_return_values_on_failure", cap.DDB_RETURN_VALUES_ON_FAILURE)
+@check(
+    "ddb.transact_return_values_on_failure",
+    cap.DDB_RETURN_VALUES_ON_FAILURE,
+    cite=DDB_API + "API_TransactWriteItems.html",
+)
 def _transact_rvoccf(ctx: ProbeContext) -> str:
-    """In a transaction, ReturnValuesOnConditionCheckFailure=ALL_OLD fills the reason's Item."""
+    """In a transaction, ReturnValuesOnConditionCheckFailure=ALL_OLD puts the current item in
+    the failed item's CancellationReason."""
     _, _, exc = _failing_transaction(ctx, ReturnValuesOnConditionCheckFailure="ALL_OLD")
     item = _reasons(exc)[1].get("Item")
     if not item or item.get("owner") != {"S": "first"}:
@@ -212,9 +252,14 @@ def _transact_rvoccf(ctx: ProbeContext) -> str:
     return "the reason carries the current item"
 
 
-@check("ddb.ttl_setting", cap.DDB_TTL)
+@check(
+    "ddb.ttl_setting",
+    cap.DDB_TTL,
+    cite=DDB_API + "API_UpdateTimeToLive.html",
+)
 def _ttl(ctx: ProbeContext) -> str:
-    """UpdateTimeToLive is accepted and DescribeTimeToLive reports it."""
+    """UpdateTimeToLive enables TTL on an attribute and DescribeTimeToLive reports it (expiry
+    itself takes up to days on AWS and is not probed)."""
     table = ctx.table("ttl")
     ctx.ddb.update_time_to_live(
         TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}

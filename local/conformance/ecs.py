@@ -8,6 +8,7 @@ from typing import Any
 
 from core import capabilities as cap
 from local.conformance.registry import (
+    ECS_API,
     CheckFailed,
     ProbeCheck,
     ProbeContext,
@@ -75,9 +76,10 @@ def _run_probe_task(ctx: ProbeContext) -> tuple[str, dict[str, Any]]:
     return cluster, resp["tasks"][0]
 
 
-@check("ecs.run_task_accepted", cap.ECS_API)
+@check("ecs.run_task_accepted", cap.ECS_API, cite=ECS_API + "API_RunTask.html")
 def _ecs_api(ctx: ProbeContext) -> str:
-    """CreateCluster, RegisterTaskDefinition and a Fargate RunTask are accepted."""
+    """CreateCluster, RegisterTaskDefinition and a Fargate RunTask (awsvpc) are accepted and
+    RunTask returns the task."""
     cluster, task = _run_probe_task(ctx)
     described = ctx.ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]])["tasks"]
     if not described:
@@ -85,9 +87,10 @@ def _ecs_api(ctx: ProbeContext) -> str:
     return f"task {described[0].get('lastStatus')}"
 
 
-@check("ecs.run_task_runs_container", cap.ECS_RUNS_CONTAINERS)
+@check("ecs.run_task_runs_container", cap.ECS_RUNS_CONTAINERS, cite=ECS_API + "API_Container.html")
 def _ecs_runs(ctx: ProbeContext) -> str:
-    """RunTask really runs the container: its `exit 7` shows up as the container's exit code."""
+    """RunTask really runs the container: once STOPPED, DescribeTasks reports the container's
+    exitCode, here the 7 of its `exit 7`."""
     cluster, task = _run_probe_task(ctx)
     deadline = time.monotonic() + 4
     last: dict[str, Any] = task

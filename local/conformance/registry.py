@@ -14,12 +14,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 MIB = 1_048_576
 MAX_BATCH = 10
+
+#: Where the citations point: AWS's API references and developer guides.
+SQS_API = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/"
+SQS_GUIDE = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
+DDB_API = "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/"
+DDB_GUIDE = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/"
+ECS_API = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/"
 
 
 CheckFn = Callable[["ProbeContext"], str]
@@ -31,26 +38,42 @@ class CheckFailed(Exception):
 
 @dataclass(frozen=True)
 class ProbeCheck:
-    """A registered check: the capability it proves and the function that proves it."""
+    """A registered check: the capability it proves and the function that proves it.
+
+    ``cite`` is the AWS documentation page the expected behaviour comes from. ``disputed``
+    marks a check where AWS's documentation and what real SQS is reported to do differ: its
+    docstring says how, and its failure says "differs from the documentation", not "wrong".
+    """
 
     name: str
     capability: str
     fn: CheckFn
     doc: str
+    cite: str = ""
+    disputed: bool = False
 
 
-Register = Callable[[str, str], Callable[[CheckFn], CheckFn]]
+class Register(Protocol):
+    """The ``@check(...)`` decorator factory :func:`registrar` returns."""
+
+    def __call__(
+        self, name: str, capability: str, *, cite: str, disputed: bool = False
+    ) -> Callable[[CheckFn], CheckFn]: ...
 
 
 def registrar(into: list[ProbeCheck]) -> Register:
-    """A ``@check(name, capability)`` decorator that registers into ``into``.
+    """A ``@check(name, capability, cite=URL)`` decorator that registers into ``into``.
 
-    A registered check returns a short detail string, or raises ``CheckFailed``.
+    A registered check returns a short detail string, or raises ``CheckFailed``. Its docstring
+    says what AWS does; ``cite`` is the AWS documentation page that says so.
     """
 
-    def check(name: str, capability: str) -> Callable[[CheckFn], CheckFn]:
+    def check(
+        name: str, capability: str, *, cite: str, disputed: bool = False
+    ) -> Callable[[CheckFn], CheckFn]:
         def register(fn: CheckFn) -> CheckFn:
-            into.append(ProbeCheck(name, capability, fn, (fn.__doc__ or "").strip()))
+            doc = " ".join((fn.__doc__ or "").split())
+            into.append(ProbeCheck(name, capability, fn, doc, cite, disputed))
             return fn
 
         return register
@@ -98,6 +121,22 @@ class ProbeContext:
             self._queues.append(url)
         return url
 
+    def fifo_queue(self, label: str, **attributes: Any) -> str:
+        """A fresh FIFO queue (the name ends in ``.fifo``, ``FifoQueue=true``)."""
+        attrs = {k: v if isinstance(v, str) else json.dumps(v) for k, v in attributes.items()}
+        url: str = self.sqs.create_queue(
+            QueueName=f"{self._name(label)}.fifo", Attributes={"FifoQueue": "true", **attrs}
+        )["QueueUrl"]
+        with self._lock:
+            self._queues.append(url)
+        return url
+
+    def redrive_to(self, dlq_url: str, max_receive_count: int) -> str:
+        """A RedrivePolicy attribute value that dead-letters into ``dlq_url``."""
+        return json.dumps(
+            {"deadLetterTargetArn": self.arn(dlq_url), "maxReceiveCount": max_receive_count}
+        )
+
     def arn(self, url: str) -> str:
         attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         return str(attrs["Attributes"]["QueueArn"])
@@ -106,8 +145,7 @@ class ProbeContext:
         self, label: str, max_receive_count: int, **attributes: Any
     ) -> tuple[str, str]:
         dlq = self.queue(f"{label}-dlq")
-        policy = {"deadLetterTargetArn": self.arn(dlq), "maxReceiveCount": max_receive_count}
-        src = self.queue(label, RedrivePolicy=json.dumps(policy), **attributes)
+        src = self.queue(label, RedrivePolicy=self.redrive_to(dlq, max_receive_count), **attributes)
         return src, dlq
 
     def receive(
@@ -196,3 +234,23 @@ def expect_error(call: Callable[[], Any], *codes: str) -> str:
 def md5(text: str) -> str:
     """The hex MD5 SQS reports for a body or attribute."""
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def attributes_md5(attributes: dict[str, dict[str, Any]]) -> str:
+    """``MD5OfMessageAttributes`` as AWS computes it (SQS developer guide, "Calculating the MD5
+    message digest for message attributes"): attributes sorted by name, each encoded as its
+    name, data type, a transport byte (1 string/number, 2 binary) and its value, every
+    variable-length part prefixed by its 4-byte big-endian length."""
+
+    def part(raw: bytes) -> bytes:
+        return len(raw).to_bytes(4, "big") + raw
+
+    buf = b""
+    for name in sorted(attributes):
+        attr = attributes[name]
+        buf += part(name.encode()) + part(attr["DataType"].encode())
+        if "BinaryValue" in attr:
+            buf += b"\x02" + part(bytes(attr["BinaryValue"]))
+        else:
+            buf += b"\x01" + part(str(attr["StringValue"]).encode())
+    return hashlib.md5(buf, usedforsecurity=False).hexdigest()

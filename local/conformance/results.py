@@ -11,13 +11,15 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """One check's outcome on one endpoint."""
+    """One check's outcome on one endpoint, with the AWS page the expectation comes from."""
 
     name: str
     capability: str
     passed: bool
     detail: str
     duration_s: float
+    cite: str = ""
+    disputed: bool = False
 
 
 @dataclass

@@ -1,4 +1,7 @@
-"""SQS checks: basics, visibility, DLQ, long polling, visibility changes, handles, limits."""
+"""SQS checks on standard queues: basics, visibility, long polling, handles, limits.
+
+Dead-letter queues and move tasks are in ``sqs_redrive``, FIFO queues in ``fifo``.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +14,18 @@ from core import capabilities as cap
 from local.conformance.registry import (
     MAX_BATCH,
     MIB,
+    SQS_API,
+    SQS_GUIDE,
     CheckFailed,
     ProbeCheck,
     ProbeContext,
+    attributes_md5,
     expect_error,
     md5,
     registrar,
 )
+
+MAX_VISIBILITY_S = 43_200  # 12 hours
 
 #: this module's checks, in the order they are defined
 CHECKS: list[ProbeCheck] = []
@@ -26,9 +34,10 @@ check = registrar(CHECKS)
 # == SQS: basics ==================================================================================
 
 
-@check("sqs.create_queue_attributes", cap.SQS_BASIC)
+@check("sqs.create_queue_attributes", cap.SQS_BASIC, cite=SQS_API + "API_CreateQueue.html")
 def _create_queue_attributes(ctx: ProbeContext) -> str:
-    """A queue keeps the VisibilityTimeout, wait and size attributes it was created with."""
+    """GetQueueAttributes returns the VisibilityTimeout and ReceiveMessageWaitTimeSeconds the
+    queue was created with."""
     url = ctx.queue("attrs", VisibilityTimeout=7, ReceiveMessageWaitTimeSeconds=1, DelaySeconds=0)
     got = ctx.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     want = {"VisibilityTimeout": "7", "ReceiveMessageWaitTimeSeconds": "1"}
@@ -38,9 +47,10 @@ def _create_queue_attributes(ctx: ProbeContext) -> str:
     return "VisibilityTimeout and ReceiveMessageWaitTimeSeconds round-trip"
 
 
-@check("sqs.send_receive_delete", cap.SQS_BASIC)
+@check("sqs.send_receive_delete", cap.SQS_BASIC, cite=SQS_API + "API_SendMessage.html")
 def _send_receive_delete(ctx: ProbeContext) -> str:
-    """Send, receive (MD5 of the body matches), delete: the queue is then empty."""
+    """SendMessage returns the MD5 of the body; ReceiveMessage returns the same body and
+    MessageId; a deleted message is not delivered again."""
     url = ctx.queue("basic", VisibilityTimeout=1)
     body = json.dumps({"id": "probe-1", "text": "héllo ✓"})
     sent = ctx.sqs.send_message(QueueUrl=url, MessageBody=body)
@@ -56,9 +66,9 @@ def _send_receive_delete(ctx: ProbeContext) -> str:
     return "round trip with a unicode body; deleted message stays gone"
 
 
-@check("sqs.message_attributes", cap.SQS_BASIC)
+@check("sqs.message_attributes", cap.SQS_BASIC, cite=SQS_GUIDE + "sqs-message-metadata.html")
 def _message_attributes(ctx: ProbeContext) -> str:
-    """String, Number and Binary message attributes round-trip."""
+    """String, Number and Binary message attributes come back as they were sent."""
     url = ctx.queue("mattrs")
     attrs = {
         "kind": {"DataType": "String", "StringValue": "probe"},
@@ -77,10 +87,58 @@ def _message_attributes(ctx: ProbeContext) -> str:
     return "String, Number, Binary"
 
 
+@check(
+    "sqs.md5_of_message_attributes",
+    cap.SQS_ATTRIBUTE_MD5,
+    cite=SQS_GUIDE + "sqs-message-metadata.html",
+)
+def _attributes_md5(ctx: ProbeContext) -> str:
+    """SendMessage and ReceiveMessage return MD5OfMessageAttributes, computed over the sorted,
+    length-prefixed attributes as the developer guide specifies, so clients can verify them."""
+    url = ctx.queue("attrmd5")
+    attrs: dict[str, dict[str, Any]] = {
+        "kind": {"DataType": "String", "StringValue": "probe"},
+        "n": {"DataType": "Number", "StringValue": "42"},
+        "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+    }
+    want = attributes_md5(attrs)
+    sent = ctx.sqs.send_message(QueueUrl=url, MessageBody="x", MessageAttributes=attrs)
+    if sent.get("MD5OfMessageAttributes") != want:
+        raise CheckFailed(
+            f"send returned MD5OfMessageAttributes={sent.get('MD5OfMessageAttributes')!r}"
+        )
+    got = ctx.receive_one(url).get("MD5OfMessageAttributes")
+    if got != want:
+        raise CheckFailed(f"receive returned MD5OfMessageAttributes={got!r}, expected {want}")
+    return "send and receive report the documented digest"
+
+
+@check(
+    "sqs.no_attribute_md5_without_attributes",
+    cap.SQS_ATTRIBUTE_MD5,
+    cite=SQS_API + "API_SendMessage.html",
+)
+def _no_attributes_md5(ctx: ProbeContext) -> str:
+    """A message sent without attributes has no MD5OfMessageAttributes, neither in the
+    SendMessage result nor when received (a digest of nothing would fail client checks)."""
+    url = ctx.queue("noattrmd5")
+    sent = ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
+    if "MD5OfMessageAttributes" in sent:
+        raise CheckFailed(
+            f"send returned MD5OfMessageAttributes={sent['MD5OfMessageAttributes']!r}"
+        )
+    msg = ctx.receive_one(url)
+    if "MD5OfMessageAttributes" in msg:
+        raise CheckFailed(
+            f"receive returned MD5OfMessageAttributes={msg['MD5OfMessageAttributes']!r}"
+        )
+    return "absent on send and on receive"
+
+
 # == SQS: visibility and receive counts ===========================================================
 
 
-@check("sqs.in_flight_hidden", cap.SQS_VISIBILITY)
+@check("sqs.in_flight_hidden", cap.SQS_VISIBILITY, cite=SQS_GUIDE + "sqs-visibility-timeout.html")
 def _in_flight_hidden(ctx: ProbeContext) -> str:
     """A received message is invisible to other receivers until its visibility timeout ends."""
     url = ctx.queue("hidden", VisibilityTimeout=30)
@@ -92,9 +150,14 @@ def _in_flight_hidden(ctx: ProbeContext) -> str:
     return "second receive empty while in flight"
 
 
-@check("sqs.redelivery_after_timeout", cap.SQS_VISIBILITY)
+@check(
+    "sqs.redelivery_after_timeout",
+    cap.SQS_VISIBILITY,
+    cite=SQS_GUIDE + "sqs-visibility-timeout.html",
+)
 def _redelivery(ctx: ProbeContext) -> str:
-    """An undeleted message comes back after the visibility timeout, with a new receipt handle."""
+    """An undeleted message is delivered again after the visibility timeout, with a new receipt
+    handle (each receive gets its own)."""
     url = ctx.queue("redeliver", VisibilityTimeout=1)
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
     first = ctx.receive_one(url)
@@ -107,7 +170,9 @@ def _redelivery(ctx: ProbeContext) -> str:
     return f"redelivered {time.monotonic() - start:.1f} s later with a new receipt handle"
 
 
-@check("sqs.approximate_receive_count", cap.SQS_RECEIVE_COUNT)
+@check(
+    "sqs.approximate_receive_count", cap.SQS_RECEIVE_COUNT, cite=SQS_API + "API_ReceiveMessage.html"
+)
 def _receive_count(ctx: ProbeContext) -> str:
     """ApproximateReceiveCount is 1 on the first receive and 2 on the redelivery."""
     url = ctx.queue("count", VisibilityTimeout=1)
@@ -121,9 +186,9 @@ def _receive_count(ctx: ProbeContext) -> str:
     return "1, then 2"
 
 
-@check("sqs.receive_timestamps", cap.SQS_RECEIVE_COUNT)
+@check("sqs.receive_timestamps", cap.SQS_RECEIVE_COUNT, cite=SQS_API + "API_ReceiveMessage.html")
 def _receive_timestamps(ctx: ProbeContext) -> str:
-    """SentTimestamp and ApproximateFirstReceiveTimestamp are epoch ms close to now."""
+    """SentTimestamp and ApproximateFirstReceiveTimestamp are epoch milliseconds."""
     url = ctx.queue("ts")
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
     attrs = ctx.receive_one(url).get("Attributes", {})
@@ -135,87 +200,13 @@ def _receive_timestamps(ctx: ProbeContext) -> str:
     return "both present, epoch ms"
 
 
-# == SQS: dead-letter queue ======================================================================
-
-
-@check("sqs.redrive_policy_roundtrip", cap.SQS_DLQ)
-def _redrive_policy(ctx: ProbeContext) -> str:
-    """RedrivePolicy reads back with the DLQ ARN and maxReceiveCount it was given."""
-    src, dlq = ctx.queue_with_dlq("policy", 5)
-    raw = ctx.sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["RedrivePolicy"])
-    policy = json.loads(raw["Attributes"].get("RedrivePolicy", "{}"))
-    if (
-        policy.get("deadLetterTargetArn") != ctx.arn(dlq)
-        or int(policy.get("maxReceiveCount", 0)) != 5
-    ):
-        raise CheckFailed(f"RedrivePolicy read back as {policy}")
-    return "deadLetterTargetArn and maxReceiveCount=5"
-
-
-@check("sqs.dlq_not_before_max", cap.SQS_DLQ)
-def _dlq_not_early(ctx: ProbeContext) -> str:
-    """With maxReceiveCount=2, the message is still delivered on receive #2."""
-    src, _dlq = ctx.queue_with_dlq("early", 2, VisibilityTimeout=1)
-    ctx.sqs.send_message(QueueUrl=src, MessageBody="x")
-    for n in (1, 2):
-        ctx.receive_one(src, wait=3, why=f"receive #{n} of a maxReceiveCount=2 queue was empty")
-    return "delivered on receives 1 and 2"
-
-
-@check("sqs.dlq_move_after_max", cap.SQS_DLQ)
-def _dlq_move(ctx: ProbeContext) -> str:
-    """With maxReceiveCount=2, the receive after the 2nd moves the message to the DLQ."""
-    src, dlq = ctx.queue_with_dlq("move", 2, VisibilityTimeout=1)
-    sent = ctx.sqs.send_message(QueueUrl=src, MessageBody="poison")
-    for _ in range(2):
-        ctx.receive_one(src, wait=3)
-    third = ctx.receive(src, wait=2)
-    if third:
-        count = third[0].get("Attributes", {}).get("ApproximateReceiveCount")
-        raise CheckFailed(f"receive #3 delivered it again (ApproximateReceiveCount={count})")
-    dead = ctx.receive_one(dlq, wait=2, why="the message is not in the DLQ")
-    if dead["MessageId"] != sent["MessageId"] or dead["Body"] != "poison":
-        raise CheckFailed("the DLQ holds a different message")
-    return "moved on receive #3, same MessageId and body in the DLQ"
-
-
-@check("sqs.start_message_move_task", cap.SQS_MOVE_TASK)
-def _move_task(ctx: ProbeContext) -> str:
-    """StartMessageMoveTask moves the DLQ's messages back to the source queue."""
-    src, dlq = ctx.queue_with_dlq("redrive", 5)
-    for i in range(2):
-        ctx.sqs.send_message(QueueUrl=dlq, MessageBody=f"dead-{i}")
-    ctx.sqs.start_message_move_task(SourceArn=ctx.arn(dlq), DestinationArn=ctx.arn(src))
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if ctx.counts(src)[0] == 2:
-            return "2 messages back in the source queue"
-        time.sleep(0.1)
-    raise CheckFailed(f"after 5 s the source queue holds {ctx.counts(src)[0]} of 2 messages")
-
-
-@check("sqs.list_message_move_tasks", cap.SQS_MOVE_TASK)
-def _list_move_tasks(ctx: ProbeContext) -> str:
-    """ListMessageMoveTasks reports a started task."""
-    src, dlq = ctx.queue_with_dlq("listmove", 5)
-    ctx.sqs.send_message(QueueUrl=dlq, MessageBody="dead")
-    dlq_arn = ctx.arn(dlq)
-    ctx.sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=ctx.arn(src))
-    tasks = ctx.sqs.list_message_move_tasks(SourceArn=dlq_arn).get("Results", [])
-    if not tasks:
-        raise CheckFailed("no task listed")
-    status = tasks[0].get("Status")
-    if status not in {"RUNNING", "COMPLETED"}:
-        raise CheckFailed(f"task status {status!r}")
-    return f"listed, status {status}"
-
-
 # == SQS: long polling ==========================================================================
 
 
-@check("sqs.long_poll_waits", cap.SQS_LONG_POLL)
+@check("sqs.long_poll_waits", cap.SQS_LONG_POLL, cite=SQS_GUIDE + "sqs-short-and-long-polling.html")
 def _long_poll_waits(ctx: ProbeContext) -> str:
-    """WaitTimeSeconds=1 on an empty queue waits about a second before returning nothing."""
+    """A long poll (WaitTimeSeconds=1) on an empty queue waits the whole second, then returns
+    an empty response."""
     url = ctx.queue("lpwait")
     start = time.monotonic()
     msgs = ctx.receive(url, wait=1)
@@ -225,9 +216,13 @@ def _long_poll_waits(ctx: ProbeContext) -> str:
     return f"waited {elapsed:.2f} s"
 
 
-@check("sqs.long_poll_wakes_early", cap.SQS_LONG_POLL)
+@check(
+    "sqs.long_poll_wakes_early",
+    cap.SQS_LONG_POLL,
+    cite=SQS_GUIDE + "sqs-short-and-long-polling.html",
+)
 def _long_poll_wakes(ctx: ProbeContext) -> str:
-    """A 5 s long poll returns soon after a message is sent, not at the end of the wait."""
+    """A 5 s long poll returns as soon as a message arrives, not at the end of the wait."""
     url = ctx.queue("lpwake")
     timer = threading.Timer(0.3, lambda: ctx.sqs.send_message(QueueUrl=url, MessageBody="x"))
     start = time.monotonic()
@@ -244,9 +239,9 @@ def _long_poll_wakes(ctx: ProbeContext) -> str:
     return f"woke after {elapsed:.2f} s"
 
 
-@check("sqs.queue_default_wait", cap.SQS_LONG_POLL)
+@check("sqs.queue_default_wait", cap.SQS_LONG_POLL, cite=SQS_API + "API_ReceiveMessage.html")
 def _queue_default_wait(ctx: ProbeContext) -> str:
-    """ReceiveMessageWaitTimeSeconds on the queue applies when the receive does not set a wait."""
+    """The queue's ReceiveMessageWaitTimeSeconds applies when a receive sets no WaitTimeSeconds."""
     url = ctx.queue("lpdefault", ReceiveMessageWaitTimeSeconds=1)
     start = time.monotonic()
     ctx.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
@@ -256,12 +251,41 @@ def _queue_default_wait(ctx: ProbeContext) -> str:
     return f"waited {elapsed:.2f} s"
 
 
+@check(
+    "sqs.long_poll_returns_first_message",
+    cap.SQS_LONG_POLL,
+    cite=SQS_GUIDE + "sqs-short-and-long-polling.html",
+)
+def _long_poll_first(ctx: ProbeContext) -> str:
+    """A long poll asking for up to 10 messages returns as soon as one arrives; it does not
+    wait for the batch to fill or for the wait to end."""
+    url = ctx.queue("lpfirst")
+    timer = threading.Timer(0.3, lambda: ctx.sqs.send_message(QueueUrl=url, MessageBody="x"))
+    start = time.monotonic()
+    timer.start()
+    try:
+        msgs = ctx.receive(url, wait=5, max_messages=MAX_BATCH)
+    finally:
+        timer.join()
+    elapsed = time.monotonic() - start
+    if len(msgs) != 1:
+        raise CheckFailed(f"{len(msgs)} message(s) after {elapsed:.2f} s; one was sent at 0.3 s")
+    if elapsed > 3.0:
+        raise CheckFailed(f"returned only after {elapsed:.2f} s (message sent at 0.3 s)")
+    return f"returned 1 of up to 10 after {elapsed:.2f} s"
+
+
 # == SQS: ChangeMessageVisibility =================================================================
 
 
-@check("sqs.change_visibility_release", cap.SQS_CHANGE_VISIBILITY)
+@check(
+    "sqs.change_visibility_release",
+    cap.SQS_CHANGE_VISIBILITY,
+    cite=SQS_GUIDE + "sqs-visibility-timeout.html",
+)
 def _cmv_release(ctx: ProbeContext) -> str:
-    """ChangeMessageVisibility to 0 makes an in-flight message receivable at once."""
+    """ChangeMessageVisibility to 0 makes an in-flight message visible, so it is received again
+    at once."""
     url = ctx.queue("release", VisibilityTimeout=30)
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
     msg = ctx.receive_one(url)
@@ -274,9 +298,14 @@ def _cmv_release(ctx: ProbeContext) -> str:
     return "released and received again"
 
 
-@check("sqs.change_visibility_extend", cap.SQS_CHANGE_VISIBILITY)
+@check(
+    "sqs.change_visibility_extend",
+    cap.SQS_CHANGE_VISIBILITY,
+    cite=SQS_API + "API_ChangeMessageVisibility.html",
+)
 def _cmv_extend(ctx: ProbeContext) -> str:
-    """Extending the visibility (a heartbeat) keeps the message hidden past the queue's timeout."""
+    """ChangeMessageVisibility counts the new timeout from the call, so an extension (a
+    heartbeat) keeps the message hidden past the queue's timeout."""
     url = ctx.queue("extend", VisibilityTimeout=1)
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
     msg = ctx.receive_one(url)
@@ -289,9 +318,13 @@ def _cmv_extend(ctx: ProbeContext) -> str:
     return "still hidden 1.5 s into a 4 s extension"
 
 
-@check("sqs.change_visibility_over_max_rejected", cap.SQS_VISIBILITY_LIMIT)
+@check(
+    "sqs.change_visibility_over_max_rejected",
+    cap.SQS_VISIBILITY_LIMIT,
+    cite=SQS_API + "API_ChangeMessageVisibility.html",
+)
 def _cmv_over_max(ctx: ProbeContext) -> str:
-    """A visibility timeout above 12 hours (43,200 s) is rejected."""
+    """A visibility timeout above the 12-hour maximum (43,200 s) is rejected."""
     url = ctx.queue("cmvmax", VisibilityTimeout=30)
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
     msg = ctx.receive_one(url)
@@ -303,12 +336,59 @@ def _cmv_over_max(ctx: ProbeContext) -> str:
     return f"rejected with {code}"
 
 
+@check(
+    "sqs.visibility_total_12h",
+    cap.SQS_VISIBILITY_LIMIT,
+    cite=SQS_API + "API_ChangeMessageVisibility.html",
+)
+def _cmv_total(ctx: ProbeContext) -> str:
+    """The 12-hour maximum counts from the receive, not from the call: "If you attempt to set
+    the VisibilityTimeout to a value greater than the maximum time left, Amazon SQS returns an
+    error." 2 s after the receive, 43,000 s is accepted and 43,200 s is rejected."""
+    url = ctx.queue("total12h", VisibilityTimeout=30)
+    ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
+    handle = ctx.receive_one(url)["ReceiptHandle"]
+    time.sleep(2.0)
+    # within the limit: an endpoint that rejects every extension must not pass
+    ctx.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=43_000)
+    code = expect_error(
+        lambda: ctx.sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=MAX_VISIBILITY_S
+        )
+    )
+    return f"43,000 s accepted, 43,200 s (past 12 h from the receive) rejected with {code}"
+
+
+@check(
+    "sqs.delete_after_extension",
+    cap.SQS_CHANGE_VISIBILITY,
+    cite=SQS_API + "API_ChangeMessageVisibility.html",
+)
+def _delete_after_extension(ctx: ProbeContext) -> str:
+    """After a visibility extension the receipt handle stays valid until the extension ends:
+    a DeleteMessage after the queue's own timeout, inside the extension, deletes the message."""
+    url = ctx.queue("delext", VisibilityTimeout=1)
+    ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
+    handle = ctx.receive_one(url)["ReceiptHandle"]
+    ctx.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=2)
+    time.sleep(1.2)  # past the queue's 1 s timeout, inside the 2 s extension
+    ctx.sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+    again = ctx.receive(url, wait=2)  # past the end of the extension
+    if again:
+        raise CheckFailed("the message came back after it was deleted inside its extension")
+    return "deleted inside the extension; not delivered again"
+
+
 # == SQS: receipt handles ========================================================================
 
 
-@check("sqs.garbage_handle_delete_rejected", cap.SQS_RECEIPT_HANDLES)
+@check(
+    "sqs.garbage_handle_delete_rejected",
+    cap.SQS_RECEIPT_HANDLES,
+    cite=SQS_API + "API_DeleteMessage.html",
+)
 def _garbage_delete(ctx: ProbeContext) -> str:
-    """DeleteMessage with a made-up receipt handle is rejected (ReceiptHandleIsInvalid)."""
+    """DeleteMessage with a made-up receipt handle fails with ReceiptHandleIsInvalid."""
     url = ctx.queue("garbage-del")
     code = expect_error(
         lambda: ctx.sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-receipt-handle"),
@@ -318,9 +398,13 @@ def _garbage_delete(ctx: ProbeContext) -> str:
     return f"rejected with {code}"
 
 
-@check("sqs.garbage_handle_visibility_rejected", cap.SQS_RECEIPT_HANDLES)
+@check(
+    "sqs.garbage_handle_visibility_rejected",
+    cap.SQS_RECEIPT_HANDLES,
+    cite=SQS_API + "API_ChangeMessageVisibility.html",
+)
 def _garbage_cmv(ctx: ProbeContext) -> str:
-    """ChangeMessageVisibility with a made-up receipt handle is rejected."""
+    """ChangeMessageVisibility with a made-up receipt handle fails with ReceiptHandleIsInvalid."""
     url = ctx.queue("garbage-cmv")
     code = expect_error(
         lambda: ctx.sqs.change_message_visibility(
@@ -332,9 +416,14 @@ def _garbage_cmv(ctx: ProbeContext) -> str:
     return f"rejected with {code}"
 
 
-@check("sqs.stale_handle_visibility_rejected", cap.SQS_RECEIPT_HANDLES)
+@check(
+    "sqs.stale_handle_visibility_rejected",
+    cap.SQS_RECEIPT_HANDLES,
+    cite=SQS_GUIDE + "sqs-visibility-timeout.html",
+)
 def _stale_cmv(ctx: ProbeContext) -> str:
-    """After a redelivery, extending the visibility with the old receipt handle is rejected."""
+    """Once the message was received again, the previous receive's handle is stale: extending
+    the visibility with it is rejected (only the latest handle acts on the message)."""
     url = ctx.queue("stale", VisibilityTimeout=1)
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
     old = ctx.receive_one(url)
@@ -347,9 +436,40 @@ def _stale_cmv(ctx: ProbeContext) -> str:
     return f"rejected with {code}"
 
 
-@check("sqs.delete_batch_partial_failure", cap.SQS_RECEIPT_HANDLES)
+@check(
+    "sqs.change_visibility_expired_handle",
+    cap.SQS_EXPIRED_HANDLE,
+    cite=SQS_API + "API_ChangeMessageVisibility.html",
+    disputed=True,
+)
+def _cmv_expired(ctx: ProbeContext) -> str:
+    """Once the visibility timeout has run out (and nobody received the message again), the
+    message is no longer in flight, and ChangeMessageVisibility with its handle fails.
+
+    Disputed: the API reference lists MessageNotInflight ("The specified message isn't in
+    flight") and says a change after the timeout "might result in an error"; real SQS has been
+    reported to accept such a call. A pass means the endpoint does what the documentation says;
+    a consumer must cope with either answer."""
+    url = ctx.queue("expired", VisibilityTimeout=1)
+    ctx.sqs.send_message(QueueUrl=url, MessageBody="x")
+    handle = ctx.receive_one(url)["ReceiptHandle"]
+    time.sleep(1.5)
+    code = expect_error(
+        lambda: ctx.sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=10
+        )
+    )
+    return f"rejected with {code}"
+
+
+@check(
+    "sqs.delete_batch_partial_failure",
+    cap.SQS_RECEIPT_HANDLES,
+    cite=SQS_API + "API_DeleteMessageBatch.html",
+)
 def _delete_batch_partial(ctx: ProbeContext) -> str:
-    """DeleteMessageBatch reports a bad handle per entry and still deletes the good ones."""
+    """DeleteMessageBatch reports each entry's result: a bad handle is a Failed entry and the
+    good ones are still deleted."""
     url = ctx.queue("delbatch", VisibilityTimeout=30)
     for i in range(2):
         ctx.sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
@@ -372,9 +492,11 @@ def _delete_batch_partial(ctx: ProbeContext) -> str:
 # == SQS: limits ================================================================================
 
 
-@check("sqs.batch_over_10_rejected", cap.SQS_BATCH_LIMITS)
+@check(
+    "sqs.batch_over_10_rejected", cap.SQS_BATCH_LIMITS, cite=SQS_API + "API_SendMessageBatch.html"
+)
 def _batch_11(ctx: ProbeContext) -> str:
-    """SendMessageBatch with 11 entries is rejected; 10 is accepted."""
+    """SendMessageBatch takes up to 10 entries: 11 fail with TooManyEntriesInBatchRequest."""
     url = ctx.queue("batch11")
     ten = [{"Id": str(i), "MessageBody": "x"} for i in range(MAX_BATCH)]
     resp = ctx.sqs.send_message_batch(QueueUrl=url, Entries=ten)
@@ -389,9 +511,9 @@ def _batch_11(ctx: ProbeContext) -> str:
     return f"10 accepted, 11 rejected with {code}"
 
 
-@check("sqs.batch_ids_distinct", cap.SQS_BATCH_LIMITS)
+@check("sqs.batch_ids_distinct", cap.SQS_BATCH_LIMITS, cite=SQS_API + "API_SendMessageBatch.html")
 def _batch_ids(ctx: ProbeContext) -> str:
-    """A batch whose entry ids repeat is rejected."""
+    """A batch whose entry ids repeat fails with BatchEntryIdsNotDistinct."""
     url = ctx.queue("batchids")
     entries = [{"Id": "same", "MessageBody": "a"}, {"Id": "same", "MessageBody": "b"}]
     code = expect_error(
@@ -401,17 +523,19 @@ def _batch_ids(ctx: ProbeContext) -> str:
     return f"rejected with {code}"
 
 
-@check("sqs.receive_over_10_rejected", cap.SQS_BATCH_LIMITS)
+@check(
+    "sqs.receive_over_10_rejected", cap.SQS_BATCH_LIMITS, cite=SQS_API + "API_ReceiveMessage.html"
+)
 def _receive_11(ctx: ProbeContext) -> str:
-    """ReceiveMessage with MaxNumberOfMessages=11 is rejected."""
+    """MaxNumberOfMessages is 1 to 10: 11 is rejected."""
     url = ctx.queue("recv11")
     code = expect_error(lambda: ctx.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=11))
     return f"rejected with {code}"
 
 
-@check("sqs.message_1mib_accepted", cap.SQS_SIZE_LIMITS)
+@check("sqs.message_1mib_accepted", cap.SQS_SIZE_LIMITS, cite=SQS_GUIDE + "quotas-messages.html")
 def _size_1mib(ctx: ProbeContext) -> str:
-    """A 1 MiB message (the AWS maximum since 2025) is accepted and received whole."""
+    """A 1 MiB message (the maximum since August 2025) is accepted and received whole."""
     url = ctx.queue("size-ok", MaximumMessageSize=MIB)
     body = "x" * MIB
     ctx.sqs.send_message(QueueUrl=url, MessageBody=body)
@@ -421,7 +545,9 @@ def _size_1mib(ctx: ProbeContext) -> str:
     return "1,048,576 bytes round-trip"
 
 
-@check("sqs.message_over_1mib_rejected", cap.SQS_SIZE_LIMITS)
+@check(
+    "sqs.message_over_1mib_rejected", cap.SQS_SIZE_LIMITS, cite=SQS_GUIDE + "quotas-messages.html"
+)
 def _size_over(ctx: ProbeContext) -> str:
     """A message one byte over 1 MiB is rejected."""
     url = ctx.queue("size-over")
@@ -429,21 +555,88 @@ def _size_over(ctx: ProbeContext) -> str:
     return f"rejected with {code}"
 
 
-@check("sqs.batch_over_1mib_rejected", cap.SQS_SIZE_LIMITS)
+@check(
+    "sqs.batch_over_1mib_rejected", cap.SQS_SIZE_LIMITS, cite=SQS_API + "API_SendMessageBatch.html"
+)
 def _batch_size_over(ctx: ProbeContext) -> str:
-    """A batch whose total exceeds 1 MiB is rejected, even if each entry is small enough."""
+    """A batch whose payloads total more than 1 MiB fails (BatchRequestTooLong), even when each
+    entry is small enough."""
     url = ctx.queue("batchsize")
     entries = [{"Id": str(i), "MessageBody": "x" * (600 * 1024)} for i in range(2)]
     code = expect_error(lambda: ctx.sqs.send_message_batch(QueueUrl=url, Entries=entries))
     return f"rejected with {code}"
 
 
+@check(
+    "sqs.batch_1mib_total_accepted",
+    cap.SQS_SIZE_LIMITS,
+    cite=SQS_API + "API_SendMessageBatch.html",
+)
+def _batch_size_exact(ctx: ProbeContext) -> str:
+    """A batch of 10 entries whose payloads total exactly 1 MiB is accepted (the limit is on the
+    sum, and 1 MiB itself is allowed)."""
+    url = ctx.queue("batch1mib")
+    sizes = [MIB // MAX_BATCH] * MAX_BATCH
+    sizes[0] += MIB - sum(sizes)
+    entries = [{"Id": str(i), "MessageBody": "x" * n} for i, n in enumerate(sizes)]
+    resp = ctx.sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    ok, failed = len(resp.get("Successful", [])), resp.get("Failed", [])
+    if ok != MAX_BATCH:
+        raise CheckFailed(f"{ok} of 10 entries accepted; failed: {failed[:2]}")
+    return "10 entries, 1,048,576 bytes in total, all accepted"
+
+
+@check(
+    "sqs.maximum_message_size_default",
+    cap.SQS_MAX_MESSAGE_SIZE,
+    cite=SQS_API + "API_CreateQueue.html",
+)
+def _max_size_default(ctx: ProbeContext) -> str:
+    """A queue created without MaximumMessageSize reports the default, 1,048,576 bytes (1 MiB;
+    it was 256 KiB before August 2025)."""
+    url = ctx.queue("maxsize")
+    raw = ctx.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["MaximumMessageSize"])
+    got = raw["Attributes"].get("MaximumMessageSize")
+    if got != str(MIB):
+        raise CheckFailed(f"MaximumMessageSize={got!r}, expected {MIB} (1 MiB)")
+    return "1,048,576"
+
+
+@check(
+    "sqs.maximum_message_size_over_max_rejected",
+    cap.SQS_MAX_MESSAGE_SIZE,
+    cite=SQS_API + "API_CreateQueue.html",
+)
+def _max_size_over(ctx: ProbeContext) -> str:
+    """MaximumMessageSize is 1,024 to 1,048,576 bytes: a queue asking for 1 MiB + 1 is rejected,
+    one asking for exactly 1 MiB is created."""
+    ctx.queue("maxsize-ok", MaximumMessageSize=MIB)
+    code = expect_error(
+        lambda: ctx.queue("maxsize-over", MaximumMessageSize=MIB + 1), "InvalidAttributeValue"
+    )
+    return f"1 MiB accepted, 1 MiB + 1 rejected with {code}"
+
+
+@check(
+    "sqs.queue_message_size_enforced",
+    cap.SQS_MAX_MESSAGE_SIZE,
+    cite=SQS_API + "API_CreateQueue.html",
+)
+def _queue_size_enforced(ctx: ProbeContext) -> str:
+    """A queue's own MaximumMessageSize is enforced: with 1,024 bytes, a 1,024-byte message is
+    accepted and a 1,025-byte one is rejected."""
+    url = ctx.queue("small", MaximumMessageSize=1024)
+    ctx.sqs.send_message(QueueUrl=url, MessageBody="x" * 1024)
+    code = expect_error(lambda: ctx.sqs.send_message(QueueUrl=url, MessageBody="x" * 1025))
+    return f"1,024 bytes accepted, 1,025 rejected with {code}"
+
+
 # == SQS: counters, delay, purge ================================================================
 
 
-@check("sqs.approximate_counts", cap.SQS_COUNTERS)
+@check("sqs.approximate_counts", cap.SQS_COUNTERS, cite=SQS_API + "API_GetQueueAttributes.html")
 def _counts(ctx: ProbeContext) -> str:
-    """ApproximateNumberOfMessages and ...NotVisible count visible and in-flight messages."""
+    """ApproximateNumberOfMessages counts visible messages and ...NotVisible in-flight ones."""
     url = ctx.queue("counts", VisibilityTimeout=30)
     for i in range(3):
         ctx.sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
@@ -454,9 +647,9 @@ def _counts(ctx: ProbeContext) -> str:
     return "2 visible, 1 in flight"
 
 
-@check("sqs.delay_seconds", cap.SQS_DELAY)
+@check("sqs.delay_seconds", cap.SQS_DELAY, cite=SQS_GUIDE + "sqs-message-timers.html")
 def _delay(ctx: ProbeContext) -> str:
-    """A message sent with DelaySeconds=1 is hidden for about a second."""
+    """A message sent with DelaySeconds=1 (a message timer) is invisible for that second."""
     url = ctx.queue("delay")
     ctx.sqs.send_message(QueueUrl=url, MessageBody="x", DelaySeconds=1)
     if ctx.receive(url, wait=0):
@@ -465,9 +658,9 @@ def _delay(ctx: ProbeContext) -> str:
     return "hidden, then delivered"
 
 
-@check("sqs.purge_queue", cap.SQS_PURGE)
+@check("sqs.purge_queue", cap.SQS_PURGE, cite=SQS_API + "API_PurgeQueue.html")
 def _purge(ctx: ProbeContext) -> str:
-    """PurgeQueue removes every message."""
+    """PurgeQueue deletes every message in the queue."""
     url = ctx.queue("purge")
     for i in range(3):
         ctx.sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 
 from consumer.contract import ENV_AWS_ENDPOINT_URL
 from core import capabilities as cap
@@ -11,12 +13,48 @@ from local.emulators.base import Emulator, answers, identify, wait_until
 from local.emulators.ministack import CAPABILITIES as MINISTACK_CAPABILITIES
 from local.emulators.moto import CAPABILITIES as MOTO_CAPABILITIES
 
+_DDB = frozenset(
+    {cap.DDB_CONDITIONAL, cap.DDB_RETURN_VALUES_ON_FAILURE, cap.DDB_TRANSACTIONS, cap.DDB_TTL}
+)
+# What the probe proved on LocalStack (localstack-core 2026.3.0 on the host, docs/emulators.md),
+# without DynamoDB: offline it needs a jar it cannot download, so it counts only where
+# LocalStack's health document says its dynamodb runs. ECS is a paid LocalStack feature.
+LOCALSTACK_CAPABILITIES: frozenset[str] = (
+    cap.ALL
+    - _DDB
+    - {
+        cap.SQS_VISIBILITY_LIMIT,
+        cap.SQS_RECEIPT_HANDLES,
+        cap.SQS_EXPIRED_HANDLE,
+        cap.SQS_MAX_MESSAGE_SIZE,
+        cap.SQS_REDRIVE_AS_NEW,
+        cap.SQS_MOVE_TASK_RULES,
+        cap.SQS_FIFO_DEDUP_SCOPE,
+        cap.SQS_FIFO_RECEIVE_ATTEMPT,
+        cap.SQS_FIFO_DLQ,
+        cap.ECS_API,
+        cap.ECS_RUNS_CONTAINERS,
+    }
+)
+_RUNNING = frozenset({"running", "available"})
+
 # What is known per emulator before probing; the probe is the authority.
 _STATIC_CAPABILITIES = {
     "ministack": MINISTACK_CAPABILITIES,
     "moto": MOTO_CAPABILITIES,
-    "localstack": cap.ALL - {cap.ECS_RUNS_CONTAINERS},  # claimed, not yet probed here
+    "localstack": LOCALSTACK_CAPABILITIES,
 }
+
+
+def localstack_services(endpoint: str, timeout: float = 1.0) -> dict[str, str]:
+    """The service states in LocalStack's ``/_localstack/health`` ({} when unreadable)."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_localstack/health", timeout=timeout) as resp:  # noqa: S310 - loopback health URL
+            body = json.loads(resp.read() or b"{}")
+    except (OSError, ValueError):
+        return {}
+    services = body.get("services") if isinstance(body, dict) else None
+    return {str(k): str(v) for k, v in services.items()} if isinstance(services, dict) else {}
 
 
 class ExternalEmulator(Emulator):
@@ -60,4 +98,10 @@ class ExternalEmulator(Emulator):
         """Not ours to stop."""
 
     def capabilities(self) -> frozenset[str]:
-        return frozenset(_STATIC_CAPABILITIES.get(self.name, frozenset()))
+        known = frozenset(_STATIC_CAPABILITIES.get(self.name, frozenset()))
+        if (
+            self.name == "localstack"
+            and localstack_services(self._endpoint).get("dynamodb") in _RUNNING
+        ):
+            known |= _DDB
+        return known

@@ -21,10 +21,10 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from core import capabilities as cap
 from core.aws import client
 from local.emulators.base import LOOPBACK, wait_until
 from local.emulators.embedded import EmbeddedEmulator
+from local.emulators.external import LOCALSTACK_CAPABILITIES
 from local.emulators.localstack_install import (
     LOCALSTACK_VERSION,
     Installation,
@@ -201,16 +201,6 @@ class LocalStackHostEmulator(EmbeddedEmulator):
         return CAPABILITIES
 
 
-# What the probe proved on localstack-core 2026.3.0 on the host (issue 18): every SQS check but
-# the 12 h visibility limit and stale-handle ChangeMessageVisibility (both accepted), and
-# StartMessageMoveTask works. No DynamoDB (not enabled, see above) and no ECS (paid).
-CAPABILITIES: frozenset[str] = cap.ALL - {
-    cap.SQS_VISIBILITY_LIMIT,
-    cap.SQS_RECEIPT_HANDLES,
-    cap.DDB_CONDITIONAL,
-    cap.DDB_RETURN_VALUES_ON_FAILURE,
-    cap.DDB_TRANSACTIONS,
-    cap.DDB_TTL,
-    cap.ECS_API,
-    cap.ECS_RUNS_CONTAINERS,
-}
+# What the probe proved on localstack-core 2026.3.0 (issue 18), shared with an external
+# LocalStack: no DynamoDB here (not enabled, see above) and no ECS (paid).
+CAPABILITIES: frozenset[str] = LOCALSTACK_CAPABILITIES

@@ -39,6 +39,12 @@ class MiniStackEmulator(EmbeddedEmulator):
 # What the probe proved on MiniStack 1.5.33 (`make emulator-matrix` re-measures).
 CAPABILITIES: frozenset[str] = cap.ALL - {
     cap.SQS_MOVE_TASK,
+    cap.SQS_MOVE_TASK_RULES,
+    cap.SQS_REDRIVE_AS_NEW,
     cap.SQS_VISIBILITY_LIMIT,
+    cap.SQS_EXPIRED_HANDLE,
+    cap.SQS_FIFO_RECEIVE_ATTEMPT,
+    cap.SQS_FIFO_DLQ,
+    cap.SQS_FIFO_MOVE_TASK,
     cap.ECS_RUNS_CONTAINERS,
 }

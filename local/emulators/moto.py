@@ -32,7 +32,16 @@ class MotoEmulator(EmbeddedEmulator):
 # What the probe proved on moto server 5.2.5 (`make emulator-matrix` re-measures).
 CAPABILITIES: frozenset[str] = cap.ALL - {
     cap.SQS_MOVE_TASK,
+    cap.SQS_MOVE_TASK_RULES,
+    cap.SQS_REDRIVE_AS_NEW,
     cap.SQS_RECEIPT_HANDLES,
+    cap.SQS_EXPIRED_HANDLE,
+    cap.SQS_DLQ_SOURCE_ARN,
+    cap.SQS_FIFO,
+    cap.SQS_FIFO_DEDUP,
+    cap.SQS_FIFO_DEDUP_SCOPE,
+    cap.SQS_FIFO_RECEIVE_ATTEMPT,
+    cap.SQS_FIFO_MOVE_TASK,
     cap.ECS_API,
     cap.ECS_RUNS_CONTAINERS,
 }

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
+from rich.console import Console
 
 from core import capabilities as cap
 from local.conformance import (
@@ -19,6 +20,7 @@ from local.conformance import (
     ProbeCheck,
     ProbeReport,
     ProbeResult,
+    render,
     run_probe,
 )
 from local.emulators import MiniStackEmulator, MotoEmulator, embedded
@@ -50,12 +52,36 @@ CORE_ON_MINISTACK = [
 
 
 @pytest.mark.unit
-def test_registry_has_at_least_25_distinct_checks_with_known_capabilities():
+def test_registry_has_at_least_60_distinct_checks_with_known_capabilities():
     names = [c.name for c in CHECKS]
-    assert len(names) >= 25
+    assert len(names) >= 60
     assert len(set(names)) == len(names)
     assert {c.capability for c in CHECKS} <= cap.ALL
-    assert all(c.doc for c in CHECKS), "every check says what it proves"
+    assert all(c.doc for c in CHECKS), "every check says what AWS does"
+
+
+@pytest.mark.unit
+def test_every_check_cites_the_aws_documentation():
+    uncited = [c.name for c in CHECKS if not c.cite.startswith("https://docs.aws.amazon.com/")]
+    assert uncited == []
+    # a disputed check says so, and how, in the text users read
+    disputed = [c for c in CHECKS if c.disputed]
+    assert [c.name for c in disputed] == ["sqs.change_visibility_expired_handle"]
+    assert all("Disputed" in c.doc for c in disputed)
+
+
+@pytest.mark.unit
+def test_fifo_checks_cover_what_issue_17_names():
+    fifo = {c.capability for c in CHECKS if c.name.startswith("sqs.fifo_")}
+    assert {
+        cap.SQS_FIFO,
+        cap.SQS_FIFO_GROUP_ORDER,
+        cap.SQS_FIFO_DEDUP,
+        cap.SQS_FIFO_DEDUP_SCOPE,
+        cap.SQS_FIFO_DELAY,
+        cap.SQS_FIFO_RECEIVE_ATTEMPT,
+        cap.SQS_FIFO_DLQ,
+    } <= fifo
 
 
 @pytest.mark.integration
@@ -73,7 +99,16 @@ def test_probe_on_the_session_emulator(emulator_endpoint, tmp_path):
     report.write_json(out)
     raw = json.loads(out.read_text())
     assert len(raw["checks"]) == len(CHECKS)
-    assert set(raw["checks"][0]) == {"name", "capability", "passed", "detail", "duration_s"}
+    assert set(raw["checks"][0]) == {
+        "name",
+        "capability",
+        "passed",
+        "detail",
+        "duration_s",
+        "cite",
+        "disputed",
+    }
+    assert all(c["cite"].startswith("https://docs.aws.amazon.com/") for c in raw["checks"])
     assert ProbeReport.from_dict(raw).capabilities() == report.capabilities()
 
 
@@ -192,3 +227,21 @@ def test_one_failing_check_withdraws_its_capability():
         report.result("a.broken").duration_s,
     )  # fmt: skip
     assert report.to_dict()["missing_capabilities"] == [cap.SQS_DLQ]
+
+
+@pytest.mark.unit
+def test_citation_and_dispute_reach_the_report_and_the_table():
+    def accepted(ctx):
+        raise CheckFailed("accepted; AWS rejects this")
+
+    url = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/x.html"
+    checks = [ProbeCheck("a.disputed", cap.SQS_RECEIPT_HANDLES, accepted, "doc", url, True)]
+    report = run_probe("nowhere", clients=Clients(None, None, None), checks=checks)
+    raw = report.to_dict()["checks"][0]
+    assert (raw["cite"], raw["disputed"]) == (url, True)
+    [back] = ProbeReport.from_dict(report.to_dict()).results
+    assert (back.cite, back.disputed) == (url, True)
+    console = Console(record=True, width=200)
+    render(report, console)
+    text = console.export_text()
+    assert "a.disputed †" in text and "† disputed" in text
