@@ -45,8 +45,9 @@ def checkout(tmp_path: Path) -> Path:
 
 
 def _run(checkout: Path, script: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"ECR_REPO", "QUEUE_URL", "IMAGE_TAG"}}
-    clean.pop("AWS_REGION", None)
+    unset = {"ECR_REPO", "QUEUE_URL", "IMAGE_TAG", "AWS_REGION", "AWS_ENDPOINT_URL"}
+    unset |= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "SQSKIT_ENV_FILE"}
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         ["bash", str(checkout / "scripts" / script), *args],
         cwd=checkout,
@@ -95,3 +96,50 @@ def test_set_env_prints_exports_from_dotenv(checkout: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "export QUEUE_URL=https://sqs.example/q" in result.stdout
     assert "export AWS_REGION=us-west-1" in result.stdout
+
+
+LOCAL_UP_ENV = """\
+# Written by `make local-up`
+QUEUE_URL=http://127.0.0.1:4599/000000000000/sqs-demo-queue
+AWS_REGION=us-east-1
+AWS_ENDPOINT_URL=http://127.0.0.1:4599
+AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=test
+"""
+
+
+def _fake_produce(bin_dir: Path) -> None:
+    bin_dir.mkdir()
+    script = bin_dir / "produce"
+    script.write_text(
+        '#!/usr/bin/env bash\necho "args: $*"\necho "endpoint: ${AWS_ENDPOINT_URL:-none}"\n'
+        'echo "key: ${AWS_ACCESS_KEY_ID:-none}"\n'
+    )
+    script.chmod(0o755)
+
+
+def test_run_producer_reaches_the_local_emulator_from_dotenv_alone(checkout: Path) -> None:
+    # GIVEN the .env `make local-up` writes, and nothing exported
+    (checkout / ".env").write_text(LOCAL_UP_ENV)
+    _fake_produce(checkout / "bin")
+    path = f"{checkout / 'bin'}:{os.environ['PATH']}"
+    result = _run(checkout, "run_producer.sh", "--n", "25", "--rate", "5", PATH=path)
+    # THEN produce gets the queue, region, endpoint and the emulator's keys from it
+    assert result.returncode == 0, result.stderr
+    assert "--queue-url http://127.0.0.1:4599/000000000000/sqs-demo-queue" in result.stdout
+    assert "--region us-east-1 --n 25 --rate 5" in result.stdout
+    assert "endpoint: http://127.0.0.1:4599" in result.stdout
+    assert "key: test\n" in result.stdout
+
+
+def test_an_exported_value_wins_and_sqskit_env_file_names_another_file(checkout: Path) -> None:
+    other = checkout / "elsewhere.env"
+    other.write_text(LOCAL_UP_ENV)
+    _fake_produce(checkout / "bin")
+    path = f"{checkout / 'bin'}:{os.environ['PATH']}"
+    result = _run(
+        checkout, "run_producer.sh", PATH=path, SQSKIT_ENV_FILE=str(other), AWS_REGION="eu-west-1"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sqs-demo-queue --region eu-west-1" in result.stdout
+    assert "endpoint: http://127.0.0.1:4599" in result.stdout
