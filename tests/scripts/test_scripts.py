@@ -143,3 +143,58 @@ def test_an_exported_value_wins_and_sqskit_env_file_names_another_file(checkout:
     assert result.returncode == 0, result.stderr
     assert "sqs-demo-queue --region eu-west-1" in result.stdout
     assert "endpoint: http://127.0.0.1:4599" in result.stdout
+
+
+# -- make aws-rehearsal ----------------------------------------------------------------------------
+
+FAKE_SCENARIO = """#!/usr/bin/env bash
+# Records each call; `run` writes a report where the real one would, `diff` exits $DIFF_RC.
+echo "$*" >> "$CALLS"
+if [[ $1 == run ]]; then
+  while [[ $# -gt 0 ]]; do [[ $1 == --report-dir ]] && dir=$2; shift; done
+  [[ ${FAIL_RUN:-} == "$dir" ]] && exit 3
+  mkdir -p "$dir/20260101-000000-x" && echo '{}' > "$dir/20260101-000000-x/happy.json"
+  exit 0
+fi
+exit "${DIFF_RC:-0}"
+"""
+
+
+@pytest.fixture
+def rehearsal_checkout(checkout: Path) -> Path:
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    fake = checkout / ".venv" / "bin" / "scenario"
+    fake.write_text(FAKE_SCENARIO)
+    fake.chmod(0o755)
+    return checkout
+
+
+def _calls(checkout: Path) -> list[str]:
+    return (checkout / "calls.log").read_text().splitlines()
+
+
+def test_aws_rehearsal_runs_both_targets_then_diffs_local_against_aws(
+    rehearsal_checkout: Path,
+) -> None:
+    out = rehearsal_checkout / "out"
+    env = {"CALLS": str(rehearsal_checkout / "calls.log"), "REHEARSAL_DIR": str(out)}
+    result = _run(rehearsal_checkout, "aws_rehearsal.sh", "happy", "--count", "10", **env)
+    assert result.returncode == 0, result.stderr
+    assert _calls(rehearsal_checkout) == [
+        f"run happy --target aws --emulator auto --report-dir {out}/aws --count 10",
+        f"run happy --target local --report-dir {out}/local --count 10",
+        f"diff {out}/local/20260101-000000-x/happy.json {out}/aws/20260101-000000-x/happy.json",
+    ]
+
+
+def test_aws_rehearsal_fails_with_the_diff_or_the_failed_run(rehearsal_checkout: Path) -> None:
+    out = rehearsal_checkout / "out"
+    env = {"CALLS": str(rehearsal_checkout / "calls.log"), "REHEARSAL_DIR": str(out)}
+    # a difference beyond the target fails the target
+    assert _run(rehearsal_checkout, "aws_rehearsal.sh", **env, DIFF_RC="1").returncode == 1
+    # a failed rehearsal stops there, with its own exit code, before the local run
+    (rehearsal_checkout / "calls.log").unlink()
+    env["REHEARSAL_DIR"] = f"{out}2"
+    failed = _run(rehearsal_checkout, "aws_rehearsal.sh", **env, FAIL_RUN=f"{out}2/aws")
+    assert failed.returncode == 3
+    assert len(_calls(rehearsal_checkout)) == 1
