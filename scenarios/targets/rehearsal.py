@@ -2,7 +2,8 @@
 
 One command does what docs/aws.md once listed as six manual steps:
 
-1. checks that a Docker engine answers: MiniStack runs each ECS task as a container;
+1. checks that a Docker engine answers (MiniStack runs each ECS task as a container) and that
+   terraform, tflocal and the provider mirror are there;
 2. builds the consumer image from this checkout (the layer cache makes it seconds), or reuses
    the one there is when it cannot be built here;
 3. finds the emulator and the main infrastructure: those of ``make local-up`` when they are up
@@ -45,7 +46,13 @@ from local.emulators import embedded
 from local.emulators.base import answers
 from local.emulators.embedded import EmbeddedEmulator
 from local.emulators.ministack import CAPABILITIES as MINISTACK_CAPABILITIES
-from local.infra import LOCAL_MAIN_VARIABLES, is_emulator_deployment, main_answers, read_state
+from local.infra import (
+    LOCAL_MAIN_VARIABLES,
+    is_emulator_deployment,
+    main_answers,
+    read_state,
+    terraform_ready,
+)
 from scenarios.targets.aws import (
     ENV_CONTAINER_IMAGE,
     ENV_NETWORK_MODE,
@@ -178,8 +185,8 @@ def remove_task_containers(port: int) -> int:
 # -- the consumer image ------------------------------------------------------------------------
 
 
-def docker_check() -> None:
-    """Raise a one-line InfrastructureError when no Docker engine answers."""
+def require_tools() -> None:
+    """Raise a one-line InfrastructureError when Docker or the Terraform toolchain is missing."""
     try:
         docker_client(timeout=10).close()
     except InfrastructureError as exc:
@@ -187,6 +194,9 @@ def docker_check() -> None:
             "the rehearsal needs Docker (MiniStack runs each ECS task as a container): "
             + _one_line(str(exc))
         ) from exc
+    ok, why = terraform_ready()
+    if not ok:
+        raise InfrastructureError(f"the rehearsal applies Terraform through tflocal, but {why}")
 
 
 def ensure_image(explicit: str | None) -> tuple[str, str]:
@@ -242,14 +252,14 @@ class RehearsalTarget(Target):
         self,
         options: RehearsalOptions | None = None,
         *,
-        check_docker: Callable[[], None] | None = None,
+        check_tools: Callable[[], None] | None = None,
         get_image: Callable[[str | None], tuple[str, str]] | None = None,
         find_local_up: Callable[[str | None], tuple[Environment | None, str]] | None = None,
         start_private: Callable[[str | None], Environment] | None = None,
         make_target: Callable[[AwsTargetConfig], AwsTarget] = AwsTarget,
     ) -> None:
         self.options = options or RehearsalOptions()
-        self._check_docker = check_docker or docker_check
+        self._check_tools = check_tools or require_tools
         self._get_image = get_image or ensure_image
         self._find_local_up = find_local_up or (
             lambda region: reusable_local_up(LocalConfig.from_env().state_dir, region)
@@ -275,10 +285,10 @@ class RehearsalTarget(Target):
         )
 
     def open(self) -> None:
-        """Docker, the image, the emulator and main infrastructure, then the aws target."""
+        """Docker and Terraform, the image, the emulator and main infrastructure, the aws target."""
         if self.inner is not None:
             return
-        self._check_docker()
+        self._check_tools()
         started = time.monotonic()
         explicit = os.environ.get(ENV_CONTAINER_IMAGE, "").strip() or None
         if explicit is None and self.options.image_tag:

@@ -76,7 +76,7 @@ def _rehearsal(
 ) -> RehearsalTarget:
     log = calls if calls is not None else []
 
-    def check_docker() -> None:
+    def check_tools() -> None:
         log.append("docker")
         if not docker_ok:
             raise InfrastructureError("the rehearsal needs Docker (...): no Docker engine answers")
@@ -97,7 +97,7 @@ def _rehearsal(
 
     return RehearsalTarget(
         RehearsalOptions(emulator="ministack"),
-        check_docker=check_docker,
+        check_tools=check_tools,
         get_image=get_image,
         find_local_up=find_local_up,
         start_private=start_private,
@@ -208,6 +208,20 @@ def test_get_target_rehearses_only_when_an_emulator_is_named(tmp_path, monkeypat
 def test_a_rehearsal_that_cannot_run_is_a_usage_error(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         RunSettings(target="aws", **kwargs)
+
+
+def test_without_terraform_the_rehearsal_stops_before_anything_is_built(monkeypatch):
+    monkeypatch.setattr(rehearsal, "docker_client", lambda timeout=60: _Closeable())
+    monkeypatch.setattr(rehearsal, "terraform_ready", lambda: (False, "terraform is not on PATH"))
+    with pytest.raises(
+        InfrastructureError, match="applies Terraform through tflocal, but terraform is not on PATH"
+    ):
+        rehearsal.require_tools()
+
+
+class _Closeable:
+    def close(self) -> None:
+        pass
 
 
 def test_without_docker_the_cli_exits_3_with_one_line(tmp_path, monkeypatch):
