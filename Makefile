@@ -13,8 +13,8 @@ SEC_VENV ?= .venv-security
 CHECKOV  := $(SEC_VENV)/bin/checkov
 
 .PHONY: help venv demo test test-unit lint typecheck security bench image local-up local-down \
-        local-status emulator-matrix doctor scenarios-all aws-build-push aws-up aws-logs aws-status \
-        aws-cleanup aws-down clean
+        local-status emulator-matrix doctor scenarios-all aws-rehearsal aws-build-push aws-up \
+        aws-logs aws-status aws-cleanup aws-down clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -62,10 +62,10 @@ image: $(STAMP) ## build the consumer image offline (base image, wheelhouse, ima
 bench: $(STAMP) ## print every number the issues ask for (side by side, one run)
 	$(PY) -m bench
 
-local-up: $(STAMP) ## start an emulator, provision the main infrastructure, write .env
+local-up: $(STAMP) ## emulator + terraform/ via tflocal (desired_count=0) + .env; again: seconds
 	$(PY) -m local up
 
-local-down: $(STAMP) ## stop what local-up started
+local-down: $(STAMP) ## destroy what local-up created (main infra, .env), stop the emulator
 	$(PY) -m local down
 
 local-status: $(STAMP) ## show what is running
@@ -79,6 +79,9 @@ emulator-matrix: $(STAMP) ## regenerate docs/emulators.md from the probe
 
 scenarios-all: $(STAMP) ## run every scenario on the local target
 	$(BIN)/scenario run all --target local
+
+aws-rehearsal: $(STAMP) ## SCENARIO on the AWS code path here (MiniStack + Docker), on local, then diff
+	scripts/aws_rehearsal.sh $(SCENARIO)
 
 aws-build-push: ## build the consumer (linux/amd64) and push it to ECR; tag = git SHA
 	scripts/build_and_push.sh

@@ -113,6 +113,36 @@ LOG_FORMAT_JSON: Final = "json"
 #: the dummy credentials an emulator accepts, defined once
 EMULATOR_CREDENTIALS: Final = {ENV_AWS_ACCESS_KEY_ID: "test", ENV_AWS_SECRET_ACCESS_KEY: "test"}
 
+# -- the .env file: what `make local-up` (or `make aws-up`) writes and the seed's commands read --
+
+#: where the file is (default ``.env`` in the working directory)
+ENV_ENV_FILE: Final = "SQSKIT_ENV_FILE"
+DEFAULT_ENV_FILE: Final = ".env"
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    """``KEY=VALUE`` lines as a dict: the one .env syntax every reader here agrees on.
+
+    Blank lines, ``#`` comments and lines that are not an assignment to an upper-case name are
+    skipped; an ``export`` prefix and one pair of matching quotes around the value are dropped.
+    """
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not key.replace("_", "A").isalnum() or not key.isupper():
+            continue
+        if key[0].isdigit():
+            continue
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
 # -- effects: what a consumer writes for every side effect it applies -------------------------
 
 EFFECT_HASH_KEY: Final = "message_id"

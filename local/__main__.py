@@ -1,7 +1,10 @@
 """`python -m local up|down|status` - what `make local-up/down/status` run.
 
 ``up`` starts the chosen emulator (compose for a container emulator when Docker is there,
-else the embedded one, detached, with a pidfile), provisions the main stack and writes `.env`.
+else the embedded one, detached, with a pidfile), applies the main infrastructure
+(``terraform/``, through tflocal, ``desired_count=0``) and writes `.env`. A second ``up`` on a
+running environment skips Terraform when everything answers. ``down`` removes what ``up``
+created: the main infrastructure, ``.env`` and the emulator.
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from consumer.contract import EMULATOR_CREDENTIALS, ENV_AWS_ENDPOINT_URL, parse_env_file
+from core.dotenv import read_env_file, write_env_file
 from core.errors import ConfigError, EmulatorUnavailable, KitError, ProvisionError
+from core.terraform.main_infra import main_state_path
+from core.terraform.outputs import state_outputs_or_empty
 from local.config import PROVISIONERS, LocalConfig
 from local.emulators import DEFAULT_EMBEDDED, KINDS, embedded
 from local.emulators.base import answers, identify
@@ -25,7 +32,11 @@ from local.emulators.localstack import LocalStackEmulator
 from local.infra import (
     LocalState,
     clear_state,
-    dotenv_text,
+    destroy_main_infrastructure,
+    ensure_main_infrastructure,
+    forget_main_infrastructure,
+    local_dotenv,
+    main_answers,
     provision_main,
     queue_depths,
     read_state,
@@ -41,12 +52,14 @@ console = Console()
 
 _EPILOG = """\b
 Examples:
-  python -m local up                         # embedded MiniStack on :4566, stack, .env
+  python -m local up                         # MiniStack on :4566, terraform/ via tflocal, .env
+  python -m local up --provisioner api       # fast path: queue, DLQ, tables only (no Terraform)
   SQSKIT_EMULATOR=localstack python -m local up   # LocalStack 4.14.0 via docker compose
   python -m local up --emulator moto --port 4567 --env-file /tmp/demo.env
   python -m local status
   python -m local down
 """
+ENV_HEADER = "Written by `make local-up` (python -m local up); `make local-down` removes it."
 
 
 def _config(**flags: object) -> LocalConfig:
@@ -91,7 +104,8 @@ def cli() -> None:
     "--provisioner",
     type=click.Choice(PROVISIONERS),
     default=None,
-    help="auto (terraform when available, else api) [env SQSKIT_PROVISIONER].",
+    help="terraform: apply terraform/ through tflocal; api: the fast path without Terraform "
+    "(queue, DLQ, tables) [env SQSKIT_PROVISIONER, default terraform].",
 )
 @_state_options
 def up(  # noqa: PLR0917 - click passes every option positionally
@@ -102,25 +116,49 @@ def up(  # noqa: PLR0917 - click passes every option positionally
     provisioner: str | None,
     state_dir: Path | None,
 ) -> None:
-    """Start an emulator, provision the main stack, write .env."""
+    """Start an emulator, apply the main infrastructure, write .env."""
     cfg = _config(
         emulator=emulator, port=port, env_file=env_file, prefix=prefix,
         provisioner=provisioner, state_dir=state_dir,
     )  # fmt: skip
     state = _running_state(cfg)
+    fresh = state is None
     if state is None:
         state = _start(cfg)
         write_state(cfg.state_dir, state)
-    result = provision_main(cfg.prefix, state.endpoint, provisioner=cfg.provisioner)
-    console.print(f"[bold]stack[/bold]: {result.how}")
-    cfg.env_file.parent.mkdir(parents=True, exist_ok=True)
-    cfg.env_file.write_text(dotenv_text(result.handle))
+    if cfg.provisioner == "api":
+        result = provision_main(cfg.prefix, state.endpoint)
+        console.print(f"[bold]stack[/bold]: {result.how}")
+        values = {**parse_env_file(result.handle.dotenv()), **EMULATOR_CREDENTIALS}
+        main_state, digest = "", ""
+    else:
+        main_state = str(main_state_path())
+        main = ensure_main_infrastructure(
+            state.endpoint,
+            project=cfg.prefix,
+            state_file=Path(main_state),
+            workdir=cfg.state_dir / "terraform",
+            fresh_emulator=fresh,
+            applied_digest=state.main_digest if state.main_state == main_state else "",
+        )
+        console.print(f"[bold]main infrastructure[/bold]: {main.how}")
+        values, digest = local_dotenv(main.outputs, state.endpoint), main.digest
+    changed = write_env_file(cfg.env_file, values, header=ENV_HEADER)
     write_state(
         cfg.state_dir,
-        LocalState(**{**state.__dict__, "prefix": cfg.prefix, "env_file": str(cfg.env_file)}),
+        LocalState(**{
+            **state.__dict__, "prefix": cfg.prefix, "env_file": str(cfg.env_file),
+            "main_state": main_state, "main_digest": digest,
+        }),
+    )  # fmt: skip
+    console.print(
+        f"[bold]{'wrote' if changed else 'unchanged'}[/bold] {cfg.env_file}: "
+        f"QUEUE_URL={values.get('QUEUE_URL')}"
     )
-    console.print(f"[bold]wrote[/bold] {cfg.env_file}: QUEUE_URL={result.handle.queue_url}")
-    console.print("next: `set -a; . ./.env; set +a` then `python -m consumer` and `produce`")
+    console.print(
+        "next (they read .env, no exports needed): `python -m consumer`, "
+        "`scripts/run_producer.sh --n 25 --rate 5`, `scenario validate --main`"
+    )
 
 
 def _running_state(cfg: LocalConfig) -> LocalState | None:
@@ -187,12 +225,13 @@ def _start(cfg: LocalConfig) -> LocalState:
 @cli.command(epilog=_EPILOG)
 @_state_options
 def down(state_dir: Path | None) -> None:
-    """Stop what `up` started and remove the pidfile."""
+    """Remove what `up` created: the main infrastructure, .env, and the emulator it started."""
     cfg = _config(state_dir=state_dir)
     state = read_state(cfg.state_dir)
     if state is None:
         console.print("nothing to stop: no pidfile or state under " + str(cfg.state_dir))
         return
+    _remove_main(cfg, state)
     if state.kind == "embedded" and state.pid is not None:
         stopped = stop_pid(state.pid, marker=state.marker)
         console.print(
@@ -210,7 +249,41 @@ def down(state_dir: Path | None) -> None:
         console.print(f"stopped the {state.emulator} compose profile")
     else:
         console.print(f"{state.emulator} at {state.endpoint} was not started by us; left running")
+    _remove_env_file(state)
     clear_state(cfg.state_dir)
+
+
+def _remove_main(cfg: LocalConfig, state: LocalState) -> None:
+    """The main infrastructure `up` applied: gone with an emulator we stop, else destroyed."""
+    if not state.main_state:
+        return
+    state_file = Path(state.main_state)
+    if state.kind in {"embedded", "compose"}:
+        # An emulator we stop keeps nothing (in memory): the state is all that is left of it.
+        if forget_main_infrastructure(state_file):
+            console.print(
+                f"main infrastructure: goes with the emulator; removed its state {state_file}"
+            )
+        return
+    if not (state.endpoint and answers(state.endpoint)):
+        console.print(
+            f"[yellow]main infrastructure: {state.endpoint} does not answer; left {state_file}[/]"
+        )
+        return
+    if destroy_main_infrastructure(
+        state.endpoint, state_file=state_file, workdir=cfg.state_dir / "terraform"
+    ):
+        console.print(f"main infrastructure: destroyed with tflocal; removed {state_file}")
+
+
+def _remove_env_file(state: LocalState) -> None:
+    """Remove the .env `up` wrote, unless it now points somewhere else."""
+    if not state.env_file:
+        return
+    path = Path(state.env_file)
+    if read_env_file(path).get(ENV_AWS_ENDPOINT_URL) == state.endpoint:
+        path.unlink(missing_ok=True)
+        console.print(f"removed {path}")
 
 
 @cli.command(epilog=_EPILOG)
@@ -235,22 +308,24 @@ def status(state_dir: Path | None) -> None:
         table.add_row("pid", f"{state.pid} - {'alive' if alive else 'NOT running'}")
     if state.log_path:
         table.add_row("log", state.log_path)
+    if state.main_state:
+        outputs = state_outputs_or_empty(Path(state.main_state))
+        if not outputs:
+            health = "no state"
+        elif not responding:
+            health = "emulator not answering"
+        else:
+            ok, why = main_answers(outputs, state.endpoint)
+            health = why if ok else f"NOT answering: {why}"
+        table.add_row("main infrastructure", f"{state.main_state} - {health}")
     if state.env_file:
         table.add_row("env file", state.env_file)
         if responding:
             for label, value in queue_depths(
-                _read_env(Path(state.env_file)), state.endpoint
+                read_env_file(Path(state.env_file)), state.endpoint
             ).items():
                 table.add_row(label, value)
     console.print(table)
-
-
-def _read_env(path: Path) -> dict[str, str]:
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return {}
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,8 @@ from consumer.contract import ENV_AWS_ENDPOINT_URL
 from core.errors import ConfigError
 from local.emulators import KINDS
 
-PROVISIONERS = ("auto", "api", "terraform")
+#: terraform: apply terraform/ through tflocal (the default); api: the opt-in fast path
+PROVISIONERS = ("terraform", "api")
 MAIN_PREFIX = "sqs-demo"
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 
@@ -30,7 +31,7 @@ class LocalConfig:
     state_dir: Path = Path(".local")
     env_file: Path = Path(".env")
     prefix: str = MAIN_PREFIX
-    provisioner: str = "auto"
+    provisioner: str = "terraform"
     endpoint: str | None = None
 
     def __post_init__(self) -> None:
@@ -72,7 +73,7 @@ class LocalConfig:
             state_dir=Path(env.get("SQSKIT_STATE_DIR", ".local") or ".local"),
             env_file=Path(env.get("SQSKIT_ENV_FILE", ".env") or ".env"),
             prefix=env.get("SQSKIT_MAIN_PREFIX", MAIN_PREFIX) or MAIN_PREFIX,
-            provisioner=env.get("SQSKIT_PROVISIONER", "auto") or "auto",
+            provisioner=env.get("SQSKIT_PROVISIONER", "terraform") or "terraform",
             endpoint=env.get(ENV_AWS_ENDPOINT_URL) or None,
         )
         given = {k: v for k, v in overrides.items() if v is not None}

@@ -21,6 +21,8 @@ from core.stack import MAX_RECEIVE_WAIT_SECONDS, MAX_VISIBILITY_TIMEOUT_SECONDS
 
 TARGETS = ("local", "aws")
 EMULATORS = ("auto", "ministack", "moto", "localstack", "external")
+#: what ``--target aws --emulator`` accepts: an emulator whose ECS runs the tasks as containers
+REHEARSAL_EMULATORS = ("auto", "ministack")
 RUNNERS = ("auto", "process", "docker")
 PROVISIONERS = ("api", "terraform")
 MAX_BATCH = 10
@@ -33,7 +35,8 @@ class RunSettings:
     """Where and how scenarios run; ``None`` means "the scenario's default"."""
 
     target: str = "local"
-    emulator: str = "auto"
+    #: None: ``auto`` on the local target; on the aws target, AWS itself (no rehearsal)
+    emulator: str | None = None
     endpoint: str | None = None
     emulator_port: int | None = None
     runner: str = "auto"
@@ -58,7 +61,8 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         _choice("--target", self.target, TARGETS)
-        _choice("--emulator", self.emulator, EMULATORS)
+        if self.emulator is not None:
+            _choice("--emulator", self.emulator, EMULATORS)
         _choice("--runner", self.runner, RUNNERS)
         if self.provisioner is not None:
             _choice("--provisioner", self.provisioner, PROVISIONERS)
@@ -66,6 +70,19 @@ class RunSettings:
             self.endpoint or os.environ.get(ENV_AWS_ENDPOINT_URL)
         ):
             raise ConfigError("--emulator external needs --endpoint URL (or AWS_ENDPOINT_URL)")
+        if self.rehearsal:
+            if self.emulator not in REHEARSAL_EMULATORS:
+                raise ConfigError(
+                    f"--target aws --emulator {self.emulator}: the rehearsal needs an emulator "
+                    "whose ECS runs the tasks as containers: choose ministack or auto (or "
+                    "--endpoint URL alone for an emulator you run and provision yourself)"
+                )
+            if self.endpoint:
+                raise ConfigError(
+                    f"--endpoint with --target aws --emulator {self.emulator}: the rehearsal "
+                    "starts or reuses its own MiniStack; drop --endpoint, or drop --emulator to "
+                    "run the aws target against the endpoint you provisioned"
+                )
         _opt_range("--consumers", self.consumers, 1, MAX_CONSUMERS)
         _opt_range("--count", self.count, 1, MAX_COUNT)
         _opt_range("--batch-size", self.batch_size, 1, MAX_BATCH)
@@ -75,6 +92,14 @@ class RunSettings:
         _opt_range("--second-start-delay", self.second_start_delay, 0, 3600)
         if not isinstance(self.report_dir, Path):
             object.__setattr__(self, "report_dir", Path(self.report_dir))
+
+    @property
+    def rehearsal(self) -> bool:
+        """``--target aws`` with an emulator named: the AWS code path, rehearsed on this machine.
+
+        ``external`` is the exception: it names an endpoint the user runs (``--endpoint``).
+        """
+        return self.target == "aws" and self.emulator not in (None, "external")
 
 
 @dataclass(frozen=True)

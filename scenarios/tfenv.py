@@ -19,49 +19,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from consumer.contract import (
-    ENV_AWS_ENDPOINT_URL,
-    ENV_AWS_REGION,
-    ENV_MESSAGE_COMPLETED_TABLE,
-    ENV_MESSAGE_STATUS_TABLE,
-    ENV_QUEUE_URL,
-)
+from consumer.contract import ENV_AWS_ENDPOINT_URL
+from core.dotenv import DOTENV_KEYS, main_dotenv
 from core.errors import ConfigError
-from core.terraform import MAIN_STATE, REPO_ROOT
+from core.terraform import REPO_ROOT
+from core.terraform.main_infra import main_state_path
 from core.terraform.outputs import parse_outputs, read_outputs_file, read_state_outputs
 
-#: The keys the seed's `.env` carries, in the order they are written.
-DOTENV_KEYS = (
-    ENV_QUEUE_URL,
-    "DLQ_ARN",
-    "ECR_REPO",
-    ENV_AWS_REGION,
-    ENV_MESSAGE_STATUS_TABLE,
-    ENV_MESSAGE_COMPLETED_TABLE,
-)
+__all__ = ["DOTENV_KEYS", "dotenv_values", "main", "write_env"]
 
 
 def dotenv_values(outputs: Mapping[str, Any], *, endpoint_url: str | None = None) -> dict[str, str]:
     """The ``.env`` keys from the main infrastructure's outputs (its ``dotenv`` output)."""
-    values = outputs.get("dotenv")
-    if not isinstance(values, Mapping):
-        values = {
-            ENV_QUEUE_URL: outputs.get("queue_url"),
-            "DLQ_ARN": outputs.get("dlq_arn"),
-            "ECR_REPO": outputs.get("ecr_repository_url"),
-            ENV_AWS_REGION: outputs.get("aws_region"),
-            ENV_MESSAGE_STATUS_TABLE: outputs.get("message_status_table"),
-            ENV_MESSAGE_COMPLETED_TABLE: outputs.get("message_completed_table"),
-        }
-    missing = [k for k in DOTENV_KEYS if not values.get(k)]
-    if missing:
-        raise ConfigError(f"the Terraform outputs lack {', '.join(missing)}")
-    env = {k: str(values[k]) for k in DOTENV_KEYS}
-    if outputs.get("dlq_url"):
-        env["DLQ_URL"] = str(outputs["dlq_url"])
-    if endpoint_url:
-        env[ENV_AWS_ENDPOINT_URL] = endpoint_url
-    return env
+    return main_dotenv(outputs, endpoint_url=endpoint_url)
 
 
 def dotenv_text(values: Mapping[str, str]) -> str:
@@ -85,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m scenarios.tfenv",
         description="Write .env from the main infrastructure's Terraform outputs.",
     )
-    parser.add_argument("--state", type=Path, default=MAIN_STATE, help="local state file")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=main_state_path(),
+        help="local state file [env SQSKIT_MAIN_STATE, default terraform/terraform.tfstate]",
+    )
     parser.add_argument(
         "--outputs", default=None, help="a `terraform output -json` file instead ('-' = stdin)"
     )

@@ -9,6 +9,9 @@ Library: ``expected_from_outputs()`` / ``expected_from_spec()`` say what should 
     python scenarios/validate_infra.py --workspace sqskit-3f9a1c
     python scenarios/validate_infra.py --endpoint http://127.0.0.1:4566
 
+After ``make local-up`` no flag is needed: the state is the emulator's, and its endpoint comes
+from the exported ``AWS_ENDPOINT_URL``, else from ``.env``.
+
 Exit status: 0 when every check passes, 1 when one fails, 2 on a usage error.
 """
 
@@ -28,10 +31,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consumer.contract import ENV_AWS_ENDPOINT_URL
 from core.aws import client as make_client
 from core.aws import resolve_region
+from core.dotenv import lookup
 from core.errors import ConfigError
 from core.stack import StackSpec
-from core.terraform import MAIN_STATE, SCENARIO_ROOT
+from core.terraform import SCENARIO_ROOT
+from core.terraform.main_infra import main_state_path
 from core.terraform.outputs import read_state_outputs
+from local.infra import EMULATOR_ACCOUNT, is_emulator_deployment
 
 WORKSPACES_DIR = SCENARIO_ROOT / "terraform.tfstate.d"
 
@@ -168,8 +174,8 @@ def _repo_name(url: Any) -> str | None:
 
 
 def main_outputs(state_file: Path | None = None) -> dict[str, Any]:
-    """The outputs of the main infrastructure's state file."""
-    return read_state_outputs(state_file or MAIN_STATE)
+    """The outputs of the main infrastructure's state file (``SQSKIT_MAIN_STATE``)."""
+    return read_state_outputs(state_file or main_state_path())
 
 
 def workspace_outputs(name: str, workspaces_dir: Path | None = None) -> dict[str, Any]:
@@ -388,6 +394,13 @@ def run(
     if main and workspace:
         raise ConfigError("choose one of --main and --workspace NAME, not both")
     outputs = workspace_outputs(workspace) if workspace else main_outputs()
+    if endpoint_url is None and is_emulator_deployment(outputs):
+        endpoint_url = lookup(ENV_AWS_ENDPOINT_URL)
+        if endpoint_url is None:
+            raise ConfigError(
+                f"the outputs name an emulator's resources (account {EMULATOR_ACCOUNT}), but no "
+                "endpoint is known: pass --endpoint URL, or run `make local-up` (it writes .env)"
+            )
     return validate(expected_from_outputs(outputs), endpoint_url=endpoint_url, region=region)
 
 
@@ -403,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--endpoint",
         default=os.environ.get(ENV_AWS_ENDPOINT_URL),
-        help="an emulator endpoint [env AWS_ENDPOINT_URL]; default AWS",
+        help="an emulator endpoint [env AWS_ENDPOINT_URL, else .env for an emulator's state]",
     )
     parser.add_argument("--region", default=None, help="override the region from the outputs")
     args = parser.parse_args(argv)

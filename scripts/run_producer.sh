@@ -5,7 +5,7 @@
 #   scripts/run_producer.sh --n 500 --rate 50  # any `produce` option passes through
 #
 # QUEUE_URL and AWS_REGION come from the environment, .env, or the Terraform outputs
-# (scripts/set_env.sh). For an emulator, export AWS_ENDPOINT_URL first.
+# (scripts/set_env.sh). After `make local-up` the .env points it at the emulator: no exports.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=set_env.sh

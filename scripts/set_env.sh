@@ -6,8 +6,10 @@
 #   source scripts/set_env.sh            # into the current shell
 #   scripts/set_env.sh --print           # print `export K=V` lines (eval "$(scripts/set_env.sh --print)")
 #
-# Precedence: a variable already set in the environment > .env at the repo root > the main
-# infrastructure's Terraform outputs (terraform -chdir=terraform output -json).
+# Precedence: a variable already set in the environment > .env (SQSKIT_ENV_FILE, default the
+# repo root's, written by `make local-up` or `make aws-up`) > the main infrastructure's
+# Terraform outputs (terraform -chdir=terraform output -json). After `make local-up` the .env
+# also carries AWS_ENDPOINT_URL and the emulator's dummy keys, so the scripts reach it as is.
 
 _sqskit_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _sqskit_keys=(QUEUE_URL DLQ_ARN ECR_REPO AWS_REGION MESSAGE_STATUS_TABLE MESSAGE_COMPLETED_TABLE
@@ -15,7 +17,7 @@ _sqskit_keys=(QUEUE_URL DLQ_ARN ECR_REPO AWS_REGION MESSAGE_STATUS_TABLE MESSAGE
 
 # .env: KEY=VALUE lines; comments and blank lines ignored; never overrides the environment.
 _sqskit_from_dotenv() {
-  local file="$_sqskit_root/.env" line key value
+  local file="${SQSKIT_ENV_FILE:-$_sqskit_root/.env}" line key value
   [[ -f $file ]] || return 0
   while IFS= read -r line || [[ -n $line ]]; do
     [[ $line =~ ^[[:space:]]*(#|$) ]] && continue

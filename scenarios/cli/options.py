@@ -47,10 +47,11 @@ emulator_option = click.option(
     "--emulator",
     type=click.Choice(EMULATORS),
     envvar="SQSKIT_EMULATOR",
-    default="auto",
-    show_default=True,
+    default=None,
     show_envvar=True,
-    help="auto: use what answers at the endpoint, else start the embedded default.",
+    help="auto: use what answers at the endpoint, else start the embedded default [default: "
+    "auto on --target local]. With --target aws, ministack or auto rehearses the AWS code path "
+    "on this machine (MiniStack runs the ECS tasks on Docker; reuses `make local-up`).",
 )
 
 target_options = _stack(

@@ -34,6 +34,7 @@ Examples:
   scenario run all --json > runs.json
   scenario run happy --emulator external --endpoint http://127.0.0.1:4566 --keep
   scenario run happy --target aws --image-tag abc123 --yes
+  scenario run happy --target aws --emulator ministack   # the AWS path rehearsed here (Docker)
 \b
 Exit codes: 0 every scenario passed (or was skipped), 1 a scenario failed its oracle,
 2 usage error, 3 infrastructure error, 130 interrupted (after teardown).

@@ -12,13 +12,14 @@ from scenarios.validate_infra import run
 EPILOG = """
 \b
 Examples:
-  scenario validate --main                          # terraform/ on AWS
-  scenario validate --main --endpoint http://127.0.0.1:4566   # after `tflocal apply`
+  scenario validate --main                          # terraform/ on AWS, or after make local-up
+  scenario validate --main --endpoint http://127.0.0.1:4566   # after your own `tflocal apply`
   scenario validate --workspace sqskit-3f9a1c       # one run of scenarios/terraform
   python scenarios/validate_infra.py --main         # the seed's form, same checks
 
 Settings come from the Terraform state's outputs (stack_settings); each check prints
 `ok` or `FAIL` with what was expected and what was found. Exit 1 when any check fails.
+The main state is terraform/terraform.tfstate (SQSKIT_MAIN_STATE to read another).
 """
 
 
@@ -36,7 +37,7 @@ Settings come from the Terraform state's outputs (stack_settings); each check pr
     "--endpoint",
     envvar=ENV_AWS_ENDPOINT_URL,
     default=None,
-    help="An emulator endpoint [env AWS_ENDPOINT_URL]; default: AWS.",
+    help="An emulator endpoint [env AWS_ENDPOINT_URL; for an emulator's state, else .env].",
 )
 @click.option("--region", default=None, help="Override the region recorded in the outputs.")
 def validate(main_: bool, workspace: str | None, endpoint: str | None, region: str | None) -> None:

@@ -60,7 +60,7 @@ class LocalTarget(Target):
     @classmethod
     def from_settings(cls, settings: RunSettings, *, run_dir: Path) -> LocalTarget:
         return cls(
-            emulator=settings.emulator,
+            emulator=settings.emulator or "auto",
             endpoint=settings.endpoint,
             port=settings.emulator_port,
             runner=settings.runner,

@@ -12,7 +12,7 @@ from core.errors import ConfigError, ProvisionError
 from core.provisioners import get_provisioner
 from core.provisioners import terraform as tfp
 from core.stack import StackHandle, StackSpec
-from core.terraform import SCENARIO_ROOT
+from core.terraform import MAIN_ROOT, SCENARIO_ROOT
 from core.terraform import cli as tfcli
 from core.terraform import mirror as tfmirror
 from core.terraform.cli import TerraformCli, copy_config
@@ -223,3 +223,59 @@ def test_mirror_from_known_places(tmp_path, monkeypatch):
     assert tfmirror.find_provider_mirror() == good
     monkeypatch.setattr(tfmirror, "KNOWN_PLACES", (empty,))
     assert tfmirror.find_provider_mirror() is None
+
+
+# -- the main infrastructure: where its state is, and what an apply used -------------------------
+
+
+@pytest.mark.unit
+def test_main_state_path_follows_the_variable(tmp_path):
+    from core.terraform import MAIN_STATE
+    from core.terraform.main_infra import main_state_path
+
+    assert main_state_path({}) == MAIN_STATE
+    assert main_state_path({"SQSKIT_MAIN_STATE": str(tmp_path / "m.tfstate")}) == (
+        tmp_path / "m.tfstate"
+    )
+
+
+@pytest.mark.unit
+def test_a_private_copy_keeps_its_state_where_it_was_asked_to(tmp_path, monkeypatch):
+    from core.terraform.main_infra import MainInfrastructure
+
+    calls = tmp_path / "calls.log"
+    fake = _fake_tool(tmp_path, f'echo "$@" >> {calls}')
+    monkeypatch.setattr(tfcli, "tool_path", lambda name: fake)
+    state = tmp_path / "elsewhere" / "terraform.tfstate"
+    state.parent.mkdir()
+    state.write_text(json.dumps({"outputs": {"queue_url": {"value": "http://q"}}}))
+    infra = MainInfrastructure(
+        endpoint_url="http://e:1",
+        variables={"desired_count": 0},
+        workdir=copy_config(MAIN_ROOT, tmp_path / "copy"),
+        state_file=state,
+    )
+    # WHEN it applies and destroys THEN terraform is told where the state is, every time
+    assert infra.apply() == {"queue_url": "http://q"}
+    infra.destroy()
+    applied, destroyed = [
+        line for line in calls.read_text().splitlines() if line.split()[0] in {"apply", "destroy"}
+    ]
+    assert f"-state={state}" in applied and f"-state={state}" in destroyed
+    assert "-var=desired_count=0" in applied
+
+
+@pytest.mark.unit
+def test_the_digest_changes_with_the_variables_and_the_configuration(tmp_path, monkeypatch):
+    from core.terraform import main_infra
+
+    base = main_infra.config_digest({"desired_count": 0, "aws_region": "us-east-1"})
+    assert base == main_infra.config_digest({"aws_region": "us-east-1", "desired_count": 0})
+    assert base != main_infra.config_digest({"desired_count": 1, "aws_region": "us-east-1"})
+    root = copy_config(MAIN_ROOT, tmp_path / "copy")
+    monkeypatch.setattr(main_infra, "MODULES_DIR", root / "modules")
+    same = main_infra.config_digest({"desired_count": 0, "aws_region": "us-east-1"}, root)
+    assert same == base
+    (root / "main.tf").write_text((root / "main.tf").read_text() + "\n# edited\n")
+    edited = main_infra.config_digest({"desired_count": 0, "aws_region": "us-east-1"}, root)
+    assert edited != base

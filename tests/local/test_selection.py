@@ -152,6 +152,7 @@ def test_config_from_env_and_flags_win():
     env = {"SQSKIT_EMULATOR": "moto", "SQSKIT_EMULATOR_PORT": "4600", "SQSKIT_STATE_DIR": "/tmp/x"}
     cfg = LocalConfig.from_env(env, port=4700, emulator=None)
     assert (cfg.emulator, cfg.port, cfg.state_dir) == ("moto", 4700, Path("/tmp/x"))
+    assert cfg.provisioner == "terraform"  # the fast path without Terraform is opt-in
     assert cfg.default_endpoint == "http://127.0.0.1:4700"
 
 
@@ -164,6 +165,7 @@ def test_config_from_env_and_flags_win():
         ({"SQSKIT_EMULATOR": "docker"}, "SQSKIT_EMULATOR"),
         ({"SQSKIT_MAIN_PREFIX": "Bad_Prefix"}, "SQSKIT_MAIN_PREFIX"),
         ({"SQSKIT_PROVISIONER": "cdk"}, "SQSKIT_PROVISIONER"),
+        ({"SQSKIT_PROVISIONER": "auto"}, "choose terraform, api"),
         ({"AWS_ENDPOINT_URL": "localhost:4566"}, "AWS_ENDPOINT_URL"),
     ],
 )
@@ -235,6 +237,9 @@ def test_dotenv_has_every_variable_the_consumer_needs():
 
 @pytest.mark.unit
 def test_terraform_ready_says_why_not(monkeypatch):
-    monkeypatch.setattr("local.infra.shutil.which", lambda name: None)
+    monkeypatch.setattr("local.infra.tool_path", lambda name: None)
     ok, why = terraform_ready()
     assert not ok and "terraform is not on PATH" in why
+    monkeypatch.setattr("local.infra.tool_path", lambda name: None if name == "tflocal" else name)
+    ok, why = terraform_ready()
+    assert not ok and "tflocal is not installed" in why

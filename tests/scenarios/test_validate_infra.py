@@ -166,7 +166,7 @@ def test_scenario_validate_command(aws, tmp_path, monkeypatch):
     (workspaces / spec.prefix).mkdir(parents=True)
     _state(workspaces / spec.prefix, spec, handle)
     monkeypatch.setattr(validate_infra, "WORKSPACES_DIR", workspaces)
-    monkeypatch.setattr(validate_infra, "MAIN_STATE", tmp_path / "none.tfstate")
+    monkeypatch.setenv("SQSKIT_MAIN_STATE", str(tmp_path / "none.tfstate"))
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     runner = CliRunner()
     # A good workspace: exit 0.
@@ -192,7 +192,7 @@ def test_scenario_validate_command(aws, tmp_path, monkeypatch):
 def test_seed_script_form(aws, tmp_path, monkeypatch, capsys):
     spec = StackSpec(prefix=unique_prefix("val"))
     handle, _, _ = _stack(spec)
-    monkeypatch.setattr(validate_infra, "MAIN_STATE", _state(tmp_path, spec, handle))
+    monkeypatch.setenv("SQSKIT_MAIN_STATE", str(_state(tmp_path, spec, handle)))
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     assert validate_infra.main([]) == validate_infra.EXIT_OK
     assert "checks passed" in capsys.readouterr().out
@@ -239,3 +239,70 @@ def test_tfenv_refuses_incomplete_outputs(tmp_path, capsys):
     assert "lack DLQ_ARN" in capsys.readouterr().err
     assert not env.exists()
     assert tfenv.main(["--state", str(tmp_path / "missing"), "--output", str(env)]) == 2
+
+
+# -- after `make local-up`: the endpoint of an emulator's state comes from .env ----------------
+
+
+def _emulator_state(tmp_path: Path) -> Path:
+    spec = StackSpec(prefix="sqs-demo")
+    return _state(tmp_path, spec, None, queue_arn="arn:aws:sqs:us-east-1:000000000000:q")
+
+
+@pytest.fixture
+def seen_endpoints(monkeypatch):
+    seen: list[str | None] = []
+
+    def fake_validate(expected, *, endpoint_url=None, region=None):
+        seen.append(endpoint_url)
+        return validate_infra.ValidationReport([validate_infra.ResourceCheck("x", True)])
+
+    monkeypatch.setattr(validate_infra, "validate", fake_validate)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    return seen
+
+
+@pytest.mark.unit
+def test_an_emulator_state_is_validated_at_the_endpoint_in_dotenv(
+    tmp_path, monkeypatch, seen_endpoints
+):
+    monkeypatch.setenv("SQSKIT_MAIN_STATE", str(_emulator_state(tmp_path)))
+    env = tmp_path / ".env"
+    env.write_text("# local-up\nAWS_ENDPOINT_URL=http://127.0.0.1:4599\n")
+    monkeypatch.setenv("SQSKIT_ENV_FILE", str(env))
+    # the seed's script form and the CLI, with nothing exported
+    assert validate_infra.main(["--main"]) == validate_infra.EXIT_OK
+    assert CliRunner().invoke(validate_command, ["--main"]).exit_code == 0
+    assert seen_endpoints == ["http://127.0.0.1:4599", "http://127.0.0.1:4599"]
+    # an exported endpoint wins over the file
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4600")
+    assert validate_infra.main(["--main"]) == validate_infra.EXIT_OK
+    assert seen_endpoints[-1] == "http://127.0.0.1:4600"
+
+
+@pytest.mark.unit
+def test_an_emulator_state_without_a_known_endpoint_is_a_usage_error(
+    tmp_path, monkeypatch, seen_endpoints, capsys
+):
+    monkeypatch.setenv("SQSKIT_MAIN_STATE", str(_emulator_state(tmp_path)))
+    monkeypatch.setenv("SQSKIT_ENV_FILE", str(tmp_path / "absent.env"))
+    assert validate_infra.main(["--main"]) == validate_infra.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "account 000000000000" in err and "--endpoint" in err and "make local-up" in err
+    assert seen_endpoints == []
+
+
+@pytest.mark.unit
+def test_a_real_deployment_never_takes_the_endpoint_from_dotenv(
+    tmp_path, monkeypatch, seen_endpoints
+):
+    # GIVEN a .env left by local-up, and the state of a deployment on AWS
+    spec = StackSpec(prefix="sqs-demo")
+    state = _state(tmp_path, spec, None, queue_arn="arn:aws:sqs:us-west-1:123456789012:q")
+    monkeypatch.setenv("SQSKIT_MAIN_STATE", str(state))
+    env = tmp_path / ".env"
+    env.write_text("AWS_ENDPOINT_URL=http://127.0.0.1:4599\n")
+    monkeypatch.setenv("SQSKIT_ENV_FILE", str(env))
+    # THEN it is validated on AWS
+    assert validate_infra.main(["--main"]) == validate_infra.EXIT_OK
+    assert seen_endpoints == [None]
