@@ -16,9 +16,10 @@ and handler failures are released with a short backoff and left for the redrive 
 On a FIFO queue (a ``.fifo`` URL, or ``FifoQueue`` read at start) a message group is the unit
 of concurrency: this process runs at most one message of a group at a time, in the order SQS
 returned them, and counts one handler slot per group it holds. A group's later messages wait
-behind its running one; each starts only once the one before it completed here. When one
-does not complete here (failed, poison, busy elsewhere, collision, fenced), the group's later
-messages are released (``reason=group_blocked``), never run out of order.
+behind its running one (heartbeated: without a heartbeat, a receive asks for one message, so
+none ever waits); each starts only once the one before it completed here. When one does not
+complete here (failed, poison, busy elsewhere, collision, fenced), the group's later messages
+are released (``reason=group_blocked``), never run out of order.
 """
 
 from __future__ import annotations
@@ -144,7 +145,12 @@ class _Task:
     lease_expires_at: float = 0.0  # epoch seconds: the lease as last written by this worker
     left_in_flight: bool = False  # the drain left it to its running handler
     execution_id: str | None = None  # of the handler execution, once it started
+    visible_until: float = 0.0  # epoch seconds: the visibility as last set by this worker
+    heartbeat_over: bool = False  # stopped for good (stale handle, ceiling, fenced)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.visible_until = self.received_at + self.visibility
 
     @property
     def receipt_handle(self) -> str:
@@ -369,6 +375,10 @@ class Worker:
         if attrs.get(ATTR_FIFO_QUEUE, "").lower() == "true":
             self._queue.fifo = True
         self.fifo = self._queue.fifo
+        if self.fifo and c.heartbeat_seconds <= 0:
+            # Without a heartbeat nothing may wait behind its group's running message, so ask
+            # for one at a time: SQS hands out no more of a group while one is in flight.
+            self._receive_max = 1
         if 0 < self.visibility_timeout <= c.heartbeat_seconds:
             raise ConfigError(
                 f"HEARTBEAT_SECONDS={c.heartbeat_seconds} is out of range: allowed 0 (off) or less "
@@ -482,6 +492,8 @@ class Worker:
             return None
         ahead = group.waiting[-1] if group.waiting else group.head
         group.waiting.append(task)
+        if self.config.heartbeat_seconds > 0:
+            task.heartbeat_due = time.monotonic() + self.config.heartbeat_seconds
         return ahead
 
     def _advance(self, task: _Task, completed: bool) -> None:
@@ -505,8 +517,9 @@ class Worker:
 
     def _release_waiting(self, task: _Task, reason: str, *, blocked_by: _Task | None) -> None:
         """Give back a message that never started (FIFO: it waited behind its group)."""
-        with task.lock:
+        with task.lock:  # a beat may hold it
             task.abandoned = True
+            task.heartbeat_due = None
             task.stage = _Stage.DONE
         extra: dict[str, Any] = {"message_id": task.payload_id()}
         if blocked_by is not None and reason == RELEASE_GROUP_BLOCKED:
@@ -642,6 +655,7 @@ class Worker:
         """Handle one message; True when it is completed (now or before) and being deleted."""
         action, reason = self._handle(task)
         with task.lock:
+            task.heartbeat_due = None  # a beat must never hide a message released here
             if task.abandoned:
                 return False
             self._checkpoint(task, BEFORE_DELETE)
@@ -663,7 +677,12 @@ class Worker:
                 self._release_lease(task)
                 return _Action.LEAVE, ""
             task.stage = _Stage.RUNNING
-            if self.config.heartbeat_seconds > 0:
+            # A FIFO message that waited behind its group keeps the schedule of its beats.
+            if (
+                self.config.heartbeat_seconds > 0
+                and task.heartbeat_due is None
+                and not task.heartbeat_over
+            ):
                 task.heartbeat_due = time.monotonic() + self.config.heartbeat_seconds
         started = time.monotonic()
         error = self._execute(task)
@@ -708,7 +727,7 @@ class Worker:
         self._log(logging.INFO, EV_RECEIVED, task=task, sequence=task.sequence)
         self._checkpoint(task, AFTER_RECEIVE)
 
-        lease = task.received_at + task.visibility
+        lease = task.visible_until  # the receive's deadline, or the last heartbeat's
         try:
             decision = self.store.begin(task.message.message_id, lease, task.message.body_hash)
         except Exception as exc:  # any store failure, AWS or not, is this message's failure
@@ -828,10 +847,17 @@ class Worker:
 
     def _beat(self, task: _Task) -> None:
         """Extend the visibility, then the lease. A failure of either is retried on the next
-        tick; only a stale receipt handle or a lease taken over stops the heartbeat for good."""
+        tick; only a stale receipt handle or a lease taken over stops the heartbeat for good.
+
+        A FIFO message waiting behind its group has no lease yet: only its visibility is
+        extended, and its lease will start from there."""
         c = self.config
         with task.lock:
-            if task.heartbeat_due is None or task.abandoned or task.claim is None:
+            if (
+                task.heartbeat_due is None
+                or task.abandoned
+                or task.stage not in (_Stage.WAITING, _Stage.RUNNING)
+            ):
                 return
             now = time.time()
             ceiling = task.received_at + min(
@@ -839,37 +865,43 @@ class Worker:
             )
             extend = int(min(task.visibility, ceiling - _CEILING_MARGIN_S - now))
             if extend <= 0:
-                task.heartbeat_due = None
+                self._end_heartbeat(task)
                 self._log(logging.WARNING, EV_HEARTBEAT_CEILING, task=task)
                 return
             changed = self.queue.extend(task.receipt_handle, extend)
             if changed.status is Change.STALE:
-                task.heartbeat_due = None
+                self._end_heartbeat(task)
                 self._log_change_failure(task, "heartbeat", changed.status, changed.error)
                 return
             if changed.status is Change.ERROR:
                 self._beat_failed(task, "change_visibility", changed.error)
                 return
             lease = now + extend
-            try:
-                ours = self.store.extend(task.claim, lease)
-            except Exception as exc:  # any store failure: the lease may still be ours
-                self._beat_failed(task, "lease", f"{type(exc).__name__}: {exc}")
-                return
-            if not ours:
-                task.heartbeat_due = None
-                self._log(logging.WARNING, EV_FENCED, task=task, during="heartbeat")
-                return
-            task.lease_expires_at = lease
+            task.visible_until = lease
+            extra: dict[str, Any] = {}
+            if task.claim is None:  # not parsed by its thread yet: name it by its payload id
+                extra.update(stage=task.stage.value, message_id=task.payload_id())
+            else:
+                try:
+                    ours = self.store.extend(task.claim, lease)
+                except Exception as exc:  # any store failure: the lease may still be ours
+                    self._beat_failed(task, "lease", f"{type(exc).__name__}: {exc}")
+                    return
+                if not ours:
+                    self._end_heartbeat(task)
+                    self._log(logging.WARNING, EV_FENCED, task=task, during="heartbeat")
+                    return
+                task.lease_expires_at = lease
+                extra["lease_expires_at"] = round(lease, 3)
             self.counters.add("heartbeats")
-            self._log(
-                logging.INFO,
-                EV_HEARTBEAT,
-                task=task,
-                visibility=extend,
-                lease_expires_at=round(lease, 3),
-            )
+            self._log(logging.INFO, EV_HEARTBEAT, task=task, visibility=extend, **extra)
             task.heartbeat_due = time.monotonic() + c.heartbeat_seconds
+
+    @staticmethod
+    def _end_heartbeat(task: _Task) -> None:
+        """No more beats for this message (caller holds its lock)."""
+        task.heartbeat_due = None
+        task.heartbeat_over = True
 
     def _beat_failed(self, task: _Task, operation: str, error: str) -> None:
         """A transient failure: not a heartbeat; the next tick tries again (caller holds lock)."""

@@ -23,6 +23,8 @@ from consumer.contract import (
     EV_COMPLETED,
     EV_CONSUMER_STARTED,
     EV_GROUP_WAITING,
+    EV_HANDLER_STARTED,
+    EV_HEARTBEAT,
     EV_RELEASED,
     FIELD_BLOCKED_BY,
     FIELD_MESSAGE_GROUP_ID,
@@ -381,6 +383,45 @@ def test_concurrency_across_groups_reaches_concurrency_on_moto(
     assert max(handler.peak_in_group.values()) == 1
     assert all(handler.order(g) == [f"{g}1", f"{g}2"] for g in "abcde")
     assert stack.depth() == 0
+
+
+# -- the receive size rule, heartbeats, deletes ----------------------------------------------------
+
+
+def test_without_a_heartbeat_a_fifo_receive_asks_for_one_message(events: Any) -> None:
+    # GIVEN MAX_MESSAGES=10 and four threads, but no heartbeat
+    sqs = ScriptedFifo(batch("a1", "a2", "b1"))
+    handler = Recorder()
+    run_worker(Worker(config(message_limit=3, heartbeat_seconds=0), handler, sqs=sqs))
+    # THEN every receive asked for one message: SQS hands out no more of a group while one of
+    # its messages is in flight, so none can wait here behind its group
+    assert set(sqs.asked) == {1}
+    assert events.named(EV_CONSUMER_STARTED)[0]["receive_max"] == 1
+    assert handler.order("a") == ["a1", "a2"]
+
+
+def test_a_message_waiting_behind_its_group_is_heartbeated(events: Any) -> None:
+    # GIVEN a 2 s visibility timeout, a heartbeat every 0.2 s, and a1 that runs until a2,
+    # waiting behind it, has had a beat
+    sqs = ScriptedFifo(batch("a1", "a2"), visibility=2)
+    store = MemoryStore("worker-a")
+    handler = Recorder()
+
+    def work(message: Message) -> None:
+        handler(message)
+        if message.message_id == "a1":
+            assert wait_until(lambda: bool(sqs.changes_of("a2")))
+
+    run_worker(Worker(config(message_limit=2, heartbeat_seconds=0.2), work, sqs=sqs, store=store))
+    # THEN a2's visibility was extended while it waited, with no lease yet (nothing claimed)
+    beats = [e for e in events.named(EV_HEARTBEAT) if e["message_id"] == "a2"]
+    assert beats and beats[0]["stage"] == "waiting" and "lease_expires_at" not in beats[0]
+    assert sqs.changes_of("a2")[0] == 2
+    # AND it ran after a1, and completed
+    assert handler.order("a") == ["a1", "a2"]
+    assert [e["message_id"] for e in events.named(EV_COMPLETED)] == ["a1", "a2"]
+    started = [e["message_id"] for e in events.named(EV_HANDLER_STARTED)]
+    assert started.index("a2") > started.index("a1")
 
 
 # -- the drain ------------------------------------------------------------------------------------
