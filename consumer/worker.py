@@ -17,9 +17,9 @@ On a FIFO queue (a ``.fifo`` URL, or ``FifoQueue`` read at start) a message grou
 of concurrency: this process runs at most one message of a group at a time, in the order SQS
 returned them, and counts one handler slot per group it holds. A group's later messages wait
 behind its running one (heartbeated: without a heartbeat, a receive asks for one message, so
-none ever waits); each starts only once the one before it completed here. When one does not
-complete here (failed, poison, busy elsewhere, collision, fenced), the group's later messages
-are released (``reason=group_blocked``), never run out of order.
+none ever waits); each starts only once the one before it completed here and its delete was
+answered. When one does not complete here (failed, poison, busy elsewhere, collision, fenced),
+the group's later messages are released (``reason=group_blocked``), never run out of order.
 """
 
 from __future__ import annotations
@@ -147,6 +147,8 @@ class _Task:
     execution_id: str | None = None  # of the handler execution, once it started
     visible_until: float = 0.0  # epoch seconds: the visibility as last set by this worker
     heartbeat_over: bool = False  # stopped for good (stale handle, ceiling, fenced)
+    # Set once its delete was answered: a FIFO group's next message waits for it.
+    delete_answered: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -664,7 +666,18 @@ class Worker:
             elif action is _Action.RELEASE:
                 self._change_visibility(task, self.config.release_backoff_seconds, reason=reason)
             task.stage = _Stage.DONE
+        if action is _Action.DELETE and self._has_followers(task):
+            # Its group's next message starts only once this delete was answered: a crash can
+            # then never bring this one back after a later one of its group ran.
+            task.delete_answered.wait(max(task.visibility, 1))
         return action is _Action.DELETE
+
+    def _has_followers(self, task: _Task) -> bool:
+        if task.group is None:
+            return False
+        with self._cond:
+            group = self._groups.get(task.group)
+            return group is not None and group.head is task and bool(group.waiting)
 
     def _handle(self, task: _Task) -> tuple[_Action, str]:
         """Decide, do the work if it is ours, record it; return what to do with the message."""
@@ -919,7 +932,8 @@ class Worker:
     # -- SQS calls ---------------------------------------------------------------------------
 
     def _delete(self, task: _Task) -> None:
-        self._deletes.add(task)
+        # FIFO: SQS hands out no more of the group until this delete, so it goes out at once.
+        self._deletes.add(task, now=self.fifo)
 
     def _idle(self) -> bool:
         with self._cond:
@@ -989,7 +1003,9 @@ class _DeleteBatcher:
 
     A batch goes out when it is full, when the worker has nothing else in flight (so a
     one-at-a-time worker deletes at once), when its oldest entry has waited
-    ``_MAX_DELETE_DELAY_S``, or at close; after close, each delete goes out at once. A crash
+    ``_MAX_DELETE_DELAY_S``, when an entry was added with ``now=True`` (with whatever else is
+    pending), or at close; after close, each delete goes out at once. Each task's
+    ``delete_answered`` is set once its batch returned, whatever the outcome. A crash
     loses what is pending, like any crash between processing and delete: the redelivery is
     then a recorded duplicate.
 
@@ -1009,21 +1025,29 @@ class _DeleteBatcher:
         self._on_error = on_error
         self._cond = threading.Condition()
         self._pending: list[tuple[float, _Task]] = []
+        self._urgent = 0  # pending entries added with now=True
         self._closed = False
         self._stopped = False  # the run loop has returned: nothing more will be batched
         self._finished = threading.Event()
 
-    def add(self, task: _Task) -> None:
+    def add(self, task: _Task, *, now: bool = False) -> None:
         with self._cond:
             if not self._stopped:
                 self._pending.append((time.monotonic(), task))
+                self._urgent += now
                 self._cond.notify()
                 return
         # Closed already: a handler the drain left in flight returned afterwards.
+        self._send([task])
+
+    def _send(self, batch: list[_Task]) -> None:
         try:
-            self._flush([task])
-        except Exception:
+            self._flush(batch)
+        except Exception:  # a bug here must not stop every later delete
             self._on_error()
+        finally:
+            for task in batch:
+                task.delete_answered.set()
 
     def poke(self) -> None:
         with self._cond:
@@ -1051,15 +1075,14 @@ class _DeleteBatcher:
                         return
                     batch = [task for _, task in self._pending[:MAX_BATCH]]
                     del self._pending[:MAX_BATCH]
-                try:
-                    self._flush(batch)
-                except Exception:  # a bug here must not stop every later delete
-                    self._on_error()
+                    if not self._pending:
+                        self._urgent = 0
+                self._send(batch)
         finally:
             self._finished.set()
 
     def _ready(self) -> bool:
-        if self._closed or len(self._pending) >= MAX_BATCH:
+        if self._closed or self._urgent or len(self._pending) >= MAX_BATCH:
             return True
         if not self._pending:
             return False

@@ -424,6 +424,28 @@ def test_a_message_waiting_behind_its_group_is_heartbeated(events: Any) -> None:
     assert started.index("a2") > started.index("a1")
 
 
+def test_a_group_s_next_message_starts_once_the_previous_delete_was_answered() -> None:
+    # GIVEN a delete that answers only once a2 has started, or after a second
+    sqs = ScriptedFifo(batch("a1", "a2"))
+    a2_started = threading.Event()
+    early: list[bool] = []
+
+    def slow_delete(handles: list[str]) -> None:
+        if "rh-a1" in handles:
+            early.append(a2_started.wait(1.0))
+
+    sqs.on_delete = slow_delete
+
+    def work(message: Message) -> None:
+        if message.message_id == "a2":
+            a2_started.set()
+
+    run_worker(Worker(config(message_limit=2), work, sqs=sqs))
+    # THEN a2 had not started while a1's delete was unanswered
+    assert early == [False]
+    assert sqs.deleted == ["rh-a1", "rh-a2"]
+
+
 # -- the drain ------------------------------------------------------------------------------------
 
 
