@@ -40,6 +40,10 @@ EV_ID_COLLISION: Final = "message.id_collision"
 #: under a running handler) and reappears when its visibility runs out (``stage``)
 EV_LEFT_IN_FLIGHT: Final = "message.left_in_flight"
 
+#: FIFO queues: a message held in this process behind an earlier message of its group, which it
+#: waits for (``behind``: that message's id); it starts when that one completed here
+EV_GROUP_WAITING: Final = "message.group_waiting"
+
 #: one handler execution: ``execution_id``, ``message_id``, ``attempt`` (and on finish ``outcome``)
 EV_HANDLER_STARTED: Final = "handler.started"
 EV_HANDLER_FINISHED: Final = "handler.finished"
@@ -50,6 +54,17 @@ EV_EFFECT_SKIPPED: Final = "effect.skipped"
 #: ``handler.finished`` outcomes
 OUTCOME_OK: Final = "ok"
 OUTCOME_ERROR: Final = "error"
+
+# -- FIFO queues: what message events carry, and why a group's later messages are released ----
+
+#: every message event on a FIFO queue carries its ``MessageGroupId`` and ``SequenceNumber``
+FIELD_MESSAGE_GROUP_ID: Final = "message_group_id"
+FIELD_SEQUENCE_NUMBER: Final = "sequence_number"
+#: ``message.released`` ``reason`` of a message whose group's earlier message did not complete
+#: here (failed, poison, in progress elsewhere, collision, fenced): handling it would break the
+#: group's order. ``blocked_by`` is that earlier message's id.
+RELEASE_GROUP_BLOCKED: Final = "group_blocked"
+FIELD_BLOCKED_BY: Final = "blocked_by"
 
 # -- exit codes of a consumer process ----------------------------------------------------------
 

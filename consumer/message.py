@@ -32,7 +32,15 @@ class Message:
     execution_id: str = ""
     """Unique per handler execution (the ``execution_id`` of ``handler.started``/``finished``);
     a side effect written with it can be traced to the execution that applied it."""
+    message_group_id: str | None = None
+    """FIFO queues: the message's ``MessageGroupId`` (None on a standard queue)."""
+    sequence_number: str | None = None
+    """FIFO queues: the ``SequenceNumber`` SQS gave the message (a string of digits)."""
 
+
+# System attributes SQS returns with a FIFO message when asked for them.
+ATTR_GROUP_ID = "MessageGroupId"
+ATTR_SEQUENCE_NUMBER = "SequenceNumber"
 
 # DynamoDB's limit on a partition key value: the id is the hash key of the status table.
 MAX_ID_BYTES = PAYLOAD_ID_MAX_BYTES
@@ -46,6 +54,18 @@ def receive_count(raw: Mapping[str, Any]) -> int:
         return int(raw.get("Attributes", {}).get("ApproximateReceiveCount", 0))
     except (TypeError, ValueError):
         return 0
+
+
+def group_id(raw: Mapping[str, Any]) -> str | None:
+    """The ``MessageGroupId`` SQS returned with the message (FIFO queues), else None."""
+    value = raw.get("Attributes", {}).get(ATTR_GROUP_ID)
+    return None if value is None else str(value)
+
+
+def sequence_number(raw: Mapping[str, Any]) -> str | None:
+    """The ``SequenceNumber`` SQS returned with the message (FIFO queues), else None."""
+    value = raw.get("Attributes", {}).get(ATTR_SEQUENCE_NUMBER)
+    return None if value is None else str(value)
 
 
 def parse(raw: Mapping[str, Any], *, sequence: int) -> Message:
@@ -72,6 +92,8 @@ def parse(raw: Mapping[str, Any], *, sequence: int) -> Message:
         else None,
         receipt_handle=str(raw.get("ReceiptHandle", "")),
         body_hash=body_hash(body),
+        message_group_id=group_id(raw),
+        sequence_number=sequence_number(raw),
     )
 
 

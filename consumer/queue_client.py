@@ -9,11 +9,17 @@ SQS itself. It asks this adapter to ``receive(n)``, ``delete_batch(handles)``,
   deleted, or its visibility ran out); retrying with this handle can never succeed;
 - ``Change.ERROR``: anything else that still failed after botocore's retries (throttling, 5xx,
   network); trying again later may succeed.
+
+On a FIFO queue every receive also asks for ``MessageGroupId`` and ``SequenceNumber`` and
+carries a ``ReceiveRequestAttemptId``: botocore resends a failed request as it was, so a retry
+after a network error returns the messages the lost answer held instead of leaving them hidden
+until their visibility runs out.
 """
 
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -23,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consumer.aws import error_code
 from consumer.config import MAX_BATCH
 from consumer.errors import ConsumerError
+from consumer.message import ATTR_GROUP_ID, ATTR_SEQUENCE_NUMBER
 
 # Receipt handles that SQS no longer honours: the message was redelivered, deleted or expired.
 STALE_RECEIPT_CODES = frozenset(
@@ -37,6 +44,18 @@ STALE_RECEIPT_CODES = frozenset(
 AWS_ERRORS = (ClientError, BotoCoreError)
 # What every receive asks for, besides the body: the oracle reads both from the logs.
 _RECEIVE_ATTRIBUTES = ["ApproximateReceiveCount", "SentTimestamp"]
+# A FIFO message's group, and the number SQS gave it, for the order and the logs.
+_FIFO_RECEIVE_ATTRIBUTES = [*_RECEIVE_ATTRIBUTES, ATTR_GROUP_ID, ATTR_SEQUENCE_NUMBER]
+# SQS requires a FIFO queue's name, hence the end of its URL, to carry this suffix.
+FIFO_SUFFIX = ".fifo"
+# Queue attributes the worker reads once at start.
+ATTR_VISIBILITY_TIMEOUT = "VisibilityTimeout"
+ATTR_FIFO_QUEUE = "FifoQueue"
+
+
+def is_fifo_url(queue_url: str) -> bool:
+    """True when the URL names a FIFO queue (SQS requires the ``.fifo`` suffix on one)."""
+    return queue_url.rstrip("/").endswith(FIFO_SUFFIX)
 
 
 class QueueError(ConsumerError):
@@ -71,20 +90,31 @@ class QueueClient:
     """One SQS queue, as the worker sees it. ``sqs`` is a boto3 SQS client (injected)."""
 
     def __init__(
-        self, sqs: Any, queue_url: str, *, wait_time_seconds: int, visibility_timeout: int = 0
+        self,
+        sqs: Any,
+        queue_url: str,
+        *,
+        wait_time_seconds: int,
+        visibility_timeout: int = 0,
+        fifo: bool | None = None,
     ) -> None:
         self._sqs = sqs
         self.queue_url = queue_url
         self.wait_time_seconds = wait_time_seconds
         self.visibility_timeout = visibility_timeout
         """0: the queue's own; else passed on every receive."""
+        self.fifo = is_fifo_url(queue_url) if fifo is None else fifo
+        """A FIFO queue: receives ask for the group attributes and carry an attempt id."""
+        self._attempt_id: str | None = None  # kept only after a receive that got no answer
+
+    def attributes(self, names: Sequence[str]) -> dict[str, str]:
+        """The named queue attributes (AWS errors propagate); absent ones are missing."""
+        got = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=list(names))
+        return {str(k): str(v) for k, v in got.get("Attributes", {}).items()}
 
     def queue_visibility_timeout(self) -> int:
         """The queue's VisibilityTimeout attribute, in seconds (AWS errors propagate)."""
-        attrs = self._sqs.get_queue_attributes(
-            QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"]
-        )
-        return int(attrs["Attributes"]["VisibilityTimeout"])
+        return int(self.attributes([ATTR_VISIBILITY_TIMEOUT])[ATTR_VISIBILITY_TIMEOUT])
 
     def receive(self, n: int) -> list[dict[str, Any]]:
         """Up to ``n`` messages (one long poll); raise QueueError when the call fails."""
@@ -92,14 +122,26 @@ class QueueClient:
             "QueueUrl": self.queue_url,
             "MaxNumberOfMessages": n,
             "WaitTimeSeconds": self.wait_time_seconds,
-            "AttributeNames": _RECEIVE_ATTRIBUTES,
+            "AttributeNames": _FIFO_RECEIVE_ATTRIBUTES if self.fifo else _RECEIVE_ATTRIBUTES,
         }
         if self.visibility_timeout:
             kwargs["VisibilityTimeout"] = self.visibility_timeout
+        if self.fifo:
+            # One id per logical receive; botocore's retries resend it. After a call that got
+            # no answer at all (a network error), the next receive reuses it too: SQS may have
+            # handed the messages to that lost answer. SQS honours an id for 5 minutes.
+            self._attempt_id = self._attempt_id or uuid.uuid4().hex
+            kwargs["ReceiveRequestAttemptId"] = self._attempt_id
         try:
             response = self._sqs.receive_message(**kwargs)
-        except AWS_ERRORS as exc:
+        except ClientError as exc:
+            # SQS answered: it refuses to honour an id again after some errors (throttling),
+            # so the next receive starts afresh.
+            self._attempt_id = None
             raise QueueError(str(exc)) from exc
+        except BotoCoreError as exc:
+            raise QueueError(str(exc)) from exc
+        self._attempt_id = None
         return list(response.get("Messages", []))
 
     def delete_batch(self, handles: Sequence[str]) -> Deleted:

@@ -12,6 +12,14 @@ here, unheartbeated, while its visibility runs out. SQS calls go through ``Queue
 
 Nothing here ever deletes a message that was not completed: poison messages, id collisions
 and handler failures are released with a short backoff and left for the redrive policy.
+
+On a FIFO queue (a ``.fifo`` URL, or ``FifoQueue`` read at start) a message group is the unit
+of concurrency: this process runs at most one message of a group at a time, in the order SQS
+returned them, and counts one handler slot per group it holds. A group's later messages wait
+behind its running one (heartbeated: without a heartbeat, a receive asks for one message, so
+none ever waits); each starts only once the one before it completed here and its delete was
+answered. When one does not complete here (failed, poison, busy elsewhere, collision, fenced),
+the group's later messages are released (``reason=group_blocked``), never run out of order.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import queue
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -40,6 +49,7 @@ from consumer.contract import (
     EV_DUPLICATE,
     EV_FAILED,
     EV_FENCED,
+    EV_GROUP_WAITING,
     EV_HANDLER_FINISHED,
     EV_HANDLER_STARTED,
     EV_HEARTBEAT,
@@ -54,8 +64,12 @@ from consumer.contract import (
     EV_RELEASED,
     EV_STALE_RECEIPT,
     EV_TAKEOVER,
+    FIELD_BLOCKED_BY,
+    FIELD_MESSAGE_GROUP_ID,
+    FIELD_SEQUENCE_NUMBER,
     OUTCOME_ERROR,
     OUTCOME_OK,
+    RELEASE_GROUP_BLOCKED,
 )
 from consumer.effects import EffectsTable
 from consumer.errors import ConfigError, PoisonMessage
@@ -68,8 +82,15 @@ from consumer.idempotency import (
     MemoryStore,
     Outcome,
 )
-from consumer.message import Handler, Message, parse, receive_count
-from consumer.queue_client import AWS_ERRORS, Change, QueueClient, QueueError
+from consumer.message import Handler, Message, group_id, parse, receive_count, sequence_number
+from consumer.queue_client import (
+    ATTR_FIFO_QUEUE,
+    ATTR_VISIBILITY_TIMEOUT,
+    AWS_ERRORS,
+    Change,
+    QueueClient,
+    QueueError,
+)
 
 log = logging.getLogger("consumer")
 
@@ -81,6 +102,9 @@ _FINALIZE_GRACE_S = 2.0
 _CEILING_MARGIN_S = 1
 # Completed messages are deleted in batches of up to 10; none waits longer than this.
 _MAX_DELETE_DELAY_S = 1.0
+# The group of a FIFO message that came without a MessageGroupId (an emulator that does not
+# return it): all such messages form one group, so their order is kept at the cost of speed.
+_UNKNOWN_GROUP = ""
 
 
 class StopReason(enum.Enum):
@@ -111,6 +135,7 @@ class _Task:
     sequence: int
     received_at: float  # epoch seconds when the receive returned
     visibility: int
+    group: str | None = None  # FIFO queues: the message group (None on a standard queue)
     crash: CrashPlan | None = None
     message: Message | None = None
     claim: Claim | None = None
@@ -120,11 +145,28 @@ class _Task:
     lease_expires_at: float = 0.0  # epoch seconds: the lease as last written by this worker
     left_in_flight: bool = False  # the drain left it to its running handler
     execution_id: str | None = None  # of the handler execution, once it started
+    visible_until: float = 0.0  # epoch seconds: the visibility as last set by this worker
+    heartbeat_over: bool = False  # stopped for good (stale handle, ceiling, fenced)
+    # Set once its delete was answered: a FIFO group's next message waits for it.
+    delete_answered: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.visible_until = self.received_at + self.visibility
 
     @property
     def receipt_handle(self) -> str:
         return str(self.raw.get("ReceiptHandle", ""))
+
+    def payload_id(self) -> Any:
+        """The message's id (the payload's ``id``), also before a thread parsed it; the SQS
+        MessageId for a poison body. Never stores the parse: the task's thread owns that."""
+        if self.message is not None:
+            return self.message.message_id
+        try:
+            return parse(self.raw, sequence=self.sequence).message_id
+        except PoisonMessage:
+            return self.raw.get("MessageId")
 
     def fields(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -132,11 +174,23 @@ class _Task:
             "sqs_message_id": self.raw.get("MessageId"),
             "receive_count": receive_count(self.raw),
         }
+        if self.group is not None:
+            out[FIELD_MESSAGE_GROUP_ID] = group_id(self.raw)
+            out[FIELD_SEQUENCE_NUMBER] = sequence_number(self.raw)
         if self.claim is not None:
             out["attempt"] = self.claim.attempt
         if self.execution_id is not None:
             out["execution_id"] = self.execution_id
         return out
+
+
+@dataclass(eq=False)
+class _Group:
+    """A FIFO message group held by this process: its ``head`` is the one message that may
+    run (queued for a thread, or running); the others wait behind it, in receive order."""
+
+    head: _Task
+    waiting: deque[_Task] = field(default_factory=deque)
 
 
 @dataclass
@@ -152,6 +206,7 @@ class Counters:
     failed: int = 0
     fenced: int = 0
     released: int = 0
+    group_blocked: int = 0
     deleted: int = 0
     stale_receipts: int = 0
     heartbeats: int = 0
@@ -199,6 +254,10 @@ class Worker:
         self.stop_reason: StopReason | None = None
         self.exit_code: int | None = None
         self.visibility_timeout = config.visibility_timeout_seconds
+        self.fifo = False
+        """A FIFO queue (known at ``start()``): one message per group at a time, in order."""
+        self._receive_max = config.max_messages
+        self._groups: dict[str, _Group] = {}  # FIFO: the groups held, by MessageGroupId
         self._stop_requested = threading.Event()
         self._stop_deadline: float | None = None
         self._done = threading.Event()
@@ -239,6 +298,8 @@ class Worker:
             EV_CONSUMER_STARTED,
             queue_url=self.config.queue_url,
             visibility_timeout=self.visibility_timeout,
+            fifo=self.fifo,
+            receive_max=self._receive_max,
             idempotency=self.store.name,
             settings=self.config.summary(),
         )
@@ -305,8 +366,21 @@ class Worker:
                 )
             else:
                 self._store = MemoryStore(c.consumer_id, cache_size=c.idempotency_cache_size)
+        # One read at start: the visibility timeout unless configured, and whether a queue whose
+        # URL does not say so is FIFO anyway.
+        names = [] if self._queue.fifo else [ATTR_FIFO_QUEUE]
         if not self.visibility_timeout:
-            self.visibility_timeout = self._queue.queue_visibility_timeout()
+            names.append(ATTR_VISIBILITY_TIMEOUT)
+        attrs = self._queue.attributes(names) if names else {}
+        if not self.visibility_timeout:
+            self.visibility_timeout = int(attrs[ATTR_VISIBILITY_TIMEOUT])
+        if attrs.get(ATTR_FIFO_QUEUE, "").lower() == "true":
+            self._queue.fifo = True
+        self.fifo = self._queue.fifo
+        if self.fifo and c.heartbeat_seconds <= 0:
+            # Without a heartbeat nothing may wait behind its group's running message, so ask
+            # for one at a time: SQS hands out no more of a group while one is in flight.
+            self._receive_max = 1
         if 0 < self.visibility_timeout <= c.heartbeat_seconds:
             raise ConfigError(
                 f"HEARTBEAT_SECONDS={c.heartbeat_seconds} is out of range: allowed 0 (off) or less "
@@ -354,15 +428,15 @@ class Worker:
             if c.message_limit and received >= c.message_limit:
                 return StopReason.LIMIT
             with self._cond:
-                while len(self._inflight) >= c.concurrency and not self._stop_requested.is_set():
+                while self._slots_taken() >= c.concurrency and not self._stop_requested.is_set():
                     self._cond.wait(0.5)
                 busy = bool(self._inflight)
-                free = c.concurrency - len(self._inflight)
+                free = c.concurrency - self._slots_taken()
             if self._stop_requested.is_set():
                 return StopReason.DRAIN
             # Never more than the free handler slots: a message that waits here for a thread gets
             # no heartbeat, and its visibility could run out before it even starts.
-            wanted = min(c.max_messages, free)
+            wanted = min(self._receive_max, free)
             if c.message_limit:
                 wanted = min(wanted, c.message_limit - received)
             messages = self._receive(wanted)
@@ -378,15 +452,85 @@ class Worker:
             idle_since = time.monotonic()
             for raw in messages:
                 received += 1
-                self.counters.add("received")
-                task = _Task(raw, received, now, self.visibility_timeout)
-                task.crash = self.chaos.plan(received)
-                if self._stop_requested.is_set():
-                    self._change_visibility(task, 0, reason="draining")
-                    continue
-                with self._cond:
-                    self._inflight.add(task)
-                self._tasks.put(task)
+                self._accept(raw, received, now)
+
+    def _accept(self, raw: dict[str, Any], sequence: int, received_at: float) -> None:
+        """Take one received message in: to a thread, behind its group, or (draining) back."""
+        self.counters.add("received")
+        task = _Task(raw, sequence, received_at, self.visibility_timeout)
+        if self.fifo:
+            task.group = group_id(raw) or _UNKNOWN_GROUP
+        task.crash = self.chaos.plan(sequence)
+        if self._stop_requested.is_set():
+            self._change_visibility(task, 0, reason="draining")
+            return
+        with self._cond:
+            self._inflight.add(task)
+            ahead = self._enqueue(task)
+        if ahead is not None:
+            self._log(
+                logging.INFO,
+                EV_GROUP_WAITING,
+                task=task,
+                message_id=task.payload_id(),
+                behind=ahead.payload_id(),
+            )
+
+    def _slots_taken(self) -> int:
+        """Handler slots in use (caller holds ``_cond``): on a FIFO queue one per group held,
+        since a group's messages run one after the other; else one per message."""
+        return len(self._groups) if self.fifo else len(self._inflight)
+
+    def _enqueue(self, task: _Task) -> _Task | None:
+        """Hand the task to a thread, or (FIFO) queue it behind the message of its group that
+        this process already holds, which is returned (caller holds ``_cond``)."""
+        if task.group is None:
+            self._tasks.put(task)
+            return None
+        group = self._groups.get(task.group)
+        if group is None:
+            self._groups[task.group] = _Group(task)
+            self._tasks.put(task)
+            return None
+        ahead = group.waiting[-1] if group.waiting else group.head
+        group.waiting.append(task)
+        if self.config.heartbeat_seconds > 0:
+            task.heartbeat_due = time.monotonic() + self.config.heartbeat_seconds
+        return ahead
+
+    def _advance(self, task: _Task, completed: bool) -> None:
+        """``task`` is done with (FIFO): start its group's next message if it completed, else
+        release every message waiting behind it, which must not run before it."""
+        if task.group is None:
+            return
+        with self._cond:
+            group = self._groups.get(task.group)
+            if group is None or group.head is not task:
+                return  # the drain has already let the group go
+            if completed and group.waiting and not self._stop_requested.is_set():
+                group.head = group.waiting.popleft()
+                self._tasks.put(group.head)
+                return
+            blocked = list(group.waiting)
+            del self._groups[task.group]
+        reason = "draining" if self._stop_requested.is_set() else RELEASE_GROUP_BLOCKED
+        for follower in blocked:
+            self._release_waiting(follower, reason, blocked_by=task)
+
+    def _release_waiting(self, task: _Task, reason: str, *, blocked_by: _Task | None) -> None:
+        """Give back a message that never started (FIFO: it waited behind its group)."""
+        with task.lock:  # a beat may hold it
+            task.abandoned = True
+            task.heartbeat_due = None
+            task.stage = _Stage.DONE
+        extra: dict[str, Any] = {"message_id": task.payload_id()}
+        if blocked_by is not None and reason == RELEASE_GROUP_BLOCKED:
+            self.counters.add("group_blocked")
+            extra[FIELD_BLOCKED_BY] = blocked_by.payload_id()
+        self._change_visibility(task, 0, reason=reason, **extra)
+        with self._cond:
+            self._inflight.discard(task)
+            self._cond.notify_all()
 
     def _receive(self, wanted: int) -> list[dict[str, Any]] | None:
         try:
@@ -427,7 +571,14 @@ class Worker:
         self._log(logging.INFO, EV_CONSUMER_DRAINING, step="close")
 
     def _hand_back_queued(self) -> None:
-        """Messages received but not started yet go back at once instead of waiting for a thread."""
+        """Messages received but not started yet go back at once instead of waiting for a thread
+        (FIFO: also those waiting behind their group's message, which SQS keeps behind it)."""
+        with self._cond:
+            waiting = [t for group in self._groups.values() for t in group.waiting]
+            for group in self._groups.values():
+                group.waiting.clear()
+        for follower in waiting:
+            self._release_waiting(follower, "draining", blocked_by=None)
         while True:
             try:
                 task = self._tasks.get_nowait()
@@ -436,6 +587,7 @@ class Worker:
             if task is None:
                 continue
             self._give_back(task, "draining")
+            self._advance(task, completed=False)
             with self._cond:
                 self._inflight.discard(task)
                 self._cond.notify_all()
@@ -482,32 +634,50 @@ class Worker:
             task = self._tasks.get()
             if task is None:
                 return
+            completed = False
             try:
                 if self._stop_requested.is_set():
                     # Not started yet: hand it back rather than start work we may not finish.
                     self._give_back(task, "draining")
                 else:
-                    self._process(task)
+                    completed = self._process(task)
             except Exception:
                 self.counters.add("errors")
                 log.exception(EV_CONSUMER_ERROR, extra=self._fields(task))
             finally:
-                with self._cond:
-                    self._inflight.discard(task)
-                    self._cond.notify_all()
-                self._deletes.poke()
+                try:
+                    self._advance(task, completed)
+                finally:
+                    with self._cond:
+                        self._inflight.discard(task)
+                        self._cond.notify_all()
+                    self._deletes.poke()
 
-    def _process(self, task: _Task) -> None:
+    def _process(self, task: _Task) -> bool:
+        """Handle one message; True when it is completed (now or before) and being deleted."""
         action, reason = self._handle(task)
         with task.lock:
+            task.heartbeat_due = None  # a beat must never hide a message released here
             if task.abandoned:
-                return
+                return False
             self._checkpoint(task, BEFORE_DELETE)
             if action is _Action.DELETE:
                 self._delete(task)
             elif action is _Action.RELEASE:
                 self._change_visibility(task, self.config.release_backoff_seconds, reason=reason)
             task.stage = _Stage.DONE
+        if action is _Action.DELETE and self._has_followers(task):
+            # Its group's next message starts only once this delete was answered: a crash can
+            # then never bring this one back after a later one of its group ran.
+            task.delete_answered.wait(max(task.visibility, 1))
+        return action is _Action.DELETE
+
+    def _has_followers(self, task: _Task) -> bool:
+        if task.group is None:
+            return False
+        with self._cond:
+            group = self._groups.get(task.group)
+            return group is not None and group.head is task and bool(group.waiting)
 
     def _handle(self, task: _Task) -> tuple[_Action, str]:
         """Decide, do the work if it is ours, record it; return what to do with the message."""
@@ -520,7 +690,12 @@ class Worker:
                 self._release_lease(task)
                 return _Action.LEAVE, ""
             task.stage = _Stage.RUNNING
-            if self.config.heartbeat_seconds > 0:
+            # A FIFO message that waited behind its group keeps the schedule of its beats.
+            if (
+                self.config.heartbeat_seconds > 0
+                and task.heartbeat_due is None
+                and not task.heartbeat_over
+            ):
                 task.heartbeat_due = time.monotonic() + self.config.heartbeat_seconds
         started = time.monotonic()
         error = self._execute(task)
@@ -565,7 +740,7 @@ class Worker:
         self._log(logging.INFO, EV_RECEIVED, task=task, sequence=task.sequence)
         self._checkpoint(task, AFTER_RECEIVE)
 
-        lease = task.received_at + task.visibility
+        lease = task.visible_until  # the receive's deadline, or the last heartbeat's
         try:
             decision = self.store.begin(task.message.message_id, lease, task.message.body_hash)
         except Exception as exc:  # any store failure, AWS or not, is this message's failure
@@ -685,10 +860,17 @@ class Worker:
 
     def _beat(self, task: _Task) -> None:
         """Extend the visibility, then the lease. A failure of either is retried on the next
-        tick; only a stale receipt handle or a lease taken over stops the heartbeat for good."""
+        tick; only a stale receipt handle or a lease taken over stops the heartbeat for good.
+
+        A FIFO message waiting behind its group has no lease yet: only its visibility is
+        extended, and its lease will start from there."""
         c = self.config
         with task.lock:
-            if task.heartbeat_due is None or task.abandoned or task.claim is None:
+            if (
+                task.heartbeat_due is None
+                or task.abandoned
+                or task.stage not in (_Stage.WAITING, _Stage.RUNNING)
+            ):
                 return
             now = time.time()
             ceiling = task.received_at + min(
@@ -696,37 +878,43 @@ class Worker:
             )
             extend = int(min(task.visibility, ceiling - _CEILING_MARGIN_S - now))
             if extend <= 0:
-                task.heartbeat_due = None
+                self._end_heartbeat(task)
                 self._log(logging.WARNING, EV_HEARTBEAT_CEILING, task=task)
                 return
             changed = self.queue.extend(task.receipt_handle, extend)
             if changed.status is Change.STALE:
-                task.heartbeat_due = None
+                self._end_heartbeat(task)
                 self._log_change_failure(task, "heartbeat", changed.status, changed.error)
                 return
             if changed.status is Change.ERROR:
                 self._beat_failed(task, "change_visibility", changed.error)
                 return
             lease = now + extend
-            try:
-                ours = self.store.extend(task.claim, lease)
-            except Exception as exc:  # any store failure: the lease may still be ours
-                self._beat_failed(task, "lease", f"{type(exc).__name__}: {exc}")
-                return
-            if not ours:
-                task.heartbeat_due = None
-                self._log(logging.WARNING, EV_FENCED, task=task, during="heartbeat")
-                return
-            task.lease_expires_at = lease
+            task.visible_until = lease
+            extra: dict[str, Any] = {}
+            if task.claim is None:  # not parsed by its thread yet: name it by its payload id
+                extra.update(stage=task.stage.value, message_id=task.payload_id())
+            else:
+                try:
+                    ours = self.store.extend(task.claim, lease)
+                except Exception as exc:  # any store failure: the lease may still be ours
+                    self._beat_failed(task, "lease", f"{type(exc).__name__}: {exc}")
+                    return
+                if not ours:
+                    self._end_heartbeat(task)
+                    self._log(logging.WARNING, EV_FENCED, task=task, during="heartbeat")
+                    return
+                task.lease_expires_at = lease
+                extra["lease_expires_at"] = round(lease, 3)
             self.counters.add("heartbeats")
-            self._log(
-                logging.INFO,
-                EV_HEARTBEAT,
-                task=task,
-                visibility=extend,
-                lease_expires_at=round(lease, 3),
-            )
+            self._log(logging.INFO, EV_HEARTBEAT, task=task, visibility=extend, **extra)
             task.heartbeat_due = time.monotonic() + c.heartbeat_seconds
+
+    @staticmethod
+    def _end_heartbeat(task: _Task) -> None:
+        """No more beats for this message (caller holds its lock)."""
+        task.heartbeat_due = None
+        task.heartbeat_over = True
 
     def _beat_failed(self, task: _Task, operation: str, error: str) -> None:
         """A transient failure: not a heartbeat; the next tick tries again (caller holds lock)."""
@@ -744,7 +932,8 @@ class Worker:
     # -- SQS calls ---------------------------------------------------------------------------
 
     def _delete(self, task: _Task) -> None:
-        self._deletes.add(task)
+        # FIFO: SQS hands out no more of the group until this delete, so it goes out at once.
+        self._deletes.add(task, now=self.fifo)
 
     def _idle(self) -> bool:
         with self._cond:
@@ -764,11 +953,13 @@ class Worker:
         self.counters.add("errors")
         log.exception(EV_CONSUMER_ERROR, extra=self._fields())
 
-    def _change_visibility(self, task: _Task, seconds: int, *, reason: str) -> None:
+    def _change_visibility(self, task: _Task, seconds: int, *, reason: str, **extra: Any) -> None:
         changed = self.queue.release(task.receipt_handle, seconds)
         if changed.status is Change.OK:
             self.counters.add("released")
-            self._log(logging.INFO, EV_RELEASED, task=task, visibility=seconds, reason=reason)
+            self._log(
+                logging.INFO, EV_RELEASED, task=task, visibility=seconds, reason=reason, **extra
+            )
         else:
             self._log_change_failure(task, "release", changed.status, changed.error)
 
@@ -812,7 +1003,9 @@ class _DeleteBatcher:
 
     A batch goes out when it is full, when the worker has nothing else in flight (so a
     one-at-a-time worker deletes at once), when its oldest entry has waited
-    ``_MAX_DELETE_DELAY_S``, or at close; after close, each delete goes out at once. A crash
+    ``_MAX_DELETE_DELAY_S``, when an entry was added with ``now=True`` (with whatever else is
+    pending), or at close; after close, each delete goes out at once. Each task's
+    ``delete_answered`` is set once its batch returned, whatever the outcome. A crash
     loses what is pending, like any crash between processing and delete: the redelivery is
     then a recorded duplicate.
 
@@ -832,21 +1025,29 @@ class _DeleteBatcher:
         self._on_error = on_error
         self._cond = threading.Condition()
         self._pending: list[tuple[float, _Task]] = []
+        self._urgent = 0  # pending entries added with now=True
         self._closed = False
         self._stopped = False  # the run loop has returned: nothing more will be batched
         self._finished = threading.Event()
 
-    def add(self, task: _Task) -> None:
+    def add(self, task: _Task, *, now: bool = False) -> None:
         with self._cond:
             if not self._stopped:
                 self._pending.append((time.monotonic(), task))
+                self._urgent += now
                 self._cond.notify()
                 return
         # Closed already: a handler the drain left in flight returned afterwards.
+        self._send([task])
+
+    def _send(self, batch: list[_Task]) -> None:
         try:
-            self._flush([task])
-        except Exception:
+            self._flush(batch)
+        except Exception:  # a bug here must not stop every later delete
             self._on_error()
+        finally:
+            for task in batch:
+                task.delete_answered.set()
 
     def poke(self) -> None:
         with self._cond:
@@ -874,15 +1075,14 @@ class _DeleteBatcher:
                         return
                     batch = [task for _, task in self._pending[:MAX_BATCH]]
                     del self._pending[:MAX_BATCH]
-                try:
-                    self._flush(batch)
-                except Exception:  # a bug here must not stop every later delete
-                    self._on_error()
+                    if not self._pending:
+                        self._urgent = 0
+                self._send(batch)
         finally:
             self._finished.set()
 
     def _ready(self) -> bool:
-        if self._closed or len(self._pending) >= MAX_BATCH:
+        if self._closed or self._urgent or len(self._pending) >= MAX_BATCH:
             return True
         if not self._pending:
             return False

@@ -127,20 +127,35 @@ def create_effects_table(ddb: Any, name: str) -> None:
 
 
 class Stack:
-    """A queue with a DLQ, the two idempotency tables and an effects table, uniquely named."""
+    """A queue with a DLQ, the two idempotency tables and an effects table, uniquely named.
+
+    ``fifo=True`` makes both queues FIFO (``.fifo`` names); ``send`` then needs a ``group``.
+    """
 
     def __init__(
-        self, sqs: Any, ddb: Any, *, visibility: int = 5, max_receive_count: int = 3
+        self,
+        sqs: Any,
+        ddb: Any,
+        *,
+        visibility: int = 5,
+        max_receive_count: int = 3,
+        fifo: bool = False,
     ) -> None:
         self.sqs, self.ddb = sqs, ddb
+        self.fifo = fifo
         prefix = f"t-{uuid.uuid4().hex[:8]}"
-        self.dlq_url = sqs.create_queue(QueueName=f"{prefix}-dlq")["QueueUrl"]
+        suffix = ".fifo" if fifo else ""
+        fifo_attrs = {"FifoQueue": "true"} if fifo else {}
+        self.dlq_url = sqs.create_queue(QueueName=f"{prefix}-dlq{suffix}", Attributes=fifo_attrs)[
+            "QueueUrl"
+        ]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
         self.queue_url = sqs.create_queue(
-            QueueName=f"{prefix}-queue",
+            QueueName=f"{prefix}-queue{suffix}",
             Attributes={
+                **fifo_attrs,
                 "VisibilityTimeout": str(visibility),
                 "RedrivePolicy": json.dumps(
                     {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
@@ -154,9 +169,13 @@ class Stack:
         create_table(ddb, self.completed_table)
         create_effects_table(ddb, self.effects_table)
 
-    def send(self, body: Any) -> str:
+    def send(self, body: Any, group: str | None = None) -> str:
         text = body if isinstance(body, str) else json.dumps(body)
-        return str(self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=text)["MessageId"])
+        kwargs: dict[str, Any] = {}
+        if group is not None:  # FIFO: a fresh deduplication id, so every send is delivered
+            kwargs = {"MessageGroupId": group, "MessageDeduplicationId": uuid.uuid4().hex}
+        sent = self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=text, **kwargs)
+        return str(sent["MessageId"])
 
     def config(self, **overrides: Any) -> WorkerConfig:
         values: dict[str, Any] = {

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from consumer.queue_client import Change, QueueClient, QueueError
+from consumer.message import parse
+from consumer.queue_client import Change, QueueClient, QueueError, is_fifo_url
 from tests.consumer.conftest import Stack
 
 pytestmark = pytest.mark.unit
@@ -119,3 +120,93 @@ def test_delete_batch_against_moto_deletes(stack: Stack) -> None:
     deleted, stale, failed = q.delete_batch([raw["ReceiptHandle"]])
     assert deleted == [raw["ReceiptHandle"]] and stale == failed == []
     assert stack.depth() == 0
+
+
+# -- FIFO queues ------------------------------------------------------------------------------
+
+
+class Receives:
+    """An SQS client that records every ReceiveMessage request and answers from a script:
+    an exception is raised, a list is returned as the messages."""
+
+    def __init__(self, *answers: Exception | list[dict[str, Any]]) -> None:
+        self.answers = list(answers)
+        self.requests: list[dict[str, Any]] = []
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        self.requests.append(kwargs)
+        answer = self.answers.pop(0) if self.answers else []
+        if isinstance(answer, Exception):
+            raise answer
+        return {"Messages": answer}
+
+
+def test_a_fifo_url_is_recognised_by_its_suffix() -> None:
+    assert is_fifo_url("https://sqs.eu-west-1.amazonaws.com/123456789012/orders.fifo")
+    assert is_fifo_url("http://127.0.0.1:4566/000000000000/orders.fifo/")
+    assert not is_fifo_url("https://sqs.eu-west-1.amazonaws.com/123456789012/orders")
+    assert not is_fifo_url("http://127.0.0.1:4566/000000000000/fifo")
+    assert QueueClient(None, "http://q/a.fifo", wait_time_seconds=0).fifo
+    assert not QueueClient(None, "http://q/a", wait_time_seconds=0).fifo
+    assert QueueClient(None, "http://q/a", wait_time_seconds=0, fifo=True).fifo
+
+
+def test_a_fifo_receive_returns_the_group_and_sequence_number(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="qc-order.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    for i, group in enumerate(["g1", "g2"]):
+        sqs.send_message(
+            QueueUrl=url, MessageBody=f"m{i}", MessageGroupId=group, MessageDeduplicationId=str(i)
+        )
+    got = queue(sqs, url).receive(10)
+    assert [(m["Attributes"]["MessageGroupId"], m["Body"]) for m in got] == [
+        ("g1", "m0"),
+        ("g2", "m1"),
+    ]
+    assert all(m["Attributes"]["SequenceNumber"].isdigit() for m in got)
+    # AND a parsed message carries both
+    parsed = parse(got[0] | {"Body": '{"id": "m0"}'}, sequence=1)
+    assert parsed.message_group_id == "g1"
+    assert parsed.sequence_number == got[0]["Attributes"]["SequenceNumber"]
+    assert parse({"MessageId": "x", "Body": "{}"}, sequence=1).message_group_id is None
+
+
+def test_a_standard_receive_asks_for_no_group_and_sends_no_attempt_id() -> None:
+    sqs = Receives([])
+    queue(sqs).receive(3)
+    (request,) = sqs.requests
+    assert "ReceiveRequestAttemptId" not in request
+    assert request["AttributeNames"] == ["ApproximateReceiveCount", "SentTimestamp"]
+
+
+def test_each_fifo_receive_carries_its_own_attempt_id() -> None:
+    sqs = Receives([], [])
+    q = queue(sqs, "http://q/a.fifo")
+    q.receive(2)
+    q.receive(2)
+    first, second = sqs.requests
+    assert {"MessageGroupId", "SequenceNumber"} <= set(first["AttributeNames"])
+    assert first["ReceiveRequestAttemptId"] and second["ReceiveRequestAttemptId"]
+    assert first["ReceiveRequestAttemptId"] != second["ReceiveRequestAttemptId"]
+
+
+def test_a_fifo_receive_lost_to_a_network_error_is_retried_with_the_same_attempt_id() -> None:
+    # GIVEN a receive whose answer never arrived, then one that SQS refused (throttled)
+    lost = EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+    sqs = Receives(lost, client_error("ThrottlingException", "ReceiveMessage"), [], [])
+    q = queue(sqs, "http://q/a.fifo")
+    for _ in range(2):
+        with pytest.raises(QueueError):
+            q.receive(1)
+    q.receive(1)
+    q.receive(1)
+    ids = [r["ReceiveRequestAttemptId"] for r in sqs.requests]
+    # THEN the receive after the lost answer asks for the same messages again; after SQS's
+    # refusal and after a success, each receive is a new one
+    assert ids[0] == ids[1]
+    assert len({ids[1], ids[2], ids[3]}) == 3
+
+
+def test_attributes_reads_the_named_queue_attributes(stack: Stack) -> None:
+    got = queue(stack.sqs, stack.queue_url).attributes(["VisibilityTimeout", "FifoQueue"])
+    assert got["VisibilityTimeout"] == "5"
+    assert got.get("FifoQueue", "false") == "false"
