@@ -22,6 +22,7 @@ from typing import Any
 from consumer.contract import (
     ENV_AWS_ENDPOINT_URL,
     ENV_AWS_REGION,
+    ENV_EFFECTS_TABLE,
     ENV_MESSAGE_COMPLETED_TABLE,
     ENV_MESSAGE_STATUS_TABLE,
     ENV_QUEUE_URL,
@@ -57,6 +58,9 @@ def dotenv_values(outputs: Mapping[str, Any], *, endpoint_url: str | None = None
     if missing:
         raise ConfigError(f"the Terraform outputs lack {', '.join(missing)}")
     env = {k: str(values[k]) for k in DOTENV_KEYS}
+    # Optional: a main stack applied before the effects table existed has none.
+    if values.get(ENV_EFFECTS_TABLE) or outputs.get("effects_table"):
+        env[ENV_EFFECTS_TABLE] = str(values.get(ENV_EFFECTS_TABLE) or outputs["effects_table"])
     if outputs.get("dlq_url"):
         env["DLQ_URL"] = str(outputs["dlq_url"])
     if endpoint_url:
