@@ -26,6 +26,10 @@ class Counts:
 
     sent: int = 0
     completed: int = 0
+    #: handler executions (``handler.started``), every id included
+    executions: int = 0
+    #: applied side effects (items of the effects table)
+    effects: int = 0
     duplicates: int = 0
     redeliveries: int = 0
     dlq: int = 0
@@ -53,10 +57,13 @@ class Latency:
 
 
 def counts(facts: Facts) -> Counts:
-    """Sent, completed, duplicates suppressed, redeliveries, dead letters, lost, crashes."""
+    """Sent, completed, executions, effects, duplicates suppressed, redeliveries, dead letters,
+    lost, crashes."""
     return Counts(
         sent=len(facts.ledger),
         completed=sum(1 for i in facts.valid_ids if facts.completed_ids[i] > 0),
+        executions=facts.execution_count,
+        effects=sum(facts.effects.values()),
         duplicates=len(facts.of(EV_DUPLICATE)),
         redeliveries=facts.redeliveries,
         dlq=len(facts.dlq),

@@ -16,7 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.stack import StackHandle
-from scenarios.judging.facts import DeadLetter, Depth, Sample
+from scenarios.judging.facts import Depth, QueuedMessage, Sample
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def read_dlq(sqs: Any, dlq_url: str, *, hide_s: int = 60) -> list[DeadLetter]:
+def read_dlq(sqs: Any, dlq_url: str, *, hide_s: int = 60) -> list[QueuedMessage]:
     """Every message in the DLQ, read without deleting (hidden for ``hide_s`` while we read)."""
     d = depth(sqs, dlq_url)
     expected = d.visible + d.in_flight + d.delayed
-    found: dict[str, DeadLetter] = {}
+    found: dict[str, QueuedMessage] = {}
     empty = 0
     while len(found) < expected and empty < 3:
         got = sqs.receive_message(
@@ -86,7 +86,7 @@ def read_dlq(sqs: Any, dlq_url: str, *, hide_s: int = 60) -> list[DeadLetter]:
             continue
         for m in got:
             count = m.get("Attributes", {}).get("ApproximateReceiveCount")
-            found[m["MessageId"]] = DeadLetter(
+            found[m["MessageId"]] = QueuedMessage(
                 message_id=m["MessageId"],
                 body=m.get("Body", ""),
                 receive_count=int(count) if count is not None else None,

@@ -223,13 +223,17 @@ class PhaseExecution:
         live.refresh()
         sampler.sample()
         ddb = self.target.client("dynamodb")
-        phase = self.phase
+        phase, stack = self.phase, live.stack
         return Facts(
             ledger=outcome.ledger,
-            completed_items=tuple(observe.scan(ddb, live.stack.completed_table)),
-            status_items=tuple(observe.scan(ddb, live.stack.status_table)),
-            dlq=tuple(observe.read_dlq(live.sqs, live.stack.dlq_url)),
-            depth=observe.depth(live.sqs, live.stack.queue_url),
+            completed_items=tuple(observe.scan(ddb, stack.completed_table)),
+            status_items=tuple(observe.scan(ddb, stack.status_table)),
+            effect_items=tuple(observe.scan(ddb, stack.effects_table))
+            if stack.effects_table
+            else (),
+            effects_table=stack.effects_table is not None,
+            dlq=tuple(observe.read_dlq(live.sqs, stack.dlq_url)),
+            depth=observe.depth(live.sqs, stack.queue_url),
             events=tuple(live.events),
             expected_poison=phase.traffic.poison_keys,
             expectations=phase.expect,

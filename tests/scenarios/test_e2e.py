@@ -67,7 +67,11 @@ def test_scenario_passes_end_to_end(emulator_endpoint, tmp_path, name):
     failed = [c for c in report["checks"] if not c["passed"]]
     assert out.exit_code == 0, (report["status"], report.get("reason"), failed)
     assert report["status"] == "passed" and report["passed"] is True
-    assert report["counts"]["lost"] == 0
+    counts = report["counts"]
+    assert counts["lost"] == 0
+    # every valid message's side effect was applied exactly once, whatever ran twice
+    valid = counts["sent"] - counts["dlq"]
+    assert counts["effects"] == valid and counts["executions"] >= valid
     [run_dir] = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert (run_dir / f"{name}.json").exists()
     assert leftovers(emulator_endpoint, run_dir) == []  # teardown happened
@@ -84,6 +88,30 @@ def test_the_oracle_catches_a_real_loss(emulator_endpoint, tmp_path):
     failed = {c["name"]: c["detail"] for c in report["checks"] if not c["passed"]}
     assert "no message lost" in failed and "in the DLQ" in failed["no message lost"]
     assert "valid messages dead-lettered" in failed["DLQ holds exactly the poison set"]
+
+
+def test_duplicates_shows_a_second_execution_and_one_effect(emulator_endpoint, tmp_path):
+    out = run(emulator_endpoint, tmp_path, "duplicates", "--no-png")
+    report = json.loads(out.stdout)
+    assert out.exit_code == 0, report
+    counts = report["counts"]
+    # THEN the handler ran more often than messages were sent, and each effect happened once
+    assert counts["executions"] > counts["sent"]
+    assert counts["effects"] == counts["sent"]
+    [repeat] = report["repeats"]
+    assert repeat["executions"] == 2 and repeat["why"] == ["visibility overrun"]
+
+
+def test_a_naive_effect_is_caught_and_its_ids_named(emulator_endpoint, tmp_path):
+    # GIVEN the demo handler applies its effect once per execution, not keyed by the message id
+    out = run(emulator_endpoint, tmp_path, "duplicates", "--knob", "effect_mode=naive", "--no-png")
+    report = json.loads(out.stdout)
+    # THEN duplicates fails (exit 1) and names the id whose effect was applied twice
+    assert out.exit_code == 1, report
+    failed = {c["name"]: c["detail"] for c in report["checks"] if not c["passed"]}
+    [repeat] = report["repeats"]
+    assert f"{repeat['id']} x2" in failed["no side effect applied twice"]
+    assert report["counts"]["effects"] == report["counts"]["sent"] + 1
 
 
 def test_report_files_and_rerender(emulator_endpoint, tmp_path):

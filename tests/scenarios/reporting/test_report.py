@@ -29,7 +29,17 @@ SCHEMA_KEYS = {
     "latency_ms",
     "checks",
 }
-COUNT_KEYS = {"sent", "completed", "duplicates", "redeliveries", "dlq", "lost", "crashes"}
+COUNT_KEYS = {
+    "sent",
+    "completed",
+    "executions",
+    "effects",
+    "duplicates",
+    "redeliveries",
+    "dlq",
+    "lost",
+    "crashes",
+}
 
 
 def result(*facts_by_phase, status=Status.PASSED) -> ScenarioResult:
