@@ -51,6 +51,8 @@ class LiveRun:
         self.events: list[dict[str, Any]] = []
         self.faults: list[FaultRecord] = []
         self.consumers_started_at: float | None = None
+        #: the slots each consumer group got, by group label
+        self.groups: dict[str, list[ConsumerHandle]] = {}
         self._reset_index()
 
     def _reset_index(self) -> None:

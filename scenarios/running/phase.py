@@ -21,7 +21,7 @@ from core.errors import InfrastructureError, KitError
 from core.stack import StackSpec, unique_prefix
 from scenarios.judging.facts import ConsumerRun, Facts
 from scenarios.judging.oracle import PhaseVerdict, judge
-from scenarios.model import Phase
+from scenarios.model import ConsumerGroup, Phase
 from scenarios.runners.base import ConsumerHandle
 from scenarios.running import observe
 from scenarios.running.live import LiveRun
@@ -142,15 +142,20 @@ class PhaseExecution:
         )
 
     def spec(self) -> StackSpec:
-        base = f"sqskit-{self.scenario}"[:30].rstrip("-")
+        return self.spec_for(self.scenario, self.phase)
+
+    @staticmethod
+    def spec_for(scenario: str, phase: Phase) -> StackSpec:
+        """The isolated stack one phase of ``scenario`` runs on, under a unique prefix."""
+        base = f"sqskit-{scenario}"[:30].rstrip("-")
         return StackSpec(
             prefix=unique_prefix(base),
-            visibility_timeout=self.phase.visibility_timeout,
-            receive_wait=self.phase.receive_wait,
-            max_receive_count=self.phase.max_receive_count,
+            visibility_timeout=phase.visibility_timeout,
+            receive_wait=phase.receive_wait,
+            max_receive_count=phase.max_receive_count,
             message_retention=3600,
             dlq_retention=3600,
-            tags={"sqs-kit-scenario": self.scenario},
+            tags={"sqs-kit-scenario": scenario},
         )
 
     # -- setup ---------------------------------------------------------------------------------
@@ -167,7 +172,6 @@ class PhaseExecution:
 
     def act(self, live: LiveRun, outcome: SendOutcome, sampler: observe.DepthSampler) -> None:
         phase = self.phase
-        chaos = {k: v for f in phase.faults for k, v in f.overrides().items()}
         groups = list(phase.consumers)
         pending = [f for f in phase.faults if f.triggered]
         valid = {e.id for e in outcome.ledger if e.id is not None} - set(phase.traffic.poison_keys)
@@ -182,11 +186,7 @@ class PhaseExecution:
             ]
             for group in due[:1]:  # in declaration order, one per turn
                 groups.remove(group)
-                settings = group.settings.with_(**chaos)
-                live.handles += self.target.start_consumers(
-                    group.n, settings, restart=group.restart
-                )
-                live.consumers_started_at = live.consumers_started_at or time.time()
+                self.start_group(live, group)
             live.refresh()
             for fault in list(pending):
                 if fault.due(live):
@@ -203,9 +203,45 @@ class PhaseExecution:
             self.progress("running", live=live, sent=len(outcome.ledger), sampler=sampler)
             time.sleep(_LOOP_S)
         self.settled_at = time.time()
+        if not self.timed_out:
+            self.let_finish(live, outcome, sampler)
         if phase.settle_s:
             self.progress("settling", live=live, sent=len(outcome.ledger), sampler=sampler)
             time.sleep(phase.settle_s)
+
+    def start_group(self, live: LiveRun, group: ConsumerGroup) -> None:
+        """Start ``group``'s consumers, with the chaos knobs of the faults that apply to it."""
+        chaos = {
+            k: v
+            for f in self.phase.faults
+            if f.applies_to(group.label)
+            for k, v in f.overrides().items()
+        }
+        handles = self.target.start_consumers(
+            group.n, group.settings.with_(**chaos), restart=group.restart
+        )
+        live.handles += handles
+        live.groups.setdefault(group.label, []).extend(handles)
+        live.consumers_started_at = live.consumers_started_at or time.time()
+
+    def let_finish(
+        self, live: LiveRun, outcome: SendOutcome, sampler: observe.DepthSampler
+    ) -> None:
+        """Wait for the groups that must finish by themselves (``let_finish_s``) to exit."""
+        for group in self.phase.consumers:
+            handles = live.groups.get(group.label, [])
+            if not group.let_finish_s or not handles:
+                continue
+            until = time.monotonic() + group.let_finish_s
+            self.progress("finishing", live=live, sent=len(outcome.ledger), sampler=sampler)
+            while any(h.running for h in handles) and time.monotonic() < until:
+                time.sleep(_LOOP_S)
+                live.refresh()
+            if any(h.running for h in handles):
+                log.warning(
+                    "phase.group_unfinished",
+                    extra={"group": group.label, "waited_s": group.let_finish_s},
+                )
 
     def settled(self, live: LiveRun, valid: set[str]) -> bool:
         """Every valid id completed, the queue is empty and the DLQ holds the poison."""

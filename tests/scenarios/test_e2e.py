@@ -155,6 +155,43 @@ def test_seed_alias_runs_as_a_script_path(emulator_endpoint, tmp_path):
     assert "happy PASSED" in proc.stdout
 
 
+@pytest.mark.slow
+def test_the_seeds_duplicates_command_lets_the_slow_consumer_finish(emulator_endpoint, tmp_path):
+    # GIVEN the seed's own command: a 30 s slow consumer, the second consumer at once
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scenarios" / "run.py"),
+            "duplicates",
+            "--slow-seconds",
+            "30",
+            "--second-start-delay",
+            "0",
+            "--emulator",
+            "external",
+            "--endpoint",
+            emulator_endpoint,
+            "--runner",
+            "process",
+            "--report-dir",
+            str(tmp_path),
+            "--no-png",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    # THEN it passes: the slow execution ran to the end and its completion was refused
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    refused = next(c for c in report["checks"] if "its record was refused" in c["name"])
+    assert refused["passed"], refused
+    slow = next(p for p in report["phases"][0]["consumers"] if p["slot"] == 0)
+    assert slow["exit_code"] == 0 and slow["signals"] == []  # it exited by itself
+
+
 def _consumers_of(prefix: str) -> list[int]:
     """PIDs of live processes whose environment points at this stack's queue."""
     pids = []

@@ -11,6 +11,7 @@ import pytest
 
 from scenarios.judging import executions as why
 from scenarios.judging.executions import repeats
+from scenarios.judging.expectations import EffectAppliedOnce, ExecutedAgain
 from scenarios.judging.facts import ConsumerRun
 from scenarios.judging.metrics import counts
 from scenarios.judging.oracle import judge
@@ -104,6 +105,9 @@ def test_a_visibility_overrun_is_explained_and_allowed():
     assert cause.kind == why.VISIBILITY_OVERRUN and "still ran" in cause.detail
     assert check(facts, AVOIDABLE).passed
     assert counts(facts).executions == 3
+    assert ExecutedAgain().check(facts).passed
+    # AND its effect was applied once (the clean facts hold one effect for m0)
+    assert EffectAppliedOnce().check(facts).passed
 
 
 def test_prefetch_is_an_avoidable_second_execution():
@@ -186,6 +190,21 @@ def test_without_the_evidence_the_cause_is_unknown_never_a_guess():
     cause = cause_of(facts)
     assert cause.kind == why.UNKNOWN and "no receive events" in cause.detail
     assert check(facts, AVOIDABLE).passed
+
+
+def test_second_execution_phenomena_fail_when_nothing_ran_twice():
+    assert not ExecutedAgain().check(clean_facts()).passed
+    assert "nothing to show" in EffectAppliedOnce().check(clean_facts()).detail
+
+
+def test_an_effect_applied_twice_fails_the_effect_phenomenon():
+    facts = twice(
+        execution("m0", T0 + 1, "slow", took=5.0, xid="a"),
+        execution("m0", T0 + 3.01, "fast", xid="b", receive_count=2),
+    )
+    naive = replace(facts, effect_items=(*facts.effect_items, effect("m0", "b")))
+    result = EffectAppliedOnce().check(naive)
+    assert not result.passed and "m0 x2" in result.detail
 
 
 def test_receives_are_matched_to_their_execution():
