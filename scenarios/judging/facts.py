@@ -1,7 +1,7 @@
 """The facts of one run, and how the oracle names things in them.
 
 Facts are what can be observed after a run: the producer's ledger, the idempotency tables, the
-effects table, the DLQ, the queue depth, the consumers' JSON events (and the handler
+effects table, the DLQ, what is left in the queue, the consumers' JSON events (and the handler
 executions they show), the consumer runs and the faults injected.
 
 Identity: a message with a JSON-object body carrying ``id`` is known by that id (the consumer's
@@ -80,7 +80,7 @@ class Sent:
 
 @dataclass(frozen=True)
 class QueuedMessage:
-    """One message found in a queue at the end of a run (the DLQ)."""
+    """One message found in a queue at the end of a run: in the DLQ, or still in the queue."""
 
     message_id: str
     body: str
@@ -188,6 +188,7 @@ class Facts:
     completed_items: tuple[Mapping[str, Any], ...]
     status_items: tuple[Mapping[str, Any], ...]
     dlq: tuple[QueuedMessage, ...]
+    #: the queue's depth when the consumers had stopped
     depth: Depth
     events: tuple[Mapping[str, Any], ...]
     #: keys (see ``message_key``) of the messages that must end in the DLQ
@@ -208,12 +209,20 @@ class Facts:
     ended_at: float = 0.0
     #: the run hit its deadline before the system settled
     timed_out: bool = False
+    #: why it stopped waiting (the deadline's reason)
+    timeout_reason: str | None = None
     #: whether the stack has a status table the consumer writes to
     status_table: bool = True
     #: the effects table's items: one per side effect a consumer applied
     effect_items: tuple[Mapping[str, Any], ...] = ()
     #: whether the stack has an effects table (a stack made before it existed has none)
     effects_table: bool = True
+    #: messages read from the queue at the end (left behind: unfinished, or duplicates)
+    remaining: tuple[QueuedMessage, ...] = ()
+    #: messages still in the queue that could not be read (in flight or delayed until the end)
+    unread: int = 0
+    #: why the engine stopped waiting although progress was being made (a slow emulator)
+    too_slow: str | None = None
 
     # -- derived views (computed once) -------------------------------------------------------
 
@@ -293,8 +302,43 @@ class Facts:
         return sum(len(xs) for xs in self.executions.values())
 
     @cached_property
+    def done_ids(self) -> frozenset[str]:
+        """Valid ids that reached an end: their effect applied, or their record completed."""
+        return frozenset(i for i in self.valid_ids if self.effects[i] or self.completed_ids[i])
+
+    @cached_property
+    def dead_lettered(self) -> frozenset[str]:
+        return frozenset(d.key for d in self.dlq)
+
+    @cached_property
+    def unaccounted(self) -> frozenset[str]:
+        """Valid ids not done, not in the DLQ and not read from the queue: lost, or unread."""
+        remaining = {m.key for m in self.remaining}
+        return frozenset(self.valid_ids - self.done_ids - self.dead_lettered - remaining)
+
+    @cached_property
     def lost(self) -> frozenset[str]:
-        return frozenset(i for i in self.valid_ids if self.completed_ids[i] == 0)
+        """Ids gone from the queue and from the DLQ without an effect (or a completed record).
+
+        While ``unread`` messages stayed hidden in the queue, any unaccounted id may be one of
+        them: the ids are listed only when there are more of them than hidden messages, and then
+        at least ``lost_count`` of them are lost.
+        """
+        return self.unaccounted if len(self.unaccounted) > self.unread else frozenset()
+
+    @cached_property
+    def lost_count(self) -> int:
+        """How many messages are certainly lost."""
+        return max(0, len(self.unaccounted) - self.unread)
+
+    @cached_property
+    def unfinished(self) -> frozenset[str]:
+        """Valid ids not done but still in the queue (visible, in flight or delayed) at the end."""
+        remaining = {m.key for m in self.remaining} - self.dead_lettered
+        left = (self.valid_ids - self.done_ids) & remaining
+        if not self.lost:
+            left |= self.unaccounted  # no more missing ids than hidden messages: none is lost
+        return frozenset(left)
 
 
 def _opt_str(value: Any) -> str | None:

@@ -34,6 +34,8 @@ class Counts:
     redeliveries: int = 0
     dlq: int = 0
     lost: int = 0
+    #: valid ids still in the queue when the phase ended
+    unfinished: int = 0
     crashes: int = 0
 
     def __add__(self, other: Counts) -> Counts:
@@ -58,7 +60,7 @@ class Latency:
 
 def counts(facts: Facts) -> Counts:
     """Sent, completed, executions, effects, duplicates suppressed, redeliveries, dead letters,
-    lost, crashes."""
+    lost, unfinished, crashes."""
     return Counts(
         sent=len(facts.ledger),
         completed=sum(1 for i in facts.valid_ids if facts.completed_ids[i] > 0),
@@ -67,7 +69,8 @@ def counts(facts: Facts) -> Counts:
         duplicates=len(facts.of(EV_DUPLICATE)),
         redeliveries=facts.redeliveries,
         dlq=len(facts.dlq),
-        lost=len(facts.lost),
+        lost=facts.lost_count,
+        unfinished=len(facts.unfinished),
         crashes=crashes(facts),
     )
 

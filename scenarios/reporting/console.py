@@ -24,6 +24,7 @@ _COUNT_KEYS = (
     "redeliveries",
     "dlq",
     "lost",
+    "unfinished",
     "crashes",
 )
 _COUNT_HEADERS = (
@@ -35,6 +36,7 @@ _COUNT_HEADERS = (
     "redeliv",
     "dlq",
     "lost",
+    "unfin",
     "crash",
 )
 #: ids listed under "executed more than once" before "(+N more)"
@@ -162,9 +164,10 @@ _SUMMARY_KEYS = (
     "effects",
     "dlq",
     "lost",
+    "unfinished",
     "crashes",
 )
-_SUMMARY_HEADERS = ("sent", "done", "exec", "effect", "dlq", "lost", "crash")
+_SUMMARY_HEADERS = ("sent", "done", "exec", "effect", "dlq", "lost", "unfin", "crash")
 
 
 def render_summary(reports: Iterable[Mapping[str, Any]]) -> Any:

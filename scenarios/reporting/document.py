@@ -7,7 +7,7 @@ what the run showed.
 Schema (``sqs-kit.scenario-report/1``), top level:
 ``scenario``, ``summary``, ``status`` (passed|failed|skipped|error), ``passed``, ``reason``,
 ``target``, ``emulator``, ``target_info``, ``started_at``, ``duration_s``,
-``counts`` {sent, completed, executions, effects, duplicates, redeliveries, dlq, lost,
+``counts`` {sent, completed, executions, effects, duplicates, redeliveries, dlq, lost, unfinished,
 crashes}, ``latency_ms`` {p50, p95, p99, samples} (sent_at -> completed_at), ``checks`` [{name,
 passed, detail}], ``repeats`` [{phase, id, executions, why, details}] (every id whose handler ran
 more than once, and why each extra run happened), ``phases`` [...], ``shims``, ``fault_plan``,
@@ -87,6 +87,7 @@ def _phase(p: PhaseResult) -> dict[str, Any]:
         "throughput_msg_s": round(rate, 2) if rate else None,
         "checks": p.verdict.to_list(),
         "repeats": [r.to_dict() for r in repeats(f)],
+        "too_slow": f.too_slow,
         "faults": [
             {
                 "kind": r.kind,

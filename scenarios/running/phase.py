@@ -12,18 +12,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from consumer.contract import EXIT_OK
 from core.errors import InfrastructureError, KitError
 from core.stack import StackSpec, unique_prefix
 from scenarios.judging.facts import ConsumerRun, Facts
 from scenarios.judging.oracle import PhaseVerdict, judge
-from scenarios.model import ConsumerGroup, Phase
+from scenarios.model import ConsumerGroup, Phase, RestartPolicy
 from scenarios.runners.base import ConsumerHandle
 from scenarios.running import observe
+from scenarios.running.deadline import Deadline, consumer_seconds
+from scenarios.running.deadline import now as clock_now
 from scenarios.running.live import LiveRun
 from scenarios.running.traffic import SendOutcome
 from scenarios.running.traffic import send as send_traffic
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 
 _LOOP_S = 0.1
 _STOP_GRACE_S = 5.0
+_STRANDED = "every consumer exited, and none will be restarted"
+#: the longest wait for in-flight leftovers to become readable at the end of a phase
+_MAX_SURFACE_WAIT_S = 30.0
 
 
 @dataclass
@@ -100,6 +106,10 @@ class PhaseExecution:
         self.settled_at: float | None = None
         self.provision_s = 0.0
         self.timed_out = False
+        #: why the phase stopped although messages were still draining (a slow emulator)
+        self.too_slow: str | None = None
+        #: why the phase stopped waiting before it settled
+        self.timeout_reason: str | None = None
 
     # -- template ----------------------------------------------------------------------------
 
@@ -175,10 +185,11 @@ class PhaseExecution:
         groups = list(phase.consumers)
         pending = [f for f in phase.faults if f.triggered]
         valid = {e.id for e in outcome.ledger if e.id is not None} - set(phase.traffic.poison_keys)
-        # The deadline counts from the traffic, never from provisioning (a Terraform apply or
-        # an ECS cluster can take minutes before the first message is sent).
+        # The deadline counts consumer time: never provisioning (a Terraform apply, an ECS
+        # cluster), nor a consumer's start-up, nor a time when every consumer was down.
+        deadline = Deadline(phase.timeout_s)
         sent_at = time.monotonic()
-        deadline = sent_at + phase.timeout_s
+        sent_wall = clock_now()  # queue samples older than this predate the traffic
         while True:
             waited = time.monotonic() - sent_at
             due = [
@@ -196,9 +207,18 @@ class PhaseExecution:
                     log.info("fault.fired", extra={"fault": fault.label, "detail": record.detail})
             if not groups and not pending and self.settled(live, valid):
                 break
-            if time.monotonic() > deadline:
-                self.timed_out = True
-                log.warning("phase.timeout", extra={"phase": phase.name})
+            if not groups and _stranded(live.handles):
+                self.timed_out, self.timeout_reason = True, _STRANDED
+                log.warning("phase.timeout", extra={"phase": phase.name, "why": _STRANDED})
+                break
+            up_s = consumer_seconds(live.incarnations, live.first_event, clock_now())
+            latest = sampler.latest
+            if latest is not None and latest.t >= sent_wall:
+                deadline.observe(up_s, latest.visible + latest.in_flight)
+            if deadline.expired(up_s, down_s=time.monotonic() - sent_at - up_s):
+                self.timed_out, self.timeout_reason = True, deadline.reason
+                self.too_slow = deadline.too_slow
+                log.warning("phase.timeout", extra={"phase": phase.name, "why": deadline.reason})
                 break
             self.progress("running", live=live, sent=len(outcome.ledger), sampler=sampler)
             time.sleep(_LOOP_S)
@@ -260,7 +280,7 @@ class PhaseExecution:
         sampler.sample()
         ddb = self.target.client("dynamodb")
         phase, stack = self.phase, live.stack
-        return Facts(
+        facts = Facts(
             ledger=outcome.ledger,
             completed_items=tuple(observe.scan(ddb, stack.completed_table)),
             status_items=tuple(observe.scan(ddb, stack.status_table)),
@@ -284,7 +304,38 @@ class PhaseExecution:
             settled_at=self.settled_at,
             ended_at=time.time(),
             timed_out=self.timed_out,
+            timeout_reason=self.timeout_reason,
+            too_slow=self.too_slow,
         )
+        return self.read_leftovers(live, facts)
+
+    def read_leftovers(self, live: LiveRun, facts: Facts) -> Facts:
+        """What the queue still holds, read so that a message still in it is never called lost.
+
+        Only when a valid id is unaccounted for: messages in flight are given until their
+        visibility runs out (bounded) to become readable.
+        """
+        sqs, stack = live.sqs, live.stack
+        if not facts.depth.total or not facts.unaccounted:
+            return facts
+        remaining = observe.peek(sqs, stack.queue_url, expected=facts.depth.visible)
+        facts = replace(facts, remaining=tuple(remaining))
+        if facts.unaccounted and (facts.depth.in_flight or facts.depth.delayed):
+            wait_s = min(self.phase.visibility_timeout + 2.0, _MAX_SURFACE_WAIT_S)
+            surfaced = observe.wait_visible(sqs, stack.queue_url, timeout_s=wait_s)
+            remaining += observe.peek(sqs, stack.queue_url, expected=surfaced.visible)
+        # Reading is a receive: a message past maxReceiveCount moved to the DLQ instead of being
+        # returned. It was still in the queue at the end, so it counts as left there.
+        seen = {d.message_id for d in facts.dlq}
+        moved = observe.depth(sqs, stack.dlq_url).visible
+        if moved:
+            remaining += [
+                m
+                for m in observe.peek(sqs, stack.dlq_url, expected=moved)
+                if m.message_id not in seen
+            ]
+        unread = max(0, facts.depth.total - len(remaining))
+        return replace(facts, remaining=tuple(remaining), unread=unread)
 
     def phase_stop_timeout(self) -> float:
         """The consumers' longest drain plus a grace period (the target may stretch it)."""
@@ -338,6 +389,16 @@ class PhaseExecution:
             self.on_progress(p)
         except Exception:  # a rendering problem must never break a run
             log.exception("progress.callback_failed")
+
+
+def _stranded(handles: Sequence[ConsumerHandle]) -> bool:
+    """Consumers were started, every one has exited, and none will be restarted: nothing more
+    can happen, so waiting for the deadline would only waste it."""
+    return bool(handles) and not any(
+        h.running
+        or (h.restart is RestartPolicy.ON_FAILURE and h.current.exit_code not in (None, EXIT_OK))
+        for h in handles
+    )
 
 
 def _runs(handles: Sequence[ConsumerHandle]) -> list[ConsumerRun]:

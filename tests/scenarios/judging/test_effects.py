@@ -12,9 +12,9 @@ import pytest
 from scenarios.judging import executions as why
 from scenarios.judging.executions import repeats
 from scenarios.judging.expectations import EffectAppliedOnce, ExecutedAgain
-from scenarios.judging.facts import ConsumerRun
+from scenarios.judging.facts import ConsumerRun, Depth, QueuedMessage
 from scenarios.judging.metrics import counts
-from scenarios.judging.oracle import judge
+from scenarios.judging.oracle import explained_by_slowness, judge
 from tests.scenarios.factories import (
     T0,
     clean_facts,
@@ -43,7 +43,7 @@ def check(facts, name: str):
 def test_a_clean_run_counts_one_execution_and_one_effect_per_id():
     facts = clean_facts(4)
     c = counts(facts)
-    assert (c.executions, c.effects, c.lost) == (4, 4, 0)
+    assert (c.executions, c.effects, c.lost, c.unfinished) == (4, 4, 0, 0)
     assert check(facts, EFFECT_ONCE).passed and check(facts, EFFECT_APPLIED).passed
 
 
@@ -205,6 +205,69 @@ def test_an_effect_applied_twice_fails_the_effect_phenomenon():
     naive = replace(facts, effect_items=(*facts.effect_items, effect("m0", "b")))
     result = EffectAppliedOnce().check(naive)
     assert not result.passed and "m0 x2" in result.detail
+
+
+# -- lost and unfinished ---------------------------------------------------------------------------
+
+
+def unprocessed(facts, *mids: str):
+    """``facts`` in which ``mids`` never ran: no effect, no record, no event."""
+    gone = set(mids)
+    return replace(
+        facts,
+        completed_items=tuple(i for i in facts.completed_items if i["message_id"] not in gone),
+        status_items=tuple(i for i in facts.status_items if i["message_id"] not in gone),
+        effect_items=tuple(i for i in facts.effect_items if i["message_id"] not in gone),
+        events=tuple(e for e in facts.events if e.get("message_id") not in gone),
+    )
+
+
+def queued(*mids: str) -> tuple[QueuedMessage, ...]:
+    return tuple(QueuedMessage(f"sqs-{m}", f'{{"id": "{m}"}}', 1) for m in mids)
+
+
+def test_a_message_still_in_the_queue_is_unfinished_not_lost():
+    # GIVEN the deadline passed with m1 and m2 still visible in the queue (read at the end)
+    facts = unprocessed(clean_facts(4), "m1", "m2")
+    facts = replace(facts, depth=Depth(2, 0), remaining=queued("m1", "m2"), timed_out=True)
+    verdict = judge(facts)
+    lost = check(facts, "no message lost")
+    assert lost.passed and "2 still in the queue" in lost.detail
+    unfinished = check(facts, "nothing left unfinished")
+    assert not unfinished.passed and "m1, m2" in unfinished.detail
+    # AND the checks that want a completion do not blame them twice
+    for name in (
+        EFFECT_APPLIED,
+        "exactly one completed item per id",
+        "status table says COMPLETED",
+    ):
+        assert check(facts, name).passed, name
+    assert not verdict.passed
+    assert (counts(facts).lost, counts(facts).unfinished) == (0, 2)
+
+
+def test_hidden_messages_are_unfinished_when_they_can_explain_every_missing_id():
+    facts = unprocessed(clean_facts(4), "m1", "m2")
+    hidden = replace(facts, depth=Depth(0, 2), unread=2, timed_out=True)
+    assert hidden.lost == frozenset() and hidden.unfinished == {"m1", "m2"}
+    # but with one hidden message for two missing ids, at least one is lost
+    short = replace(facts, depth=Depth(0, 1), unread=1)
+    result = check(short, "no message lost")
+    assert not result.passed and "at least 1 of these 2" in result.detail
+    assert counts(short).lost == 1
+
+
+def test_a_slow_run_fails_only_progress_checks_and_phenomena():
+    facts = unprocessed(clean_facts(3), "m2")
+    facts = replace(
+        facts, depth=Depth(1, 0), remaining=queued("m2"), timed_out=True, too_slow="too slow: x"
+    )
+    failed = [c for c in judge(facts).checks if not c.passed]
+    assert failed and all(explained_by_slowness(c) for c in failed)
+    assert "too slow: x" in check(facts, "nothing left unfinished").detail
+    # a doubled effect is never explained by slowness
+    doubled = replace(facts, effect_items=(*facts.effect_items, effect("m0", "again")))
+    assert not all(explained_by_slowness(c) for c in judge(doubled).checks if not c.passed)
 
 
 def test_receives_are_matched_to_their_execution():

@@ -38,6 +38,7 @@ COUNT_KEYS = {
     "redeliveries",
     "dlq",
     "lost",
+    "unfinished",
     "crashes",
 }
 

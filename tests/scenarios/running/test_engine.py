@@ -213,7 +213,7 @@ def test_the_report_has_target_fields_known_only_after_provisioning(tmp_path):
     assert document.build(result)["target_info"]["last_stack"] == phase.stack_prefix
 
 
-# -- consumers left to finish, faults aimed at one group ------------------------------------------
+# -- consumers left to finish, leftovers read at the end, a slow system skipped --------------------
 
 
 class PacedTarget(InstantTarget):
@@ -303,6 +303,53 @@ def test_a_group_left_to_finish_exits_by_itself_before_the_engine_stops_it(tmp_p
     assert target.handles[0].consumer_id in target.running_at_stop  # the fast one was stopped
 
 
+class Backlog(Scenario):
+    name = "backlog"
+    summary = "a backlog against consumers that make no progress, or crawl"
+
+    def __init__(self, count: int, timeout_s: float) -> None:
+        self.count, self.timeout_s = count, timeout_s
+
+    def phases(self, k: Knobs) -> Sequence[Phase]:
+        return [
+            Phase(
+                "only",
+                Traffic(count=self.count, seed=1),
+                (ConsumerGroup(1, ConsumerSettings.from_knobs(k)),),
+                visibility_timeout=1,
+                timeout_s=self.timeout_s,
+            )
+        ]
+
+
+def test_messages_still_queued_at_the_deadline_are_unfinished_never_lost(tmp_path):
+    # GIVEN consumers that never finish anything, and a 1 s deadline
+    with mock_aws():
+        result = Backlog(5, 1.0).execute(PacedTarget(per_poll=0), RunSettings(), run_dir=tmp_path)
+    (phase,) = result.phases
+    facts = phase.facts
+    # THEN the five are read back from the queue: unfinished, and nothing is called lost
+    assert facts.timed_out and facts.too_slow is None
+    assert len(facts.unfinished) == 5 and facts.lost == frozenset()
+    checks = {c.name: c for c in result.checks}
+    assert checks["no message lost"].passed
+    assert not checks["nothing left unfinished"].passed
+    assert result.status == "failed"  # it stopped draining: a real failure, not a slow system
+    assert document.build(result)["counts"]["unfinished"] == 5
+
+
+def test_a_system_too_slow_for_the_count_is_skipped_with_the_measured_rate(tmp_path):
+    # GIVEN a consumer that handles one message per poll (~10/s) and 150 of them, 1 s deadline
+    with mock_aws():
+        result = Backlog(150, 1.0).execute(PacedTarget(per_poll=1), RunSettings(), run_dir=tmp_path)
+    (phase,) = result.phases
+    # THEN the phase stops as too slow, and the scenario is skipped with the reason
+    assert phase.facts.too_slow and "msg/s" in phase.facts.too_slow
+    assert result.status == "skipped", [c for c in result.checks if not c.passed]
+    assert "too slow for this scenario at this count" in (result.reason or "")
+    assert phase.facts.lost == frozenset() and phase.facts.unfinished
+
+
 def test_a_fault_aimed_at_one_group_reaches_only_that_group(tmp_path):
     # GIVEN visibility-overrun's heartbeat-off phase: LongSleep for the "slow" group only
     from scenarios.running.live import LiveRun
@@ -324,3 +371,36 @@ def test_a_fault_aimed_at_one_group_reaches_only_that_group(tmp_path):
     assert slow.long_sleep_seconds == 5.0 and slow.long_sleep_every == 1
     assert fast.long_sleep_seconds is None
     assert phase.consumers[0].let_finish_s > slow.long_sleep_seconds
+
+
+class OneGroup(Scenario):
+    name = "one-group"
+    summary = "consumers that stop by themselves"
+
+    def __init__(self, settings: ConsumerSettings, timeout_s: float) -> None:
+        self.settings, self.timeout_s = settings, timeout_s
+
+    def phases(self, k: Knobs) -> Sequence[Phase]:
+        return [
+            Phase(
+                "only",
+                Traffic(count=3, seed=1),
+                (ConsumerGroup(1, self.settings, restart=RestartPolicy.NEVER),),
+                timeout_s=self.timeout_s,
+            )
+        ]
+
+
+def test_when_every_consumer_has_exited_for_good_the_phase_ends_at_once(tmp_path):
+    # GIVEN one consumer that exits (MESSAGE_LIMIT) after 0.5 s without taking a message, and a
+    # 60 s deadline
+    with mock_aws():
+        result = OneGroup(ConsumerSettings(message_limit=1), 60.0).execute(
+            PacedTarget(per_poll=0, exit_after_s=0.5), RunSettings(), run_dir=tmp_path
+        )
+    # THEN the phase ends for that reason, not at its deadline: nothing more can happen
+    (phase,) = result.phases
+    assert phase.facts.timed_out and len(phase.facts.unfinished) == 3
+    settled = next(c for c in result.checks if c.name == "settled before the deadline")
+    assert "every consumer exited, and none will be restarted" in settled.detail
+    assert result.status == "failed"

@@ -1,6 +1,8 @@
-"""What the engine reads at the end of a phase: every page of a table."""
+"""What the engine reads at the end of a phase: every page of a table, what queues still hold."""
 
 from __future__ import annotations
+
+import json
 
 import boto3
 import pytest
@@ -64,3 +66,25 @@ def test_scan_pagination_against_moto():
 
         assert len(observe.scan(Client(), "t")) == 30
         assert len(calls) >= 5
+
+
+def test_peek_reads_without_deleting_and_wait_visible_waits_for_in_flight():
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        for i in range(12):
+            sqs.send_message(QueueUrl=url, MessageBody=f'{{"id": "m{i}"}}')
+        held = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=2)
+        assert len(held["Messages"]) == 2
+        # only visible messages can be read: the other 10
+        seen = observe.peek(sqs, url, expected=10, hide_s=2)
+        assert len(seen) == 10
+        assert {m.key for m in seen}.isdisjoint(
+            json.loads(m["Body"])["id"] for m in held["Messages"]
+        )
+        # the ones in flight become visible once their visibility runs out
+        depth = observe.wait_visible(sqs, url, timeout_s=10, poll_s=0.2)
+        assert (depth.in_flight, depth.visible) == (0, 12)
+        seen = observe.peek(sqs, url, expected=12)
+        assert sorted(m.key for m in seen) == sorted(f"m{i}" for i in range(12))
+        assert observe.depth(sqs, url).total == 12  # nothing was deleted
