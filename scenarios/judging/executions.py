@@ -2,7 +2,8 @@
 
 SQS delivers at least once, so a handler can run twice for one message. Some second runs come
 with the territory (a visibility overrun, a takeover after a crash, a crash between the work and
-its record, a drain deadline, a producer's duplicate); two the consumer could have avoided:
+its record, a drain deadline, a producer's duplicate, a failed handler or record); two the
+consumer could have avoided:
 
 - *prefetch*: a message received and started only after its visibility timeout ran out (it
   waited in the consumer, unheartbeated, while SQS handed it to someone else);
@@ -22,6 +23,7 @@ from typing import Any
 from consumer.contract import (
     EV_COMPLETED,
     EV_CONSUMER_CRASH,
+    EV_FAILED,
     EV_HEARTBEAT_CEILING,
     EV_HEARTBEAT_FAILED,
     EV_LEFT_IN_FLIGHT,
@@ -39,6 +41,7 @@ CRASH_AFTER_WORK = "crash after work"
 TAKEOVER_AFTER_CRASH = "takeover after a crash"
 DRAIN_DEADLINE = "drain deadline"
 HANDLER_ERROR = "retry after a handler error"
+RECORD_FAILED = "retry after a failed record"
 VISIBILITY_OVERRUN = "visibility overrun"
 UNKNOWN = "unknown"
 
@@ -179,6 +182,7 @@ class _Evidence:
             self._takeover_after_crash,
             self._drain_deadline,
             self._handler_error,
+            self._record_failed,
             self._overrun,
         )
         for rule in rules:
@@ -259,6 +263,21 @@ class _Evidence:
         if prev.outcome != OUTCOME_ERROR:
             return None
         return Cause(HANDLER_ERROR, f"the handler failed on {prev.consumer_id}")
+
+    def _record_failed(self, prev: Execution, cur: Execution) -> Cause | None:
+        """The handler returned, but recording the completion failed: released, run again."""
+        if prev.outcome is None or prev.finished_at is None:
+            return None
+        for e in self.mine(prev, EV_FAILED):
+            ts = event_time(e)
+            if ts is not None and ts >= prev.finished_at - _EPS:
+                error = str(e.get("error", "?")).splitlines()[0][:120]
+                return Cause(
+                    RECORD_FAILED,
+                    f"recording it failed on {prev.consumer_id} ({error}); it was released "
+                    "and ran again",
+                )
+        return None
 
     def _overrun(self, prev: Execution, cur: Execution) -> Cause | None:
         first, again = self.received_at(prev), self.received_at(cur)

@@ -171,6 +171,17 @@ def test_a_drain_deadline_and_a_handler_error_are_explained():
     assert cause_of(failed).kind == why.HANDLER_ERROR
 
 
+def test_a_failed_record_is_explained():
+    # GIVEN the handler returned, then recording the completion failed (a 500 from the store)
+    first = execution("m0", T0 + 1, "c-0-1", xid="a")
+    failed = event("message.failed", T0 + 1.5, "c-0-1", message_id="m0", error="(500)\nhtml")
+    facts = twice([*first, failed], execution("m0", T0 + 2, "c-0-1", xid="b", receive_count=2))
+    cause = cause_of(facts)
+    assert (
+        cause.kind == why.RECORD_FAILED and "(500)" in cause.detail and "html" not in cause.detail
+    )
+
+
 def test_a_producer_duplicate_is_explained():
     facts = twice(
         execution("m0", T0 + 1, "c-0-1", xid="a", sqs="sqs-first"),
