@@ -17,6 +17,7 @@ from consumer.contract import (
     DEFAULT_ENV_FILE,
     ENV_AWS_ENDPOINT_URL,
     ENV_AWS_REGION,
+    ENV_EFFECTS_TABLE,
     ENV_ENV_FILE,
     ENV_MESSAGE_COMPLETED_TABLE,
     ENV_MESSAGE_STATUS_TABLE,
@@ -55,6 +56,10 @@ def main_dotenv(outputs: Mapping[str, Any], *, endpoint_url: str | None = None) 
     if missing:
         raise ConfigError(f"the Terraform outputs lack {', '.join(missing)}")
     env = {k: str(values[k]) for k in DOTENV_KEYS}
+    # Optional: a main stack applied before the effects table existed has none.
+    effects = values.get(ENV_EFFECTS_TABLE) or outputs.get("effects_table")
+    if effects:
+        env[ENV_EFFECTS_TABLE] = str(effects)
     if outputs.get("dlq_url"):
         env["DLQ_URL"] = str(outputs["dlq_url"])
     if endpoint_url:

@@ -14,9 +14,11 @@ from consumer.contract import (
     ENV_AWS_DEFAULT_REGION,
     ENV_AWS_ENDPOINT_URL,
     ENV_AWS_REGION,
+    ENV_EFFECTS_TABLE,
     ENV_MESSAGE_COMPLETED_TABLE,
     ENV_MESSAGE_STATUS_TABLE,
     ENV_QUEUE_URL,
+    ENV_RUN_ID,
 )
 from core.errors import ConfigError
 
@@ -42,7 +44,7 @@ def unique_prefix(base: str = "sqskit") -> str:
 
 @dataclass(frozen=True)
 class StackSpec:
-    """What a scenario needs: a queue with a DLQ, and the two idempotency tables."""
+    """What a scenario needs: a queue with a DLQ, the two idempotency tables, the effects table."""
 
     prefix: str
     visibility_timeout: int = 10
@@ -56,6 +58,10 @@ class StackSpec:
     max_message_size: int = TERRAFORM_MAX_MESSAGE_SIZE_BYTES
     sse: bool = True
     ttl_attribute: str = "expires_at"
+    #: DynamoDB point-in-time recovery on the tables. Off by default, as for a run's stack in
+    #: Terraform (scenarios/terraform): its tables live minutes, and deleting a table with PITR
+    #: on leaves a system backup behind for every run.
+    point_in_time_recovery: bool = False
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -102,6 +108,16 @@ class StackSpec:
         return f"{self.prefix}-message-completed"
 
     @property
+    def effects_table(self) -> str:
+        """Where consumers write one item per applied side effect (``consumer.contract``)."""
+        return f"{self.prefix}-effects"
+
+    @property
+    def tables(self) -> tuple[str, str, str]:
+        """Every table of the stack: status, completed, effects."""
+        return (self.status_table, self.completed_table, self.effects_table)
+
+    @property
     def all_tags(self) -> dict[str, str]:
         return {"managed-by": KIT_TAG, "sqs-kit-stack": self.prefix, **self.tags}
 
@@ -120,16 +136,25 @@ class StackHandle:
     completed_table: str
     endpoint_url: str | None = None
     provisioner: str = "api"
+    #: None only for a stack made before the kit had an effects table (its consumers then
+    #: apply no effect the oracle can count)
+    effects_table: str | None = None
 
     def consumer_env(self) -> dict[str, str]:
-        """The consumer's environment for this stack (`python -m consumer` reads these)."""
+        """The consumer's environment for this stack (`python -m consumer` reads these).
+
+        ``SQSKIT_RUN_ID`` is the stack prefix: a plugged-in consumer can tag what it writes.
+        """
         env = {
             ENV_QUEUE_URL: self.queue_url,
             ENV_AWS_REGION: self.region,
             ENV_AWS_DEFAULT_REGION: self.region,
             ENV_MESSAGE_STATUS_TABLE: self.status_table,
             ENV_MESSAGE_COMPLETED_TABLE: self.completed_table,
+            ENV_RUN_ID: self.prefix,
         }
+        if self.effects_table:
+            env[ENV_EFFECTS_TABLE] = self.effects_table
         if self.endpoint_url:
             env[ENV_AWS_ENDPOINT_URL] = self.endpoint_url
         return env
@@ -137,7 +162,9 @@ class StackHandle:
     def dotenv(self) -> str:
         """The `.env` text that `make local-up` and `terraform apply` write."""
         values = {**self.consumer_env(), "DLQ_ARN": self.dlq_arn, "DLQ_URL": self.dlq_url}
-        values.pop(ENV_AWS_DEFAULT_REGION, None)
+        # A main stack is not a run; the region is AWS_REGION's alone.
+        for key in (ENV_AWS_DEFAULT_REGION, ENV_RUN_ID):
+            values.pop(key, None)
         return "".join(f"{k}={v}\n" for k, v in sorted(values.items()))
 
 

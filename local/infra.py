@@ -237,13 +237,13 @@ def local_dotenv(outputs: Mapping[str, Any], endpoint: str) -> dict[str, str]:
 def find_existing(
     spec: StackSpec, endpoint: str | None, region: str | None = None
 ) -> StackHandle | None:
-    """The stack named by ``spec`` when all four resources exist already, else None."""
+    """The stack named by ``spec`` when all its resources exist already, else None."""
     sqs = client("sqs", endpoint_url=endpoint, region=region)
     ddb = client("dynamodb", endpoint_url=endpoint, region=region)
     try:
         queue_url = sqs.get_queue_url(QueueName=spec.queue_name)["QueueUrl"]
         dlq_url = sqs.get_queue_url(QueueName=spec.dlq_name)["QueueUrl"]
-        for table in (spec.status_table, spec.completed_table):
+        for table in (spec.status_table, spec.completed_table, spec.effects_table):
             ddb.describe_table(TableName=table)
         arns = [
             sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])["Attributes"][
@@ -262,6 +262,7 @@ def find_existing(
         dlq_arn=arns[1],
         status_table=spec.status_table,
         completed_table=spec.completed_table,
+        effects_table=spec.effects_table,
         endpoint_url=endpoint,
         provisioner="existing",
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from consumer.contract import ENV_AWS_ENDPOINT_URL
+from consumer.contract import EFFECT_IDEMPOTENT, EFFECT_MODES, ENV_AWS_ENDPOINT_URL
 from core.errors import ConfigError
 from core.stack import MAX_RECEIVE_WAIT_SECONDS, MAX_VISIBILITY_TIMEOUT_SECONDS
 
@@ -139,6 +139,9 @@ class Knobs:
     poison: int = 0
     #: consumers in the scaled phase of scale-out
     scaled_consumers: int = 3
+    #: EFFECT_MODE: the demo handler's effect keyed by the message id (``idempotent``), or
+    #: applied once per execution (``naive``, to show why the key matters)
+    effect_mode: str = EFFECT_IDEMPOTENT
 
     def __post_init__(self) -> None:
         _range("count", self.count, 0, MAX_COUNT)
@@ -162,6 +165,11 @@ class Knobs:
         _range("shutdown_timeout", self.shutdown_timeout, 0, 3600)
         _range("poison", self.poison, 0, 1000)
         _range("scaled_consumers", self.scaled_consumers, 1, MAX_CONSUMERS)
+        if self.effect_mode not in EFFECT_MODES:
+            raise ConfigError(
+                f"knob effect_mode={self.effect_mode!r} is invalid: choose one of "
+                f"{', '.join(EFFECT_MODES)}"
+            )
 
     def override(self, settings: RunSettings) -> Knobs:
         """These knobs with the user's flags and ``--knob`` pairs applied (flag names in errors)."""

@@ -38,6 +38,11 @@ output "message_completed_table" {
   value       = module.stack.completed_table_name
 }
 
+output "effects_table" {
+  description = "Name of the effects table (EFFECTS_TABLE)."
+  value       = module.stack.effects_table_name
+}
+
 output "cluster_name" {
   description = "ECS cluster name."
   value       = aws_ecs_cluster.this.name
@@ -87,6 +92,7 @@ output "dotenv" {
     AWS_REGION              = var.aws_region
     MESSAGE_STATUS_TABLE    = module.stack.status_table_name
     MESSAGE_COMPLETED_TABLE = module.stack.completed_table_name
+    EFFECTS_TABLE           = module.stack.effects_table_name
   }
 }
 

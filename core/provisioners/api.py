@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from consumer.contract import EFFECT_HASH_KEY, EFFECT_RANGE_KEY
 from core.aws import client, resolve_region
 from core.provisioners.base import Provisioner
 from core.stack import StackHandle, StackSpec
@@ -20,7 +21,7 @@ _TABLE_ACTIVE_TIMEOUT_S = 30.0
 
 
 class ApiProvisioner(Provisioner):
-    """Creates the queue, its DLQ and the two idempotency tables through the AWS API."""
+    """Creates the queue, its DLQ, the idempotency tables and the effects table via the AWS API."""
 
     name = "api"
 
@@ -78,14 +79,15 @@ class ApiProvisioner(Provisioner):
             },
         )
         for table in (spec.status_table, spec.completed_table):
-            self._create_table(table, spec)
-        for table in (spec.status_table, spec.completed_table):
+            self._create_table(table, spec, key=_IDEMPOTENCY_KEY)
+        self._create_table(spec.effects_table, spec, key=_EFFECTS_KEY)
+        for table in spec.tables:
             self._wait_active(table)
-            # Point-in-time recovery, as the Terraform module declares (checkov baseline).
-            self._ddb.update_continuous_backups(
-                TableName=table,
-                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
-            )
+            if spec.point_in_time_recovery:  # as the module's point_in_time_recovery variable
+                self._ddb.update_continuous_backups(
+                    TableName=table,
+                    PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+                )
         self._ddb.update_time_to_live(
             TableName=spec.status_table,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
@@ -99,6 +101,7 @@ class ApiProvisioner(Provisioner):
             dlq_arn=dlq_arn,
             status_table=spec.status_table,
             completed_table=spec.completed_table,
+            effects_table=spec.effects_table,
             endpoint_url=self.endpoint_url,
             provisioner=self.name,
         )
@@ -117,11 +120,15 @@ class ApiProvisioner(Provisioner):
         arn: str = attrs["Attributes"]["QueueArn"]
         return arn
 
-    def _create_table(self, name: str, spec: StackSpec) -> None:
+    def _create_table(self, name: str, spec: StackSpec, *, key: tuple[str, ...]) -> None:
+        """A table keyed by ``key`` (hash, then range), every attribute a string."""
         self._ddb.create_table(
             TableName=name,
-            KeySchema=[{"AttributeName": "message_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "message_id", "AttributeType": "S"}],
+            KeySchema=[
+                {"AttributeName": a, "KeyType": kind}
+                for a, kind in zip(key, ("HASH", "RANGE"), strict=False)
+            ],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in key],
             BillingMode="PAY_PER_REQUEST",
             SSESpecification={"Enabled": True},
             Tags=[{"Key": k, "Value": v} for k, v in spec.all_tags.items()],
@@ -144,8 +151,9 @@ class ApiProvisioner(Provisioner):
     def _delete(self, handle: StackHandle) -> None:
         for url in (handle.queue_url, handle.dlq_url):
             _ignore_missing(self._sqs.delete_queue, QueueUrl=url)
-        for table in (handle.status_table, handle.completed_table):
-            _ignore_missing(self._ddb.delete_table, TableName=table)
+        for table in (handle.status_table, handle.completed_table, handle.effects_table):
+            if table:
+                _ignore_missing(self._ddb.delete_table, TableName=table)
 
     def _cleanup_partial(self, spec: StackSpec) -> None:
         for name in (spec.queue_name, spec.dlq_name):
@@ -154,9 +162,13 @@ class ApiProvisioner(Provisioner):
             except ClientError:
                 continue
             _ignore_missing(self._sqs.delete_queue, QueueUrl=url)
-        for table in (spec.status_table, spec.completed_table):
+        for table in spec.tables:
             _ignore_missing(self._ddb.delete_table, TableName=table)
 
+
+#: the idempotency tables' key, and the effects table's (hash, range): as terraform/modules/stack
+_IDEMPOTENCY_KEY = ("message_id",)
+_EFFECTS_KEY = (EFFECT_HASH_KEY, EFFECT_RANGE_KEY)
 
 _MISSING = {
     "AWS.SimpleQueueService.NonExistentQueue",

@@ -112,6 +112,7 @@ class TerraformProvisioner(Provisioner):
             "dlq_retention": spec.dlq_retention,
             "max_message_size": size,
             "ttl_attribute": spec.ttl_attribute,
+            "point_in_time_recovery": spec.point_in_time_recovery,
             "tags": dict(spec.tags),
         }
         if self.endpoint_url is None and MAIN_STATE.is_file():
@@ -152,6 +153,10 @@ class TerraformProvisioner(Provisioner):
                 dlq_arn=str(outputs["dlq_arn"]),
                 status_table=str(outputs["status_table"]),
                 completed_table=str(outputs["completed_table"]),
+                # null-safe: a state applied before the stack had an effects table
+                effects_table=str(outputs["effects_table"])
+                if outputs.get("effects_table")
+                else None,
                 endpoint_url=self.endpoint_url,
                 provisioner=self.name,
             )

@@ -1,15 +1,17 @@
 """crash: consumers crash between receive and delete, are restarted, and nothing is lost.
 
-Chaos calibration. A crash hands back every message the process held: the one it crashed on
-and the rest of its receive batch (``MAX_MESSAGES``), each with one more receive on its count.
-If crashes x batch size come near ``maxReceiveCount``, the queue itself dead-letters *valid*
-messages and the oracle rightly blames the consumer. Here:
-- ``CRASH_AFTER_RECEIVE=5`` with ``MAX_MESSAGES=2``: each incarnation crashes once, after
-  completing its 5th message (a redelivered duplicate, deleted without work) - at most one
-  batch partner is handed back per crash;
-- ``CRASH_RATE=0.04`` (seeded per incarnation) crashes at a random point: per receive a
-  message is hit with p ~ 0.04 x 2 = 0.08, so reaching ``maxReceiveCount=5`` takes four hits
-  in a row, p ~ 4e-5 per message;
+Chaos calibration. A crash hands back every message the process holds, each with one more
+receive on its count; a receive asks for at most the free handler slots, so that is at most
+``CONCURRENCY`` messages (1 here: ``MAX_MESSAGES=2`` prefetches nothing). If crashes come near
+``maxReceiveCount``, the queue itself dead-letters *valid* messages and the oracle rightly
+blames the consumer. Here:
+- ``CRASH_AFTER_RECEIVE=5``: each incarnation crashes once, on its 5th message, after recording
+  it and before the delete - its redelivery is recognised as completed and not run again;
+- ``CRASH_RATE=0.04`` (seeded per incarnation) crashes at a random point; three of the four
+  points come before the record, so a receive fails with p ~ 0.04 x 3/4 = 0.03 and reaching
+  ``maxReceiveCount=5`` takes five failures in a row, p ~ 2e-8 per message. A crash after the
+  work (``after_work``) runs the handler again on the redelivery; the idempotent effect is
+  applied once;
 - the visibility timeout (2 s) bounds how long a crashed message stays hidden.
 """
 
@@ -18,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scenarios.catalogue.common import BASE_NEEDS
-from scenarios.judging.expectations import CrashedAndRestarted, Redelivered
+from scenarios.judging.expectations import CrashedAndRestarted, IdempotencyHeld, Redelivered
+from scenarios.judging.facts import Expectation
 from scenarios.model import Fault, Phase
 from scenarios.running.faults import CrashAfterReceive, CrashRate
 from scenarios.running.scenario import Scenario
@@ -43,14 +46,20 @@ class Crash(Scenario):
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         faults: list[Fault] = []
+        expect: list[Expectation] = [
+            CrashedAndRestarted(),
+            Redelivered(why="redelivery after a crash"),
+        ]
         if k.crash_after_receive:
             faults.append(CrashAfterReceive(k.crash_after_receive))
+            # the crash comes after the record: its redelivery must not run the handler again
+            expect.append(IdempotencyHeld())
         if k.crash_rate:
             faults.append(CrashRate(k.crash_rate))
         return [
             Phase.from_knobs(
                 k,
                 faults=faults,
-                expect=(CrashedAndRestarted(), Redelivered(why="redelivery after a crash")),
+                expect=expect,
             )
         ]

@@ -1,10 +1,13 @@
 """visibility-overrun: long work with the heartbeat off is redelivered; with it on, it is not.
 
-Two phases, side by side on identical stacks: a slow consumer (work longer than the
-visibility timeout, two messages at once) next to a fast one that picks up whatever becomes
-visible. With ``HEARTBEAT_SECONDS=0`` the slow messages reappear, the fast consumer takes them
-over and the slow consumer's completions are fenced. With the heartbeat on, the slow consumer
-keeps extending the visibility and its lease: the same overrun causes no redelivery.
+Two phases, side by side on identical stacks: a slow consumer (the ``LongSleep`` fault: every
+message's work outlasts the visibility timeout, two messages at once) next to a fast one that
+picks up whatever becomes visible. With ``HEARTBEAT_SECONDS=0`` the slow messages reappear, the
+fast consumer takes them over and runs their handler a second time; the slow consumer is left to
+finish, and its completions are refused (fenced, or found completed). The handler ran twice, the
+record completed once, and the effect - keyed by the message id - was applied once. With the
+heartbeat on, the slow consumer keeps extending the visibility and its lease: the same overrun
+causes no redelivery.
 """
 
 from __future__ import annotations
@@ -15,14 +18,21 @@ from consumer.contract import ENV_HEARTBEAT_SECONDS
 from core import capabilities as cap
 from scenarios.catalogue.common import BASE_NEEDS
 from scenarios.judging.expectations import (
-    IdempotencyHeld,
+    EffectAppliedOnce,
+    ExecutedAgain,
+    LateRecordRefused,
     NotRedelivered,
     Redelivered,
     WorkOverranVisibility,
 )
 from scenarios.model import ConsumerGroup, ConsumerSettings, Need, Phase, RestartPolicy
+from scenarios.running.faults import LongSleep
 from scenarios.running.scenario import Scenario
 from scenarios.settings import Knobs
+
+_SLOW = "slow"
+#: how much longer than its work the slow consumer is given to finish and exit by itself
+_FINISH_MARGIN_S = 10.0
 
 
 class VisibilityOverrun(Scenario):
@@ -44,8 +54,6 @@ class VisibilityOverrun(Scenario):
     def _phase(self, k: Knobs, *, heartbeat: float) -> Phase:
         slow = ConsumerSettings.from_knobs(
             k,
-            sleep_min_seconds=k.slow_seconds,
-            sleep_max_seconds=k.slow_seconds,
             max_messages=1,
             concurrency=2,
             message_limit=2,  # two overrunning messages, then it exits
@@ -58,7 +66,9 @@ class VisibilityOverrun(Scenario):
             else (
                 WorkOverranVisibility(),
                 Redelivered(why="overrun redelivery"),
-                IdempotencyHeld(),
+                ExecutedAgain(),
+                EffectAppliedOnce(),
+                LateRecordRefused(),
             )
         )
         return Phase.from_knobs(
@@ -66,7 +76,13 @@ class VisibilityOverrun(Scenario):
             name="heartbeat-on" if on else "heartbeat-off",
             note=f"{ENV_HEARTBEAT_SECONDS}={heartbeat:g}",
             consumers=(
-                ConsumerGroup(1, slow, label="slow", restart=RestartPolicy.NEVER),
+                ConsumerGroup(
+                    1,
+                    slow,
+                    label=_SLOW,
+                    restart=RestartPolicy.NEVER,
+                    let_finish_s=k.slow_seconds + _FINISH_MARGIN_S,
+                ),
                 ConsumerGroup(
                     k.consumers,
                     ConsumerSettings.from_knobs(k, heartbeat_seconds=heartbeat),
@@ -74,5 +90,6 @@ class VisibilityOverrun(Scenario):
                     label="fast",
                 ),
             ),
+            faults=(LongSleep(k.slow_seconds, every=1, group=_SLOW),),
             expect=expect,
         )

@@ -25,18 +25,21 @@ from consumer.contract import (
     EV_RELEASED,
     EXIT_OK,
 )
+from scenarios.judging.executions import repeats
 from scenarios.judging.facts import (
+    MAX_LISTED,
     CheckResult,
     Facts,
     FaultRecord,
     as_int,
     event_time,
+    ids,
     listed,
 )
 from scenarios.judging.metrics import throughput
 
-#: events by which the idempotency layer shows it stopped a second execution
-IDEMPOTENCY_EVENTS = (EV_DUPLICATE, EV_IN_PROGRESS_ELSEWHERE, EV_FENCED)
+#: events by which the idempotency layer shows it kept a redelivery from running the handler
+IDEMPOTENCY_EVENTS = (EV_DUPLICATE, EV_IN_PROGRESS_ELSEWHERE)
 _OUTCOMES = frozenset({EV_COMPLETED, EV_DUPLICATE, EV_FENCED})
 
 
@@ -126,21 +129,133 @@ class Restarted:
 
 @dataclass(frozen=True)
 class IdempotencyHeld:
-    """The idempotency layer visibly stopped a second execution at least ``at_least`` times."""
+    """The idempotency layer kept a redelivered message from running its handler again.
+
+    Only ``message.duplicate`` (found completed at the receive) and
+    ``message.in_progress_elsewhere`` count: in both the handler did not run. A fenced
+    completion (``message.fenced``) or one that found the id completed (``message.duplicate``
+    with ``source: completion``) is the opposite - the second execution ran to the end and only
+    its record was refused - and is shown by :class:`LateRecordRefused`.
+    """
 
     at_least: int = 1
 
     @property
     def name(self) -> str:
-        return "phenomenon: idempotency stopped a second execution"
+        return "phenomenon: idempotency kept a redelivery from running again"
 
     def check(self, facts: Facts) -> CheckResult:
-        seen = Counter(str(e.get("event")) for e in facts.of(*IDEMPOTENCY_EVENTS))
-        n = sum(seen.values())
-        ok = n >= self.at_least
+        stopped = [e for e in facts.of(*IDEMPOTENCY_EVENTS) if not _late_record(e)]
+        seen = Counter(_label(e) for e in stopped)
+        ok = len(stopped) >= self.at_least
         parts = ", ".join(f"{k}={v}" for k, v in sorted(seen.items())) or "none"
-        detail = f"{parts}" + ("" if ok else f"; expected at least {self.at_least}")
+        detail = f"handler not run again: {parts}" + (
+            "" if ok else f"; expected at least {self.at_least}"
+        )
         return CheckResult(self.name, ok, detail)
+
+
+@dataclass(frozen=True)
+class ExecutedAgain:
+    """Some message's handler ran more than once (the at-least-once delivery, made visible)."""
+
+    at_least: int = 1
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: a message's handler ran a second time"
+
+    def check(self, facts: Facts) -> CheckResult:
+        found = repeats(facts)
+        ok = len(found) >= self.at_least
+        if not found:
+            return CheckResult(self.name, False, "every handler ran once: a failed demonstration")
+        shown = "; ".join(
+            f"{r.message_id[:8]} x{r.executions} ({', '.join(c.kind for c in r.causes)})"
+            for r in found[:MAX_LISTED]
+        )
+        detail = f"{ids(len(found))} executed more than once: {shown}"
+        if not ok:
+            detail += f"; expected at least {self.at_least}"
+        return CheckResult(self.name, ok, detail)
+
+
+@dataclass(frozen=True)
+class EffectAppliedOnce:
+    """Every message executed more than once still had its effect applied exactly once."""
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: the side effect was still applied once"
+
+    def check(self, facts: Facts) -> CheckResult:
+        again = [r.message_id for r in repeats(facts)]
+        if not again:
+            return CheckResult(self.name, False, "no message ran twice: nothing to show")
+        if not facts.effects_table:
+            return CheckResult(self.name, False, "no effects table on this stack")
+        wrong = {m: facts.effects[m] for m in again if facts.effects[m] != 1}
+        if wrong:
+            shown = ", ".join(f"{m} x{n}" for m, n in sorted(wrong.items())[:MAX_LISTED])
+            return CheckResult(
+                self.name,
+                False,
+                f"{len(wrong)} of {ids(len(again))} executed more than once had their effect "
+                f"applied a number of times other than once: {shown}",
+            )
+        return CheckResult(
+            self.name,
+            True,
+            f"{ids(len(again))} executed more than once, each effect applied once "
+            f"({listed(again)})",
+        )
+
+
+@dataclass(frozen=True)
+class LateRecordRefused:
+    """A late execution ran to the end, and its record was refused (fenced or found completed).
+
+    That is how the record stays exactly-once when the handler ran twice: the completion of the
+    execution that lost the lease is refused by its fencing token (``message.fenced``), or finds
+    the id completed already (``message.duplicate`` with ``source: completion``).
+    """
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: a late execution ran to the end and its record was refused"
+
+    def check(self, facts: Facts) -> CheckResult:
+        late = [e for e in facts.of(EV_FENCED, EV_DUPLICATE) if _late_record(e)]
+        if not late:
+            return CheckResult(
+                self.name,
+                False,
+                "no completion was refused: every execution that finished recorded its message "
+                "(a failed demonstration)",
+            )
+        fenced = {str(e.get("message_id")) for e in late if e.get("event") == EV_FENCED}
+        found = {str(e.get("message_id")) for e in late if e.get("event") == EV_DUPLICATE}
+        parts = []
+        if fenced:
+            parts.append(
+                f"fenced ({EV_FENCED}: a newer attempt held the lease) for {listed(fenced)}"
+            )
+        if found:
+            parts.append(f"found completed ({EV_DUPLICATE}, source completion) for {listed(found)}")
+        return CheckResult(self.name, True, f"{len(late)} refused: " + "; ".join(parts))
+
+
+def _late_record(event: Mapping[str, Any]) -> bool:
+    """A refused completion: the handler had run to the end (not a heartbeat's fencing)."""
+    kind = event.get("event")
+    if kind == EV_FENCED:
+        return event.get("during") != "heartbeat"
+    return kind == EV_DUPLICATE and event.get("source") == "completion"
+
+
+def _label(event: Mapping[str, Any]) -> str:
+    kind = str(event.get("event"))
+    return f"{kind} (source {event['source']})" if event.get("source") else kind
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The facts of one run, and how the oracle names things in them.
 
-Facts are what can be observed after a run: the producer's ledger, the two DynamoDB tables, the
-DLQ, the queue depth, the consumers' JSON events, the consumer runs and the faults injected.
+Facts are what can be observed after a run: the producer's ledger, the idempotency tables, the
+effects table, the DLQ, what is left in the queue, the consumers' JSON events (and the handler
+executions they show), the consumer runs and the faults injected.
 
 Identity: a message with a JSON-object body carrying ``id`` is known by that id (the consumer's
 ``message_id``). Anything else - the poison corpus - is known by a hash of its body, because a
@@ -14,12 +15,19 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any, Protocol
 
-from consumer.contract import EV_COMPLETED, EV_RECEIVED, payload_id_problem
+from consumer.contract import (
+    EFFECT_HASH_KEY,
+    EV_COMPLETED,
+    EV_HANDLER_FINISHED,
+    EV_HANDLER_STARTED,
+    EV_RECEIVED,
+    payload_id_problem,
+)
 
 #: how many ids a finding lists before it says "(+N more)"
 MAX_LISTED = 5
@@ -71,8 +79,8 @@ class Sent:
 
 
 @dataclass(frozen=True)
-class DeadLetter:
-    """One message found in the DLQ."""
+class QueuedMessage:
+    """One message found in a queue at the end of a run: in the DLQ, or still in the queue."""
 
     message_id: str
     body: str
@@ -104,6 +112,25 @@ class Sample:
     visible: int
     in_flight: int
     dlq: int
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One run of the handler, from its ``handler.started`` / ``handler.finished`` events.
+
+    ``outcome`` is ``ok`` or ``error``, or None when the execution never finished (its consumer
+    crashed, was killed, or exited at a drain deadline while the handler ran).
+    """
+
+    execution_id: str
+    message_id: str
+    consumer_id: str
+    started_at: float | None
+    sqs_message_id: str | None = None
+    receive_count: int | None = None
+    attempt: int | None = None
+    finished_at: float | None = None
+    outcome: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,7 +187,8 @@ class Facts:
     ledger: tuple[Sent, ...]
     completed_items: tuple[Mapping[str, Any], ...]
     status_items: tuple[Mapping[str, Any], ...]
-    dlq: tuple[DeadLetter, ...]
+    dlq: tuple[QueuedMessage, ...]
+    #: the queue's depth when the consumers had stopped
     depth: Depth
     events: tuple[Mapping[str, Any], ...]
     #: keys (see ``message_key``) of the messages that must end in the DLQ
@@ -181,8 +209,20 @@ class Facts:
     ended_at: float = 0.0
     #: the run hit its deadline before the system settled
     timed_out: bool = False
+    #: why it stopped waiting (the deadline's reason)
+    timeout_reason: str | None = None
     #: whether the stack has a status table the consumer writes to
     status_table: bool = True
+    #: the effects table's items: one per side effect a consumer applied
+    effect_items: tuple[Mapping[str, Any], ...] = ()
+    #: whether the stack has an effects table (a stack made before it existed has none)
+    effects_table: bool = True
+    #: messages read from the queue at the end (left behind: unfinished, or duplicates)
+    remaining: tuple[QueuedMessage, ...] = ()
+    #: messages still in the queue that could not be read (in flight or delayed until the end)
+    unread: int = 0
+    #: why the engine stopped waiting although progress was being made (a slow emulator)
+    too_slow: str | None = None
 
     # -- derived views (computed once) -------------------------------------------------------
 
@@ -215,8 +255,98 @@ class Facts:
         return sum(1 for e in self.of(EV_RECEIVED) if as_int(e.get("receive_count")) > 1)
 
     @cached_property
+    def effects(self) -> Counter[str]:
+        """Applied effects per message id (items of the effects table)."""
+        return Counter(str(item.get(EFFECT_HASH_KEY)) for item in self.effect_items)
+
+    @cached_property
+    def executions(self) -> dict[str, tuple[Execution, ...]]:
+        """Every handler execution per message id, in the order they started."""
+        found: dict[str, Execution] = {}
+        finished: dict[str, Mapping[str, Any]] = {}
+        for e in self.of(EV_HANDLER_STARTED, EV_HANDLER_FINISHED):
+            xid = e.get("execution_id")
+            if not isinstance(xid, str) or not xid:
+                continue
+            if e.get("event") == EV_HANDLER_FINISHED:
+                finished[xid] = e
+            elif xid not in found:
+                found[xid] = Execution(
+                    execution_id=xid,
+                    message_id=str(e.get("message_id")),
+                    consumer_id=str(e.get("consumer_id")),
+                    started_at=event_time(e),
+                    sqs_message_id=_opt_str(e.get("sqs_message_id")),
+                    receive_count=_opt_int(e.get("receive_count")),
+                    attempt=_opt_int(e.get("attempt")),
+                )
+        by_id: dict[str, list[Execution]] = {}
+        for xid, started in found.items():
+            end = finished.get(xid)
+            x = (
+                started
+                if end is None
+                else replace(
+                    started, finished_at=event_time(end), outcome=_opt_str(end.get("outcome"))
+                )
+            )
+            by_id.setdefault(x.message_id, []).append(x)
+        inf = float("inf")
+        return {
+            m: tuple(sorted(xs, key=lambda x: inf if x.started_at is None else x.started_at))
+            for m, xs in by_id.items()
+        }
+
+    @cached_property
+    def execution_count(self) -> int:
+        return sum(len(xs) for xs in self.executions.values())
+
+    @cached_property
+    def done_ids(self) -> frozenset[str]:
+        """Valid ids that reached an end: their effect applied, or their record completed."""
+        return frozenset(i for i in self.valid_ids if self.effects[i] or self.completed_ids[i])
+
+    @cached_property
+    def dead_lettered(self) -> frozenset[str]:
+        return frozenset(d.key for d in self.dlq)
+
+    @cached_property
+    def unaccounted(self) -> frozenset[str]:
+        """Valid ids not done, not in the DLQ and not read from the queue: lost, or unread."""
+        remaining = {m.key for m in self.remaining}
+        return frozenset(self.valid_ids - self.done_ids - self.dead_lettered - remaining)
+
+    @cached_property
     def lost(self) -> frozenset[str]:
-        return frozenset(i for i in self.valid_ids if self.completed_ids[i] == 0)
+        """Ids gone from the queue and from the DLQ without an effect (or a completed record).
+
+        While ``unread`` messages stayed hidden in the queue, any unaccounted id may be one of
+        them: the ids are listed only when there are more of them than hidden messages, and then
+        at least ``lost_count`` of them are lost.
+        """
+        return self.unaccounted if len(self.unaccounted) > self.unread else frozenset()
+
+    @cached_property
+    def lost_count(self) -> int:
+        """How many messages are certainly lost."""
+        return max(0, len(self.unaccounted) - self.unread)
+
+    @cached_property
+    def unfinished(self) -> frozenset[str]:
+        """Valid ids not done but still in the queue (visible, in flight or delayed) at the end."""
+        remaining = {m.key for m in self.remaining} - self.dead_lettered
+        left = (self.valid_ids - self.done_ids) & remaining
+        if not self.lost:
+            left |= self.unaccounted  # no more missing ids than hidden messages: none is lost
+        return frozenset(left)
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _opt_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def as_int(value: Any, default: int = 0) -> int:
@@ -225,6 +355,11 @@ def as_int(value: Any, default: int = 0) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+def ids(n: int) -> str:
+    """``1 id``, ``3 ids``: how findings count ids."""
+    return f"{n} id" if n == 1 else f"{n} ids"
 
 
 def listed(items: Iterable[str]) -> str:

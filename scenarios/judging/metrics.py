@@ -26,10 +26,16 @@ class Counts:
 
     sent: int = 0
     completed: int = 0
+    #: handler executions (``handler.started``), every id included
+    executions: int = 0
+    #: applied side effects (items of the effects table)
+    effects: int = 0
     duplicates: int = 0
     redeliveries: int = 0
     dlq: int = 0
     lost: int = 0
+    #: valid ids still in the queue when the phase ended
+    unfinished: int = 0
     crashes: int = 0
 
     def __add__(self, other: Counts) -> Counts:
@@ -53,14 +59,18 @@ class Latency:
 
 
 def counts(facts: Facts) -> Counts:
-    """Sent, completed, duplicates suppressed, redeliveries, dead letters, lost, crashes."""
+    """Sent, completed, executions, effects, duplicates suppressed, redeliveries, dead letters,
+    lost, unfinished, crashes."""
     return Counts(
         sent=len(facts.ledger),
         completed=sum(1 for i in facts.valid_ids if facts.completed_ids[i] > 0),
+        executions=facts.execution_count,
+        effects=sum(facts.effects.values()),
         duplicates=len(facts.of(EV_DUPLICATE)),
         redeliveries=facts.redeliveries,
         dlq=len(facts.dlq),
-        lost=len(facts.lost),
+        lost=facts.lost_count,
+        unfinished=len(facts.unfinished),
         crashes=crashes(facts),
     )
 

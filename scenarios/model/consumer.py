@@ -16,6 +16,7 @@ from consumer.contract import (
     ENV_CONCURRENCY,
     ENV_CRASH_AFTER_RECEIVE,
     ENV_CRASH_RATE,
+    ENV_EFFECT_MODE,
     ENV_HEARTBEAT_SECONDS,
     ENV_IDLE_TIMEOUT_SECONDS,
     ENV_LOG_LEVEL,
@@ -64,6 +65,8 @@ class ConsumerSettings:
     chaos_seed: int | None = None
     release_backoff_seconds: int | None = None
     log_level: str | None = None
+    #: how the demo handler keys its side effect: ``idempotent`` (by message id) or ``naive``
+    effect_mode: str | None = None
 
     @classmethod
     def from_knobs(cls, k: Knobs, **overrides: object) -> ConsumerSettings:
@@ -80,6 +83,7 @@ class ConsumerSettings:
             chaos_seed=k.seed,
             release_backoff_seconds=RELEASE_BACKOFF_S,
             log_level="INFO",
+            effect_mode=k.effect_mode,
         )
         return base.with_(**overrides)
 
@@ -120,4 +124,5 @@ ENV_NAMES: Final[dict[str, str]] = {
     "chaos_seed": ENV_CHAOS_SEED,
     "release_backoff_seconds": ENV_RELEASE_BACKOFF_SECONDS,
     "log_level": ENV_LOG_LEVEL,
+    "effect_mode": ENV_EFFECT_MODE,
 }

@@ -65,8 +65,13 @@ class Fault:
         return type(self).__name__
 
     def overrides(self) -> dict[str, object]:
-        """Consumer-settings fields every consumer of the phase gets (chaos knobs)."""
+        """Consumer-settings fields the phase's consumers get (chaos knobs)."""
         return {}
+
+    def applies_to(self, group: str) -> bool:
+        """Whether the group labelled ``group`` gets the ``overrides`` (every group by default)."""
+        del group
+        return True
 
     def due(self, run: LiveView) -> bool:
         """True when a triggered fault should fire now."""

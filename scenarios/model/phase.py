@@ -28,6 +28,11 @@ class ConsumerGroup:
     The group starts once ``start_after_s`` have passed since the traffic was sent *and* the
     consumers already running have logged ``after_received`` receives - so "a second consumer,
     later" means later than the first one's first message, however slow start-up is.
+
+    ``let_finish_s``: once the phase has settled, wait up to this long for the group's
+    consumers to exit by themselves (a ``MESSAGE_LIMIT``) before the engine stops them. A
+    phenomenon that needs a slow consumer to finish its work - its late completion refused -
+    is then shown instead of being cut short by the engine's SIGTERM.
     """
 
     n: int
@@ -36,6 +41,7 @@ class ConsumerGroup:
     after_received: int = 0
     restart: RestartPolicy = RestartPolicy.ON_FAILURE
     label: str = "consumers"
+    let_finish_s: float = 0.0
 
     def describe(self) -> str:
         """``2 consumers (work 0.0-0.02 s)``, for `scenario list` and the report."""
@@ -56,6 +62,8 @@ class ConsumerGroup:
             parts.append(
                 f"starts after {self.start_after_s:g} s and {self.after_received} receive(s)"
             )
+        if self.let_finish_s:
+            parts.append(f"left to finish, up to {self.let_finish_s:g} s")
         return f"{self.n} {self.label} ({', '.join(parts)})"
 
 

@@ -15,8 +15,32 @@ _STATUS_STYLE = {
     "error": "bold magenta",
     "skipped": "yellow",
 }
-_COUNT_KEYS = ("sent", "completed", "duplicates", "redeliveries", "dlq", "lost", "crashes")
-_COUNT_HEADERS = ("sent", "done", "dup", "redeliv", "dlq", "lost", "crash")
+_COUNT_KEYS = (
+    "sent",
+    "completed",
+    "executions",
+    "effects",
+    "duplicates",
+    "redeliveries",
+    "dlq",
+    "lost",
+    "unfinished",
+    "crashes",
+)
+_COUNT_HEADERS = (
+    "sent",
+    "done",
+    "exec",
+    "effect",
+    "dup",
+    "redeliv",
+    "dlq",
+    "lost",
+    "unfin",
+    "crash",
+)
+#: ids listed under "executed more than once" before "(+N more)"
+_MAX_REPEATS = 8
 
 
 def console(*, stderr: bool = False) -> Any:
@@ -78,6 +102,9 @@ def render(report: Mapping[str, Any]) -> list[Any]:
                 Text(str(check.get("detail")), style="" if ok else "red"),
             )
         out.append(ct)
+    repeats = report.get("repeats") or []
+    if repeats:
+        out.append(_repeats(repeats, several=len(phases) > 1))
     if report.get("shims"):
         shims = "; ".join(f"{k}: {v}" for k, v in report["shims"].items())
         out.append(Text(f"  shims: {shims}", style="dim"))
@@ -85,6 +112,28 @@ def render(report: Mapping[str, Any]) -> list[Any]:
     if artifacts:
         out.append(Text("  " + "  ".join(f"{k}: {v}" for k, v in artifacts.items()), style="dim"))
     return out
+
+
+def _repeats(repeats: Sequence[Mapping[str, Any]], *, several: bool) -> Any:
+    """The ids whose handler ran more than once, and why each extra run happened."""
+    rt = Table(
+        title="executed more than once",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        box=None,
+    )
+    rt.add_column("id", no_wrap=True)
+    rt.add_column("runs", justify="right")
+    rt.add_column("why", overflow="fold")
+    for r in repeats[:_MAX_REPEATS]:
+        ident = str(r.get("id"))
+        if several:
+            ident = f"{r.get('phase')}: {ident}"
+        rt.add_row(ident, str(r.get("executions")), "; ".join(r.get("why") or []))
+    if len(repeats) > _MAX_REPEATS:
+        rt.add_row(f"(+{len(repeats) - _MAX_REPEATS} more in the JSON report)", "", "")
+    return rt
 
 
 _ECS_FIELDS = (
@@ -106,13 +155,28 @@ def _where(info: Mapping[str, Any], phases: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(parts)
 
 
+#: the summary's columns: one line per scenario must fit 120 columns, so the counts that only
+#: explain a run (duplicates, redeliveries) stay in each scenario's own table
+_SUMMARY_KEYS = (
+    "sent",
+    "completed",
+    "executions",
+    "effects",
+    "dlq",
+    "lost",
+    "unfinished",
+    "crashes",
+)
+_SUMMARY_HEADERS = ("sent", "done", "exec", "effect", "dlq", "lost", "unfin", "crash")
+
+
 def render_summary(reports: Iterable[Mapping[str, Any]]) -> Any:
     """One line per scenario: status, duration, counts and latency."""
     table = Table(title="scenarios", show_edge=False)
     table.add_column("scenario", no_wrap=True)
-    table.add_column("status")
+    table.add_column("status", no_wrap=True)
     table.add_column("s", justify="right")
-    for key in _COUNT_HEADERS:
+    for key in _SUMMARY_HEADERS:
         table.add_column(key, justify="right")
     table.add_column("p50/95/99 ms", justify="right", no_wrap=True)
     for r in reports:
@@ -122,7 +186,7 @@ def render_summary(reports: Iterable[Mapping[str, Any]]) -> Any:
             str(r.get("scenario")),
             Text(status, style=_STATUS_STYLE.get(status, "")),
             f"{float(r.get('duration_s') or 0):.1f}",
-            *(str(c.get(k, "-")) for k in _COUNT_KEYS),
+            *(str(c.get(k, "-")) for k in _SUMMARY_KEYS),
             "/".join(_ms(lat.get(q)) for q in ("p50", "p95", "p99")),
         )
     return table

@@ -7,10 +7,11 @@ what the run showed.
 Schema (``sqs-kit.scenario-report/1``), top level:
 ``scenario``, ``summary``, ``status`` (passed|failed|skipped|error), ``passed``, ``reason``,
 ``target``, ``emulator``, ``target_info``, ``started_at``, ``duration_s``,
-``counts`` {sent, completed, duplicates, redeliveries, dlq, lost, crashes},
-``latency_ms`` {p50, p95, p99, samples} (sent_at -> completed_at), ``checks`` [{name, passed,
-detail}], ``phases`` [...], ``shims``, ``fault_plan``, ``calibration``, ``knobs``,
-``timeline``, ``artifacts``.
+``counts`` {sent, completed, executions, effects, duplicates, redeliveries, dlq, lost, unfinished,
+crashes}, ``latency_ms`` {p50, p95, p99, samples} (sent_at -> completed_at), ``checks`` [{name,
+passed, detail}], ``repeats`` [{phase, id, executions, why, details}] (every id whose handler ran
+more than once, and why each extra run happened), ``phases`` [...], ``shims``, ``fault_plan``,
+``calibration``, ``knobs``, ``timeline``, ``artifacts``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from consumer.contract import EV_CONSUMER_CRASH
 from core.errors import ConfigError
+from scenarios.judging.executions import repeats
 from scenarios.judging.facts import Facts, event_time
 from scenarios.judging.metrics import Counts, completion_times, counts, latency, throughput
 from scenarios.reporting.png import timeline_png
@@ -57,6 +59,9 @@ def build(result: ScenarioResult) -> dict[str, Any]:
         "counts": total.to_dict(),
         "latency_ms": latency(facts).to_dict(),
         "checks": [c.to_dict() for c in result.checks],
+        "repeats": [
+            {"phase": p.name, **r.to_dict()} for p in result.phases for r in repeats(p.facts)
+        ],
         "phases": [_phase(p) for p in result.phases],
         "shims": dict(result.shims),
         "fault_plan": list(result.fault_plan),
@@ -81,6 +86,8 @@ def _phase(p: PhaseResult) -> dict[str, Any]:
         "latency_ms": latency(f).to_dict(),
         "throughput_msg_s": round(rate, 2) if rate else None,
         "checks": p.verdict.to_list(),
+        "repeats": [r.to_dict() for r in repeats(f)],
+        "too_slow": f.too_slow,
         "faults": [
             {
                 "kind": r.kind,
@@ -234,6 +241,7 @@ def error_report(
         "counts": {},
         "latency_ms": {},
         "checks": [],
+        "repeats": [],
         "phases": [],
         "artifacts": {},
     }

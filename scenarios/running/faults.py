@@ -59,17 +59,25 @@ class CrashRate(Fault):
 
 @dataclass(frozen=True)
 class LongSleep(Fault):
-    """Every ``every``-th message sleeps ``seconds`` (to overrun the visibility timeout)."""
+    """Every ``every``-th message sleeps ``seconds`` (to overrun the visibility timeout).
+
+    ``group``: only the consumer group with this label sleeps (None: every group).
+    """
 
     seconds: float
     every: int = 1
+    group: str | None = None
 
     @property
     def label(self) -> str:
-        return f"{ENV_LONG_SLEEP_SECONDS}={self.seconds} every {self.every}"
+        who = f" ({self.group} consumers)" if self.group else ""
+        return f"{ENV_LONG_SLEEP_SECONDS}={self.seconds:g} every {self.every} message(s){who}"
 
     def overrides(self) -> dict[str, object]:
         return {"long_sleep_seconds": self.seconds, "long_sleep_every": self.every}
+
+    def applies_to(self, group: str) -> bool:
+        return self.group is None or group == self.group
 
 
 # -- triggered faults ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from consumer.contract import (
 from core.stack import StackHandle
 from scenarios.judging.facts import FaultRecord, event_time
 from scenarios.model import ConsumerSlot
-from scenarios.runners.base import ConsumerHandle
+from scenarios.runners.base import ConsumerHandle, Incarnation
 from scenarios.running import observe
 from scenarios.targets.base import Target
 
@@ -51,6 +51,8 @@ class LiveRun:
         self.events: list[dict[str, Any]] = []
         self.faults: list[FaultRecord] = []
         self.consumers_started_at: float | None = None
+        #: the slots each consumer group got, by group label
+        self.groups: dict[str, list[ConsumerHandle]] = {}
         self._reset_index()
 
     def _reset_index(self) -> None:
@@ -61,6 +63,8 @@ class LiveRun:
         self.received = 0
         self._done_by: Counter[str] = Counter()
         self._holding: dict[str, dict[str, float]] = {}
+        #: when each incarnation logged its first event (it was up from then on)
+        self.first_event: dict[str, float] = {}
 
     def refresh(self) -> None:
         """Pull the consumers' events and index what is new."""
@@ -75,6 +79,9 @@ class LiveRun:
 
     def _index(self, e: Mapping[str, Any]) -> None:
         kind, who, mid = e.get("event"), str(e.get("consumer_id")), str(e.get("message_id"))
+        incarnation = str(e.get("_incarnation") or who)
+        if incarnation not in self.first_event:
+            self.first_event[incarnation] = event_time(e) or time.time()
         if kind == EV_RECEIVED:
             self.received += 1
             self._holding.setdefault(who, {})[mid] = event_time(e) or time.time()
@@ -85,6 +92,11 @@ class LiveRun:
                 self._done_by[who] += 1
         elif kind == EV_CONSUMER_CRASH:
             self.crashes += 1
+
+    @property
+    def incarnations(self) -> list[Incarnation]:
+        """Every consumer incarnation of the phase so far, across slots and restarts."""
+        return [inc for h in self.handles for inc in h.incarnations]
 
     # -- what faults see (scenarios.model.LiveView) ----------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Observing a stack: queue depth (sampled during the run), table scans and the DLQ contents.
+"""Observing a stack: queue depth (sampled during the run), table scans, what queues still hold.
 
 These are the only reads the oracle's facts come from; they use plain boto3 clients from the
 target, so the same code observes an emulator and AWS.
@@ -16,7 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.stack import StackHandle
-from scenarios.judging.facts import DeadLetter, Depth, Sample
+from scenarios.judging.facts import Depth, QueuedMessage, Sample
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +67,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def read_dlq(sqs: Any, dlq_url: str, *, hide_s: int = 60) -> list[DeadLetter]:
+def read_dlq(sqs: Any, dlq_url: str, *, hide_s: int = 60) -> list[QueuedMessage]:
     """Every message in the DLQ, read without deleting (hidden for ``hide_s`` while we read)."""
     d = depth(sqs, dlq_url)
-    expected = d.visible + d.in_flight + d.delayed
-    found: dict[str, DeadLetter] = {}
+    return peek(sqs, dlq_url, expected=d.total, hide_s=hide_s)
+
+
+def peek(sqs: Any, queue_url: str, *, expected: int, hide_s: int = 60) -> list[QueuedMessage]:
+    """Up to ``expected`` messages of a queue, read without deleting (hidden for ``hide_s``).
+
+    Only visible messages can be read. Reading counts as a receive: on a queue with a redrive
+    policy, a message past maxReceiveCount moves to the DLQ instead of being returned.
+    """
+    found: dict[str, QueuedMessage] = {}
     empty = 0
     while len(found) < expected and empty < 3:
         got = sqs.receive_message(
-            QueueUrl=dlq_url,
+            QueueUrl=queue_url,
             MaxNumberOfMessages=10,
             WaitTimeSeconds=0 if empty == 0 else 1,
             VisibilityTimeout=hide_s,
@@ -86,12 +94,22 @@ def read_dlq(sqs: Any, dlq_url: str, *, hide_s: int = 60) -> list[DeadLetter]:
             continue
         for m in got:
             count = m.get("Attributes", {}).get("ApproximateReceiveCount")
-            found[m["MessageId"]] = DeadLetter(
+            found[m["MessageId"]] = QueuedMessage(
                 message_id=m["MessageId"],
                 body=m.get("Body", ""),
                 receive_count=int(count) if count is not None else None,
             )
     return list(found.values())
+
+
+def wait_visible(sqs: Any, queue_url: str, *, timeout_s: float, poll_s: float = 0.5) -> Depth:
+    """Wait until nothing in the queue is in flight or delayed (or ``timeout_s``); its depth."""
+    deadline = time.monotonic() + timeout_s
+    d = depth(sqs, queue_url)
+    while (d.in_flight or d.delayed) and time.monotonic() < deadline:
+        time.sleep(poll_s)
+        d = depth(sqs, queue_url)
+    return d
 
 
 class DepthSampler:
@@ -112,13 +130,14 @@ class DepthSampler:
 
     def sample(self) -> Sample | None:
         """Take one sample now (also called by the engine's loop); None when the call failed."""
+        t = time.time()  # when asked: the counts describe this moment or a later one
         try:
             q = depth(self._sqs, self._stack.queue_url)
             dlq = depth(self._sqs, self._stack.dlq_url)
         except (ClientError, BotoCoreError) as exc:
             log.debug("sampler.failed", extra={"error": str(exc)})
             return None
-        s = Sample(t=time.time(), visible=q.visible, in_flight=q.in_flight, dlq=dlq.total)
+        s = Sample(t=t, visible=q.visible, in_flight=q.in_flight, dlq=dlq.total)
         with self._lock:
             self._samples.append(s)
         return s

@@ -12,18 +12,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from consumer.contract import EXIT_OK
 from core.errors import InfrastructureError, KitError
 from core.stack import StackSpec, unique_prefix
 from scenarios.judging.facts import ConsumerRun, Facts
 from scenarios.judging.oracle import PhaseVerdict, judge
-from scenarios.model import Phase
+from scenarios.model import ConsumerGroup, Phase, RestartPolicy
 from scenarios.runners.base import ConsumerHandle
 from scenarios.running import observe
+from scenarios.running.deadline import Deadline, consumer_seconds
+from scenarios.running.deadline import now as clock_now
 from scenarios.running.live import LiveRun
 from scenarios.running.traffic import SendOutcome
 from scenarios.running.traffic import send as send_traffic
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 
 _LOOP_S = 0.1
 _STOP_GRACE_S = 5.0
+_STRANDED = "every consumer exited, and none will be restarted"
+#: the longest wait for in-flight leftovers to become readable at the end of a phase
+_MAX_SURFACE_WAIT_S = 30.0
 
 
 @dataclass
@@ -100,6 +106,10 @@ class PhaseExecution:
         self.settled_at: float | None = None
         self.provision_s = 0.0
         self.timed_out = False
+        #: why the phase stopped although messages were still draining (a slow emulator)
+        self.too_slow: str | None = None
+        #: why the phase stopped waiting before it settled
+        self.timeout_reason: str | None = None
 
     # -- template ----------------------------------------------------------------------------
 
@@ -142,15 +152,20 @@ class PhaseExecution:
         )
 
     def spec(self) -> StackSpec:
-        base = f"sqskit-{self.scenario}"[:30].rstrip("-")
+        return self.spec_for(self.scenario, self.phase)
+
+    @staticmethod
+    def spec_for(scenario: str, phase: Phase) -> StackSpec:
+        """The isolated stack one phase of ``scenario`` runs on, under a unique prefix."""
+        base = f"sqskit-{scenario}"[:30].rstrip("-")
         return StackSpec(
             prefix=unique_prefix(base),
-            visibility_timeout=self.phase.visibility_timeout,
-            receive_wait=self.phase.receive_wait,
-            max_receive_count=self.phase.max_receive_count,
+            visibility_timeout=phase.visibility_timeout,
+            receive_wait=phase.receive_wait,
+            max_receive_count=phase.max_receive_count,
             message_retention=3600,
             dlq_retention=3600,
-            tags={"sqs-kit-scenario": self.scenario},
+            tags={"sqs-kit-scenario": scenario},
         )
 
     # -- setup ---------------------------------------------------------------------------------
@@ -167,14 +182,14 @@ class PhaseExecution:
 
     def act(self, live: LiveRun, outcome: SendOutcome, sampler: observe.DepthSampler) -> None:
         phase = self.phase
-        chaos = {k: v for f in phase.faults for k, v in f.overrides().items()}
         groups = list(phase.consumers)
         pending = [f for f in phase.faults if f.triggered]
         valid = {e.id for e in outcome.ledger if e.id is not None} - set(phase.traffic.poison_keys)
-        # The deadline counts from the traffic, never from provisioning (a Terraform apply or
-        # an ECS cluster can take minutes before the first message is sent).
+        # The deadline counts consumer time: never provisioning (a Terraform apply, an ECS
+        # cluster), nor a consumer's start-up, nor a time when every consumer was down.
+        deadline = Deadline(phase.timeout_s)
         sent_at = time.monotonic()
-        deadline = sent_at + phase.timeout_s
+        sent_wall = clock_now()  # queue samples older than this predate the traffic
         while True:
             waited = time.monotonic() - sent_at
             due = [
@@ -182,11 +197,7 @@ class PhaseExecution:
             ]
             for group in due[:1]:  # in declaration order, one per turn
                 groups.remove(group)
-                settings = group.settings.with_(**chaos)
-                live.handles += self.target.start_consumers(
-                    group.n, settings, restart=group.restart
-                )
-                live.consumers_started_at = live.consumers_started_at or time.time()
+                self.start_group(live, group)
             live.refresh()
             for fault in list(pending):
                 if fault.due(live):
@@ -196,16 +207,61 @@ class PhaseExecution:
                     log.info("fault.fired", extra={"fault": fault.label, "detail": record.detail})
             if not groups and not pending and self.settled(live, valid):
                 break
-            if time.monotonic() > deadline:
-                self.timed_out = True
-                log.warning("phase.timeout", extra={"phase": phase.name})
+            if not groups and _stranded(live.handles):
+                self.timed_out, self.timeout_reason = True, _STRANDED
+                log.warning("phase.timeout", extra={"phase": phase.name, "why": _STRANDED})
+                break
+            up_s = consumer_seconds(live.incarnations, live.first_event, clock_now())
+            latest = sampler.latest
+            if latest is not None and latest.t >= sent_wall:
+                deadline.observe(up_s, latest.visible + latest.in_flight)
+            if deadline.expired(up_s, down_s=time.monotonic() - sent_at - up_s):
+                self.timed_out, self.timeout_reason = True, deadline.reason
+                self.too_slow = deadline.too_slow
+                log.warning("phase.timeout", extra={"phase": phase.name, "why": deadline.reason})
                 break
             self.progress("running", live=live, sent=len(outcome.ledger), sampler=sampler)
             time.sleep(_LOOP_S)
         self.settled_at = time.time()
+        if not self.timed_out:
+            self.let_finish(live, outcome, sampler)
         if phase.settle_s:
             self.progress("settling", live=live, sent=len(outcome.ledger), sampler=sampler)
             time.sleep(phase.settle_s)
+
+    def start_group(self, live: LiveRun, group: ConsumerGroup) -> None:
+        """Start ``group``'s consumers, with the chaos knobs of the faults that apply to it."""
+        chaos = {
+            k: v
+            for f in self.phase.faults
+            if f.applies_to(group.label)
+            for k, v in f.overrides().items()
+        }
+        handles = self.target.start_consumers(
+            group.n, group.settings.with_(**chaos), restart=group.restart
+        )
+        live.handles += handles
+        live.groups.setdefault(group.label, []).extend(handles)
+        live.consumers_started_at = live.consumers_started_at or time.time()
+
+    def let_finish(
+        self, live: LiveRun, outcome: SendOutcome, sampler: observe.DepthSampler
+    ) -> None:
+        """Wait for the groups that must finish by themselves (``let_finish_s``) to exit."""
+        for group in self.phase.consumers:
+            handles = live.groups.get(group.label, [])
+            if not group.let_finish_s or not handles:
+                continue
+            until = time.monotonic() + group.let_finish_s
+            self.progress("finishing", live=live, sent=len(outcome.ledger), sampler=sampler)
+            while any(h.running for h in handles) and time.monotonic() < until:
+                time.sleep(_LOOP_S)
+                live.refresh()
+            if any(h.running for h in handles):
+                log.warning(
+                    "phase.group_unfinished",
+                    extra={"group": group.label, "waited_s": group.let_finish_s},
+                )
 
     def settled(self, live: LiveRun, valid: set[str]) -> bool:
         """Every valid id completed, the queue is empty and the DLQ holds the poison."""
@@ -223,13 +279,17 @@ class PhaseExecution:
         live.refresh()
         sampler.sample()
         ddb = self.target.client("dynamodb")
-        phase = self.phase
-        return Facts(
+        phase, stack = self.phase, live.stack
+        facts = Facts(
             ledger=outcome.ledger,
-            completed_items=tuple(observe.scan(ddb, live.stack.completed_table)),
-            status_items=tuple(observe.scan(ddb, live.stack.status_table)),
-            dlq=tuple(observe.read_dlq(live.sqs, live.stack.dlq_url)),
-            depth=observe.depth(live.sqs, live.stack.queue_url),
+            completed_items=tuple(observe.scan(ddb, stack.completed_table)),
+            status_items=tuple(observe.scan(ddb, stack.status_table)),
+            effect_items=tuple(observe.scan(ddb, stack.effects_table))
+            if stack.effects_table
+            else (),
+            effects_table=stack.effects_table is not None,
+            dlq=tuple(observe.read_dlq(live.sqs, stack.dlq_url)),
+            depth=observe.depth(live.sqs, stack.queue_url),
             events=tuple(live.events),
             expected_poison=phase.traffic.poison_keys,
             expectations=phase.expect,
@@ -244,7 +304,38 @@ class PhaseExecution:
             settled_at=self.settled_at,
             ended_at=time.time(),
             timed_out=self.timed_out,
+            timeout_reason=self.timeout_reason,
+            too_slow=self.too_slow,
         )
+        return self.read_leftovers(live, facts)
+
+    def read_leftovers(self, live: LiveRun, facts: Facts) -> Facts:
+        """What the queue still holds, read so that a message still in it is never called lost.
+
+        Only when a valid id is unaccounted for: messages in flight are given until their
+        visibility runs out (bounded) to become readable.
+        """
+        sqs, stack = live.sqs, live.stack
+        if not facts.depth.total or not facts.unaccounted:
+            return facts
+        remaining = observe.peek(sqs, stack.queue_url, expected=facts.depth.visible)
+        facts = replace(facts, remaining=tuple(remaining))
+        if facts.unaccounted and (facts.depth.in_flight or facts.depth.delayed):
+            wait_s = min(self.phase.visibility_timeout + 2.0, _MAX_SURFACE_WAIT_S)
+            surfaced = observe.wait_visible(sqs, stack.queue_url, timeout_s=wait_s)
+            remaining += observe.peek(sqs, stack.queue_url, expected=surfaced.visible)
+        # Reading is a receive: a message past maxReceiveCount moved to the DLQ instead of being
+        # returned. It was still in the queue at the end, so it counts as left there.
+        seen = {d.message_id for d in facts.dlq}
+        moved = observe.depth(sqs, stack.dlq_url).visible
+        if moved:
+            remaining += [
+                m
+                for m in observe.peek(sqs, stack.dlq_url, expected=moved)
+                if m.message_id not in seen
+            ]
+        unread = max(0, facts.depth.total - len(remaining))
+        return replace(facts, remaining=tuple(remaining), unread=unread)
 
     def phase_stop_timeout(self) -> float:
         """The consumers' longest drain plus a grace period (the target may stretch it)."""
@@ -298,6 +389,16 @@ class PhaseExecution:
             self.on_progress(p)
         except Exception:  # a rendering problem must never break a run
             log.exception("progress.callback_failed")
+
+
+def _stranded(handles: Sequence[ConsumerHandle]) -> bool:
+    """Consumers were started, every one has exited, and none will be restarted: nothing more
+    can happen, so waiting for the deadline would only waste it."""
+    return bool(handles) and not any(
+        h.running
+        or (h.restart is RestartPolicy.ON_FAILURE and h.current.exit_code not in (None, EXIT_OK))
+        for h in handles
+    )
 
 
 def _runs(handles: Sequence[ConsumerHandle]) -> list[ConsumerRun]:

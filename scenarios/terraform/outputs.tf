@@ -38,6 +38,11 @@ output "completed_table" {
   value       = module.stack.completed_table_name
 }
 
+output "effects_table" {
+  description = "Name of the effects table (one item per applied side effect)."
+  value       = module.stack.effects_table_name
+}
+
 output "task_definition_arn" {
   description = "Consumer task definition ARN, or null."
   value       = module.stack.task_definition_arn

@@ -63,7 +63,7 @@ variable "tags" {
 }
 
 variable "point_in_time_recovery" {
-  description = "DynamoDB point-in-time recovery on both tables. Off for a run's tables: they live minutes, and deleting a table with PITR on leaves a system backup behind for every run."
+  description = "DynamoDB point-in-time recovery on every table. Off for a run's tables: they live minutes, and deleting a table with PITR on leaves a system backup behind for every run."
   type        = bool
   default     = false
 }

@@ -7,10 +7,10 @@ from typing import Any
 
 from scenarios.judging.facts import (
     ConsumerRun,
-    DeadLetter,
     Depth,
     Facts,
     FaultRecord,
+    QueuedMessage,
     Sample,
     Sent,
     message_key,
@@ -29,21 +29,63 @@ def event(kind: str, t: float, consumer: str = "c-0-1", **fields: Any) -> dict[s
     return {"ts": iso(t), "level": "INFO", "event": kind, "consumer_id": consumer, **fields}
 
 
+def execution(
+    mid: str,
+    t: float,
+    consumer: str = "c-0-1",
+    *,
+    xid: str | None = None,
+    took: float = 0.02,
+    outcome: str | None = "ok",
+    receive_count: int = 1,
+    sqs: str | None = None,
+    attempt: int = 1,
+) -> list[dict[str, Any]]:
+    """One handler execution of ``mid`` received at ``t``: receive, started, finished events."""
+    xid = xid or f"x-{mid}-{consumer}-{receive_count}"
+    common = {
+        "message_id": mid,
+        "sqs_message_id": sqs or f"sqs-{mid}",
+        "receive_count": receive_count,
+    }
+    out = [
+        event("message.received", t, consumer, **common),
+        event("handler.started", t + 0.005, consumer, execution_id=xid, attempt=attempt, **common),
+    ]
+    if outcome is not None:
+        out.append(
+            event(
+                "handler.finished",
+                t + 0.005 + took,
+                consumer,
+                execution_id=xid,
+                attempt=attempt,
+                outcome=outcome,
+                **common,
+            )
+        )
+    return out
+
+
+def effect(mid: str, effect_id: str | None = None, consumer: str = "c-0-1") -> dict[str, Any]:
+    """One item of the effects table."""
+    return {"message_id": mid, "effect_id": effect_id or mid, "consumer_id": consumer}
+
+
 def clean_facts(n: int = 3, step: float = 0.1, **overrides: Any) -> Facts:
-    """n messages sent, each received once, completed once, deleted; nothing left anywhere."""
+    """n messages sent, each executed once, its effect applied once, completed once, deleted."""
     ids = [f"m{i}" for i in range(n)]
     ledger = tuple(Sent(id=i, message_id=f"sqs-{i}", sent_at_ms=int(T0 * 1000)) for i in ids)
     events: list[dict[str, Any]] = [event("consumer.started", T0)]
     for k, i in enumerate(ids):
         t = T0 + 1 + k * step
-        events.append(
-            event("message.received", t, message_id=i, sqs_message_id=f"sqs-{i}", receive_count=1)
-        )
+        events += execution(i, t, xid=f"x-{i}")
         events.append(
             event(
                 "message.completed",
                 t + 0.05,
                 message_id=i,
+                execution_id=f"x-{i}",
                 completed_at=int((t + 0.05) * 1000),
                 sent_at=int(T0 * 1000),
             )
@@ -53,6 +95,7 @@ def clean_facts(n: int = 3, step: float = 0.1, **overrides: Any) -> Facts:
         ledger=ledger,
         completed_items=tuple({"message_id": i, "owner": "c-0-1", "attempts": 1} for i in ids),
         status_items=tuple({"message_id": i, "status": "COMPLETED", "attempts": 1} for i in ids),
+        effect_items=tuple(effect(i) for i in ids),
         dlq=(),
         depth=Depth(visible=0, in_flight=0),
         events=tuple(events),
@@ -91,7 +134,7 @@ def poison_facts(max_receive_count: int = 3, receives: int | None = None) -> Fac
         ledger=ledger,
         requested=2,
         events=(*base.events, *events),
-        dlq=(DeadLetter("sqs-p", body, got),),
+        dlq=(QueuedMessage("sqs-p", body, got),),
         expected_poison=(message_key(body),),
         max_receive_count=max_receive_count,
     )

@@ -13,7 +13,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from consumer.contract import EV_COMPLETED, EV_RECEIVED
+from consumer.contract import (
+    EV_COMPLETED,
+    EV_HANDLER_FINISHED,
+    EV_HANDLER_STARTED,
+    EV_RECEIVED,
+    OUTCOME_OK,
+)
 from core.aws import client as make_client
 from core.provisioners.api import ApiProvisioner
 from core.stack import StackHandle, StackSpec
@@ -111,22 +117,24 @@ class InstantTarget(Target):
                 mid = str(json.loads(m["Body"])["id"])
                 now = time.time()
                 base = {"consumer_id": consumer_id, "message_id": mid, "level": "INFO"}
-                self.events.append({**base, "event": EV_RECEIVED, "ts": _iso(now)})
-                self.events.append(
-                    {
-                        **base,
-                        "event": EV_COMPLETED,
-                        "ts": _iso(now),
-                        "completed_at": int(now * 1000),
-                    }
-                )
+                run = {**base, "execution_id": f"x-{mid}", "ts": _iso(now)}
+                self.events += [
+                    {**base, "event": EV_RECEIVED, "ts": _iso(now)},
+                    {**run, "event": EV_HANDLER_STARTED},
+                    {**run, "event": EV_HANDLER_FINISHED, "outcome": OUTCOME_OK},
+                    {**run, "event": EV_COMPLETED, "completed_at": int(now * 1000)},
+                ]
                 self._record(mid, consumer_id)
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
     def _record(self, message_id: str, consumer_id: str) -> None:
-        """What a real consumer leaves in the idempotency tables for a completed message."""
-        assert self.handle is not None
+        """What a real consumer leaves in its tables for a completed message: the effect too."""
+        assert self.handle is not None and self.handle.effects_table is not None
         ddb = self.client("dynamodb")
+        ddb.put_item(
+            TableName=self.handle.effects_table,
+            Item={"message_id": {"S": message_id}, "effect_id": {"S": message_id}},
+        )
         ddb.put_item(
             TableName=self.handle.completed_table,
             Item={

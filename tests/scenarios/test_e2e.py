@@ -67,13 +67,17 @@ def test_scenario_passes_end_to_end(emulator_endpoint, tmp_path, name):
     failed = [c for c in report["checks"] if not c["passed"]]
     assert out.exit_code == 0, (report["status"], report.get("reason"), failed)
     assert report["status"] == "passed" and report["passed"] is True
-    assert report["counts"]["lost"] == 0
+    counts = report["counts"]
+    assert counts["lost"] == 0 and counts["unfinished"] == 0
+    # every valid message's side effect was applied exactly once, whatever ran twice
+    valid = counts["sent"] - counts["dlq"]
+    assert counts["effects"] == valid and counts["executions"] >= valid
     [run_dir] = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert (run_dir / f"{name}.json").exists()
     assert leftovers(emulator_endpoint, run_dir) == []  # teardown happened
 
 
-def test_the_oracle_catches_a_real_loss(emulator_endpoint, tmp_path):
+def test_the_oracle_catches_a_valid_message_dead_lettered(emulator_endpoint, tmp_path):
     # GIVEN maxReceiveCount=1: the message a SIGKILL interrupts dead-letters on redelivery
     out = run(
         emulator_endpoint, tmp_path, "kill-mid-run", "--knob", "max_receive_count=1", "--no-png"
@@ -82,8 +86,35 @@ def test_the_oracle_catches_a_real_loss(emulator_endpoint, tmp_path):
     report = json.loads(out.stdout)
     assert out.exit_code == 1, report
     failed = {c["name"]: c["detail"] for c in report["checks"] if not c["passed"]}
-    assert "no message lost" in failed and "in the DLQ" in failed["no message lost"]
     assert "valid messages dead-lettered" in failed["DLQ holds exactly the poison set"]
+    assert "without an applied effect" in failed["every message's effect applied"]
+    # AND it is not called lost: it is in the DLQ
+    lost = next(c for c in report["checks"] if c["name"] == "no message lost")
+    assert lost["passed"] and "in the DLQ" in lost["detail"]
+
+
+def test_duplicates_shows_a_second_execution_and_one_effect(emulator_endpoint, tmp_path):
+    out = run(emulator_endpoint, tmp_path, "duplicates", "--no-png")
+    report = json.loads(out.stdout)
+    assert out.exit_code == 0, report
+    counts = report["counts"]
+    # THEN the handler ran more often than messages were sent, and each effect happened once
+    assert counts["executions"] > counts["sent"]
+    assert counts["effects"] == counts["sent"]
+    [repeat] = report["repeats"]
+    assert repeat["executions"] == 2 and repeat["why"] == ["visibility overrun"]
+
+
+def test_a_naive_effect_is_caught_and_its_ids_named(emulator_endpoint, tmp_path):
+    # GIVEN the demo handler applies its effect once per execution, not keyed by the message id
+    out = run(emulator_endpoint, tmp_path, "duplicates", "--knob", "effect_mode=naive", "--no-png")
+    report = json.loads(out.stdout)
+    # THEN duplicates fails (exit 1) and names the id whose effect was applied twice
+    assert out.exit_code == 1, report
+    failed = {c["name"]: c["detail"] for c in report["checks"] if not c["passed"]}
+    [repeat] = report["repeats"]
+    assert f"{repeat['id']} x2" in failed["no side effect applied twice"]
+    assert report["counts"]["effects"] == report["counts"]["sent"] + 1
 
 
 def test_report_files_and_rerender(emulator_endpoint, tmp_path):
@@ -125,6 +156,43 @@ def test_seed_alias_runs_as_a_script_path(emulator_endpoint, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "happy PASSED" in proc.stdout
+
+
+@pytest.mark.slow
+def test_the_seeds_duplicates_command_lets_the_slow_consumer_finish(emulator_endpoint, tmp_path):
+    # GIVEN the seed's own command: a 30 s slow consumer, the second consumer at once
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scenarios" / "run.py"),
+            "duplicates",
+            "--slow-seconds",
+            "30",
+            "--second-start-delay",
+            "0",
+            "--emulator",
+            "external",
+            "--endpoint",
+            emulator_endpoint,
+            "--runner",
+            "process",
+            "--report-dir",
+            str(tmp_path),
+            "--no-png",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    # THEN it passes: the slow execution ran to the end and its completion was refused
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    refused = next(c for c in report["checks"] if "its record was refused" in c["name"])
+    assert refused["passed"], refused
+    slow = next(p for p in report["phases"][0]["consumers"] if p["slot"] == 0)
+    assert slow["exit_code"] == 0 and slow["signals"] == []  # it exited by itself
 
 
 def _consumers_of(prefix: str) -> list[int]:

@@ -30,11 +30,21 @@ def test_named_flags_and_knobs_override_the_scenario_defaults():
         ((("count", "many"),), "not a valid int"),
         ((("crash_rate", "2"),), "crash_rate=2.0 is out of range: allowed 0..1"),
         ((("sleep_max", "inf"),), "not a valid float"),
+        ((("effect_mode", "careless"),), "effect_mode='careless' is invalid: choose one of"),
     ],
 )
 def test_bad_knobs_are_usage_errors(knobs, message):
     with pytest.raises(ConfigError, match=message):
         Knobs().override(RunSettings(knobs=knobs))
+
+
+def test_the_effect_mode_knob_reaches_the_consumer_settings():
+    from scenarios.model import ConsumerSettings
+
+    k = Knobs().override(RunSettings(knobs=(("effect_mode", "naive"),)))
+    assert k.effect_mode == "naive"
+    assert ConsumerSettings.from_knobs(k).to_env()["EFFECT_MODE"] == "naive"
+    assert ConsumerSettings.from_knobs(Knobs()).to_env()["EFFECT_MODE"] == "idempotent"
 
 
 def test_parse_knob():

@@ -211,6 +211,7 @@ def test_tfenv_writes_the_seed_keys(tmp_path):
             "AWS_REGION": "us-west-1",
             "MESSAGE_STATUS_TABLE": "x-message-status",
             "MESSAGE_COMPLETED_TABLE": "x-message-completed",
+            "EFFECTS_TABLE": "x-effects",
         },
         "dlq_url": "http://dlq",
     }
@@ -225,6 +226,7 @@ def test_tfenv_writes_the_seed_keys(tmp_path):
     assert "QUEUE_URL=http://q" in lines
     assert "AWS_REGION=us-west-1" in lines
     assert "DLQ_URL=http://dlq" in lines
+    assert "EFFECTS_TABLE=x-effects" in lines
     assert "AWS_ENDPOINT_URL=http://127.0.0.1:1" in lines
     keys = [line.split("=", 1)[0] for line in lines if "=" in line]
     assert keys[: len(tfenv.DOTENV_KEYS)] == list(tfenv.DOTENV_KEYS)

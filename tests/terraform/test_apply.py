@@ -156,13 +156,22 @@ def _describe(handle: StackHandle, endpoint: str) -> dict[str, Any]:
         tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
         attrs["tags"] = {k: v for k, v in tags.items() if k in {"managed-by", "sqs-kit-stack"}}
         out[label] = attrs
-    for label, table in (("status", handle.status_table), ("completed", handle.completed_table)):
+    tables = (
+        ("status", handle.status_table),
+        ("completed", handle.completed_table),
+        ("effects", handle.effects_table),
+    )
+    for label, table in tables:
+        assert table, f"the stack has no {label} table"
         desc = ddb.describe_table(TableName=table)["Table"]
         ttl = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
         backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
         out[label] = {
             "KeySchema": desc["KeySchema"],
-            "AttributeDefinitions": desc["AttributeDefinitions"],
+            # a set in Terraform, a list in the API: compare them in one order
+            "AttributeDefinitions": sorted(
+                desc["AttributeDefinitions"], key=lambda a: a["AttributeName"]
+            ),
             "BillingMode": desc.get("BillingModeSummary", {}).get("BillingMode"),
             "SSE": desc.get("SSEDescription", {}).get("Status"),
             "TTL": {k: ttl.get(k) for k in ("TimeToLiveStatus", "AttributeName")},
@@ -186,17 +195,15 @@ def test_terraform_and_api_provisioners_build_equal_stacks(runs, emulator_endpoi
         api_desc = _describe(api_handle, emulator_endpoint)
         # THEN they are equal except for names
         assert tf_desc["queue"]["RedrivePolicy"]["maxReceiveCount"] == 5
-        # Per-run stacks turn PITR off (scenarios/terraform); the API provisioner still turns it
-        # on, so PITR is left out of the comparison until it follows.
-        assert tf_desc["status"]["PITR"] == tf_desc["completed"]["PITR"] == "DISABLED"
-        for part in ("status", "completed"):
-            tf_desc[part].pop("PITR")
-            api_desc[part].pop("PITR")
+        # Per-run stacks turn PITR off (no system backup per deleted table), on both provisioners
+        assert {tf_desc[t]["PITR"] for t in ("status", "completed", "effects")} == {"DISABLED"}
         assert tf_desc["status"]["TTL"] == {
             "TimeToLiveStatus": "ENABLED",
             "AttributeName": "expires_at",
         }
-        for part in ("queue", "dlq", "status", "completed"):
+        # The effects table: hash message_id, range effect_id (consumer.contract)
+        assert [k["KeyType"] for k in tf_desc["effects"]["KeySchema"]] == ["HASH", "RANGE"]
+        for part in ("queue", "dlq", "status", "completed", "effects"):
             assert tf_desc[part] == api_desc[part], part
         # AND both pass the same validation
         for spec in (runs["spec"], api_spec):

@@ -124,6 +124,15 @@ MUTATIONS = [
         "run_tables_leave_no_system_backup",
     ),
     Mutation(
+        "consumers-never-told-the-effects-table",
+        STACK_MODULE,
+        "tests/stack.tftest.hcl",
+        "terraform/modules/stack/main.tf",
+        "EFFECTS_TABLE           = aws_dynamodb_table.effects.name",
+        "EFFECTS_TABLE_UNUSED    = aws_dynamodb_table.effects.name",
+        "every_stack_has_an_effects_table_its_consumers_are_told_about",
+    ),
+    Mutation(
         "main-root-accepts-any-memory",
         MAIN_ROOT,
         "tests/settings.tftest.hcl",

@@ -47,6 +47,15 @@ run "run_tables_leave_no_system_backup" {
   }
 }
 
+run "a_run_exposes_its_effects_table" {
+  command = plan
+
+  assert {
+    condition     = output.effects_table == "sqskit-tftest-effects"
+    error_message = "the run's outputs name its effects table (the provisioner builds the StackHandle from them)"
+  }
+}
+
 # -- Joining the main infrastructure, and leaving after it is gone ---------------------------------
 # The two runs share one state, as a run's apply and destroy do: the provisioner writes the
 # variables once (main_state_path included) and destroys with the same file.

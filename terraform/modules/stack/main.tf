@@ -1,6 +1,6 @@
 ################################################################################
-# sqs-kit stack: queue + DLQ + the two idempotency tables + consumer task
-# definition and a task role scoped to exactly those ARNs.
+# sqs-kit stack: queue + DLQ + the two idempotency tables + the effects table +
+# consumer task definition and a task role scoped to exactly those ARNs.
 #
 # core/provisioners/api.py creates the same queue, DLQ and tables through
 # boto3; tests/terraform/test_parity.py keeps the two equal.
@@ -15,6 +15,7 @@ locals {
   dlq_name        = "${var.name_prefix}-dlq"
   status_table    = "${var.name_prefix}-message-status"
   completed_table = "${var.name_prefix}-message-completed"
+  effects_table   = "${var.name_prefix}-effects"
 
   tags = merge(var.tags, {
     "managed-by"    = "sqs-kit"
@@ -131,6 +132,39 @@ resource "aws_dynamodb_table" "completed" {
 }
 
 ################################################################################
+# DynamoDB: the effects table - one item per side effect a consumer applied
+# (consumer/contract.py), which the oracle counts: "applied once per message?"
+################################################################################
+
+resource "aws_dynamodb_table" "effects" {
+  name         = local.effects_table
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "message_id"
+  range_key    = "effect_id"
+
+  attribute {
+    name = "message_id"
+    type = "S"
+  }
+
+  attribute {
+    name = "effect_id"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = local.tags
+}
+
+################################################################################
 # IAM: the consumer's task role, scoped to this stack's ARNs only
 ################################################################################
 
@@ -180,6 +214,13 @@ data "aws_iam_policy_document" "task" {
       "dynamodb:DescribeTable",
     ]
     resources = [aws_dynamodb_table.status.arn, aws_dynamodb_table.completed.arn]
+  }
+
+  # The demo handler applies its side effect with one conditional PutItem.
+  statement {
+    sid       = "EffectsTable"
+    actions   = ["dynamodb:PutItem", "dynamodb:DescribeTable"]
+    resources = [aws_dynamodb_table.effects.arn]
   }
 
   dynamic "statement" {
@@ -252,6 +293,8 @@ resource "aws_ecs_task_definition" "consumer" {
           AWS_REGION              = coalesce(var.log_region, data.aws_region.current.name)
           MESSAGE_STATUS_TABLE    = aws_dynamodb_table.status.name
           MESSAGE_COMPLETED_TABLE = aws_dynamodb_table.completed.name
+          EFFECTS_TABLE           = aws_dynamodb_table.effects.name
+          SQSKIT_RUN_ID           = var.name_prefix
         }, var.consumer_environment) : { name = k, value = v }
       ]
       # The consumer's log lines are the oracle's evidence, so none may be dropped. ECS's default

@@ -48,6 +48,16 @@ output "completed_table_arn" {
   value       = aws_dynamodb_table.completed.arn
 }
 
+output "effects_table_name" {
+  description = "Name of the effects table (one item per applied side effect)."
+  value       = aws_dynamodb_table.effects.name
+}
+
+output "effects_table_arn" {
+  description = "ARN of the effects table."
+  value       = aws_dynamodb_table.effects.arn
+}
+
 output "task_definition_arn" {
   description = "ARN of the consumer task definition, or null when not created."
   value       = try(aws_ecs_task_definition.consumer[0].arn, null)
@@ -76,6 +86,7 @@ output "settings" {
     dlq_name               = aws_sqs_queue.dlq.name
     status_table           = aws_dynamodb_table.status.name
     completed_table        = aws_dynamodb_table.completed.name
+    effects_table          = aws_dynamodb_table.effects.name
     visibility_timeout     = var.visibility_timeout
     receive_wait           = var.receive_wait
     max_receive_count      = var.max_receive_count

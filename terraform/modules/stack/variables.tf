@@ -95,7 +95,7 @@ variable "ttl_attribute" {
 }
 
 variable "point_in_time_recovery" {
-  description = "Enable DynamoDB point-in-time recovery on both tables."
+  description = "Enable DynamoDB point-in-time recovery on every table (status, completed, effects)."
   type        = bool
   default     = true
 }

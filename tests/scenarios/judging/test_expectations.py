@@ -14,6 +14,7 @@ from scenarios.judging.expectations import (
     FasterWith,
     IdempotencyHeld,
     KilledMessageRecovered,
+    LateRecordRefused,
     NotRedelivered,
     Redelivered,
     Redriven,
@@ -56,9 +57,31 @@ def test_idempotency_and_two_consumers():
     facts = clean_facts()
     assert not IdempotencyHeld().check(facts).passed
     assert not SeenByTwoConsumers().check(facts).passed
-    dup = with_events(redelivered(facts), event("message.fenced", T0 + 5, message_id="m0"))
+    dup = with_events(
+        redelivered(facts), event("message.duplicate", T0 + 5, message_id="m0", source="status")
+    )
     assert IdempotencyHeld().check(dup).passed
     assert SeenByTwoConsumers().check(dup).passed
+
+
+def test_a_refused_completion_is_not_a_stopped_execution():
+    # GIVEN only refused completions: the late execution ran to the end, its record was refused
+    late = with_events(
+        redelivered(clean_facts()),
+        event("message.fenced", T0 + 5, message_id="m0"),
+        event("message.duplicate", T0 + 6, message_id="m1", source="completion"),
+    )
+    # THEN idempotency did not stop a second execution...
+    check = IdempotencyHeld().check(late)
+    assert not check.passed and "none" in check.detail
+    # ... and what happened is shown as what it is
+    refused = LateRecordRefused().check(late)
+    assert refused.passed, refused.detail
+    assert "fenced (message.fenced: a newer attempt held the lease) for m0" in refused.detail
+    assert "found completed (message.duplicate, source completion) for m1" in refused.detail
+    # AND a fencing during a heartbeat (the handler still running) is not a refused record
+    beat = with_events(clean_facts(), event("message.fenced", T0 + 5, during="heartbeat"))
+    assert not LateRecordRefused().check(beat).passed
 
 
 def test_work_overran_visibility():

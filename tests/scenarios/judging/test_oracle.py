@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from scenarios.judging.expectations import NotRedelivered, Redelivered
-from scenarios.judging.facts import CheckResult, DeadLetter, Depth, body_key, message_key
+from scenarios.judging.facts import CheckResult, Depth, QueuedMessage, body_key, message_key
 from scenarios.judging.oracle import judge
 from tests.scenarios.factories import T0, clean_facts, event, poison_facts, with_events
 
@@ -23,17 +23,23 @@ def failed(verdict, name: str) -> CheckResult:
 def test_clean_run_passes_every_check():
     verdict = judge(clean_facts(5, expectations=(NotRedelivered(),)))
     assert verdict.passed, verdict.failed
-    assert len(verdict.checks) == 9
+    assert len(verdict.checks) == 13
+
+
+def without(facts, mid: str):
+    """``facts`` in which ``mid`` left no trace: no item in any table, no event."""
+    return replace(
+        facts,
+        completed_items=tuple(i for i in facts.completed_items if i["message_id"] != mid),
+        status_items=tuple(i for i in facts.status_items if i["message_id"] != mid),
+        effect_items=tuple(i for i in facts.effect_items if i["message_id"] != mid),
+        events=tuple(e for e in facts.events if e.get("message_id") != mid),
+    )
 
 
 def test_one_lost_message_fails_the_verdict():
-    # GIVEN a run in which m1 was sent but never completed (no item, no event)
-    facts = clean_facts(3)
-    facts = replace(
-        facts,
-        completed_items=tuple(i for i in facts.completed_items if i["message_id"] != "m1"),
-        events=tuple(e for e in facts.events if e.get("message_id") != "m1"),
-    )
+    # GIVEN a run in which m1 was sent, then vanished: no effect, no record, not in any queue
+    facts = without(clean_facts(3), "m1")
     # WHEN it is judged THEN lost = 1 and the verdict fails
     verdict = judge(facts)
     assert not verdict.passed
@@ -54,20 +60,17 @@ def test_one_double_completion_fails_the_verdict():
 
 def test_a_valid_message_in_the_dlq_fails_the_verdict():
     # GIVEN m2 was dead-lettered instead of completed
-    facts = clean_facts(3)
     body = '{"id": "m2", "work": 1}'
-    facts = replace(
-        facts,
-        dlq=(DeadLetter("sqs-m2", body, 5),),
-        completed_items=tuple(i for i in facts.completed_items if i["message_id"] != "m2"),
-        events=tuple(e for e in facts.events if e.get("message_id") != "m2"),
-    )
+    facts = replace(without(clean_facts(3), "m2"), dlq=(QueuedMessage("sqs-m2", body, 5),))
     verdict = judge(facts)
     assert (
         "1 valid messages dead-lettered (m2)"
         in failed(verdict, "DLQ holds exactly the poison set").detail
     )
-    assert "in the DLQ" in failed(verdict, "no message lost").detail
+    assert "(m2)" in failed(verdict, "every message's effect applied").detail
+    # AND it is not called lost: it is in the DLQ, and the lost check says where it went
+    lost = next(c for c in verdict.checks if c.name == "no message lost")
+    assert lost.passed and "1 in the DLQ" in lost.detail
 
 
 def test_a_missing_phenomenon_fails_the_verdict():

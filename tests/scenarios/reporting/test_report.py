@@ -29,7 +29,18 @@ SCHEMA_KEYS = {
     "latency_ms",
     "checks",
 }
-COUNT_KEYS = {"sent", "completed", "duplicates", "redeliveries", "dlq", "lost", "crashes"}
+COUNT_KEYS = {
+    "sent",
+    "completed",
+    "executions",
+    "effects",
+    "duplicates",
+    "redeliveries",
+    "dlq",
+    "lost",
+    "unfinished",
+    "crashes",
+}
 
 
 def result(*facts_by_phase, status=Status.PASSED) -> ScenarioResult:

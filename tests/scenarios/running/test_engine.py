@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -210,3 +211,196 @@ def test_the_report_has_target_fields_known_only_after_provisioning(tmp_path):
     assert result.target["last_stack"] == phase.stack_prefix
     assert result.target["target"] == "instant"
     assert document.build(result)["target_info"]["last_stack"] == phase.stack_prefix
+
+
+# -- consumers left to finish, leftovers read at the end, a slow system skipped --------------------
+
+
+class PacedTarget(InstantTarget):
+    """InstantTarget whose consumer handles at most ``per_poll`` messages each time it is polled.
+
+    A group whose settings carry ``message_limit`` exits by itself ``exit_after_s`` after it
+    started, as a consumer with a MESSAGE_LIMIT does once its work is done.
+    """
+
+    def __init__(self, *, per_poll: int | None, exit_after_s: float = 0.5) -> None:
+        super().__init__()
+        self.per_poll = per_poll
+        self.exit_after_s = exit_after_s
+        self.running_at_stop: list[str] = []
+
+    def start_consumers(self, n, settings, *, restart=RestartPolicy.ON_FAILURE):
+        handles = super().start_consumers(n, settings, restart=restart)
+        for h in handles:
+            self.events.append(
+                {"event": "consumer.started", "consumer_id": h.consumer_id, "ts": _iso(time.time())}
+            )
+        return handles
+
+    def consumer_events(self, handle=None):
+        now = time.time()
+        for h in self.handles:
+            if (
+                h.running
+                and h.settings.message_limit
+                and now - h.current.started_at > self.exit_after_s
+            ):
+                h.current.exit_code, h.current.ended_at = 0, now
+        return super().consumer_events(handle)
+
+    def _drain(self, consumer_id: str, queue_url: str) -> None:
+        if self.per_poll is None:
+            return super()._drain(consumer_id, queue_url)
+        if not self.per_poll:
+            return  # a consumer that is up and never takes a message
+        sqs = self.client("sqs")
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=self.per_poll)
+        for m in got.get("Messages", []):
+            mid = str(json.loads(m["Body"])["id"])
+            self.events.append(
+                {"event": "message.completed", "consumer_id": consumer_id, "message_id": mid}
+            )
+            self._record(mid, consumer_id)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    def stop_consumers(self, timeout: float = 10.0) -> None:
+        self.running_at_stop += [h.consumer_id for h in self.handles if h.running]
+        super().stop_consumers(timeout)
+
+
+def _iso(t: float) -> str:
+    return document._iso(t)
+
+
+class SlowAndFast(Scenario):
+    name = "slow-and-fast"
+    summary = "a slow consumer left to finish next to a fast one"
+
+    def phases(self, k: Knobs) -> Sequence[Phase]:
+        fast = ConsumerSettings.from_knobs(k)
+        return [
+            Phase(
+                "only",
+                Traffic(count=3, seed=1),
+                (
+                    ConsumerGroup(1, fast, label="fast"),
+                    ConsumerGroup(1, fast.with_(message_limit=1), label="slow", let_finish_s=30),
+                ),
+                timeout_s=30,
+            )
+        ]
+
+
+def test_a_group_left_to_finish_exits_by_itself_before_the_engine_stops_it(tmp_path):
+    with mock_aws():
+        target = PacedTarget(per_poll=None, exit_after_s=1.0)
+        result = SlowAndFast().execute(target, RunSettings(), run_dir=tmp_path)
+    assert result.status == "passed", [c for c in result.checks if not c.passed]
+    slow = target.handles[1]
+    # THEN the slow consumer exited on its own (exit 0, no signal), after the run had settled
+    assert slow.current.exit_code == 0 and not slow.current.signals_sent
+    assert slow.consumer_id not in target.running_at_stop
+    assert target.handles[0].consumer_id in target.running_at_stop  # the fast one was stopped
+
+
+class Backlog(Scenario):
+    name = "backlog"
+    summary = "a backlog against consumers that make no progress, or crawl"
+
+    def __init__(self, count: int, timeout_s: float) -> None:
+        self.count, self.timeout_s = count, timeout_s
+
+    def phases(self, k: Knobs) -> Sequence[Phase]:
+        return [
+            Phase(
+                "only",
+                Traffic(count=self.count, seed=1),
+                (ConsumerGroup(1, ConsumerSettings.from_knobs(k)),),
+                visibility_timeout=1,
+                timeout_s=self.timeout_s,
+            )
+        ]
+
+
+def test_messages_still_queued_at_the_deadline_are_unfinished_never_lost(tmp_path):
+    # GIVEN consumers that never finish anything, and a 1 s deadline
+    with mock_aws():
+        result = Backlog(5, 1.0).execute(PacedTarget(per_poll=0), RunSettings(), run_dir=tmp_path)
+    (phase,) = result.phases
+    facts = phase.facts
+    # THEN the five are read back from the queue: unfinished, and nothing is called lost
+    assert facts.timed_out and facts.too_slow is None
+    assert len(facts.unfinished) == 5 and facts.lost == frozenset()
+    checks = {c.name: c for c in result.checks}
+    assert checks["no message lost"].passed
+    assert not checks["nothing left unfinished"].passed
+    assert result.status == "failed"  # it stopped draining: a real failure, not a slow system
+    assert document.build(result)["counts"]["unfinished"] == 5
+
+
+def test_a_system_too_slow_for_the_count_is_skipped_with_the_measured_rate(tmp_path):
+    # GIVEN a consumer that handles one message per poll (~10/s) and 150 of them, 1 s deadline
+    with mock_aws():
+        result = Backlog(150, 1.0).execute(PacedTarget(per_poll=1), RunSettings(), run_dir=tmp_path)
+    (phase,) = result.phases
+    # THEN the phase stops as too slow, and the scenario is skipped with the reason
+    assert phase.facts.too_slow and "msg/s" in phase.facts.too_slow
+    assert result.status == "skipped", [c for c in result.checks if not c.passed]
+    assert "too slow for this scenario at this count" in (result.reason or "")
+    assert phase.facts.lost == frozenset() and phase.facts.unfinished
+
+
+def test_a_fault_aimed_at_one_group_reaches_only_that_group(tmp_path):
+    # GIVEN visibility-overrun's heartbeat-off phase: LongSleep for the "slow" group only
+    from scenarios.running.live import LiveRun
+
+    scenario = catalogue.get("visibility-overrun")
+    phase = scenario.phases(scenario.knobs(RunSettings()))[0]
+    with mock_aws():
+        target = InstantTarget()
+        stack = target.provision(engine.PhaseExecution.spec_for("visibility-overrun", phase))
+        run = engine.PhaseExecution(
+            "visibility-overrun", phase, target, RunSettings(), tmp_path, None, {}
+        )
+        live = LiveRun(target, stack, {})
+        for group in phase.consumers:
+            run.start_group(live, group)
+        target.teardown()
+    slow, fast = (live.groups[g.label][0].settings for g in phase.consumers)
+    # THEN the slow consumer's work overruns, the fast one's does not
+    assert slow.long_sleep_seconds == 5.0 and slow.long_sleep_every == 1
+    assert fast.long_sleep_seconds is None
+    assert phase.consumers[0].let_finish_s > slow.long_sleep_seconds
+
+
+class OneGroup(Scenario):
+    name = "one-group"
+    summary = "consumers that stop by themselves"
+
+    def __init__(self, settings: ConsumerSettings, timeout_s: float) -> None:
+        self.settings, self.timeout_s = settings, timeout_s
+
+    def phases(self, k: Knobs) -> Sequence[Phase]:
+        return [
+            Phase(
+                "only",
+                Traffic(count=3, seed=1),
+                (ConsumerGroup(1, self.settings, restart=RestartPolicy.NEVER),),
+                timeout_s=self.timeout_s,
+            )
+        ]
+
+
+def test_when_every_consumer_has_exited_for_good_the_phase_ends_at_once(tmp_path):
+    # GIVEN one consumer that exits (MESSAGE_LIMIT) after 0.5 s without taking a message, and a
+    # 60 s deadline
+    with mock_aws():
+        result = OneGroup(ConsumerSettings(message_limit=1), 60.0).execute(
+            PacedTarget(per_poll=0, exit_after_s=0.5), RunSettings(), run_dir=tmp_path
+        )
+    # THEN the phase ends for that reason, not at its deadline: nothing more can happen
+    (phase,) = result.phases
+    assert phase.facts.timed_out and len(phase.facts.unfinished) == 3
+    settled = next(c for c in result.checks if c.name == "settled before the deadline")
+    assert "every consumer exited, and none will be restarted" in settled.detail
+    assert result.status == "failed"

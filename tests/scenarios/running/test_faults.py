@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from core.stack import StackHandle
 from scenarios.running import observe
-from scenarios.running.faults import MOVE_TASK_CAPABILITY, RedriveDlq
+from scenarios.running.faults import MOVE_TASK_CAPABILITY, LongSleep, RedriveDlq
 from scenarios.running.live import LiveRun
 from tests.scenarios.fakes import InstantTarget
 
@@ -94,3 +94,11 @@ def test_scan_returns_plain_values():
             Item={"message_id": {"S": "m"}, "attempts": {"N": "2"}, "lease": {"N": "1.5"}},
         )
         assert observe.scan(ddb, "t") == [{"message_id": "m", "attempts": 2, "lease": 1.5}]
+
+
+def test_a_long_sleep_for_one_group_leaves_the_others_alone():
+    slow_only = LongSleep(5.0, every=1, group="slow")
+    assert slow_only.applies_to("slow") and not slow_only.applies_to("fast")
+    assert slow_only.overrides() == {"long_sleep_seconds": 5.0, "long_sleep_every": 1}
+    assert "(slow consumers)" in slow_only.label
+    assert LongSleep(5.0).applies_to("fast")  # no group: every consumer

@@ -54,13 +54,37 @@ run "point_in_time_recovery_follows_the_variable" {
   }
 
   assert {
-    condition     = !aws_dynamodb_table.status.point_in_time_recovery[0].enabled && !aws_dynamodb_table.completed.point_in_time_recovery[0].enabled
-    error_message = "point_in_time_recovery = false must reach both tables"
+    condition     = !aws_dynamodb_table.status.point_in_time_recovery[0].enabled && !aws_dynamodb_table.completed.point_in_time_recovery[0].enabled && !aws_dynamodb_table.effects.point_in_time_recovery[0].enabled
+    error_message = "point_in_time_recovery = false must reach every table"
   }
 
   assert {
     condition     = output.settings.point_in_time_recovery == false
     error_message = "the settings output must report the tables' PITR"
+  }
+}
+
+run "every_stack_has_an_effects_table_its_consumers_are_told_about" {
+  command = plan
+
+  assert {
+    condition     = aws_dynamodb_table.effects.name == "tftest-stack-effects" && aws_dynamodb_table.effects.hash_key == "message_id" && aws_dynamodb_table.effects.range_key == "effect_id"
+    error_message = "the effects table is <prefix>-effects, keyed by message_id (hash) and effect_id (range), as consumer/contract.py says"
+  }
+
+  assert {
+    condition     = output.settings.effects_table == "tftest-stack-effects"
+    error_message = "the settings output must name the effects table"
+  }
+
+  assert {
+    condition     = contains([for e in jsondecode(aws_ecs_task_definition.consumer[0].container_definitions)[0].environment : "${e.name}=${e.value}"], "EFFECTS_TABLE=tftest-stack-effects")
+    error_message = "the consumer task must get EFFECTS_TABLE"
+  }
+
+  assert {
+    condition     = contains([for e in jsondecode(aws_ecs_task_definition.consumer[0].container_definitions)[0].environment : "${e.name}=${e.value}"], "SQSKIT_RUN_ID=tftest-stack")
+    error_message = "the consumer task must get SQSKIT_RUN_ID, the stack prefix"
   }
 }
 
