@@ -313,6 +313,9 @@ resource "aws_iam_service_linked_role" "ecs" {
   description      = "ECS service-linked role, created by sqs-kit for a new account"
 }
 
+# Container Insights publishes ECS/ContainerInsights RunningTaskCount, the divisor of the
+# autoscaling policy below (AWS/ECS has no task count); var.container_insights refuses
+# "disabled" while enable_autoscaling is on.
 resource "aws_ecs_cluster" "this" {
   name = local.name
 
@@ -320,7 +323,7 @@ resource "aws_ecs_cluster" "this" {
 
   setting {
     name  = "containerInsights"
-    value = "enabled"
+    value = var.container_insights
   }
 }
 
@@ -411,6 +414,17 @@ resource "aws_ecs_service" "autoscaled" {
 
 ################################################################################
 # Optional: target tracking on backlog per task (off by default)
+#
+# AWS's recipe (Application Auto Scaling user guide, "Create a target tracking scaling policy
+# using metric math", example "Amazon SQS queue backlog per task"): m1 = AWS/SQS
+# ApproximateNumberOfMessagesVisible (QueueName), Sum; m2 = ECS/ContainerInsights
+# RunningTaskCount (ClusterName, ServiceName), Average; both at the 1-minute period target
+# tracking always uses (TargetTrackingMetricStat has no period); e1 = m1 / m2, the only query
+# with return_data = true. One deviation: the divisor is IF(tasks > 0, tasks, 1). When no task
+# runs (all crashed, or still pending) m1 / m2 divides by zero just when the backlog needs tasks;
+# counting the backlog against one task keeps the value finite and the scale-out proportional.
+# min_capacity >= 1 (variables.tf): at 0 tasks Container Insights may publish no
+# RunningTaskCount at all, and target tracking does nothing on missing data.
 ################################################################################
 
 resource "aws_appautoscaling_target" "consumer" {
@@ -434,12 +448,14 @@ resource "aws_appautoscaling_policy" "backlog_per_task" {
 
   target_tracking_scaling_policy_configuration {
     target_value       = var.autoscaling_target_backlog_per_task
-    scale_in_cooldown  = 60
-    scale_out_cooldown = 30
+    scale_out_cooldown = var.autoscaling_scale_out_cooldown
+    scale_in_cooldown  = var.autoscaling_scale_in_cooldown
+    disable_scale_in   = var.autoscaling_disable_scale_in
 
     customized_metric_specification {
       metrics {
         id          = "visible"
+        label       = "messages visible in the queue"
         return_data = false
         metric_stat {
           stat = "Sum"
@@ -456,6 +472,7 @@ resource "aws_appautoscaling_policy" "backlog_per_task" {
 
       metrics {
         id          = "tasks"
+        label       = "running tasks of the service"
         return_data = false
         metric_stat {
           stat = "Average"

@@ -53,6 +53,18 @@ output "service_name" {
   value       = one(concat(aws_ecs_service.consumer[*].name, aws_ecs_service.autoscaled[*].name))
 }
 
+output "autoscaling" {
+  description = "With enable_autoscaling: the target-tracking policy (name, ARN), the two CloudWatch alarms it created (AlarmHigh, AlarmLow) and its bounds; null without."
+  value = var.enable_autoscaling ? {
+    policy_name             = one(aws_appautoscaling_policy.backlog_per_task[*].name)
+    policy_arn              = one(aws_appautoscaling_policy.backlog_per_task[*].arn)
+    alarm_arns              = one(aws_appautoscaling_policy.backlog_per_task[*].alarm_arns)
+    min_capacity            = var.autoscaling_min_capacity
+    max_capacity            = var.autoscaling_max_capacity
+    target_backlog_per_task = var.autoscaling_target_backlog_per_task
+  } : null
+}
+
 output "task_definition_arn" {
   description = "Consumer task definition ARN."
   value       = module.stack.task_definition_arn

@@ -152,21 +152,80 @@ variable "enable_autoscaling" {
 }
 
 variable "autoscaling_min_capacity" {
-  description = "Minimum task count when autoscaling is enabled."
+  description = "Minimum task count when autoscaling is enabled, 1 or more: at 0 tasks the policy's RunningTaskCount may have no data, and target tracking never scales out of 0."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.autoscaling_min_capacity >= 1 && floor(var.autoscaling_min_capacity) == var.autoscaling_min_capacity && var.autoscaling_min_capacity <= var.autoscaling_max_capacity
+    error_message = "autoscaling_min_capacity = ${var.autoscaling_min_capacity} is invalid: it must be a whole number from 1 to autoscaling_max_capacity (${var.autoscaling_max_capacity}). 0 is refused: with no task running, RunningTaskCount may have no data and target tracking would never scale out again."
+  }
 }
 
 variable "autoscaling_max_capacity" {
   description = "Maximum task count when autoscaling is enabled."
   type        = number
   default     = 10
+
+  validation {
+    condition     = var.autoscaling_max_capacity >= 1 && floor(var.autoscaling_max_capacity) == var.autoscaling_max_capacity
+    error_message = "autoscaling_max_capacity = ${var.autoscaling_max_capacity} is invalid: it must be a whole number, 1 or more (and at least autoscaling_min_capacity)."
+  }
 }
 
 variable "autoscaling_target_backlog_per_task" {
-  description = "Target visible messages per running task when autoscaling is enabled."
+  description = "Target visible messages per running task when autoscaling is enabled: what one task drains in the latency you accept (messages per second per task x acceptable seconds)."
   type        = number
   default     = 100
+
+  validation {
+    condition     = var.autoscaling_target_backlog_per_task > 0
+    error_message = "autoscaling_target_backlog_per_task = ${var.autoscaling_target_backlog_per_task} is invalid: it must be more than 0 (visible messages per running task)."
+  }
+}
+
+variable "autoscaling_scale_out_cooldown" {
+  description = "Seconds after a scale-out before the policy adds tasks again (0-3600). Short: a growing backlog should get tasks fast."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.autoscaling_scale_out_cooldown >= 0 && var.autoscaling_scale_out_cooldown <= 3600 && floor(var.autoscaling_scale_out_cooldown) == var.autoscaling_scale_out_cooldown
+    error_message = "autoscaling_scale_out_cooldown = ${var.autoscaling_scale_out_cooldown} is invalid: it must be whole seconds from 0 to 3600."
+  }
+}
+
+variable "autoscaling_scale_in_cooldown" {
+  description = "Seconds after a scale-in before the policy removes tasks again (0-3600; ECS's default is 300). Each scale-in stops tasks, which drain on SIGTERM."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.autoscaling_scale_in_cooldown >= 0 && var.autoscaling_scale_in_cooldown <= 3600 && floor(var.autoscaling_scale_in_cooldown) == var.autoscaling_scale_in_cooldown
+    error_message = "autoscaling_scale_in_cooldown = ${var.autoscaling_scale_in_cooldown} is invalid: it must be whole seconds from 0 to 3600."
+  }
+}
+
+variable "autoscaling_disable_scale_in" {
+  description = "true: the policy only adds tasks and never removes them (scale in by hand, or with another policy)."
+  type        = bool
+  default     = false
+}
+
+variable "container_insights" {
+  description = "Container Insights on the ECS cluster: enabled, enhanced or disabled. The autoscaling policy divides by its RunningTaskCount, so enable_autoscaling needs enabled or enhanced."
+  type        = string
+  default     = "enabled"
+
+  validation {
+    condition     = contains(["enabled", "enhanced", "disabled"], var.container_insights)
+    error_message = "container_insights = \"${var.container_insights}\" is invalid: choose enabled, enhanced or disabled."
+  }
+
+  validation {
+    condition     = !(var.enable_autoscaling && var.container_insights == "disabled")
+    error_message = "container_insights = \"disabled\" cannot go with enable_autoscaling = true: the policy divides by ECS/ContainerInsights RunningTaskCount, which only Container Insights publishes. Set container_insights to enabled (or enhanced)."
+  }
 }
 
 variable "flow_log_retention_days" {
