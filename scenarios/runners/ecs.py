@@ -81,6 +81,8 @@ class EcsTaskConfig:
     logs_interval_s: float = 2.0
     #: a stopped task's stream must be quiet this long before its exit code counts
     log_settle_s: float = 5.0
+    #: the run's region; the task definition's awslogs-region must name the same one
+    region: str | None = None
 
     def __post_init__(self) -> None:
         if not self.cluster:
@@ -184,6 +186,14 @@ class EcsRunner(ConsumerRunner):
                 f"cannot read task definition {config.task_definition!r}: {exc}"
             ) from exc
         self.task_definition = TaskDefinitionFacts.from_description(described["taskDefinition"])
+        log_region = self.task_definition.log_region
+        if config.region and log_region and log_region != config.region:
+            # The runner reads the streams in the run's region: they would never appear.
+            raise ConfigError(
+                f"task definition {self.task_definition.arn} logs to awslogs-region "
+                f"{log_region}, but the run is in {config.region}: apply the stack in "
+                f"{config.region} (one region for the whole run)"
+            )
         if self.task_definition.network_mode == "awsvpc" and not config.subnets:
             raise ConfigError(
                 "an awsvpc task definition needs subnets: the stack outputs must list them"

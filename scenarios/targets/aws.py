@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.aws import RegionChoice
 from core.aws import client as make_client
-from core.aws import resolve_region
-from core.errors import ConfigError, ProvisionError
+from core.errors import ConfigError, KitError, ProvisionError
 from core.provisioners import Provisioner, get_provisioner
 from core.stack import StackHandle, StackSpec
 from core.terraform import MAIN_ROOT
@@ -30,6 +30,7 @@ from scenarios.aws.guardrails import (
     preflight_text,
     require_confirmation,
 )
+from scenarios.aws.region import ENV_MAIN_OUTPUTS, run_region
 from scenarios.runners.ecs import KILL_SEMANTICS, MAX_STARTED_BY, EcsRunner, EcsTaskConfig
 from scenarios.targets.base import Target, Workload
 
@@ -137,7 +138,6 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 #: Environment variables that fill AwsTargetConfig fields left unset (read at construction).
 ENV_NETWORK_MODE = "SQSKIT_AWS_NETWORK_MODE"
 ENV_CONTAINER_IMAGE = "SQSKIT_AWS_CONTAINER_IMAGE"
-ENV_MAIN_OUTPUTS = "SQSKIT_AWS_MAIN_OUTPUTS"
 ENV_MAIN_DIR = "SQSKIT_AWS_MAIN_DIR"
 NETWORK_MODES = ("awsvpc", "host")
 #: the rough duration the cost estimate assumes for one scenario
@@ -216,7 +216,8 @@ class AwsTarget(Target):
         client_factory: Callable[[str], Any] | None = None,
     ) -> None:
         self.config = config or AwsTargetConfig()
-        self.region = resolve_region(self.config.region)
+        self._region: RegionChoice | None = None
+        self._main: Mapping[str, Any] | None = None
         self._client_factory = client_factory
         self._provisioner_factory = provisioner_factory or self._default_provisioner
         self._provisioner: Provisioner | None = None
@@ -227,6 +228,22 @@ class AwsTarget(Target):
         self._torn_down = False
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def region_choice(self) -> RegionChoice:
+        """The run's one region and its source (scenarios.aws.region.run_region)."""
+        if self._region is None:
+            try:
+                main = self.main_outputs()
+            except ConfigError:
+                main = {}  # no main infrastructure (yet): provision says so; the SDK decides
+            self._region = run_region(self.config.region, main)
+        return self._region
+
+    @property
+    def region(self) -> str:
+        """The region of everything this run touches: the stack, the tasks, their logs."""
+        return self.region_choice.region
 
     def client(self, service: str) -> Any:
         if self._client_factory is not None:
@@ -245,13 +262,17 @@ class AwsTarget(Target):
         """The main infrastructure's outputs: given, or `terraform output -json` in main_dir."""
         if self.config.main_outputs is not None:
             return self.config.main_outputs
+        if self._main is not None:
+            return self._main
         try:
             assert self.config.main_dir is not None
-            return terraform_outputs(self.config.main_dir)
+            self._main = terraform_outputs(self.config.main_dir)
         except ConfigError:
             if self.config.endpoint_url:
-                return {}  # an emulator run may get everything from the run's own outputs
+                self._main = {}  # an emulator run may get everything from the run's own outputs
+                return self._main
             raise
+        return self._main
 
     def terraform_variables(self, main: Mapping[str, Any]) -> dict[str, Any]:
         """What the per-scenario stack needs to create the consumer's task definition.
@@ -302,10 +323,11 @@ class AwsTarget(Target):
         )
 
     def open(self) -> None:
-        """Refuse to create anything on AWS without an explicit confirmation."""
+        """Refuse to create anything on AWS without an explicit confirmation or in two regions."""
         require_confirmation(
             target=self.name, yes=self.config.yes, endpoint_url=self.config.endpoint_url
         )
+        log.info("aws.region", extra={"region": self.region, "source": self.region_choice.source})
 
     def provision(self, spec: StackSpec) -> StackHandle:
         main = self.main_outputs()
@@ -337,6 +359,7 @@ class AwsTarget(Target):
                     describe_interval_s=self.config.describe_interval_s,
                     logs_interval_s=self.config.logs_interval_s,
                     log_settle_s=self.config.log_settle_s,
+                    region=self.region,
                 ),
                 ecs=self.client("ecs"),
                 logs=self.client("logs"),
@@ -435,9 +458,15 @@ class AwsTarget(Target):
             )
 
     def describe(self) -> dict[str, Any]:
+        try:
+            region: str | None = self.region
+            region_source: str | None = self.region_choice.source
+        except KitError as exc:  # a region mismatch: the report says why nothing ran
+            region, region_source = None, str(exc)
         fields: dict[str, Any] = {
             "target": self.name,
-            "region": self.region,
+            "region": region,
+            "region_source": region_source,
             "endpoint": self.config.endpoint_url or "aws",
             "emulator": "external" if self.config.endpoint_url else None,
             "provisioner": self.config.provisioner,
