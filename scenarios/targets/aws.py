@@ -31,6 +31,7 @@ from scenarios.aws.guardrails import (
     require_confirmation,
 )
 from scenarios.aws.region import ENV_MAIN_OUTPUTS, run_region
+from scenarios.aws.timings import AwsTimings
 from scenarios.runners.ecs import KILL_SEMANTICS, MAX_STARTED_BY, EcsRunner, EcsTaskConfig
 from scenarios.targets.base import Target, Workload
 
@@ -142,6 +143,8 @@ ENV_MAIN_DIR = "SQSKIT_AWS_MAIN_DIR"
 NETWORK_MODES = ("awsvpc", "host")
 #: the rough duration the cost estimate assumes for one scenario
 MINUTES_PER_SCENARIO = 5.0
+#: task restarts the cost estimate assumes per scenario (a crash run restarts about five)
+RESTARTS_PER_SCENARIO = 5
 
 
 @dataclass
@@ -319,6 +322,10 @@ class AwsTarget(Target):
                 consumers=workload.consumers,
                 minutes=MINUTES_PER_SCENARIO * workload.scenarios,
                 messages=workload.messages,
+                region=self.region,
+                restarts=RESTARTS_PER_SCENARIO * workload.scenarios,
+                startup_s=AwsTimings().startup_s,
+                task_families=workload.scenarios,
             ),
         )
 
