@@ -23,6 +23,8 @@ What ECS really does, and what this runner therefore promises:
   read with GetLogEvents and a forward token. CloudWatch delivers lines seconds after they
   were written (the awslogs driver sends every 5 s), so a stopped task only reports its exit
   code once its stream has been quiet for ``log_settle_s``.
+- A :class:`~scenarios.aws.recorder.TimingRecorder`, when given, records every task's start-up,
+  stop and log delays for the report.
 
 The task definition is the single source of truth for the container name, the network mode
 and the log configuration: the runner reads them with DescribeTaskDefinition.
@@ -43,7 +45,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from consumer.contract import ENV_AWS_ACCESS_KEY_ID, ENV_AWS_SECRET_ACCESS_KEY
 from core.errors import ConfigError, InfrastructureError
-from scenarios.aws.recorder import epoch
+from scenarios.aws.recorder import TimingRecorder, epoch
+from scenarios.judging.facts import event_time
 from scenarios.model import RestartPolicy
 from scenarios.runners.base import ConsumerHandle, ConsumerRunner, Incarnation
 
@@ -217,11 +220,13 @@ class EcsRunner(ConsumerRunner):
         *,
         ecs: Any,
         logs: Any,
+        recorder: TimingRecorder | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self._ecs = ecs
         self._logs = logs
+        self.recorder = recorder
         self._api_lock = threading.Lock()
         self._last_describe = 0.0
         self._start_failures: dict[int, int] = {}
@@ -309,6 +314,7 @@ class EcsRunner(ConsumerRunner):
 
     def _launch(self, slot: int, consumer_id: str, env: dict[str, str]) -> tuple[str, Any]:
         request = self.run_task_request(consumer_id, env)
+        launched_at = time.time()
         try:
             with self._api_lock:
                 response = self._ecs.run_task(**request)
@@ -340,6 +346,8 @@ class EcsRunner(ConsumerRunner):
             log_stream=self.task_definition.log_stream(task_id),
             last_status=str(tasks[0].get("lastStatus") or "PROVISIONING"),
         )
+        if self.recorder is not None:
+            self.recorder.task_launched(task_arn, launched_at)
         log.info(
             "ecs.task_started",
             extra={
@@ -384,12 +392,15 @@ class EcsRunner(ConsumerRunner):
         self._stop_task(state, reason[:255])
 
     def _stop_task(self, state: _TaskState, reason: str) -> None:
+        requested_at = time.time()
         try:
             with self._api_lock:
                 self._ecs.stop_task(cluster=self.config.cluster, task=state.task_arn, reason=reason)
         except (ClientError, BotoCoreError) as exc:
             raise InfrastructureError(f"StopTask failed for {state.task_arn}: {exc}") from exc
         state.stop_requested = True
+        if self.recorder is not None:
+            self.recorder.stop_requested(state.task_arn, requested_at)
 
     def _exit_code(self, inc: Incarnation) -> int | None:
         state: _TaskState = inc.native
@@ -463,6 +474,7 @@ class EcsRunner(ConsumerRunner):
             return []
         state.last_logs_read = now
         lines: list[str] = []
+        read: list[Mapping[str, Any]] = []
         while True:
             kwargs: dict[str, Any] = {
                 "logGroupName": self.task_definition.log_group,
@@ -485,6 +497,7 @@ class EcsRunner(ConsumerRunner):
                     f"GetLogEvents failed for {state.log_stream}: {exc}"
                 ) from exc
             events = page.get("events") or []
+            read.extend(events)
             lines.extend(str(e.get("message", "")) for e in events)
             token = page.get("nextForwardToken")
             # The forward token stays the same once the end of the stream is reached.
@@ -494,6 +507,8 @@ class EcsRunner(ConsumerRunner):
             state.token = token
         if lines:
             state.last_new_line = time.monotonic()
+            if self.recorder is not None:
+                self.recorder.lines_read(time.time(), (_line_times(e) for e in read))
         return lines
 
     def _remove(self, inc: Incarnation) -> None:
@@ -549,6 +564,8 @@ class EcsRunner(ConsumerRunner):
         if not inc.has_started and (status in RUNNING_STATES or started is not None):
             # RUNNING now (or it ran and is already on its way down): AWS's startedAt is exact.
             inc.started_at = started if started is not None else seen
+            if self.recorder is not None:
+                self.recorder.task_running(state.task_arn, seen, task)
         if status != "STOPPED":
             return
         name = self.task_definition.container_name
@@ -563,6 +580,8 @@ class EcsRunner(ConsumerRunner):
         state.stopped_reason = str(task.get("stoppedReason") or "")
         state.exit_code = int(code) if code is not None else EXIT_TASK_FAILED_TO_START
         state.never_ran = code is None
+        if self.recorder is not None:
+            self.recorder.task_stopped(state.task_arn, seen, task)
         log.info(
             "ecs.task_stopped",
             extra={
@@ -572,3 +591,20 @@ class EcsRunner(ConsumerRunner):
                 "stopped_reason": state.stopped_reason,
             },
         )
+
+
+def _line_times(event: Mapping[str, Any]) -> tuple[float | None, float | None, float | None]:
+    """(the consumer's ts, CloudWatch's timestamp, its ingestionTime) of one log event, in s."""
+    ts: float | None = None
+    try:
+        parsed = json.loads(str(event.get("message", "")))
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        ts = event_time(parsed)
+    stamp, ingested = event.get("timestamp"), event.get("ingestionTime")
+    return (
+        ts,
+        stamp / 1000.0 if isinstance(stamp, int | float) else None,
+        ingested / 1000.0 if isinstance(ingested, int | float) else None,
+    )

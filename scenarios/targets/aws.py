@@ -30,8 +30,9 @@ from scenarios.aws.guardrails import (
     preflight_text,
     require_confirmation,
 )
+from scenarios.aws.recorder import MEASURED_ON_AWS, MEASURED_ON_EMULATOR, TimingRecorder
 from scenarios.aws.region import ENV_MAIN_OUTPUTS, run_region
-from scenarios.aws.timings import AwsTimings
+from scenarios.aws.timings import ENV_TIMINGS, REPORT_KEY, AwsTimings
 from scenarios.runners.ecs import KILL_SEMANTICS, MAX_STARTED_BY, EcsRunner, EcsTaskConfig
 from scenarios.targets.base import Target, Workload
 
@@ -227,10 +228,25 @@ class AwsTarget(Target):
         self.handle: StackHandle | None = None
         self.extras: AwsStackExtras | None = None
         self.runner: EcsRunner | None = None
+        #: every task of every phase on this target: start-up, stops, log delays
+        self.recorder = TimingRecorder(
+            measured_on=MEASURED_ON_EMULATOR if self.config.endpoint_url else MEASURED_ON_AWS,
+            note=self._recorder_note(),
+        )
         self._shim_task_definition: str | None = None
         self._torn_down = False
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    def _recorder_note(self) -> str:
+        if not self.config.endpoint_url:
+            return (
+                f"measured on AWS: {ENV_TIMINGS}=<this report> replays these timings in a rehearsal"
+            )
+        return (
+            f"measured against the emulator at {self.config.endpoint_url}: these describe the "
+            "emulator, not AWS"
+        )
 
     @property
     def region_choice(self) -> RegionChoice:
@@ -370,6 +386,7 @@ class AwsTarget(Target):
                 ),
                 ecs=self.client("ecs"),
                 logs=self.client("logs"),
+                recorder=self.recorder,
             )
         except Exception:
             # The stack exists; never leave it behind because the runner could not be built.
@@ -493,4 +510,5 @@ class AwsTarget(Target):
         )
         if self.runner is not None:
             fields.update(self.runner.describe())
+        fields[REPORT_KEY] = self.recorder.summary()
         return fields
