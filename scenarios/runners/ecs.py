@@ -23,6 +23,8 @@ What ECS really does, and what this runner therefore promises:
   read with GetLogEvents and a forward token. CloudWatch delivers lines seconds after they
   were written (the awslogs driver sends every 5 s), so a stopped task only reports its exit
   code once its stream has been quiet for ``log_settle_s``.
+- With ``EcsTaskConfig.timings`` (an emulator standing in for AWS), the emulator's clients are
+  wrapped so that they behave with AWS's timings (``scenarios.runners.ecs_timing``).
 - A :class:`~scenarios.aws.recorder.TimingRecorder`, when given, records every task's start-up,
   stop and log delays for the report.
 
@@ -46,9 +48,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consumer.contract import ENV_AWS_ACCESS_KEY_ID, ENV_AWS_SECRET_ACCESS_KEY
 from core.errors import ConfigError, InfrastructureError
 from scenarios.aws.recorder import TimingRecorder, epoch
+from scenarios.aws.timings import AwsTimings
 from scenarios.judging.facts import event_time
 from scenarios.model import RestartPolicy
 from scenarios.runners.base import ConsumerHandle, ConsumerRunner, Incarnation
+from scenarios.runners.ecs_timing import modelled_clients
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +120,8 @@ class EcsTaskConfig:
     log_settle_s: float = 5.0
     #: the run's region; the task definition's awslogs-region must name the same one
     region: str | None = None
+    #: AWS's timings, injected into an emulator's clients (None: the clients as they are)
+    timings: AwsTimings | None = None
 
     def __post_init__(self) -> None:
         if not self.cluster:
@@ -224,6 +230,8 @@ class EcsRunner(ConsumerRunner):
     ) -> None:
         super().__init__()
         self.config = config
+        if config.timings is not None:
+            ecs, logs = modelled_clients(ecs, logs, config.timings)
         self._ecs = ecs
         self._logs = logs
         self.recorder = recorder
@@ -270,6 +278,8 @@ class EcsRunner(ConsumerRunner):
             "stop_timeout_s": td.stop_timeout_s,
             "kill_semantics": KILL_SEMANTICS,
         }
+        if self.config.timings is not None:
+            fields["timing_model"] = self.config.timings.to_dict()
         return fields
 
     # -- primitives -------------------------------------------------------------------------
@@ -462,7 +472,12 @@ class EcsRunner(ConsumerRunner):
     def _kill_wait_s(self) -> float:
         # After stopTimeout the container is gone, but the task is STOPPED only once
         # deprovisioned, and its last lines must still arrive.
-        allowance = DEPROVISIONING_ALLOWANCE_S
+        timings = self.config.timings
+        allowance = (
+            timings.deprovisioning_s + timings.max_log_delay_s + 10
+            if timings is not None
+            else DEPROVISIONING_ALLOWANCE_S
+        )
         return allowance + self.config.log_settle_s + 2 * self.config.describe_interval_s + 5
 
     def _read_new_lines(self, inc: Incarnation) -> list[str]:

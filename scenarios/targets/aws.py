@@ -32,7 +32,7 @@ from scenarios.aws.guardrails import (
 )
 from scenarios.aws.recorder import MEASURED_ON_AWS, MEASURED_ON_EMULATOR, TimingRecorder
 from scenarios.aws.region import ENV_MAIN_OUTPUTS, run_region
-from scenarios.aws.timings import ENV_TIMINGS, REPORT_KEY, AwsTimings
+from scenarios.aws.timings import ENV_TIMINGS, REPORT_KEY, AwsTimings, timings_from_spec
 from scenarios.runners.ecs import KILL_SEMANTICS, MAX_STARTED_BY, EcsRunner, EcsTaskConfig
 from scenarios.targets.base import Target, Workload
 
@@ -154,7 +154,8 @@ class AwsTargetConfig:
 
     Fields left unset come from the environment: ``SQSKIT_AWS_NETWORK_MODE``,
     ``SQSKIT_AWS_CONTAINER_IMAGE``, ``SQSKIT_AWS_MAIN_OUTPUTS`` (a ``terraform output -json``
-    file of the main infrastructure) and ``SQSKIT_AWS_MAIN_DIR``.
+    file of the main infrastructure), ``SQSKIT_AWS_MAIN_DIR`` and ``SQSKIT_AWS_TIMINGS``
+    (AWS's timings injected into an emulator: ``off``, ``aws`` or a real run's report).
     """
 
     region: str | None = None
@@ -178,9 +179,13 @@ class AwsTargetConfig:
     describe_interval_s: float = 2.0
     logs_interval_s: float = 2.0
     log_settle_s: float = 5.0
+    #: AWS's timings injected into an emulator's clients (None: as the emulator is)
+    timings: AwsTimings | None = None
 
     def __post_init__(self) -> None:
         env = os.environ
+        if self.timings is None:
+            self.timings = timings_from_spec(env.get(ENV_TIMINGS), endpoint_url=self.endpoint_url)
         if self.network_mode is None:
             self.network_mode = env.get(ENV_NETWORK_MODE, "").strip() or "awsvpc"
         if self.network_mode not in NETWORK_MODES:
@@ -243,9 +248,11 @@ class AwsTarget(Target):
             return (
                 f"measured on AWS: {ENV_TIMINGS}=<this report> replays these timings in a rehearsal"
             )
+        timings = self.config.timings
+        model = f"with the timing model ({timings.source})" if timings else "without a timing model"
         return (
-            f"measured against the emulator at {self.config.endpoint_url}: these describe the "
-            "emulator, not AWS"
+            f"measured against the emulator at {self.config.endpoint_url} {model}: these "
+            "describe the emulator and the model, not AWS"
         )
 
     @property
@@ -383,6 +390,7 @@ class AwsTarget(Target):
                     logs_interval_s=self.config.logs_interval_s,
                     log_settle_s=self.config.log_settle_s,
                     region=self.region,
+                    timings=self.config.timings,
                 ),
                 ecs=self.client("ecs"),
                 logs=self.client("logs"),

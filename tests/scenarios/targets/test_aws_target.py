@@ -313,3 +313,24 @@ def test_the_report_records_task_start_up_stops_and_log_delays(ecs_stack: EcsSta
     assert recorded["metrics"]["startup_s"]["n"] == 1
     assert recorded["metrics"]["stop_s"]["n"] == 1
     assert "replays these timings" in recorded["note"]
+
+
+def test_an_emulator_run_labels_its_timings_and_can_model_aws(
+    ecs_stack: EcsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SQSKIT_AWS_TIMINGS", "aws")
+    provisioner = WorkspaceProvisioner(ecs_stack.region)
+    target = _target(ecs_stack, provisioner, endpoint_url="http://127.0.0.1:1")
+    assert target.config.timings is not None
+    spec = StackSpec(prefix=f"{ecs_stack.prefix}m")
+    try:
+        target.provision(spec)
+        described = target.describe()
+    finally:
+        target.teardown()
+    assert described["aws_timings"]["measured_on"] == "emulator"
+    assert "with the timing model" in described["aws_timings"]["note"]
+    assert described["timing_model"]["log_batch_s"] == 5.0
+    # AND against AWS itself the model is refused
+    with pytest.raises(ConfigError, match="SQSKIT_AWS_TIMINGS=aws"):
+        AwsTargetConfig()
