@@ -22,7 +22,8 @@ What ECS really does, and what this runner therefore promises:
 - Log lines come from the task's awslogs stream, ``<stream-prefix>/<container>/<task-id>``,
   read with GetLogEvents and a forward token. CloudWatch delivers lines seconds after they
   were written (the awslogs driver sends every 5 s), so a stopped task only reports its exit
-  code once its stream has been quiet for ``log_settle_s``.
+  code once its stream has been quiet for ``log_settle_s``, and each slot carries the delay
+  its events may have (``ConsumerHandle.event_delay_s``) for the faults that trigger on them.
 - With ``EcsTaskConfig.timings`` (an emulator standing in for AWS), the emulator's clients are
   wrapped so that they behave with AWS's timings (``scenarios.runners.ecs_timing``).
 - A :class:`~scenarios.aws.recorder.TimingRecorder`, when given, records every task's start-up,
@@ -238,6 +239,9 @@ class EcsRunner(ConsumerRunner):
         self._api_lock = threading.Lock()
         self._last_describe = 0.0
         self._start_failures: dict[int, int] = {}
+        # A fault that waits for a consumer's event must allow for the log delivery delay.
+        delivery = (config.timings or AwsTimings()).max_log_delay_s
+        self.event_delay_s = delivery + config.logs_interval_s
         try:
             described = ecs.describe_task_definition(taskDefinition=config.task_definition)
         except (ClientError, BotoCoreError) as exc:
@@ -277,6 +281,7 @@ class EcsRunner(ConsumerRunner):
             "log_group": td.log_group,
             "stop_timeout_s": td.stop_timeout_s,
             "kill_semantics": KILL_SEMANTICS,
+            "event_delay_allowance_s": round(self.event_delay_s, 3),
         }
         if self.config.timings is not None:
             fields["timing_model"] = self.config.timings.to_dict()

@@ -252,5 +252,7 @@ def test_the_config_injects_the_model(ecs_stack: EcsStack) -> None:
         assert ecs_stack.calls.of("RunTask") == []  # deferred by the modelled start-up
         described = runner.describe()
         assert described["timing_model"]["startup_s"] == timings.startup_s
+        # a fault waiting for this slot's events allows for batched delivery and polling
+        assert runner.event_delay_s == timings.max_log_delay_s + 2.0
     finally:
         runner.stop_all(timeout=0)
