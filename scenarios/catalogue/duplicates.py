@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scenarios.catalogue.common import BASE_NEEDS
+from scenarios.catalogue.common import BASE_NEEDS, ECS_SLOW_CONSUMER
 from scenarios.judging.expectations import IdempotencyHeld, Redelivered, SeenByTwoConsumers
 from scenarios.model import ConsumerGroup, ConsumerSettings, Phase, RestartPolicy
 from scenarios.running.scenario import Scenario
@@ -30,6 +30,7 @@ class Duplicates(Scenario):
         sleep_max=0.02,
     )
     needs = BASE_NEEDS
+    ecs = ECS_SLOW_CONSUMER
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         slow = ConsumerSettings.from_knobs(
