@@ -92,8 +92,6 @@ RETRYABLE_ERROR_CODES = frozenset(
 )
 #: RunTask ``failures[].reason`` that are transient: capacity, resources, a busy agent
 RETRYABLE_FAILURE_MARKERS = ("Capacity is unavailable", "RESOURCE:", "AGENT")
-#: task states in which the container may be running or done, before STOPPED
-RUNNING_STATES = frozenset({"RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING"})
 
 KILL_SEMANTICS = (
     "StopTask: SIGTERM, then SIGKILL after the container stopTimeout "
@@ -581,8 +579,9 @@ class EcsRunner(ConsumerRunner):
         state.last_status = status
         seen = time.time()
         started = epoch(task.get("startedAt"))
-        if not inc.has_started and (status in RUNNING_STATES or started is not None):
-            # RUNNING now (or it ran and is already on its way down): AWS's startedAt is exact.
+        if not inc.has_started and (status == "RUNNING" or started is not None):
+            # RUNNING now, or it ran and is on its way down: AWS sets startedAt only for a task
+            # that ran (one stopped while PENDING passes DEPROVISIONING without it).
             inc.started_at = started if started is not None else seen
             if self.recorder is not None:
                 self.recorder.task_running(state.task_arn, seen, task)

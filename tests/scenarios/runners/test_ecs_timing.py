@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import time
 from typing import Any
 
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 from scenarios.aws.recorder import TimingRecorder
 from scenarios.aws.timings import AwsTimings
 from scenarios.model import RestartPolicy
-from scenarios.runners.ecs import EcsRunner, EcsTaskConfig, task_id_of
+from scenarios.runners.ecs import EXIT_TASK_FAILED_TO_START, EcsRunner, EcsTaskConfig, task_id_of
 from scenarios.runners.ecs_timing import modelled_clients
 from tests.scenarios.conftest import EcsStack, stop_like_container
 
@@ -254,5 +255,44 @@ def test_the_config_injects_the_model(ecs_stack: EcsStack) -> None:
         assert described["timing_model"]["startup_s"] == timings.startup_s
         # a fault waiting for this slot's events allows for batched delivery and polling
         assert runner.event_delay_s == timings.max_log_delay_s + 2.0
+    finally:
+        runner.stop_all(timeout=0)
+
+
+def test_a_task_stopped_while_starting_never_ran_and_is_no_start_failure(
+    ecs_stack: EcsStack,
+) -> None:
+    clock = Clock()
+    ecs, logs = modelled_clients(ecs_stack.ecs(), ecs_stack.logs(), TIMINGS, clock=clock)
+    runner = EcsRunner(
+        EcsTaskConfig(
+            cluster=ecs_stack.cluster,
+            task_definition=ecs_stack.task_definition_arn,
+            subnets=tuple(ecs_stack.subnets),
+            describe_interval_s=0,
+            logs_interval_s=0,
+            log_settle_s=0,
+        ),
+        ecs=ecs,
+        logs=logs,
+    )
+    try:
+        (handle,) = runner.start(1)
+        clock.advance(5)
+        # WHEN the run ends while the task is still PROVISIONING
+        runner.signal(handle, signal.SIGTERM)
+        time.sleep(0.3)
+        # THEN it passes DEPROVISIONING without having run
+        assert handle.running and not handle.current.has_started
+        clock.advance(30)
+        deadline = time.monotonic() + 5
+        while handle.running and time.monotonic() < deadline:
+            time.sleep(0.02)
+        inc = handle.current
+        assert inc.exit_code == EXIT_TASK_FAILED_TO_START
+        assert inc.started_at == inc.ended_at  # it ran for no time at all
+        # AND a stop we asked for is not a start failure: the runner does not give up
+        assert runner.fatal_error is None and runner._start_failures.get(0) == 0
+        assert ecs_stack.calls.of("RunTask") == []  # the container never started
     finally:
         runner.stop_all(timeout=0)
