@@ -523,6 +523,9 @@ def test_a_task_is_not_exited_before_it_is_stopped(ecs_stack: EcsStack) -> None:
     runner = _runner(ecs_stack)
     try:
         (handle,) = runner.start(1, restart=RestartPolicy.NEVER)
+        deadline = time.monotonic() + 5
+        while not handle.current.has_started and time.monotonic() < deadline:
+            time.sleep(0.02)  # the runner saw it RUNNING
         task = moto_task(ecs_stack.region, ecs_stack.cluster, handle.current.native_id)
         # GIVEN the container exited and the task is DEPROVISIONING (its exit code visible)
         task.last_status = "DEPROVISIONING"
