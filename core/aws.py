@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ProfileNotFound
 
 from consumer.contract import (
     EMULATOR_CREDENTIALS,
@@ -21,8 +23,17 @@ from consumer.contract import (
     ENV_AWS_REGION,
     ENV_AWS_SECRET_ACCESS_KEY,
 )
+from core.errors import ConfigError
 
-DEFAULT_REGION = "us-east-1"
+#: The last resort, after every source the SDK knows: the main infrastructure's own default
+#: (``aws_region`` in terraform/variables.tf), so a run with nothing configured lands where
+#: ``make aws-up`` put the cluster.
+DEFAULT_REGION = "us-west-1"
+ENV_AWS_PROFILE = "AWS_PROFILE"
+
+#: where a region came from (``RegionChoice.source``)
+SOURCE_EXPLICIT = "explicit (--region)"
+SOURCE_DEFAULT = f"the kit's default ({DEFAULT_REGION}, the main infrastructure's default)"
 
 
 def retry_config(
@@ -36,14 +47,59 @@ def retry_config(
     )
 
 
-def resolve_region(region: str | None = None) -> str:
-    """``region``, else AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1."""
-    return (
-        region
-        or os.environ.get(ENV_AWS_REGION)
-        or os.environ.get(ENV_AWS_DEFAULT_REGION)
-        or DEFAULT_REGION
-    )
+@dataclass(frozen=True)
+class RegionChoice:
+    """A region and where it came from (for the report and for mismatch errors)."""
+
+    region: str
+    source: str
+
+    @property
+    def chosen(self) -> bool:
+        """True when the user set it (a flag or an environment variable), not a default."""
+        return self.source == SOURCE_EXPLICIT or self.source.startswith("AWS_")
+
+
+def region_choice(
+    region: str | None = None,
+    *,
+    profile: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> RegionChoice:
+    """``region``, else AWS_REGION, else the SDK's own resolution, else :data:`DEFAULT_REGION`.
+
+    The SDK's resolution is botocore's: AWS_DEFAULT_REGION, then the ``region`` of the profile
+    (``profile``, else AWS_PROFILE, else ``default``) in ``~/.aws/config`` (or
+    AWS_CONFIG_FILE). Passing a region to boto3 explicitly skips that file, so the kit asks the
+    session first instead of guessing.
+    """
+    env = os.environ if environ is None else environ
+    if region:
+        return RegionChoice(region, SOURCE_EXPLICIT)
+    for name in (ENV_AWS_REGION, ENV_AWS_DEFAULT_REGION):
+        value = env.get(name, "").strip()
+        if value:
+            return RegionChoice(value, name)
+    try:
+        session = (
+            boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+        )
+    except ProfileNotFound as exc:
+        name = profile or env.get(ENV_AWS_PROFILE, "")
+        raise ConfigError(
+            f"{ENV_AWS_PROFILE}={name!r} names no profile in the AWS config: "
+            "run `aws configure --profile NAME`, or unset it"
+        ) from exc
+    if session.region_name:
+        return RegionChoice(
+            str(session.region_name), f"profile {session.profile_name!r} in the AWS config"
+        )
+    return RegionChoice(DEFAULT_REGION, SOURCE_DEFAULT)
+
+
+def resolve_region(region: str | None = None, *, profile: str | None = None) -> str:
+    """The region :func:`region_choice` resolves (see there for the order)."""
+    return region_choice(region, profile=profile).region
 
 
 def with_emulator_credentials(env: Mapping[str, str]) -> dict[str, str]:
@@ -65,7 +121,7 @@ def client(
     """A boto3 client for ``service``; no ``endpoint_url`` means AWS (or AWS_ENDPOINT_URL)."""
     session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
     kwargs: dict[str, Any] = {
-        "region_name": resolve_region(region),
+        "region_name": resolve_region(region, profile=profile),
         "config": config or retry_config(),
     }
     if endpoint_url:

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 900.0
 DEFAULT_PARALLELISM = 10
 _OUTPUT_TAIL_CHARS = 2000
+#: the dependency lock file each root commits (the provider version and its checksums)
+LOCK_FILE = ".terraform.lock.hcl"
 
 
 def tool_path(name: str) -> str | None:
@@ -131,7 +133,11 @@ class TerraformCli:
         return output
 
     def init(self, backend_config: Mapping[str, str] | None = None) -> None:
+        """``terraform init``; with a lock file, the locked provider or nothing (no upgrade)."""
         args = ["init", "-input=false", "-no-color"]
+        if (self.workdir / LOCK_FILE).is_file():
+            # A run must use the committed provider, never re-resolve it (a 6.x could slip in).
+            args.append("-lockfile=readonly")
         if self.plugin_dir is not None:
             args.append(f"-plugin-dir={self.plugin_dir}")
         for key, value in (backend_config or {}).items():
@@ -186,10 +192,10 @@ class TerraformCli:
 
 
 def copy_config(source: Path, dest: Path, *, include_modules: bool = True) -> Path:
-    """Copy a root's ``*.tf`` (and ``terraform/modules``) into ``dest``, keeping relative paths.
+    """Copy a root's ``*.tf``, its lock file (and ``terraform/modules``) into ``dest``.
 
-    Returns the copied root's directory. Only configuration is copied: never state, lock
-    files or ``.terraform``.
+    Relative paths are kept. Returns the copied root's directory. Only configuration and the
+    dependency lock file are copied: never state or ``.terraform``.
     """
     rel = source.resolve().relative_to(REPO_ROOT)
     target = dest / rel
@@ -198,6 +204,9 @@ def copy_config(source: Path, dest: Path, *, include_modules: bool = True) -> Pa
         if tf.name.endswith("_override.tf"):
             continue  # a leftover tflocal override must not leak into another run
         shutil.copy2(tf, target / tf.name)
+    lock = source / LOCK_FILE
+    if lock.is_file():
+        shutil.copy2(lock, target / LOCK_FILE)
     if include_modules:
         shutil.copytree(
             MODULES_DIR,

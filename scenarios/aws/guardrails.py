@@ -12,6 +12,7 @@ Library code never prints: every function here returns text or takes an ``echo``
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal as signals
 import threading
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from core.aws import DEFAULT_REGION
 from core.errors import ConfigError, InfrastructureError
 
 log = logging.getLogger(__name__)
@@ -31,11 +33,21 @@ CONFIRM_ENV = "SQSKIT_AWS_CONFIRM"
 _TRUE = frozenset({"1", "true", "yes"})
 _FALSE = frozenset({"", "0", "false", "no"})
 
-# List prices, us-east-1, on-demand (November 2026 price pages). A *rough* estimate: other
-# regions cost up to ~20 % more (us-west-1 included), and free tiers are ignored.
-FARGATE_VCPU_HOUR_USD = 0.04048
-FARGATE_GB_HOUR_USD = 0.004445
-FARGATE_MIN_BILLED_MINUTES = 1.0
+# On-demand list prices, free tiers ignored: see docs/aws.md, "Costs", for each source.
+#: Fargate Linux/x86 per region: (USD per vCPU-hour, USD per GB-hour)
+FARGATE_RATES: dict[str, tuple[float, float]] = {
+    "us-east-1": (0.04048, 0.004445),
+    "us-west-1": (0.04656, 0.00511),
+}
+#: Fargate bills per second from the image pull on, at least one minute per task started
+FARGATE_MIN_BILLED_S = 60.0
+#: every task has a public IPv4 address (public subnets, no NAT), billed per address-hour
+PUBLIC_IPV4_HOUR_USD = 0.005
+#: Container Insights: ECS publishes ~16 task metrics per task family, each $0.30 per
+#: metric-month (730 h), charged for every hour in which it is published
+CONTAINER_INSIGHTS_METRICS_PER_FAMILY = 16
+CLOUDWATCH_METRIC_MONTH_USD = 0.30
+HOURS_PER_MONTH = 730.0
 SQS_PER_MILLION_REQUESTS_USD = 0.40
 DYNAMODB_PER_MILLION_WRITES_USD = 0.625
 DYNAMODB_PER_MILLION_READS_USD = 0.125
@@ -45,6 +57,16 @@ SQS_REQUESTS_PER_MESSAGE = 4
 DDB_WRITES_PER_MESSAGE = 3
 DDB_READS_PER_MESSAGE = 2
 LOG_BYTES_PER_MESSAGE = 1200
+
+
+def fargate_rates(region: str) -> tuple[float, float, str]:
+    """(vCPU-hour, GB-hour, which prices) for ``region``; the dearest known for other regions."""
+    if region in FARGATE_RATES:
+        vcpu, gb = FARGATE_RATES[region]
+        return vcpu, gb, f"{region} list prices"
+    dearest = max(FARGATE_RATES, key=lambda r: FARGATE_RATES[r][0])
+    vcpu, gb = FARGATE_RATES[dearest]
+    return vcpu, gb, f"{dearest} list prices (no table for {region}: the dearest known)"
 
 
 class _Teardownable(Protocol):
@@ -68,18 +90,32 @@ class CostEstimate:
     sqs: float
     dynamodb: float
     logs: float
+    public_ipv4: float = 0.0
+    container_insights: float = 0.0
+    #: task-hours billed (every start at least a minute, start-up included)
+    task_hours: float = 0.0
+    prices: str = "us-east-1 list prices"
 
     @property
     def total(self) -> float:
-        return self.fargate + self.sqs + self.dynamodb + self.logs
+        return (
+            self.fargate
+            + self.public_ipv4
+            + self.container_insights
+            + self.sqs
+            + self.dynamodb
+            + self.logs
+        )
 
     def lines(self) -> list[str]:
         return [
-            f"  Fargate tasks   ~${self.fargate:.4f}",
+            f"  Fargate tasks   ~${self.fargate:.4f} ({self.task_hours:.3f} task-hours billed)",
+            f"  public IPv4     ~${self.public_ipv4:.4f}",
+            f"  Container Insights ~${self.container_insights:.4f}",
             f"  SQS requests    ~${self.sqs:.4f}",
             f"  DynamoDB        ~${self.dynamodb:.4f}",
             f"  CloudWatch Logs ~${self.logs:.4f}",
-            f"  total           ~${self.total:.4f} (rough: us-east-1 list prices, no free tier)",
+            f"  total           ~${self.total:.4f} (rough: {self.prices}, no free tier)",
         ]
 
 
@@ -134,16 +170,42 @@ def estimate_cost(
     messages: int,
     cpu_units: int = 256,
     memory_mib: int = 512,
+    region: str = DEFAULT_REGION,
+    restarts: int = 0,
+    startup_s: float = 0.0,
+    task_families: int = 1,
 ) -> CostEstimate:
-    """A rough cost: Fargate task time plus per-message SQS, DynamoDB and log charges."""
-    if consumers < 0 or minutes < 0 or messages < 0:
-        raise ConfigError("consumers, minutes and messages must not be negative")
-    billed_hours = max(minutes, FARGATE_MIN_BILLED_MINUTES) / 60.0
-    per_task_hour = (cpu_units / 1024) * FARGATE_VCPU_HOUR_USD + (
-        memory_mib / 1024
-    ) * FARGATE_GB_HOUR_USD
+    """A rough cost of ``consumers`` tasks running ``minutes``, plus per-message charges.
+
+    Every task start is billed, restarts included (a crash restart is a new task): from its
+    image pull (``startup_s`` of start-up is billed too), at least a minute. Each task has a
+    public IPv4 address for the same time. Each of ``task_families`` (one per scenario run: its
+    own task definition) publishes Container Insights metrics for every hour its tasks run.
+    """
+    if min(consumers, minutes, messages, restarts, startup_s, task_families) < 0:
+        raise ConfigError(
+            "consumers, minutes, messages, restarts, startup_s and task_families must not be "
+            "negative"
+        )
+    vcpu_hour, gb_hour, prices = fargate_rates(region)
+    per_task_hour = (cpu_units / 1024) * vcpu_hour + (memory_mib / 1024) * gb_hour
+    run_s = minutes * 60.0
+    first = max(startup_s + run_s, FARGATE_MIN_BILLED_S)
+    # a replacement's running time is already inside the slot's minutes: it adds its own
+    # start-up, and at least the minute its crashed predecessor was billed
+    again = max(startup_s, FARGATE_MIN_BILLED_S)
+    task_hours = (consumers * first + restarts * again) / 3600.0 if consumers else 0.0
+    metric_hour = CLOUDWATCH_METRIC_MONTH_USD / HOURS_PER_MONTH
+    published_hours = math.ceil((startup_s + run_s) / 3600.0) if consumers and run_s else 0
     return CostEstimate(
-        fargate=consumers * billed_hours * per_task_hour,
+        fargate=task_hours * per_task_hour,
+        public_ipv4=task_hours * PUBLIC_IPV4_HOUR_USD,
+        container_insights=task_families
+        * CONTAINER_INSIGHTS_METRICS_PER_FAMILY
+        * metric_hour
+        * published_hours,
+        task_hours=task_hours,
+        prices=prices,
         sqs=messages * SQS_REQUESTS_PER_MESSAGE / 1e6 * SQS_PER_MILLION_REQUESTS_USD,
         dynamodb=messages
         * (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core import capabilities as cap
 from scenarios.model import Need
+from scenarios.model.ecs import NO_SIGKILL_ON_ECS, EcsSupport
 
 BASE_NEEDS: tuple[Need, ...] = (
     Need(cap.SQS_BASIC),
@@ -13,3 +14,30 @@ BASE_NEEDS: tuple[Need, ...] = (
     Need(cap.DDB_CONDITIONAL),
     Need(cap.DDB_TRANSACTIONS),
 )
+
+# -- on ECS (the aws target): what each scenario needs there, see scenarios.model.ecs ---------
+
+#: each incarnation crashes, and each restart waits for DEPROVISIONING and a cold start
+ECS_CRASH = EcsSupport(
+    knobs={"timeout_s": 600.0},
+    why="each crash restart is a new task: deprovisioning, then a cold start",
+)
+#: the slow consumer's work must outlast the second consumer's cold start, and it must be
+#: allowed to finish (its completion is the fenced one) before the consumers are stopped
+ECS_SLOW_CONSUMER = EcsSupport(
+    knobs={"slow_seconds": 75.0, "settle_s": 70.0},
+    why="the slow work outlasts a cold start of the other consumer, then is let finish",
+)
+#: the signal lands mid-work only if the work outlasts the log delivery delay; the drain must
+#: end before ECS's SIGKILL (stopTimeout 30 s, an emulator's docker stop sooner)
+ECS_SIGTERM = EcsSupport(
+    knobs={
+        "sleep_min": 14.0,
+        "sleep_max": 18.0,
+        "shutdown_timeout": 3.0,
+        "visibility_timeout": 30,
+        "timeout_s": 360.0,
+    },
+    why="the work outlasts CloudWatch's delivery delay; the drain ends before stopTimeout",
+)
+ECS_NO_SIGKILL = EcsSupport(unsupported=NO_SIGKILL_ON_ECS)

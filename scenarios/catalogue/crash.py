@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scenarios.catalogue.common import BASE_NEEDS
+from scenarios.catalogue.common import BASE_NEEDS, ECS_CRASH
 from scenarios.judging.expectations import CrashedAndRestarted, IdempotencyHeld, Redelivered
 from scenarios.judging.facts import Expectation
 from scenarios.model import Fault, Phase
@@ -43,6 +43,7 @@ class Crash(Scenario):
     )
     needs = BASE_NEEDS
     calibration = __doc__.split("Chaos calibration. ", 1)[1].strip() if __doc__ else None
+    ecs = ECS_CRASH
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         faults: list[Fault] = []

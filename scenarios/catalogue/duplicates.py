@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scenarios.catalogue.common import BASE_NEEDS
+from scenarios.catalogue.common import BASE_NEEDS, ECS_SLOW_CONSUMER
 from scenarios.judging.expectations import (
     EffectAppliedOnce,
     ExecutedAgain,
@@ -43,6 +43,7 @@ class Duplicates(Scenario):
         sleep_max=0.02,
     )
     needs = BASE_NEEDS
+    ecs = ECS_SLOW_CONSUMER
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         slow = ConsumerSettings.from_knobs(

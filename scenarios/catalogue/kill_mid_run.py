@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Sequence
 
-from scenarios.catalogue.common import BASE_NEEDS
+from scenarios.catalogue.common import BASE_NEEDS, ECS_NO_SIGKILL
 from scenarios.judging.expectations import KilledMessageRecovered, Redelivered, Restarted
 from scenarios.model import ConsumerGroup, ConsumerSettings, Phase
 from scenarios.running.faults import SignalWhileProcessing
@@ -32,6 +32,7 @@ class KillMidRun(Scenario):
     )
     needs = BASE_NEEDS
     calibration = __doc__.split("Chaos calibration: ", 1)[1].strip() if __doc__ else None
+    ecs = ECS_NO_SIGKILL
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         return [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Sequence
 
-from scenarios.catalogue.common import BASE_NEEDS
+from scenarios.catalogue.common import BASE_NEEDS, ECS_SIGTERM
 from scenarios.judging.expectations import DrainedOnSigterm
 from scenarios.model import ConsumerGroup, ConsumerSettings, Phase
 from scenarios.running.faults import SignalWhileProcessing
@@ -31,6 +31,7 @@ class SigtermDrain(Scenario):
         shutdown_timeout=0.8,
     )
     needs = BASE_NEEDS
+    ecs = ECS_SIGTERM
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         return [

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from consumer.contract import ENV_HEARTBEAT_SECONDS
 from core import capabilities as cap
-from scenarios.catalogue.common import BASE_NEEDS
+from scenarios.catalogue.common import BASE_NEEDS, ECS_SLOW_CONSUMER
 from scenarios.judging.expectations import (
     EffectAppliedOnce,
     ExecutedAgain,
@@ -47,6 +47,7 @@ class VisibilityOverrun(Scenario):
         sleep_max=0.02,
     )
     needs = (*BASE_NEEDS, Need(cap.SQS_CHANGE_VISIBILITY))
+    ecs = ECS_SLOW_CONSUMER
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         return [self._phase(k, heartbeat=0.0), self._phase(k, heartbeat=k.heartbeat_seconds)]

@@ -9,7 +9,6 @@ import click
 
 from consumer.contract import ENV_AWS_REGION
 from core.aws import client as make_client
-from core.aws import resolve_region
 from core.errors import KitError
 from scenarios.aws.cleanup import (
     DEFAULT_STACK_GLOB,
@@ -18,6 +17,7 @@ from scenarios.aws.cleanup import (
     remove_leftover,
 )
 from scenarios.aws.guardrails import confirmation_given
+from scenarios.aws.region import known_main_outputs, run_region
 from scenarios.cli.exit_codes import EXIT_INFRA, EXIT_USAGE
 
 EPILOG = """
@@ -75,7 +75,11 @@ def cleanup(
 ) -> None:
     """List (default) or remove AWS resources that sqs-kit runs left behind."""
     del target  # one choice today; the option keeps the command symmetric with `run`
-    resolved = resolve_region(region)
+    try:  # the region of the runs: the main infrastructure's, as `scenario run` resolves it
+        resolved = run_region(region, known_main_outputs(endpoint_url=endpoint_url)).region
+    except KitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_USAGE) from exc
 
     def client_for(service: str) -> Any:
         return make_client(service, endpoint_url=endpoint_url, region=resolved)

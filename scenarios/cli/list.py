@@ -40,6 +40,7 @@ def describe() -> list[dict[str, Any]]:
                 ],
                 "calibration": scenario.calibration,
                 "knobs": k.to_dict(),
+                "on_ecs": scenario.ecs.describe(),
             }
         )
     return out
@@ -59,6 +60,7 @@ def list_command(show_knobs: bool, as_json: bool) -> None:
     table.add_column("what it shows")
     table.add_column("consumers")
     table.add_column("fault plan")
+    table.add_column("on ECS (--target aws)")
     if show_knobs:
         table.add_column("knobs (defaults)")
     for row in rows:
@@ -68,6 +70,7 @@ def list_command(show_knobs: bool, as_json: bool) -> None:
             row["summary"],
             "\n".join(dict.fromkeys(groups)),
             "\n".join(row["faults"]) or "-",
+            row["on_ecs"],
         ]
         if show_knobs:
             cells.append(" ".join(f"{k}={v}" for k, v in row["knobs"].items()))

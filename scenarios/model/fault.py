@@ -30,6 +30,11 @@ class ConsumerSlot(Protocol):
     @property
     def running(self) -> bool: ...
 
+    @property
+    def event_delay_s(self) -> float:
+        """How late this slot's events can arrive (0: at once; ECS: log delivery)."""
+        ...
+
 
 class LiveView(Protocol):
     """The running phase as triggered faults see it."""

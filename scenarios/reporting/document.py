@@ -105,7 +105,10 @@ def _phase(p: PhaseResult) -> dict[str, Any]:
                 "consumer_id": c.consumer_id,
                 "exit_code": c.exit_code,
                 "signals": list(c.signals),
-                "ran_s": round((c.ended_at or f.ended_at) - c.started_at, 2),
+                # an ECS task that never reached RUNNING has no start (math.inf): it ran 0 s
+                "ran_s": round(max(0.0, (c.ended_at or f.ended_at) - c.started_at), 2)
+                if math.isfinite(c.started_at)
+                else 0.0,
             }
             for c in f.consumers
         ],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import json
 import logging
+import math
 import signal as signals
 import threading
 import time
@@ -28,11 +29,20 @@ log = logging.getLogger(__name__)
 
 #: each incarnation's chaos seed is ``seed * SEED_STRIDE + launch number``
 SEED_STRIDE = 1000
+#: ``Incarnation.started_at`` of a consumer launched but not running yet (an ECS task in
+#: PROVISIONING or PENDING): later than any time, so no interval counts it as running
+NOT_STARTED = math.inf
 
 
 @dataclass
 class Incarnation:
-    """One consumer process/container/task in a slot."""
+    """One consumer process/container/task in a slot.
+
+    ``started_at`` is when the consumer began running (epoch seconds): at launch for a process
+    or container, at RUNNING for an ECS task, :data:`NOT_STARTED` until then. ``ended_at`` and
+    ``exit_code`` are set once, when the backend reports the consumer ended for good (an ECS
+    task: STOPPED). A consumer that never ran gets ``started_at = ended_at``.
+    """
 
     consumer_id: str
     native_id: str  # pid, container id or task ARN
@@ -41,6 +51,12 @@ class Incarnation:
     exit_code: int | None = None
     ended_at: float | None = None
     signals_sent: list[str] = field(default_factory=list)
+    #: when the runner asked for it (the process spawn, RunTask)
+    launched_at: float = 0.0
+
+    @property
+    def has_started(self) -> bool:
+        return self.started_at != NOT_STARTED
 
 
 @dataclass
@@ -54,6 +70,8 @@ class ConsumerHandle:
     env: dict[str, str] = field(default_factory=dict)
     incarnations: list[Incarnation] = field(default_factory=list)
     id_prefix: str = "consumer"
+    #: how late this slot's events can arrive (log delivery), for faults that trigger on them
+    event_delay_s: float = 0.0
 
     @property
     def current(self) -> Incarnation:
@@ -78,6 +96,8 @@ class ConsumerRunner(abc.ABC):
     name: str = "base"
     #: seconds between a crash and the replacement, like ECS's (much longer) back-off
     restart_delay_s: float = 0.2
+    #: how late a consumer's events can reach the runner (0: as they are written)
+    event_delay_s: float = 0.0
 
     def __init__(self) -> None:
         #: set when the runner cannot go on (the infrastructure keeps failing); the target raises
@@ -115,6 +135,7 @@ class ConsumerRunner(abc.ABC):
                     restart=restart,
                     env=dict(env or {}),
                     id_prefix=id_prefix,
+                    event_delay_s=self.event_delay_s,
                 )
                 self._handles.append(handle)
                 self._launch_incarnation(handle, id_prefix)
@@ -157,17 +178,22 @@ class ConsumerRunner(abc.ABC):
                     code = self._exit_code(inc)
                     if code is not None:
                         self._collect(handle, inc)  # lines written just before the exit
-                        inc.exit_code, inc.ended_at = code, time.time()
+                        inc.ended_at = self._ended_at(inc) or time.time()
+                        if not inc.has_started:
+                            inc.started_at = inc.ended_at  # it never ran
+                        inc.exit_code = code
                         log.info(
                             "consumer.exited",
                             extra={"consumer_id": inc.consumer_id, "exit_code": code},
                         )
+                        # after the exit is recorded: whoever sees the outcome sees the exit
+                        self._on_exit(handle, inc)
                 if (
                     inc.exit_code not in (None, EXIT_OK)
                     and handle.restart is RestartPolicy.ON_FAILURE
                     and not self._stop.is_set()
                     and inc.ended_at is not None
-                    and time.time() - inc.ended_at >= self.restart_delay_s
+                    and time.time() - inc.ended_at >= self._restart_delay(handle)
                 ):
                     self._launch_incarnation(handle, handle.id_prefix)
 
@@ -198,7 +224,7 @@ class ConsumerRunner(abc.ABC):
             for handle in self._handles:
                 if handle.running:
                     self.signal(handle, signals.SIGKILL)
-        end = time.monotonic() + 10
+        end = time.monotonic() + self._kill_wait_s()
         while time.monotonic() < end and any(h.running for h in self._handles):
             self.poll()
             time.sleep(0.05)
@@ -206,6 +232,8 @@ class ConsumerRunner(abc.ABC):
         with self._lock:
             for handle in self._handles:
                 for inc in handle.incarnations:
+                    if not inc.has_started:  # never ran (still starting when the run ended)
+                        inc.started_at = inc.ended_at or time.time()
                     self._remove(inc)
         self._closed.set()
         if self._supervisor is not None:
@@ -253,10 +281,15 @@ class ConsumerRunner(abc.ABC):
             ENV_CONSUMER_ID: consumer_id,
             ENV_LOG_FORMAT: LOG_FORMAT_JSON,
         }
+        launched_at = time.time()
         native_id, native = self._launch(handle.slot, consumer_id, env)
         handle.incarnations.append(
             Incarnation(
-                consumer_id=consumer_id, native_id=native_id, native=native, started_at=time.time()
+                consumer_id=consumer_id,
+                native_id=native_id,
+                native=native,
+                started_at=launched_at if self._runs_at_launch(native) else NOT_STARTED,
+                launched_at=launched_at,
             )
         )
         log.info("consumer.launched", extra={"consumer_id": consumer_id, "native_id": native_id})
@@ -268,6 +301,30 @@ class ConsumerRunner(abc.ABC):
                 event["_slot"] = handle.slot
                 event["_incarnation"] = inc.consumer_id
                 self._events.append(event)
+
+    # -- backend hooks (defaults fit a process or a container) --------------------------------
+
+    def _runs_at_launch(self, native: Any) -> bool:
+        """True when a launched consumer runs at once (a process); False: it starts later."""
+        del native
+        return True
+
+    def _ended_at(self, inc: Incarnation) -> float | None:
+        """When the consumer ended, if the backend knows better than "now"."""
+        del inc
+        return None
+
+    def _on_exit(self, handle: ConsumerHandle, inc: Incarnation) -> None:  # noqa: B027
+        """Called once per incarnation, right after its exit code is recorded (default: nothing)."""
+
+    def _restart_delay(self, handle: ConsumerHandle) -> float:
+        """Seconds between this slot's last exit and its replacement."""
+        del handle
+        return self.restart_delay_s
+
+    def _kill_wait_s(self) -> float:
+        """How long ``stop_all`` waits after SIGKILL for every consumer to be gone."""
+        return 10.0
 
     # -- backend primitives ---------------------------------------------------------------------
 

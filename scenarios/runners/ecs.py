@@ -5,15 +5,29 @@ What ECS really does, and what this runner therefore promises:
 - ``signal(SIGTERM)`` and ``signal(SIGKILL)`` both become ``StopTask``. ECS has no "kill now":
   StopTask sends SIGTERM to the container, waits the container's ``stopTimeout`` (30 s by
   default, at most 120 s on Fargate) and then sends SIGKILL. A consumer that drains within
-  the timeout exits 0; a SIGKILL shows up as exit code 137. The requested signal is kept in
-  ``Incarnation.signals_sent`` and the semantics are reported in :meth:`EcsRunner.describe`.
-- The exit code is ``containers[].exitCode`` from DescribeTasks once the task is STOPPED. A
-  task that never started (image pull, ENI, capacity) has no exit code; it is reported as
-  :data:`EXIT_TASK_FAILED_TO_START` and restarted like a crash, a bounded number of times.
+  the timeout exits 0; only one still running after it shows exit code 137. The requested
+  signal is kept in ``Incarnation.signals_sent`` and the semantics are reported in
+  :meth:`EcsRunner.describe`. A scenario that needs a hard kill declares itself unsupported
+  on ECS (``scenarios.model.ecs``).
+- A task is PROVISIONING and PENDING for tens of seconds before it runs (network interface,
+  image pull); every crash restart is such a cold start. ``Incarnation.started_at`` is when
+  the task was RUNNING (AWS's ``startedAt``), not when RunTask returned.
+- The exit code is ``containers[].exitCode`` from DescribeTasks once the task is STOPPED, and
+  only then: a container that exited is DEPROVISIONING for a while first, and the task still
+  counts as running. A task that never started (image pull, ENI, capacity) has no exit code;
+  it is reported as :data:`EXIT_TASK_FAILED_TO_START` and restarted like a crash, after a
+  backoff that doubles, at most :data:`MAX_START_FAILURES` times in a row per slot. A RunTask
+  call that fails is such a start failure too (capacity and throttling are retried, also on
+  the first start; a missing cluster or a bad parameter is fatal at once).
 - Log lines come from the task's awslogs stream, ``<stream-prefix>/<container>/<task-id>``,
   read with GetLogEvents and a forward token. CloudWatch delivers lines seconds after they
-  were written, so a stopped task only reports its exit code once its stream has been quiet
-  for ``log_settle_s``: the engine never moves on while a task's last events are in flight.
+  were written (the awslogs driver sends every 5 s), so a stopped task only reports its exit
+  code once its stream has been quiet for ``log_settle_s``, and each slot carries the delay
+  its events may have (``ConsumerHandle.event_delay_s``) for the faults that trigger on them.
+- With ``EcsTaskConfig.timings`` (an emulator standing in for AWS), the emulator's clients are
+  wrapped so that they behave with AWS's timings (``scenarios.runners.ecs_timing``).
+- A :class:`~scenarios.aws.recorder.TimingRecorder`, when given, records every task's start-up,
+  stop and log delays for the report.
 
 The task definition is the single source of truth for the container name, the network mode
 and the log configuration: the runner reads them with DescribeTaskDefinition.
@@ -34,8 +48,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from consumer.contract import ENV_AWS_ACCESS_KEY_ID, ENV_AWS_SECRET_ACCESS_KEY
 from core.errors import ConfigError, InfrastructureError
+from scenarios.aws.recorder import TimingRecorder, epoch
+from scenarios.aws.timings import AwsTimings
+from scenarios.judging.facts import event_time
 from scenarios.model import RestartPolicy
 from scenarios.runners.base import ConsumerHandle, ConsumerRunner, Incarnation
+from scenarios.runners.ecs_timing import modelled_clients
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +70,33 @@ MAX_STARTED_BY = 36
 EXIT_TASK_FAILED_TO_START = 125
 #: Consecutive start failures in one slot before the runner gives up on the infrastructure.
 MAX_START_FAILURES = 3
+#: the first retry after a start failure waits this long; each further one twice as long
+START_RETRY_BACKOFF_S = 5.0
+MAX_START_RETRY_BACKOFF_S = 60.0
+#: how long after the container exits a Fargate task may stay DEPROVISIONING: stop_all waits
+#: for STOPPED this long (on top of stopTimeout); AWS publishes no bound, a minute is common
+DEPROVISIONING_ALLOWANCE_S = 120.0
 #: Variables never sent as overrides: they would be readable by anyone who can DescribeTasks.
 SECRET_VARIABLES = frozenset(
     {ENV_AWS_ACCESS_KEY_ID, ENV_AWS_SECRET_ACCESS_KEY, "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
 )
+#: RunTask errors worth another try later (AWS asks to retry on capacity and throttling)
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServerException",
+        "ServiceUnavailableException",
+        "RequestLimitExceeded",
+        "InternalFailure",
+    }
+)
+#: RunTask ``failures[].reason`` that are transient: capacity, resources, a busy agent
+RETRYABLE_FAILURE_MARKERS = ("Capacity is unavailable", "RESOURCE:", "AGENT")
 
 KILL_SEMANTICS = (
     "StopTask: SIGTERM, then SIGKILL after the container stopTimeout "
     f"({DEFAULT_STOP_TIMEOUT_S} s default, Fargate max {MAX_FARGATE_STOP_TIMEOUT_S} s); "
-    "a SIGKILL request is the same StopTask"
+    "a SIGKILL request is the same StopTask, so a consumer that drains in time exits 0"
 )
 
 
@@ -81,6 +117,10 @@ class EcsTaskConfig:
     logs_interval_s: float = 2.0
     #: a stopped task's stream must be quiet this long before its exit code counts
     log_settle_s: float = 5.0
+    #: the run's region; the task definition's awslogs-region must name the same one
+    region: str | None = None
+    #: AWS's timings, injected into an emulator's clients (None: the clients as they are)
+    timings: AwsTimings | None = None
 
     def __post_init__(self) -> None:
         if not self.cluster:
@@ -149,12 +189,20 @@ class _TaskState:
     token: str | None = None
     last_logs_read: float = 0.0
     last_new_line: float = field(default_factory=time.monotonic)
+    last_status: str = "PROVISIONING"
     stopped: bool = False
     stop_seen_at: float | None = None
+    #: when the task was STOPPED (AWS's stoppedAt, else when the runner saw it), epoch s
+    stopped_at: float | None = None
     exit_code: int | None = None
     stop_code: str = ""
     stopped_reason: str = ""
     stop_requested: bool = False
+    #: RunTask itself failed: why, and whether another try can help
+    launch_error: str | None = None
+    launch_retryable: bool = True
+    #: STOPPED without a container exit code (or RunTask failed): the consumer never ran
+    never_ran: bool = False
 
 
 def task_id_of(task_arn: str) -> str:
@@ -168,15 +216,30 @@ class EcsRunner(ConsumerRunner):
     name = "ecs"
     #: ECS services wait before replacing a task; a short pause keeps RunTask from hammering
     restart_delay_s = 1.0
+    #: the first retry after a start failure (doubling, capped); tests shorten it
+    start_retry_backoff_s = START_RETRY_BACKOFF_S
 
-    def __init__(self, config: EcsTaskConfig, *, ecs: Any, logs: Any) -> None:
+    def __init__(
+        self,
+        config: EcsTaskConfig,
+        *,
+        ecs: Any,
+        logs: Any,
+        recorder: TimingRecorder | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
+        if config.timings is not None:
+            ecs, logs = modelled_clients(ecs, logs, config.timings)
         self._ecs = ecs
         self._logs = logs
+        self.recorder = recorder
         self._api_lock = threading.Lock()
         self._last_describe = 0.0
         self._start_failures: dict[int, int] = {}
+        # A fault that waits for a consumer's event must allow for the log delivery delay.
+        delivery = (config.timings or AwsTimings()).max_log_delay_s
+        self.event_delay_s = delivery + config.logs_interval_s
         try:
             described = ecs.describe_task_definition(taskDefinition=config.task_definition)
         except (ClientError, BotoCoreError) as exc:
@@ -184,6 +247,14 @@ class EcsRunner(ConsumerRunner):
                 f"cannot read task definition {config.task_definition!r}: {exc}"
             ) from exc
         self.task_definition = TaskDefinitionFacts.from_description(described["taskDefinition"])
+        log_region = self.task_definition.log_region
+        if config.region and log_region and log_region != config.region:
+            # The runner reads the streams in the run's region: they would never appear.
+            raise ConfigError(
+                f"task definition {self.task_definition.arn} logs to awslogs-region "
+                f"{log_region}, but the run is in {config.region}: apply the stack in "
+                f"{config.region} (one region for the whole run)"
+            )
         if self.task_definition.network_mode == "awsvpc" and not config.subnets:
             raise ConfigError(
                 "an awsvpc task definition needs subnets: the stack outputs must list them"
@@ -199,7 +270,7 @@ class EcsRunner(ConsumerRunner):
     def describe(self) -> dict[str, Any]:
         """Runner fields for the report: where tasks ran and what a kill really is."""
         td = self.task_definition
-        return {
+        fields: dict[str, Any] = {
             "runner": self.name,
             "cluster": self.config.cluster,
             "task_definition": td.arn,
@@ -208,7 +279,11 @@ class EcsRunner(ConsumerRunner):
             "log_group": td.log_group,
             "stop_timeout_s": td.stop_timeout_s,
             "kill_semantics": KILL_SEMANTICS,
+            "event_delay_allowance_s": round(self.event_delay_s, 3),
         }
+        if self.config.timings is not None:
+            fields["timing_model"] = self.config.timings.to_dict()
+        return fields
 
     # -- primitives -------------------------------------------------------------------------
 
@@ -251,83 +326,162 @@ class EcsRunner(ConsumerRunner):
         return request
 
     def _launch(self, slot: int, consumer_id: str, env: dict[str, str]) -> tuple[str, Any]:
-        if self._start_failures.get(slot, 0) >= MAX_START_FAILURES:
-            self.fatal_error = (
-                f"consumer slot {slot}: {MAX_START_FAILURES} tasks in a row failed to start; "
-                "check the image tag, the subnets and the task execution role"
-            )
-            raise InfrastructureError(self.fatal_error)
         request = self.run_task_request(consumer_id, env)
+        launched_at = time.time()
         try:
             with self._api_lock:
                 response = self._ecs.run_task(**request)
-        except (ClientError, BotoCoreError) as exc:
-            raise InfrastructureError(f"RunTask failed for {consumer_id}: {exc}") from exc
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            return self._failed_launch(
+                consumer_id, f"RunTask failed: {exc}", retryable=code in RETRYABLE_ERROR_CODES
+            )
+        except BotoCoreError as exc:  # the connection: worth another try
+            return self._failed_launch(consumer_id, f"RunTask failed: {exc}", retryable=True)
         tasks = response.get("tasks") or []
         if not tasks:
             failures = response.get("failures") or []
-            reasons = ", ".join(f"{f.get('arn', '?')}: {f.get('reason', '?')}" for f in failures)
-            raise InfrastructureError(
-                f"RunTask started no task for {consumer_id}: {reasons or 'no reason given'}"
+            reasons = [str(f.get("reason", "?")) for f in failures]
+            detail = ", ".join(f"{f.get('arn', '?')}: {f.get('reason', '?')}" for f in failures)
+            retryable = bool(reasons) and all(
+                any(marker in reason for marker in RETRYABLE_FAILURE_MARKERS) for reason in reasons
+            )
+            return self._failed_launch(
+                consumer_id,
+                f"RunTask started no task: {detail or 'no reason given'}",
+                retryable=retryable,
             )
         task_arn = str(tasks[0]["taskArn"])
         task_id = task_id_of(task_arn)
         state = _TaskState(
-            task_arn=task_arn, task_id=task_id, log_stream=self.task_definition.log_stream(task_id)
+            task_arn=task_arn,
+            task_id=task_id,
+            log_stream=self.task_definition.log_stream(task_id),
+            last_status=str(tasks[0].get("lastStatus") or "PROVISIONING"),
         )
+        if self.recorder is not None:
+            self.recorder.task_launched(task_arn, launched_at)
         log.info(
             "ecs.task_started",
             extra={
                 "consumer_id": consumer_id,
                 "task_arn": task_arn,
                 "log_stream": state.log_stream,
+                "slot": slot,
             },
         )
         return task_arn, state
 
+    def _failed_launch(self, consumer_id: str, reason: str, *, retryable: bool) -> tuple[str, Any]:
+        """An incarnation for a RunTask that started nothing: it ends at once as a start failure."""
+        log.warning(
+            "ecs.run_task_failed",
+            extra={"consumer_id": consumer_id, "reason": reason, "retryable": retryable},
+        )
+        state = _TaskState(
+            task_arn="",
+            task_id="",
+            log_stream=None,
+            last_status="STOPPED",
+            stopped=True,
+            stopped_at=time.time(),
+            exit_code=EXIT_TASK_FAILED_TO_START,
+            stopped_reason=reason,
+            launch_error=reason,
+            launch_retryable=retryable,
+            never_ran=True,
+        )
+        return f"run-task-failed:{consumer_id}", state
+
+    def _runs_at_launch(self, native: Any) -> bool:
+        return False  # a task runs once DescribeTasks says RUNNING
+
     def _signal(self, inc: Incarnation, sig: int) -> None:
         state: _TaskState = inc.native
-        if state.stop_requested:
+        if state.stop_requested or state.launch_error is not None:
             # ECS escalates to SIGKILL itself after stopTimeout; a second StopTask changes nothing.
             return
         reason = f"sqs-kit: {signals.Signals(sig).name} requested ({KILL_SEMANTICS})"
         self._stop_task(state, reason[:255])
 
     def _stop_task(self, state: _TaskState, reason: str) -> None:
+        requested_at = time.time()
         try:
             with self._api_lock:
                 self._ecs.stop_task(cluster=self.config.cluster, task=state.task_arn, reason=reason)
         except (ClientError, BotoCoreError) as exc:
             raise InfrastructureError(f"StopTask failed for {state.task_arn}: {exc}") from exc
         state.stop_requested = True
+        if self.recorder is not None:
+            self.recorder.stop_requested(state.task_arn, requested_at)
 
     def _exit_code(self, inc: Incarnation) -> int | None:
         state: _TaskState = inc.native
+        if state.launch_error is not None:
+            return state.exit_code
         if not state.stopped:
             self._refresh_task_states()
         if not state.stopped or state.stop_seen_at is None:
-            return None
+            return None  # PROVISIONING .. DEPROVISIONING: not exited until STOPPED
         # Wait for the stream to go quiet: CloudWatch delivers the last lines late.
         now = time.monotonic()
         quiet_since = max(state.last_new_line, state.stop_seen_at)
         if state.log_stream is not None and now - quiet_since < self.config.log_settle_s:
             return None
-        handle = self._handle_of(inc)
-        slot = handle.slot if handle is not None else -1
-        if state.exit_code == EXIT_TASK_FAILED_TO_START:
-            self._start_failures[slot] = self._start_failures.get(slot, 0) + 1
-            if self._start_failures[slot] >= MAX_START_FAILURES and handle is not None:
-                # Stop replacing it: a fourth RunTask would fail the same way.
-                handle.restart = RestartPolicy.NEVER
-                self.fatal_error = (
-                    f"consumer slot {slot}: {MAX_START_FAILURES} tasks in a row failed to "
-                    f"start ({state.stopped_reason or 'no reason given'}); check the image "
-                    "tag, the subnets and the task execution role"
-                )
-                log.error("ecs.start_failed", extra={"slot": slot, "reason": self.fatal_error})
-        else:
-            self._start_failures[slot] = 0
         return state.exit_code
+
+    def _ended_at(self, inc: Incarnation) -> float | None:
+        state: _TaskState = inc.native
+        return state.stopped_at
+
+    def _on_exit(self, handle: ConsumerHandle, inc: Incarnation) -> None:
+        """Count start failures per slot; give up on the slot after too many in a row."""
+        state: _TaskState = inc.native
+        slot = handle.slot
+        if not state.never_ran or (state.stop_requested and state.launch_error is None):
+            self._start_failures[slot] = 0  # it ran (or we stopped it before it could)
+            return
+        failures = self._start_failures.get(slot, 0) + 1
+        if not state.launch_retryable:
+            failures = MAX_START_FAILURES  # a missing cluster does not appear by waiting
+        self._start_failures[slot] = failures
+        if failures < MAX_START_FAILURES:
+            log.warning(
+                "ecs.start_failed",
+                extra={
+                    "slot": slot,
+                    "failures": failures,
+                    "retry_in_s": self._restart_delay(handle),
+                    "reason": state.stopped_reason,
+                },
+            )
+            return
+        # Stop replacing it: another RunTask would fail the same way.
+        handle.restart = RestartPolicy.NEVER
+        self.fatal_error = (
+            f"consumer slot {slot}: {failures} task(s) in a row failed to start "
+            f"({state.stopped_reason or 'no reason given'}); check the image tag, the subnets, "
+            "the cluster and the task execution role"
+        )
+        log.error("ecs.start_failed", extra={"slot": slot, "reason": self.fatal_error})
+
+    def _restart_delay(self, handle: ConsumerHandle) -> float:
+        failures = self._start_failures.get(handle.slot, 0)
+        if failures == 0:
+            return self.restart_delay_s
+        backoff = self.start_retry_backoff_s * 2 ** (failures - 1)
+        return float(min(MAX_START_RETRY_BACKOFF_S, backoff))
+
+    def _kill_wait_s(self) -> float:
+        # After stopTimeout the container is gone, but the task is STOPPED only once
+        # deprovisioned, and its last lines must still arrive.
+        timings = self.config.timings
+        allowance = (
+            timings.deprovisioning_s + timings.max_log_delay_s + 10
+            if timings is not None
+            else DEPROVISIONING_ALLOWANCE_S
+        )
+        return allowance + self.config.log_settle_s + 2 * self.config.describe_interval_s + 5
 
     def _read_new_lines(self, inc: Incarnation) -> list[str]:
         state: _TaskState = inc.native
@@ -338,6 +492,7 @@ class EcsRunner(ConsumerRunner):
             return []
         state.last_logs_read = now
         lines: list[str] = []
+        read: list[Mapping[str, Any]] = []
         while True:
             kwargs: dict[str, Any] = {
                 "logGroupName": self.task_definition.log_group,
@@ -351,7 +506,7 @@ class EcsRunner(ConsumerRunner):
                     page = self._logs.get_log_events(**kwargs)
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                    return lines  # the stream appears when the container writes its first line
+                    break  # the stream appears when the container writes its first line
                 raise InfrastructureError(
                     f"GetLogEvents failed for {state.log_stream}: {exc}"
                 ) from exc
@@ -360,6 +515,7 @@ class EcsRunner(ConsumerRunner):
                     f"GetLogEvents failed for {state.log_stream}: {exc}"
                 ) from exc
             events = page.get("events") or []
+            read.extend(events)
             lines.extend(str(e.get("message", "")) for e in events)
             token = page.get("nextForwardToken")
             # The forward token stays the same once the end of the stream is reached.
@@ -369,6 +525,8 @@ class EcsRunner(ConsumerRunner):
             state.token = token
         if lines:
             state.last_new_line = time.monotonic()
+            if self.recorder is not None:
+                self.recorder.lines_read(time.time(), (_line_times(e) for e in read))
         return lines
 
     def _remove(self, inc: Incarnation) -> None:
@@ -383,12 +541,6 @@ class EcsRunner(ConsumerRunner):
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _handle_of(self, inc: Incarnation) -> ConsumerHandle | None:
-        for handle in self._handles:
-            if any(i is inc for i in handle.incarnations):
-                return handle
-        return None
-
     def _refresh_task_states(self) -> None:
         """One DescribeTasks call (per 100 tasks) for every task not yet seen STOPPED."""
         now = time.monotonic()
@@ -396,10 +548,12 @@ class EcsRunner(ConsumerRunner):
             return
         self._last_describe = now
         pending = {
-            inc.native.task_arn: inc.native
+            inc.native.task_arn: inc
             for handle in self._handles
             for inc in handle.incarnations
-            if isinstance(inc.native, _TaskState) and not inc.native.stopped
+            if isinstance(inc.native, _TaskState)
+            and not inc.native.stopped
+            and inc.native.launch_error is None
         }
         arns = list(pending)
         for start in range(0, len(arns), MAX_DESCRIBE_TASKS):
@@ -410,12 +564,28 @@ class EcsRunner(ConsumerRunner):
             except (ClientError, BotoCoreError) as exc:
                 raise InfrastructureError(f"DescribeTasks failed: {exc}") from exc
             for task in response.get("tasks") or []:
-                state = pending.get(task.get("taskArn", ""))
-                if state is not None:
-                    self._apply_description(state, task)
+                inc = pending.get(task.get("taskArn", ""))
+                if inc is not None:
+                    self._apply_description(inc, task)
 
-    def _apply_description(self, state: _TaskState, task: Mapping[str, Any]) -> None:
-        if task.get("lastStatus") != "STOPPED":
+    def _apply_description(self, inc: Incarnation, task: Mapping[str, Any]) -> None:
+        state: _TaskState = inc.native
+        status = str(task.get("lastStatus") or state.last_status)
+        if status != state.last_status:
+            log.info(
+                "ecs.task_state",
+                extra={"task_arn": state.task_arn, "from": state.last_status, "to": status},
+            )
+        state.last_status = status
+        seen = time.time()
+        started = epoch(task.get("startedAt"))
+        if not inc.has_started and (status == "RUNNING" or started is not None):
+            # RUNNING now, or it ran and is on its way down: AWS sets startedAt only for a task
+            # that ran (one stopped while PENDING passes DEPROVISIONING without it).
+            inc.started_at = started if started is not None else seen
+            if self.recorder is not None:
+                self.recorder.task_running(state.task_arn, seen, task)
+        if status != "STOPPED":
             return
         name = self.task_definition.container_name
         containers: Sequence[Mapping[str, Any]] = task.get("containers") or []
@@ -423,9 +593,14 @@ class EcsRunner(ConsumerRunner):
         code = container.get("exitCode") if container else None
         state.stopped = True
         state.stop_seen_at = time.monotonic()
+        stopped_at = epoch(task.get("stoppedAt"))
+        state.stopped_at = stopped_at if stopped_at is not None else seen
         state.stop_code = str(task.get("stopCode") or "")
         state.stopped_reason = str(task.get("stoppedReason") or "")
         state.exit_code = int(code) if code is not None else EXIT_TASK_FAILED_TO_START
+        state.never_ran = code is None
+        if self.recorder is not None:
+            self.recorder.task_stopped(state.task_arn, seen, task)
         log.info(
             "ecs.task_stopped",
             extra={
@@ -435,3 +610,20 @@ class EcsRunner(ConsumerRunner):
                 "stopped_reason": state.stopped_reason,
             },
         )
+
+
+def _line_times(event: Mapping[str, Any]) -> tuple[float | None, float | None, float | None]:
+    """(the consumer's ts, CloudWatch's timestamp, its ingestionTime) of one log event, in s."""
+    ts: float | None = None
+    try:
+        parsed = json.loads(str(event.get("message", "")))
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        ts = event_time(parsed)
+    stamp, ingested = event.get("timestamp"), event.get("ingestionTime")
+    return (
+        ts,
+        stamp / 1000.0 if isinstance(stamp, int | float) else None,
+        ingested / 1000.0 if isinstance(ingested, int | float) else None,
+    )

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consumer.contract import ENV_CRASH_AFTER_RECEIVE, ENV_CRASH_RATE, ENV_LONG_SLEEP_SECONDS
 from core.capabilities import SQS_MOVE_TASK
 from scenarios.judging.facts import FaultRecord
-from scenarios.model import Fault, LiveView
+from scenarios.model import ConsumerSlot, Fault, LiveView
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,11 @@ class SignalWhileProcessing(Fault):
 
     It fires once the slot's consumer has completed ``after_completed`` messages and holds a
     message it received less than ``max_age_s`` ago, so the signal lands mid-work rather than
-    in the race between the work ending and the delete.
+    in the race between the work ending and the delete. The age allows for the slot's event
+    delay (``event_delay_s``): on ECS a "received" event reaches the runner through CloudWatch
+    Logs seconds after it was written, and without the allowance the fault would never fire.
+    The work must outlast that delay for the signal to land mid-work: scenarios that use this
+    fault on ECS say so in their ECS declaration (``scenarios.model.ecs``).
     """
 
     signal: int
@@ -110,7 +114,12 @@ class SignalWhileProcessing(Fault):
             return False
         if run.completed_by(handle) < self.after_completed:
             return False
-        return bool(run.in_flight(handle, max_age_s=self.max_age_s))
+        return bool(run.in_flight(handle, max_age_s=self._max_age(handle)))
+
+    def _max_age(self, handle: ConsumerSlot) -> float | None:
+        if self.max_age_s is None:
+            return None
+        return self.max_age_s + handle.event_delay_s
 
     def fire(self, run: LiveView) -> FaultRecord:
         handle = run.slot(self.slot)
@@ -119,13 +128,18 @@ class SignalWhileProcessing(Fault):
         name = signals.Signals(self.signal).name
         at = time.time()
         run.signal(handle, self.signal)
+        allowed = (
+            f" (events up to {handle.event_delay_s:.1f} s late allowed for)"
+            if handle.event_delay_s
+            else ""
+        )
         return FaultRecord(
             kind="signal",
             at=at,
             signal=name,
             consumer_id=handle.consumer_id,
             message_ids=held,
-            detail=f"{name} to {handle.consumer_id} while it held {len(held)} message(s)",
+            detail=f"{name} to {handle.consumer_id} while it held {len(held)} message(s){allowed}",
         )
 
 

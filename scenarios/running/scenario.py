@@ -19,6 +19,7 @@ from scenarios.judging.expectations import CrossExpectation
 from scenarios.judging.facts import CheckResult
 from scenarios.judging.oracle import explained_by_slowness, prefixed
 from scenarios.model import Need, Phase
+from scenarios.model.ecs import EcsSupport
 from scenarios.running.phase import PhaseExecution, PhaseResult, ProgressFn
 from scenarios.settings import Knobs, RunSettings
 from scenarios.targets.base import Target
@@ -77,6 +78,8 @@ class Scenario(abc.ABC):
     needs: ClassVar[tuple[Need, ...]] = ()
     #: how the chaos knobs are calibrated against maxReceiveCount (chaos scenarios)
     calibration: ClassVar[str | None] = None
+    #: whether and how it runs on the aws target, whose consumers are ECS tasks
+    ecs: ClassVar[EcsSupport] = EcsSupport()
 
     @abc.abstractmethod
     def phases(self, k: Knobs) -> Sequence[Phase]:
@@ -87,7 +90,9 @@ class Scenario(abc.ABC):
         return ()
 
     def knobs(self, settings: RunSettings) -> Knobs:
-        return self.defaults.override(settings)
+        """The defaults (on the aws target: the ECS ones), then the user's flags."""
+        on_ecs = settings.target == "aws"
+        return (self.ecs.apply(self.defaults) if on_ecs else self.defaults).override(settings)
 
     def execute(
         self,
@@ -112,6 +117,11 @@ class Scenario(abc.ABC):
             fault_plan=[f"{p.name}: {f.label}" for p in plan for f in p.faults],
             calibration=self.calibration,
         )
+        if settings.target == "aws" and self.ecs.unsupported is not None:
+            result.status = Status.SKIPPED
+            result.reason = f"unsupported on ECS: {self.ecs.unsupported}"
+            result.duration_s = time.time() - started
+            return result
         missing, result.shims = resolve_needs(self.needs, target.capabilities())
         if missing:
             result.status = Status.SKIPPED

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.aws import RegionChoice
 from core.aws import client as make_client
-from core.aws import resolve_region
-from core.errors import ConfigError, ProvisionError
+from core.errors import ConfigError, KitError, ProvisionError
 from core.provisioners import Provisioner, get_provisioner
 from core.stack import StackHandle, StackSpec
 from core.terraform import MAIN_ROOT
@@ -30,6 +30,9 @@ from scenarios.aws.guardrails import (
     preflight_text,
     require_confirmation,
 )
+from scenarios.aws.recorder import MEASURED_ON_AWS, MEASURED_ON_EMULATOR, TimingRecorder
+from scenarios.aws.region import ENV_MAIN_OUTPUTS, run_region
+from scenarios.aws.timings import ENV_TIMINGS, REPORT_KEY, AwsTimings, timings_from_spec
 from scenarios.runners.ecs import KILL_SEMANTICS, MAX_STARTED_BY, EcsRunner, EcsTaskConfig
 from scenarios.targets.base import Target, Workload
 
@@ -137,11 +140,12 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 #: Environment variables that fill AwsTargetConfig fields left unset (read at construction).
 ENV_NETWORK_MODE = "SQSKIT_AWS_NETWORK_MODE"
 ENV_CONTAINER_IMAGE = "SQSKIT_AWS_CONTAINER_IMAGE"
-ENV_MAIN_OUTPUTS = "SQSKIT_AWS_MAIN_OUTPUTS"
 ENV_MAIN_DIR = "SQSKIT_AWS_MAIN_DIR"
 NETWORK_MODES = ("awsvpc", "host")
 #: the rough duration the cost estimate assumes for one scenario
 MINUTES_PER_SCENARIO = 5.0
+#: task restarts the cost estimate assumes per scenario (a crash run restarts about five)
+RESTARTS_PER_SCENARIO = 5
 
 
 @dataclass
@@ -150,7 +154,8 @@ class AwsTargetConfig:
 
     Fields left unset come from the environment: ``SQSKIT_AWS_NETWORK_MODE``,
     ``SQSKIT_AWS_CONTAINER_IMAGE``, ``SQSKIT_AWS_MAIN_OUTPUTS`` (a ``terraform output -json``
-    file of the main infrastructure) and ``SQSKIT_AWS_MAIN_DIR``.
+    file of the main infrastructure), ``SQSKIT_AWS_MAIN_DIR`` and ``SQSKIT_AWS_TIMINGS``
+    (AWS's timings injected into an emulator: ``off``, ``aws`` or a real run's report).
     """
 
     region: str | None = None
@@ -174,9 +179,13 @@ class AwsTargetConfig:
     describe_interval_s: float = 2.0
     logs_interval_s: float = 2.0
     log_settle_s: float = 5.0
+    #: AWS's timings injected into an emulator's clients (None: as the emulator is)
+    timings: AwsTimings | None = None
 
     def __post_init__(self) -> None:
         env = os.environ
+        if self.timings is None:
+            self.timings = timings_from_spec(env.get(ENV_TIMINGS), endpoint_url=self.endpoint_url)
         if self.network_mode is None:
             self.network_mode = env.get(ENV_NETWORK_MODE, "").strip() or "awsvpc"
         if self.network_mode not in NETWORK_MODES:
@@ -216,17 +225,51 @@ class AwsTarget(Target):
         client_factory: Callable[[str], Any] | None = None,
     ) -> None:
         self.config = config or AwsTargetConfig()
-        self.region = resolve_region(self.config.region)
+        self._region: RegionChoice | None = None
+        self._main: Mapping[str, Any] | None = None
         self._client_factory = client_factory
         self._provisioner_factory = provisioner_factory or self._default_provisioner
         self._provisioner: Provisioner | None = None
         self.handle: StackHandle | None = None
         self.extras: AwsStackExtras | None = None
         self.runner: EcsRunner | None = None
+        #: every task of every phase on this target: start-up, stops, log delays
+        self.recorder = TimingRecorder(
+            measured_on=MEASURED_ON_EMULATOR if self.config.endpoint_url else MEASURED_ON_AWS,
+            note=self._recorder_note(),
+        )
         self._shim_task_definition: str | None = None
         self._torn_down = False
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    def _recorder_note(self) -> str:
+        if not self.config.endpoint_url:
+            return (
+                f"measured on AWS: {ENV_TIMINGS}=<this report> replays these timings in a rehearsal"
+            )
+        timings = self.config.timings
+        model = f"with the timing model ({timings.source})" if timings else "without a timing model"
+        return (
+            f"measured against the emulator at {self.config.endpoint_url} {model}: these "
+            "describe the emulator and the model, not AWS"
+        )
+
+    @property
+    def region_choice(self) -> RegionChoice:
+        """The run's one region and its source (scenarios.aws.region.run_region)."""
+        if self._region is None:
+            try:
+                main = self.main_outputs()
+            except ConfigError:
+                main = {}  # no main infrastructure (yet): provision says so; the SDK decides
+            self._region = run_region(self.config.region, main)
+        return self._region
+
+    @property
+    def region(self) -> str:
+        """The region of everything this run touches: the stack, the tasks, their logs."""
+        return self.region_choice.region
 
     def client(self, service: str) -> Any:
         if self._client_factory is not None:
@@ -245,13 +288,17 @@ class AwsTarget(Target):
         """The main infrastructure's outputs: given, or `terraform output -json` in main_dir."""
         if self.config.main_outputs is not None:
             return self.config.main_outputs
+        if self._main is not None:
+            return self._main
         try:
             assert self.config.main_dir is not None
-            return terraform_outputs(self.config.main_dir)
+            self._main = terraform_outputs(self.config.main_dir)
         except ConfigError:
             if self.config.endpoint_url:
-                return {}  # an emulator run may get everything from the run's own outputs
+                self._main = {}  # an emulator run may get everything from the run's own outputs
+                return self._main
             raise
+        return self._main
 
     def terraform_variables(self, main: Mapping[str, Any]) -> dict[str, Any]:
         """What the per-scenario stack needs to create the consumer's task definition.
@@ -298,14 +345,19 @@ class AwsTarget(Target):
                 consumers=workload.consumers,
                 minutes=MINUTES_PER_SCENARIO * workload.scenarios,
                 messages=workload.messages,
+                region=self.region,
+                restarts=RESTARTS_PER_SCENARIO * workload.scenarios,
+                startup_s=AwsTimings().startup_s,
+                task_families=workload.scenarios,
             ),
         )
 
     def open(self) -> None:
-        """Refuse to create anything on AWS without an explicit confirmation."""
+        """Refuse to create anything on AWS without an explicit confirmation or in two regions."""
         require_confirmation(
             target=self.name, yes=self.config.yes, endpoint_url=self.config.endpoint_url
         )
+        log.info("aws.region", extra={"region": self.region, "source": self.region_choice.source})
 
     def provision(self, spec: StackSpec) -> StackHandle:
         main = self.main_outputs()
@@ -337,9 +389,12 @@ class AwsTarget(Target):
                     describe_interval_s=self.config.describe_interval_s,
                     logs_interval_s=self.config.logs_interval_s,
                     log_settle_s=self.config.log_settle_s,
+                    region=self.region,
+                    timings=self.config.timings,
                 ),
                 ecs=self.client("ecs"),
                 logs=self.client("logs"),
+                recorder=self.recorder,
             )
         except Exception:
             # The stack exists; never leave it behind because the runner could not be built.
@@ -435,9 +490,15 @@ class AwsTarget(Target):
             )
 
     def describe(self) -> dict[str, Any]:
+        try:
+            region: str | None = self.region
+            region_source: str | None = self.region_choice.source
+        except KitError as exc:  # a region mismatch: the report says why nothing ran
+            region, region_source = None, str(exc)
         fields: dict[str, Any] = {
             "target": self.name,
-            "region": self.region,
+            "region": region,
+            "region_source": region_source,
             "endpoint": self.config.endpoint_url or "aws",
             "emulator": "external" if self.config.endpoint_url else None,
             "provisioner": self.config.provisioner,
@@ -457,4 +518,5 @@ class AwsTarget(Target):
         )
         if self.runner is not None:
             fields.update(self.runner.describe())
+        fields[REPORT_KEY] = self.recorder.summary()
         return fields

@@ -92,17 +92,37 @@ def test_handle_from_outputs_and_missing_output(tmp_path):
 
 
 @pytest.mark.unit
-def test_copy_config_copies_configuration_only(tmp_path):
+def test_copy_config_copies_configuration_and_the_lock_file_only(tmp_path):
     dest = tmp_path / "copy"
     root = copy_config(SCENARIO_ROOT, dest)
     names = sorted(p.name for p in root.iterdir())
-    assert names == ["main.tf", "outputs.tf", "variables.tf", "versions.tf"]
+    assert names == [".terraform.lock.hcl", "main.tf", "outputs.tf", "variables.tf", "versions.tf"]
+    # the staged copy is locked to exactly the committed provider
+    lock = (SCENARIO_ROOT / tfcli.LOCK_FILE).read_text()
+    assert (root / tfcli.LOCK_FILE).read_text() == lock
     module = dest / "terraform" / "modules" / "stack"
     assert (module / "main.tf").is_file()
     # The root's relative module source resolves inside the copy.
     assert (root / "../../terraform/modules/stack/main.tf").resolve().is_file()
     assert not list(dest.rglob("*.tfstate"))
     assert not list(dest.rglob(".terraform"))
+
+
+@pytest.mark.unit
+def test_init_never_changes_a_committed_lock_file(tmp_path, monkeypatch):
+    # GIVEN a fake terraform that records its arguments
+    fake = _fake_tool(tmp_path, f'echo "$@" >> {tmp_path}/args')
+    monkeypatch.setattr(tfcli, "tool_path", lambda name: fake)
+    root = copy_config(SCENARIO_ROOT, tmp_path / "copy")
+    # WHEN a staged root with its lock file is initialised
+    TerraformCli(workdir=root, plugin_dir=tmp_path).init({"workspace_dir": "d"})
+    # THEN init may only use the locked provider (no new selection, no upgrade)
+    (args,) = (tmp_path / "args").read_text().splitlines()
+    assert "-lockfile=readonly" in args.split()
+    # AND a root without a lock file is initialised as before (terraform writes one)
+    (root / tfcli.LOCK_FILE).unlink()
+    TerraformCli(workdir=root).init()
+    assert "-lockfile=readonly" not in (tmp_path / "args").read_text().splitlines()[-1]
 
 
 @pytest.mark.unit

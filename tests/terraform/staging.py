@@ -1,7 +1,7 @@
 """Private copies of the Terraform roots for static tests: configuration, lock file, test files.
 
-``copy_config`` (the provisioner's) copies ``*.tf`` only; these tests also need the committed
-``.terraform.lock.hcl`` and each root's ``tests/*.tftest.hcl``.
+``copy_config`` (the provisioner's) copies ``*.tf`` and the committed ``.terraform.lock.hcl``;
+these tests also need each root's ``tests/*.tftest.hcl``, and some a copy without the lock.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def root_id(root: Path) -> str:
 def stage(root: Path, dest: Path, *, lock: bool = True, tests: bool = False) -> Path:
     """Copy ``root`` (and the stack module) under ``dest``; return the copied root."""
     workdir = copy_config(root, dest)
-    if lock and (root / LOCK_FILE).is_file():
-        shutil.copy2(root / LOCK_FILE, workdir / LOCK_FILE)
+    if not lock:
+        (workdir / LOCK_FILE).unlink(missing_ok=True)
     if tests and (root / "tests").is_dir():
         shutil.copytree(root / "tests", workdir / "tests", dirs_exist_ok=True)
     return workdir

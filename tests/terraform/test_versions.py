@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ProvisionError
-from core.terraform.cli import find_plugin_dir
+from core.terraform.cli import TerraformCli, copy_config, find_plugin_dir
 from tests.terraform.staging import LOCK_FILE, ROOTS, init, root_id, stage
 
 LOCKED_VERSION = "5.100.0"
@@ -72,3 +72,15 @@ def test_the_version_constraint_never_selects_6x(require_terraform, tmp_path, ro
     # THEN it chose the newest 5.x, not 6.x
     text = (workdir / LOCK_FILE).read_text()
     assert f'version     = "{LOCKED_VERSION}"' in text, text
+
+
+@pytest.mark.terraform
+@pytest.mark.parametrize("root", ROOTS, ids=root_id)
+def test_the_kits_staged_copies_init_from_the_lock_alone(require_terraform, tmp_path, root: Path):
+    # GIVEN a staged copy as the provisioner and the main infrastructure make it
+    workdir = copy_config(root, tmp_path)
+    # WHEN the kit's own init runs in it (readonly: the lock decides the provider)
+    TerraformCli(workdir=workdir, plugin_dir=find_plugin_dir(), timeout_s=300).init()
+    # THEN the locked version is installed and the lock is byte-identical
+    assert (workdir / LOCK_FILE).read_text() == (root / LOCK_FILE).read_text()
+    assert (workdir / ".terraform" / "providers" / PROVIDER / LOCKED_VERSION).is_dir()

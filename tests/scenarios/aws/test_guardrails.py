@@ -6,6 +6,7 @@ import io
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -74,10 +75,13 @@ def test_identity_and_preflight_name_account_region_prefix_and_cost(moto_account
 
 
 def test_cost_estimate_is_task_time_plus_per_message_charges() -> None:
-    estimate = estimate_cost(consumers=2, minutes=30, messages=0)
-    per_task_hour = 0.25 * 0.04048 + 0.5 * 0.004445
+    # us-west-1 (the default region): $0.04656 per vCPU-hour, $0.00511 per GB-hour
+    estimate = estimate_cost(consumers=2, minutes=30, messages=0, region="us-west-1")
+    per_task_hour = 0.25 * 0.04656 + 0.5 * 0.00511
     assert estimate.fargate == pytest.approx(2 * 0.5 * per_task_hour)
+    assert estimate.task_hours == pytest.approx(1.0)
     assert estimate.sqs == estimate.dynamodb == estimate.logs == 0
+    assert "us-west-1 list prices" in estimate.lines()[-1]
     # Fargate bills at least a minute per task
     assert estimate_cost(consumers=1, minutes=0, messages=0).fargate == pytest.approx(
         per_task_hour / 60
@@ -85,6 +89,46 @@ def test_cost_estimate_is_task_time_plus_per_message_charges() -> None:
     assert estimate_cost(consumers=0, minutes=1, messages=1_000_000).sqs == pytest.approx(1.6)
     with pytest.raises(ConfigError):
         estimate_cost(consumers=-1, minutes=1, messages=1)
+    with pytest.raises(ConfigError):
+        estimate_cost(consumers=1, minutes=1, messages=1, restarts=-1)
+
+
+def test_cost_estimate_rates_per_region() -> None:
+    east = estimate_cost(consumers=1, minutes=60, messages=0, region="us-east-1")
+    assert east.fargate == pytest.approx(0.25 * 0.04048 + 0.5 * 0.004445)
+    # a region without a table gets the dearest known rates, and says so
+    other = estimate_cost(consumers=1, minutes=60, messages=0, region="ap-south-1")
+    assert other.fargate == pytest.approx(0.25 * 0.04656 + 0.5 * 0.00511)
+    assert "no table for ap-south-1" in other.prices
+
+
+def test_cost_estimate_bills_public_ipv4_start_up_restarts_and_container_insights() -> None:
+    # GIVEN 2 tasks for 5 minutes, each 30 s to start, 10 crash restarts, one task family
+    estimate = estimate_cost(
+        consumers=2, minutes=5, messages=0, region="us-west-1", restarts=10, startup_s=30
+    )
+    # THEN every start is billed from its image pull, a restart at least its 60 s minimum
+    task_s = 2 * (30 + 300) + 10 * 60
+    assert estimate.task_hours == pytest.approx(task_s / 3600)
+    assert estimate.fargate == pytest.approx(task_s / 3600 * (0.25 * 0.04656 + 0.5 * 0.00511))
+    # AND each task has a public IPv4 address for that time, at $0.005 per hour
+    assert estimate.public_ipv4 == pytest.approx(task_s / 3600 * 0.005)
+    # AND the run's task family publishes ~16 Container Insights metrics for the hour it runs
+    assert estimate.container_insights == pytest.approx(16 * 0.30 / 730)
+    assert estimate.total == pytest.approx(
+        estimate.fargate + estimate.public_ipv4 + estimate.container_insights
+    )
+    # AND a restart costs more than nothing: the old estimate ignored it
+    calm = estimate_cost(consumers=2, minutes=5, messages=0, region="us-west-1", startup_s=30)
+    assert estimate.total - calm.total == pytest.approx(10 * 60 / 3600 * (per_hour(calm)))
+    # AND each scenario's own task family is counted
+    three = estimate_cost(consumers=2, minutes=5, messages=0, task_families=3)
+    assert three.container_insights == pytest.approx(3 * 16 * 0.30 / 730)
+
+
+def per_hour(estimate: Any) -> float:
+    """Fargate plus IPv4 per task-hour, from an estimate."""
+    return float((estimate.fargate + estimate.public_ipv4) / estimate.task_hours)
 
 
 def test_teardown_runs_when_the_body_fails() -> None:

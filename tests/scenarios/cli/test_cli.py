@@ -96,3 +96,12 @@ def test_the_seed_alias_maps_to_scenario_run():
     ]
     assert alias(["list"]) == ["list"]
     assert alias(["--help"]) == ["--help"]
+
+
+def test_list_says_which_scenarios_run_on_ecs_and_why_not(runner):
+    rows = {r["name"]: r for r in json.loads(runner.invoke(cli, ["list", "--json"]).output)}
+    assert rows["kill-mid-run"]["on_ecs"].startswith("unsupported: ECS cannot SIGKILL")
+    assert rows["duplicates"]["on_ecs"].startswith("yes (timeout_s=240 slow_seconds=75")
+    assert rows["happy"]["on_ecs"] == "yes (timeout_s=240)"
+    table = runner.invoke(cli, ["list"], env={"COLUMNS": "400"}).output
+    assert "on ECS (--target aws)" in table and "ECS cannot SIGKILL a task" in table

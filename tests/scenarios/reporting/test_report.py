@@ -88,6 +88,17 @@ def test_json_has_the_stable_schema():
     json.dumps(data)  # serialisable as is
 
 
+def test_a_task_that_never_started_ran_zero_seconds_and_stays_valid_json():
+    # GIVEN an ECS task stopped before it reached RUNNING (its start is NOT_STARTED, infinity)
+    facts = clean_facts(1)
+    never = ConsumerRun(1, "task-1-2", float("inf"), None, None)
+    data = document.build(result(replace(facts, consumers=(*facts.consumers, never))))
+    # THEN the report says it ran 0 s, and strict JSON (no Infinity) can carry it
+    (row,) = [c for c in data["phases"][0]["consumers"] if c["slot"] == 1]
+    assert row["ran_s"] == 0.0
+    json.dumps(data, allow_nan=False)
+
+
 def test_multi_phase_checks_are_prefixed_and_counts_summed():
     data = document.build(result(clean_facts(2), clean_facts(3)))
     assert data["counts"]["sent"] == 5

@@ -8,14 +8,17 @@ import dataclasses
 import json
 import signal
 import time
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from core.errors import ConfigError, InfrastructureError
+from core.errors import ConfigError
 from scenarios.model import ConsumerSettings, RestartPolicy
 from scenarios.runners.ecs import (
+    DEPROVISIONING_ALLOWANCE_S,
     EXIT_TASK_FAILED_TO_START,
     KILL_SEMANTICS,
     EcsRunner,
@@ -274,15 +277,16 @@ def test_a_stopped_task_waits_for_its_log_stream_to_settle(ecs_stack: EcsStack) 
 def test_tasks_that_never_start_give_up_after_three(ecs_stack: EcsStack) -> None:
     runner = _runner(ecs_stack)
     runner.restart_delay_s = 0
+    runner.start_retry_backoff_s = 0
     try:
         (handle,) = runner.start(1)
         deadline = time.monotonic() + 10
-        # fatal_error is set while the third exit is read, just before poll() records it
-        while (runner.fatal_error is None or handle.running) and time.monotonic() < deadline:
+        while runner.fatal_error is None and time.monotonic() < deadline:
             inc = handle.current
             if inc.exit_code is None:
                 stop_like_container(ecs_stack.region, ecs_stack.cluster, inc.native_id, None)
             time.sleep(0.05)
+        # THEN the moment the runner gives up, the third exit is already recorded
         assert runner.fatal_error is not None and "failed to start" in runner.fatal_error
         assert handle.exit_codes == [EXIT_TASK_FAILED_TO_START] * 3
         time.sleep(0.5)  # the supervisor keeps polling: no fourth RunTask
@@ -292,7 +296,176 @@ def test_tasks_that_never_start_give_up_after_three(ecs_stack: EcsStack) -> None
         runner.stop_all(timeout=0)
 
 
-def test_run_task_failures_are_an_infrastructure_error() -> None:
+class _WatchedRunner(EcsRunner):
+    """Snapshots slot 0's exit codes whenever fatal_error is assigned."""
+
+    seen_when_fatal: list[list[int]]
+
+    @property  # type: ignore[override]
+    def fatal_error(self) -> str | None:
+        return self.__dict__.get("_fatal")
+
+    @fatal_error.setter
+    def fatal_error(self, value: str | None) -> None:
+        if value is not None:
+            self.__dict__.setdefault("seen_when_fatal", []).append(
+                list(self._handles[0].exit_codes)
+            )
+        self.__dict__["_fatal"] = value
+
+
+def test_fatal_error_is_set_only_once_the_last_exit_is_recorded(ecs_stack: EcsStack) -> None:
+    # The race: fatal_error was set while the third exit was read, before poll() recorded it,
+    # so a reader could see "gave up" next to two exits. Watch the assignment itself.
+    runner = _WatchedRunner(
+        EcsTaskConfig(
+            cluster=ecs_stack.cluster,
+            task_definition=ecs_stack.task_definition_arn,
+            subnets=tuple(ecs_stack.subnets),
+            describe_interval_s=0,
+            logs_interval_s=0,
+            log_settle_s=0,
+        ),
+        ecs=ecs_stack.ecs(),
+        logs=ecs_stack.logs(),
+    )
+    runner.restart_delay_s = 0
+    runner.start_retry_backoff_s = 0
+    try:
+        (handle,) = runner.start(1)
+        deadline = time.monotonic() + 10
+        while runner.fatal_error is None and time.monotonic() < deadline:
+            inc = handle.current
+            if inc.exit_code is None:
+                stop_like_container(ecs_stack.region, ecs_stack.cluster, inc.native_id, None)
+            time.sleep(0.05)
+        assert runner.__dict__["seen_when_fatal"] == [[EXIT_TASK_FAILED_TO_START] * 3]
+    finally:
+        runner.stop_all(timeout=0)
+
+
+def _fail_run_task(ecs: Any, *, times: int, error: Exception | None = None) -> list[int]:
+    """Make the next ``times`` RunTask calls fail (with ``error``, or a capacity failure)."""
+    real, calls = ecs.run_task, [0]
+
+    def run_task(**kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] <= times:
+            if error is not None:
+                raise error
+            return {
+                "tasks": [],
+                "failures": [
+                    {
+                        "arn": "arn:aws:ecs:us-east-1:123456789012:cluster/c",
+                        "reason": "Capacity is unavailable at this time. Please try again later "
+                        "or in a different availability zone",
+                    }
+                ],
+            }
+        return real(**kwargs)
+
+    ecs.run_task = run_task
+    return calls
+
+
+def _client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, "RunTask")
+
+
+def test_a_capacity_failure_on_the_first_start_is_retried_not_fatal(ecs_stack: EcsStack) -> None:
+    ecs = ecs_stack.ecs()
+    calls = _fail_run_task(ecs, times=1)
+    runner = EcsRunner(
+        EcsTaskConfig(
+            cluster=ecs_stack.cluster,
+            task_definition=ecs_stack.task_definition_arn,
+            subnets=tuple(ecs_stack.subnets),
+            describe_interval_s=0,
+            logs_interval_s=0,
+            log_settle_s=0,
+        ),
+        ecs=ecs,
+        logs=ecs_stack.logs(),
+    )
+    runner.start_retry_backoff_s = 0.05
+    try:
+        # WHEN the first RunTask finds no Fargate capacity
+        (handle,) = runner.start(1)  # no exception: capacity comes back
+        deadline = time.monotonic() + 10
+        while len(handle.incarnations) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # THEN it counted as a start failure, and the retry started a task
+        assert handle.exit_codes == [EXIT_TASK_FAILED_TO_START]
+        assert "Capacity is unavailable" in handle.incarnations[0].native.stopped_reason
+        assert handle.current.native_id.startswith("arn:aws:ecs:")
+        assert calls[0] == 2
+        assert runner.fatal_error is None
+    finally:
+        runner.stop_all(timeout=1)
+
+
+def test_a_failed_run_task_during_a_restart_backs_off_and_counts(ecs_stack: EcsStack) -> None:
+    ecs = ecs_stack.ecs()
+    runner = EcsRunner(
+        EcsTaskConfig(
+            cluster=ecs_stack.cluster,
+            task_definition=ecs_stack.task_definition_arn,
+            subnets=tuple(ecs_stack.subnets),
+            describe_interval_s=0,
+            logs_interval_s=0,
+            log_settle_s=0,
+        ),
+        ecs=ecs,
+        logs=ecs_stack.logs(),
+    )
+    runner.restart_delay_s = 0
+    runner.start_retry_backoff_s = 0.05
+    try:
+        (handle,) = runner.start(1, ConsumerSettings(crash_after_receive=1))
+        # GIVEN RunTask throttled from now on, WHEN the consumer crashes
+        calls = _fail_run_task(ecs, times=100, error=_client_error("ThrottlingException"))
+        stop_like_container(ecs_stack.region, ecs_stack.cluster, handle.current.native_id, 3)
+        deadline = time.monotonic() + 10
+        while runner.fatal_error is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # THEN each failed RunTask counted against the limit: three, then the runner gave up
+        assert runner.fatal_error is not None and "ThrottlingException" in runner.fatal_error
+        assert handle.exit_codes == [3] + [EXIT_TASK_FAILED_TO_START] * 3
+        assert calls[0] == 3
+        # AND the waits between them doubled (not a retry every 0.1 s)
+        assert runner._restart_delay(handle) == pytest.approx(0.05 * 4)
+        time.sleep(0.3)
+        assert calls[0] == 3
+    finally:
+        runner.stop_all(timeout=0)
+
+
+def test_a_missing_cluster_is_fatal_at_once(ecs_stack: EcsStack) -> None:
+    ecs = ecs_stack.ecs()
+    calls = _fail_run_task(ecs, times=100, error=_client_error("ClusterNotFoundException"))
+    runner = EcsRunner(
+        EcsTaskConfig(
+            cluster=ecs_stack.cluster,
+            task_definition=ecs_stack.task_definition_arn,
+            subnets=tuple(ecs_stack.subnets),
+        ),
+        ecs=ecs,
+        logs=ecs_stack.logs(),
+    )
+    try:
+        (handle,) = runner.start(1)
+        deadline = time.monotonic() + 5
+        while runner.fatal_error is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert runner.fatal_error is not None and "ClusterNotFoundException" in runner.fatal_error
+        assert calls[0] == 1  # waiting does not create a cluster
+        assert handle.exit_codes == [EXIT_TASK_FAILED_TO_START]
+    finally:
+        runner.stop_all(timeout=0)
+
+
+def test_run_task_capacity_failure_is_read_from_the_exact_call() -> None:
     # A Stubber pins the exact request and plays back ECS's "no capacity" answer.
     ecs = boto3.client("ecs", region_name="us-east-1")
     logs = boto3.client("logs", region_name="us-east-1")
@@ -338,9 +511,46 @@ def test_run_task_failures_are_an_infrastructure_error() -> None:
             ecs=ecs,
             logs=logs,
         )
-        with pytest.raises(InfrastructureError, match="RESOURCE:ENI"):
-            runner._launch(0, "c-0-1", {"A": "1"})
+        native_id, state = runner._launch(0, "c-0-1", {"A": "1"})
         stub.assert_no_pending_responses()
+    # a start failure worth retrying, with ECS's reason; never a task ARN
+    assert native_id == "run-task-failed:c-0-1"
+    assert state.launch_retryable and "RESOURCE:ENI" in state.stopped_reason
+    assert state.exit_code == EXIT_TASK_FAILED_TO_START
+
+
+def test_a_task_is_not_exited_before_it_is_stopped(ecs_stack: EcsStack) -> None:
+    runner = _runner(ecs_stack)
+    try:
+        (handle,) = runner.start(1, restart=RestartPolicy.NEVER)
+        deadline = time.monotonic() + 5
+        while not handle.current.has_started and time.monotonic() < deadline:
+            time.sleep(0.02)  # the runner saw it RUNNING
+        task = moto_task(ecs_stack.region, ecs_stack.cluster, handle.current.native_id)
+        # GIVEN the container exited and the task is DEPROVISIONING (its exit code visible)
+        task.last_status = "DEPROVISIONING"
+        for container in task.containers:
+            container.exitCode = 0
+        time.sleep(0.3)
+        # THEN it still counts as running: no exit code, no end, and it had started
+        assert handle.current.exit_code is None and handle.current.ended_at is None
+        assert handle.running and handle.current.has_started
+        # WHEN it is STOPPED THEN the exit is recorded
+        stop_like_container(ecs_stack.region, ecs_stack.cluster, handle.current.native_id, 0)
+        assert runner.wait_all(timeout=5)
+        assert handle.exit_codes == [0]
+        inc = handle.current
+        assert inc.ended_at is not None and inc.started_at <= inc.ended_at
+    finally:
+        runner.stop_all(timeout=0)
+
+
+def test_the_stop_wait_covers_stop_timeout_and_deprovisioning(ecs_stack: EcsStack) -> None:
+    # The old wait: 44 s after StopTask plus 10 s, less than Fargate's stop and deprovisioning.
+    runner = _runner(ecs_stack, describe_interval_s=2, logs_interval_s=2, log_settle_s=5)
+    total = runner.task_definition.stop_timeout_s + runner._kill_wait_s()
+    assert runner._kill_wait_s() >= DEPROVISIONING_ALLOWANCE_S
+    assert total >= 30 + DEPROVISIONING_ALLOWANCE_S + 5
 
 
 def test_moto_task_helper_sees_the_task(ecs_stack: EcsStack) -> None:

@@ -102,3 +102,52 @@ def test_a_long_sleep_for_one_group_leaves_the_others_alone():
     assert slow_only.overrides() == {"long_sleep_seconds": 5.0, "long_sleep_every": 1}
     assert "(slow consumers)" in slow_only.label
     assert LongSleep(5.0).applies_to("fast")  # no group: every consumer
+
+
+class _Slot:
+    """One consumer slot whose events arrive ``event_delay_s`` late (ECS: CloudWatch Logs)."""
+
+    def __init__(self, event_delay_s: float) -> None:
+        self.slot, self.consumer_id, self.running = 0, "consumer-0-1", True
+        self.event_delay_s = event_delay_s
+
+
+class _View:
+    """The running phase as the fault sees it: slot 0 holds m1, received ``age`` s ago."""
+
+    def __init__(self, slot: _Slot, age: float) -> None:
+        self._slot, self.age = slot, age
+        self.signals: list[int] = []
+        self.sqs, self.stack = None, None
+
+    def slot(self, index: int) -> _Slot | None:
+        return self._slot if index == 0 else None
+
+    def in_flight(self, handle: Any, *, max_age_s: float | None = None) -> list[str]:
+        return ["m1"] if max_age_s is None or self.age <= max_age_s else []
+
+    def completed_by(self, handle: Any) -> int:
+        return 0
+
+    def signal(self, handle: Any, sig: int) -> None:
+        self.signals.append(sig)
+
+
+def test_a_signal_fault_allows_for_the_slots_event_delay() -> None:
+    import signal
+
+    from scenarios.running.faults import SignalWhileProcessing
+
+    fault = SignalWhileProcessing(signal.SIGTERM, slot=0, after_completed=0, max_age_s=0.3)
+    # GIVEN a "received" event that reached the engine 4 s after it was written
+    # THEN with no allowance (a local consumer) it is too old: the work may be over
+    assert not fault.due(_View(_Slot(event_delay_s=0.0), age=4.0))  # type: ignore[arg-type]
+    # AND on ECS, whose events can be 8 s late, it still counts as "just received"
+    view = _View(_Slot(event_delay_s=8.0), age=4.0)
+    assert fault.due(view)  # type: ignore[arg-type]
+    record = fault.fire(view)  # type: ignore[arg-type]
+    assert view.signals == [signal.SIGTERM]
+    assert record.message_ids == ("m1",)
+    assert "8.0 s late allowed for" in record.detail
+    # AND even on ECS an event older than delay + max_age is not mid-work any more
+    assert not fault.due(_View(_Slot(event_delay_s=8.0), age=8.5))  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ variables a run's workspace gets, the outputs it reads, the consumer env, and te
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -290,3 +291,46 @@ def test_host_network_mode_is_refused_on_real_aws() -> None:
         AwsTargetConfig(network_mode="host")
     with pytest.raises(ConfigError, match="awsvpc or host"):
         AwsTargetConfig(network_mode="bridge", endpoint_url="http://127.0.0.1:1")
+
+
+def test_the_report_records_task_start_up_stops_and_log_delays(ecs_stack: EcsStack) -> None:
+    # GIVEN a run on "AWS" (moto): the recorder measures what only AWS can tell
+    provisioner = WorkspaceProvisioner(ecs_stack.region)
+    target = _target(ecs_stack, provisioner)
+    spec = StackSpec(prefix=f"{ecs_stack.prefix}r")
+    try:
+        target.provision(spec)
+        (handle,) = target.start_consumers(1, ConsumerSettings(), restart=RestartPolicy.NEVER)
+        deadline = time.monotonic() + 5
+        while not handle.current.has_started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        target.signal(handle, signal.SIGTERM)
+    finally:
+        target.teardown()
+    recorded = target.describe()["aws_timings"]
+    # THEN the report carries the measurements, labelled as AWS's
+    assert recorded["measured_on"] == "aws" and recorded["tasks"] == 1
+    assert recorded["metrics"]["startup_s"]["n"] == 1
+    assert recorded["metrics"]["stop_s"]["n"] == 1
+    assert "replays these timings" in recorded["note"]
+
+
+def test_an_emulator_run_labels_its_timings_and_can_model_aws(
+    ecs_stack: EcsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SQSKIT_AWS_TIMINGS", "aws")
+    provisioner = WorkspaceProvisioner(ecs_stack.region)
+    target = _target(ecs_stack, provisioner, endpoint_url="http://127.0.0.1:1")
+    assert target.config.timings is not None
+    spec = StackSpec(prefix=f"{ecs_stack.prefix}m")
+    try:
+        target.provision(spec)
+        described = target.describe()
+    finally:
+        target.teardown()
+    assert described["aws_timings"]["measured_on"] == "emulator"
+    assert "with the timing model" in described["aws_timings"]["note"]
+    assert described["timing_model"]["log_batch_s"] == 5.0
+    # AND against AWS itself the model is refused
+    with pytest.raises(ConfigError, match="SQSKIT_AWS_TIMINGS=aws"):
+        AwsTargetConfig()
