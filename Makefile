@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 SEC_VENV ?= .venv-security
 CHECKOV  := $(SEC_VENV)/bin/checkov
 
-.PHONY: help venv demo test test-unit lint typecheck security bench image local-up local-down \
+.PHONY: help venv demo test test-long test-unit lint typecheck security bench image local-up local-down \
         local-status emulator-matrix doctor scenarios-all aws-rehearsal aws-build-push aws-up \
         aws-logs aws-status aws-cleanup aws-down clean
 
@@ -30,8 +30,11 @@ venv: $(STAMP) ## create the virtualenv and install the kit (idempotent)
 demo: $(STAMP) ## run the `happy` scenario on the embedded emulator and print the report
 	$(BIN)/scenario run $(SCENARIO) --target local
 
-test: $(STAMP) $(CHECKOV) lint typecheck ## lint, type-check, run every tier (Docker/terraform skip when absent)
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: $(STAMP) $(CHECKOV) lint typecheck ## lint, type-check, run every tier but `long` (Docker/terraform skip when absent)
+	$(BIN)/pytest -m "not long" $(PYTEST_ARGS)
+
+test-long: $(STAMP) ## the runs of many minutes that `make test` leaves out (rehearsals with AWS timings)
+	$(BIN)/pytest -m long $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## the fast in-process tier only
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)

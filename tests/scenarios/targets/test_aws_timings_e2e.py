@@ -153,7 +153,15 @@ def _run(name: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[st
 
 
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("name", ["happy", "crash", "duplicates"])
+@pytest.mark.parametrize(
+    "name",
+    # happy runs in `make test`; crash and duplicates take 5 min each: `make test-long`
+    [
+        "happy",
+        pytest.param("crash", marks=pytest.mark.long),
+        pytest.param("duplicates", marks=pytest.mark.long),
+    ],
+)
 def test_scenarios_pass_with_aws_timings(rehearsal: dict[str, str], name: str) -> None:
     proc, report = _run(name, rehearsal)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
