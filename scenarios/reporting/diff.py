@@ -35,6 +35,9 @@ TARGET_SPECIFIC_KEYS = frozenset(
         "network_mode",
         "log_group",
         "stop_timeout_s",
+        # A deadline, not a behaviour: the aws target raises it to cover task start-up and
+        # the ECS stopTimeout (scenarios/model/ecs.py).
+        "timeout_s",
         "kill_semantics",
         "workspace",
         "prefix",

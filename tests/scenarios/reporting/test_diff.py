@@ -90,6 +90,17 @@ def test_a_lost_message_breaks_parity_exit_1(tmp_path: Path) -> None:
     assert "NO parity" in result.output
 
 
+def test_a_deadline_raised_for_ecs_is_target_specific_but_a_count_knob_is_not() -> None:
+    # GIVEN the aws target raised the settle deadline for ECS, and another run sent more
+    local = copy.deepcopy(LOCAL)
+    local["knobs"] = {"timeout_s": 60.0, "count": 5}
+    aws = _aws()
+    aws["knobs"] = {"timeout_s": 240.0, "count": 6}
+    # THEN only the count breaks parity
+    other = [d.path for d in compare(local, aws) if not d.target_specific]
+    assert other == ["knobs.count"]
+
+
 def test_a_missing_check_is_a_difference() -> None:
     broken = _aws()
     broken["checks"] = broken["checks"][:1]
