@@ -31,7 +31,10 @@ import pytest
 
 from tests.fixtures.tiers import docker_available, skip_or_fail, terraform_available
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+# Minutes per run (a Terraform apply, then 30 s start-up and 30 s teardown per task): `make
+# test-long`. `make test` keeps the rehearsal at parity (test_aws_emulator_e2e.py) and the unit
+# tests of the timing model and of the ECS declarations.
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.long]
 
 IMAGE = os.environ.get("SQSKIT_CONSUMER_IMAGE", "sqs-kit-consumer:local")
 BIN = Path(sys.executable).parent
@@ -155,12 +158,7 @@ def _run(name: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[st
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize(
     "name",
-    # happy runs in `make test`; crash and duplicates take 5 min each: `make test-long`
-    [
-        "happy",
-        pytest.param("crash", marks=pytest.mark.long),
-        pytest.param("duplicates", marks=pytest.mark.long),
-    ],
+    ["happy", "crash", "duplicates"],
 )
 def test_scenarios_pass_with_aws_timings(rehearsal: dict[str, str], name: str) -> None:
     proc, report = _run(name, rehearsal)
