@@ -7,8 +7,9 @@ part of the page between the ``matrix`` markers is rewritten; the prose around i
 
 LocalStack: the one answering at ``LOCALSTACK_ENDPOINT`` if any (its start-up is then not
 measured), else ``select("localstack")``. An emulator that cannot start gets a column saying why.
-The ``scenario run all`` row is filled from a ``scenario run all --json`` summary given with
-``--scenarios KIND=FILE``; without one it says "not run" and why.
+The ``scenario run all`` row: for the columns in ``--run-scenarios`` (MiniStack and LocalStack by
+default) the matrix runs ``scenario run all`` itself, LocalStack with SQS on LocalStack and
+DynamoDB on MiniStack; ``--scenarios KIND=FILE`` fills it from a saved ``--json`` summary instead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import importlib.metadata
 import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -45,8 +49,13 @@ TITLES = {"ministack": "MiniStack", "moto": "moto server", "localstack": "LocalS
 LOCALSTACK_ENDPOINT_ENV = "LOCALSTACK_ENDPOINT"
 READY_TIMEOUT_S = 20.0
 NOTE_CHARS = 160  # a failed start's reason, cut to fit a table cell
-#: Why a column's ``scenario run all`` cannot run yet (the row says so until a summary is given).
-SCENARIOS_PENDING = {"localstack": "needs sqs=localstack,dynamodb=ministack"}
+#: Why a column's ``scenario run all`` was not run (the row says so until a summary is given).
+SCENARIOS_PENDING = {"moto": "its SQS slows with queue depth: `--run-scenarios moto` to try"}
+#: What ``scenario run all`` runs on per column: LocalStack's SQS with MiniStack's DynamoDB
+#: (offline, LocalStack's DynamoDB needs a jar it cannot fetch).
+SCENARIO_EMULATORS = {"localstack": "sqs=localstack,dynamodb=ministack"}
+RUN_SCENARIOS = ("ministack", "localstack")
+SCENARIOS_BUDGET_S = 1200.0
 
 # Throughput: the bench's method (bench/bench_emulators.py reuses this code).
 BACKLOGS = (100, 5_000)
@@ -229,6 +238,49 @@ def scenarios_cell(summary: dict[str, Any]) -> str:
     return cell + (f"; {', '.join(others)}" if others else "")
 
 
+def scenario_command() -> list[str]:
+    """The ``scenario`` CLI: a subprocess, because ``local`` does not import ``scenarios``."""
+    beside = Path(sys.executable).parent / "scenario"
+    found = str(beside) if beside.is_file() else shutil.which("scenario")
+    if found is None:
+        raise ConfigError("the `scenario` command is not installed: pip install -e '.[kit]'")
+    return [found]
+
+
+def run_scenarios(
+    kind: str, *, command: Sequence[str] | None = None, timeout_s: float = SCENARIOS_BUDGET_S
+) -> str:
+    """``scenario run all`` on ``kind`` (LocalStack: the split), as the row's cell."""
+    emulator = SCENARIO_EMULATORS.get(kind, kind)
+    with tempfile.TemporaryDirectory(prefix="sqskit-matrix-") as reports:
+        cmd = [
+            *(command or scenario_command()),
+            *("run", "all", "--emulator", emulator, "--runner", "process"),
+            *("--no-png", "--json", "--report-dir", reports),
+        ]
+        # The flags decide the run; only LocalStack's install settings carry over.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("SQSKIT_") or k.startswith("SQSKIT_LOCALSTACK_")
+        }
+        try:
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout_s, env=env, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return f"did not finish within {timeout_s:.0f} s (on {emulator})"
+    try:
+        summary = json.loads(proc.stdout)
+    except ValueError:
+        summary = None
+    if not isinstance(summary, dict) or "runs" not in summary:
+        tail = " ".join((proc.stderr or proc.stdout or "").split())[-NOTE_CHARS:]
+        return f"could not run (exit {proc.returncode}): {tail}"
+    cell = scenarios_cell(summary)
+    return cell if emulator == kind else f"{cell}, on {emulator}"
+
+
 def scenarios_text(column: Column) -> str:
     if column.scenarios is not None:
         return column.scenarios
@@ -380,6 +432,7 @@ class Args:
     emulators: list[str]
     throughput: bool
     scenarios: dict[str, str] = field(default_factory=dict)
+    run_scenarios: tuple[str, ...] = RUN_SCENARIOS
 
 
 def parse(argv: list[str] | None) -> Args:
@@ -404,11 +457,25 @@ def parse(argv: list[str] | None) -> Args:
         metavar="KIND=FILE",
         help="fill the `scenario run all` row from that run's --json summary",
     )
+    parser.add_argument(
+        "--run-scenarios",
+        default=",".join(RUN_SCENARIOS),
+        metavar="KINDS",
+        help="columns whose `scenario run all` the matrix runs itself, comma-separated, '' for "
+        f"none (default {','.join(RUN_SCENARIOS)}; localstack runs as "
+        f"{SCENARIO_EMULATORS['localstack']})",
+    )
     ns = parser.parse_args(argv)
     kinds = [k for k in ns.emulators.split(",") if k]
     unknown = sorted(set(kinds) - set(COLUMNS))
     if unknown:
         parser.error(f"--emulators: unknown {', '.join(unknown)}; choose from {', '.join(COLUMNS)}")
+    to_run = [k for k in ns.run_scenarios.split(",") if k]
+    unknown = sorted(set(to_run) - set(COLUMNS))
+    if unknown:
+        parser.error(
+            f"--run-scenarios: unknown {', '.join(unknown)}; choose from {', '.join(COLUMNS)}"
+        )
     scenarios: dict[str, str] = {}
     for item in ns.scenarios:
         kind, sep, path = item.partition("=")
@@ -418,7 +485,7 @@ def parse(argv: list[str] | None) -> Args:
             scenarios[kind] = scenarios_cell(json.loads(Path(path).read_text()))
         except (OSError, ValueError) as exc:
             parser.error(f"--scenarios {item!r}: cannot read a summary there ({exc})")
-    return Args(ns.doc, ns.json, kinds, not ns.no_throughput, scenarios)
+    return Args(ns.doc, ns.json, kinds, not ns.no_throughput, scenarios, tuple(to_run))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -429,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
         column = measure(kind, throughput=args.throughput)
         if kind in args.scenarios:
             column = dataclasses.replace(column, scenarios=args.scenarios[kind])
+        elif kind in args.run_scenarios and column.report is not None:
+            print(f"  scenario run all on {SCENARIO_EMULATORS.get(kind, kind)} ...", flush=True)
+            column = dataclasses.replace(column, scenarios=run_scenarios(kind))
         columns.append(column)
         print(f"  {column.title}: {_probe_cell(column)}", flush=True)
     table = render_table(columns)
