@@ -75,6 +75,11 @@ class RunSettings:
                         "local with --provisioner api (the Terraform stack also declares IAM "
                         "and ECS, which LocalStack on the host does not serve)"
                     )
+                if self.endpoint:
+                    raise ConfigError(
+                        f"--endpoint with --emulator {self.emulator}: per-service endpoints "
+                        "start each emulator themselves; drop --endpoint (SQSKIT_ENDPOINT_URL)"
+                    )
         _choice("--runner", self.runner, RUNNERS)
         if self.provisioner is not None:
             _choice("--provisioner", self.provisioner, PROVISIONERS)

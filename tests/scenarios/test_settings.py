@@ -82,6 +82,7 @@ def test_per_service_endpoints_are_a_local_api_setting():
         ({"emulator": SPLIT, "provisioner": "terraform"}, "--provisioner api"),
         ({"emulator": SPLIT, "target": "aws"}, "run on --target local"),
         ({"emulator": "sqs=localstack"}, "dynamodb is missing"),
+        ({"emulator": SPLIT, "endpoint": "http://127.0.0.1:4566"}, "drop --endpoint"),
         ({"emulator": "sqs=nope,dynamodb=ministack"}, "KIND one of ministack, moto, localstack"),
         ({"emulator": "compose:moto"}, "--emulator 'compose:moto' is invalid"),
     ],
