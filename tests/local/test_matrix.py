@@ -202,3 +202,16 @@ def test_run_scenarios_flag_names_the_columns(capsys):
     with pytest.raises(SystemExit):
         parse(["--run-scenarios", "elasticmq"])
     assert "--run-scenarios: unknown elasticmq" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_localstack_on_the_host_is_named_as_such_in_how_it_ran(monkeypatch):
+    from local.emulators import Selection
+    from local.emulators.localstack_host import LocalStackHostEmulator
+
+    monkeypatch.delenv(matrix.LOCALSTACK_ENDPOINT_ENV, raising=False)
+    host = LocalStackHostEmulator(port=4603)
+    monkeypatch.setattr(matrix, "select", lambda kind: Selection(host, False, "a long reason"))
+    monkeypatch.setattr(matrix, "localstack_version", lambda endpoint: "2026.3.0")
+    with matrix.started("localstack") as emu:
+        assert emu.how == "localstack-core 2026.3.0 on the host (subprocess)"
