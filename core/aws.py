@@ -20,6 +20,8 @@ from consumer.contract import (
     ENV_AWS_ACCESS_KEY_ID,
     ENV_AWS_DEFAULT_REGION,
     ENV_AWS_ENDPOINT_URL,
+    ENV_AWS_ENDPOINT_URL_DYNAMODB,
+    ENV_AWS_ENDPOINT_URL_SQS,
     ENV_AWS_REGION,
     ENV_AWS_SECRET_ACCESS_KEY,
 )
@@ -34,6 +36,64 @@ ENV_AWS_PROFILE = "AWS_PROFILE"
 #: where a region came from (``RegionChoice.source``)
 SOURCE_EXPLICIT = "explicit (--region)"
 SOURCE_DEFAULT = f"the kit's default ({DEFAULT_REGION}, the main infrastructure's default)"
+
+
+#: the services a run can send to endpoints of their own, and the SDK variable for each
+#: (botocore prefers ``AWS_ENDPOINT_URL_<SERVICE>`` over ``AWS_ENDPOINT_URL``)
+SERVICE_ENDPOINT_VARIABLES: dict[str, str] = {
+    "sqs": ENV_AWS_ENDPOINT_URL_SQS,
+    "dynamodb": ENV_AWS_ENDPOINT_URL_DYNAMODB,
+}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a run reaches AWS: one endpoint for every service, or one per service.
+
+    ``default`` serves every service without an entry in ``services`` (``None``: AWS itself).
+    A split such as SQS on LocalStack and DynamoDB on MiniStack is
+    ``Endpoints(sqs_url, (("dynamodb", ministack_url),))``.
+    """
+
+    default: str | None
+    services: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        for service, _url in self.services:
+            if service not in SERVICE_ENDPOINT_VARIABLES:
+                raise ConfigError(
+                    f"no per-service endpoint for {service!r}: "
+                    f"allowed {', '.join(SERVICE_ENDPOINT_VARIABLES)}"
+                )
+
+    def url(self, service: str) -> str | None:
+        """The endpoint ``service`` is reached at."""
+        return dict(self.services).get(service, self.default)
+
+    @property
+    def split(self) -> bool:
+        """True when some service is reached elsewhere than at ``default``."""
+        return any(url != self.default for _service, url in self.services)
+
+    def env(self) -> dict[str, str]:
+        """The SDK variables that route a process's clients (``AWS_ENDPOINT_URL[_<SERVICE>]``)."""
+        out: dict[str, str] = {}
+        if self.default:
+            out[ENV_AWS_ENDPOINT_URL] = self.default
+        for service, url in self.services:
+            out[SERVICE_ENDPOINT_VARIABLES[service]] = url
+        return out
+
+    def by_service(self) -> dict[str, str | None]:
+        """Every splittable service and its endpoint, for reports."""
+        return {service: self.url(service) for service in SERVICE_ENDPOINT_VARIABLES}
+
+
+def endpoint_for(service: str, endpoint_url: str | Endpoints | None) -> str | None:
+    """The one URL ``service`` uses, whether the run has one endpoint or one per service."""
+    if isinstance(endpoint_url, Endpoints):
+        return endpoint_url.url(service)
+    return endpoint_url
 
 
 def retry_config(
@@ -105,7 +165,8 @@ def resolve_region(region: str | None = None, *, profile: str | None = None) -> 
 def with_emulator_credentials(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` plus the dummy credentials when it points at an emulator and carries none."""
     out = dict(env)
-    if out.get(ENV_AWS_ENDPOINT_URL) and ENV_AWS_ACCESS_KEY_ID not in out:
+    pointed = any(out.get(v) for v in (ENV_AWS_ENDPOINT_URL, *SERVICE_ENDPOINT_VARIABLES.values()))
+    if pointed and ENV_AWS_ACCESS_KEY_ID not in out:
         out.update(EMULATOR_CREDENTIALS)
     return out
 
@@ -113,12 +174,16 @@ def with_emulator_credentials(env: Mapping[str, str]) -> dict[str, str]:
 def client(
     service: str,
     *,
-    endpoint_url: str | None = None,
+    endpoint_url: str | Endpoints | None = None,
     region: str | None = None,
     profile: str | None = None,
     config: Config | None = None,
 ) -> Any:
-    """A boto3 client for ``service``; no ``endpoint_url`` means AWS (or AWS_ENDPOINT_URL)."""
+    """A boto3 client for ``service``; no ``endpoint_url`` means AWS (or AWS_ENDPOINT_URL).
+
+    ``endpoint_url`` may be :class:`Endpoints`: the client then goes to ``service``'s own.
+    """
+    endpoint_url = endpoint_for(service, endpoint_url)
     session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
     kwargs: dict[str, Any] = {
         "region_name": resolve_region(region, profile=profile),

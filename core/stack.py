@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from consumer.contract import (
     ENV_AWS_DEFAULT_REGION,
-    ENV_AWS_ENDPOINT_URL,
     ENV_AWS_REGION,
     ENV_EFFECTS_TABLE,
     ENV_MESSAGE_COMPLETED_TABLE,
@@ -20,6 +19,7 @@ from consumer.contract import (
     ENV_QUEUE_URL,
     ENV_RUN_ID,
 )
+from core.aws import Endpoints
 from core.errors import ConfigError
 
 # AWS limits, named once.
@@ -139,11 +139,20 @@ class StackHandle:
     #: None only for a stack made before the kit had an effects table (its consumers then
     #: apply no effect the oracle can count)
     effects_table: str | None = None
+    #: services reached elsewhere than ``endpoint_url`` (a split: DynamoDB on another emulator)
+    service_endpoints: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def endpoints(self) -> Endpoints:
+        """Where every service of this stack is reached."""
+        return Endpoints(self.endpoint_url, self.service_endpoints)
 
     def consumer_env(self) -> dict[str, str]:
         """The consumer's environment for this stack (`python -m consumer` reads these).
 
         ``SQSKIT_RUN_ID`` is the stack prefix: a plugged-in consumer can tag what it writes.
+        With per-service endpoints, ``AWS_ENDPOINT_URL`` is the SQS one and
+        ``AWS_ENDPOINT_URL_<SERVICE>`` names each service's own (botocore prefers it).
         """
         env = {
             ENV_QUEUE_URL: self.queue_url,
@@ -155,8 +164,7 @@ class StackHandle:
         }
         if self.effects_table:
             env[ENV_EFFECTS_TABLE] = self.effects_table
-        if self.endpoint_url:
-            env[ENV_AWS_ENDPOINT_URL] = self.endpoint_url
+        env.update(self.endpoints.env())
         return env
 
     def dotenv(self) -> str:

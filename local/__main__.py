@@ -24,7 +24,7 @@ from core.errors import ConfigError, EmulatorUnavailable, KitError, ProvisionErr
 from core.terraform.main_infra import main_state_path
 from core.terraform.outputs import state_outputs_or_empty
 from local.config import PROVISIONERS, LocalConfig
-from local.emulators import DEFAULT_EMBEDDED, KINDS, embedded
+from local.emulators import DEFAULT_EMBEDDED, embedded
 from local.emulators.base import answers, identify
 from local.emulators.compose import ComposeEmulator, docker_available
 from local.emulators.embedded import pid_alive, stop_pid
@@ -86,9 +86,9 @@ def cli() -> None:
 @cli.command(epilog=_EPILOG)
 @click.option(
     "--emulator",
-    type=click.Choice(KINDS),
     default=None,
-    help="auto | ministack | moto | localstack | external | compose:<name> [env SQSKIT_EMULATOR].",
+    help="auto | ministack | moto | localstack | external | compose:<name> [env SQSKIT_EMULATOR]; "
+    "per-service endpoints (sqs=localstack,dynamodb=ministack) are for `scenario run` only.",
 )
 @click.option("--port", type=int, default=None, help="Host port [env SQSKIT_EMULATOR_PORT, 4566].")
 @click.option(

@@ -10,7 +10,7 @@ from typing import Any
 
 from consumer.contract import ENV_AWS_ENDPOINT_URL
 from core.errors import ConfigError
-from local.emulators import KINDS
+from local.emulators.choice import parse_emulator
 
 #: terraform: apply terraform/ through tflocal (the default); api: the opt-in fast path
 PROVISIONERS = ("terraform", "api")
@@ -35,9 +35,11 @@ class LocalConfig:
     endpoint: str | None = None
 
     def __post_init__(self) -> None:
-        if self.emulator not in KINDS:
+        if parse_emulator(self.emulator, name="SQSKIT_EMULATOR").split:
+            # local-up keeps one detached emulator, one pidfile and one tflocal endpoint.
             raise ConfigError(
-                f"SQSKIT_EMULATOR={self.emulator!r} is invalid: choose one of {', '.join(KINDS)}"
+                f"SQSKIT_EMULATOR={self.emulator!r}: local-up runs one emulator for every "
+                "service; per-service endpoints work with `scenario run --emulator` only"
             )
         if not 1 <= self.port <= 65_535:
             raise ConfigError(f"SQSKIT_EMULATOR_PORT={self.port} is out of range: allowed 1..65535")

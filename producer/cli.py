@@ -14,7 +14,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from consumer.contract import ENV_AWS_DEFAULT_REGION
+from consumer.contract import ENV_AWS_DEFAULT_REGION, ENV_AWS_ENDPOINT_URL_SQS
 from producer.config import (
     DEDUP_MODES,
     DEDUP_RANDOM,
@@ -122,7 +122,7 @@ error (nothing sent); 3 a SendMessageBatch call failed outright (run stopped); 1
 @click.option("--profile", envvar=ENV_PROFILE, show_envvar=True, help="AWS profile.")
 @click.option(
     "--endpoint-url",
-    envvar=["AWS_ENDPOINT_URL_SQS", ENV_ENDPOINT_URL],
+    envvar=[ENV_AWS_ENDPOINT_URL_SQS, ENV_ENDPOINT_URL],
     show_envvar=True,
     help="SQS endpoint (an emulator); unset means AWS.",
 )

@@ -269,7 +269,7 @@ class SendConfig:
             "queue_url": (ENV_QUEUE_URL,),
             "region": (ENV_REGION, contract.ENV_AWS_DEFAULT_REGION),
             "profile": (ENV_PROFILE,),
-            "endpoint_url": ("AWS_ENDPOINT_URL_SQS", ENV_ENDPOINT_URL),
+            "endpoint_url": (contract.ENV_AWS_ENDPOINT_URL_SQS, ENV_ENDPOINT_URL),
         }
         for name, variables in plain.items():
             for variable in variables:

@@ -18,9 +18,12 @@ from typing import Any
 from consumer.contract import EFFECT_IDEMPOTENT, EFFECT_MODES, ENV_AWS_ENDPOINT_URL
 from core.errors import ConfigError
 from core.stack import MAX_RECEIVE_WAIT_SECONDS, MAX_VISIBILITY_TIMEOUT_SECONDS
+from local.emulators.choice import SPLIT_EXAMPLE, parse_emulator
 
 TARGETS = ("local", "aws")
 EMULATORS = ("auto", "ministack", "moto", "localstack", "external")
+#: ``--emulator`` also takes per-service endpoints (``local.emulators.choice``)
+EMULATOR_HELP = f"{' | '.join(EMULATORS)} | per service, e.g. {SPLIT_EXAMPLE}"
 #: what ``--target aws --emulator`` accepts: an emulator whose ECS runs the tasks as containers
 REHEARSAL_EMULATORS = ("auto", "ministack")
 RUNNERS = ("auto", "process", "docker")
@@ -62,7 +65,21 @@ class RunSettings:
     def __post_init__(self) -> None:
         _choice("--target", self.target, TARGETS)
         if self.emulator is not None:
-            _choice("--emulator", self.emulator, EMULATORS)
+            if "=" not in self.emulator:
+                _choice("--emulator", self.emulator, EMULATORS)
+            else:
+                parse_emulator(self.emulator)  # a bad pair names the services and kinds
+                if self.target != "local" or self.provisioner == "terraform":
+                    raise ConfigError(
+                        f"--emulator {self.emulator}: per-service endpoints run on --target "
+                        "local with --provisioner api (the Terraform stack also declares IAM "
+                        "and ECS, which LocalStack on the host does not serve)"
+                    )
+                if self.endpoint:
+                    raise ConfigError(
+                        f"--endpoint with --emulator {self.emulator}: per-service endpoints "
+                        "start each emulator themselves; drop --endpoint (SQSKIT_ENDPOINT_URL)"
+                    )
         _choice("--runner", self.runner, RUNNERS)
         if self.provisioner is not None:
             _choice("--provisioner", self.provisioner, PROVISIONERS)

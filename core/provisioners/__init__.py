@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.aws import Endpoints
 from core.errors import ConfigError
 from core.provisioners.api import ApiProvisioner
 from core.provisioners.base import Provisioner
@@ -27,11 +28,14 @@ PROVISIONERS: dict[str, type[ApiProvisioner] | type[TerraformProvisioner]] = {
 def get_provisioner(
     name: str,
     *,
-    endpoint_url: str | None,
+    endpoint_url: str | Endpoints | None,
     region: str | None = None,
     variables: Mapping[str, Any] | None = None,
 ) -> Provisioner:
-    """Build the provisioner called ``name`` (``api`` or ``terraform``)."""
+    """Build the provisioner called ``name`` (``api`` or ``terraform``).
+
+    ``endpoint_url`` may be per service (:class:`core.aws.Endpoints`); only ``api`` takes a split.
+    """
     try:
         cls = PROVISIONERS[name]
     except KeyError:

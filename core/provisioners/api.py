@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from consumer.contract import EFFECT_HASH_KEY, EFFECT_RANGE_KEY
-from core.aws import client, resolve_region
+from core.aws import Endpoints, client, resolve_region
 from core.provisioners.base import Provisioner
 from core.stack import StackHandle, StackSpec
 
@@ -28,7 +28,7 @@ class ApiProvisioner(Provisioner):
     def __init__(
         self,
         *,
-        endpoint_url: str | None,
+        endpoint_url: str | Endpoints | None,
         region: str | None = None,
         sqs: Any = None,
         dynamodb: Any = None,
@@ -40,10 +40,14 @@ class ApiProvisioner(Provisioner):
             log.warning(
                 "provisioner.variables_ignored", extra={"variables": sorted(self.variables)}
             )
-        self.endpoint_url = endpoint_url
+        #: per service: with a split, the queues and the tables live on different endpoints
+        self.endpoints = (
+            endpoint_url if isinstance(endpoint_url, Endpoints) else Endpoints(endpoint_url)
+        )
+        self.endpoint_url = self.endpoints.default
         self.region = resolve_region(region)
-        self._sqs = sqs or client("sqs", endpoint_url=endpoint_url, region=self.region)
-        self._ddb = dynamodb or client("dynamodb", endpoint_url=endpoint_url, region=self.region)
+        self._sqs = sqs or client("sqs", endpoint_url=self.endpoints, region=self.region)
+        self._ddb = dynamodb or client("dynamodb", endpoint_url=self.endpoints, region=self.region)
 
     # -- create ------------------------------------------------------------------------------
 
@@ -103,6 +107,7 @@ class ApiProvisioner(Provisioner):
             completed_table=spec.completed_table,
             effects_table=spec.effects_table,
             endpoint_url=self.endpoint_url,
+            service_endpoints=self.endpoints.services,
             provisioner=self.name,
         )
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from core.aws import resolve_region
+from core.aws import Endpoints, resolve_region
 from core.errors import ConfigError, ProvisionError
 from core.provisioners.base import Provisioner
 from core.stack import TERRAFORM_MAX_MESSAGE_SIZE_BYTES, StackHandle, StackSpec
@@ -64,7 +64,7 @@ class TerraformProvisioner(Provisioner):
     def __init__(
         self,
         *,
-        endpoint_url: str | None,
+        endpoint_url: str | Endpoints | None,
         region: str | None = None,
         root: Path | None = None,
         state_dir: Path | None = None,
@@ -73,6 +73,15 @@ class TerraformProvisioner(Provisioner):
         timeout_s: float | None = None,
     ) -> None:
         super().__init__(variables=variables)
+        if isinstance(endpoint_url, Endpoints):
+            if endpoint_url.split:
+                # The per-scenario root also declares IAM and ECS resources, which the SQS
+                # emulator of a split (LocalStack on the host) does not serve.
+                raise ConfigError(
+                    "--provisioner terraform does not support per-service endpoints "
+                    f"({_describe(endpoint_url)}): use --provisioner api"
+                )
+            endpoint_url = endpoint_url.default
         self.endpoint_url = endpoint_url
         self.region = resolve_region(region)
         self.root = (root or SCENARIO_ROOT).resolve()
@@ -228,3 +237,7 @@ class TerraformProvisioner(Provisioner):
         if not self.state_dir.is_dir():
             return []
         return sorted(p.name for p in self.state_dir.iterdir() if p.is_dir())
+
+
+def _describe(endpoints: Endpoints) -> str:
+    return ", ".join(f"{service}={url}" for service, url in endpoints.by_service().items())

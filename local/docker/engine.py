@@ -12,7 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from consumer.contract import ENV_AWS_ENDPOINT_URL, ENV_QUEUE_URL
+from consumer.contract import (
+    ENV_AWS_ENDPOINT_URL,
+    ENV_AWS_ENDPOINT_URL_DYNAMODB,
+    ENV_AWS_ENDPOINT_URL_SQS,
+    ENV_QUEUE_URL,
+)
 from core.errors import ConfigError, InfrastructureError
 
 log = logging.getLogger(__name__)
@@ -25,7 +30,13 @@ LABEL_RUN = "sqs-kit.run"
 LABEL_SLOT = "sqs-kit.slot"
 LABEL_CONSUMER = "sqs-kit.consumer-id"
 # Variables whose URLs a container on a non-host network must reach differently.
-URL_VARIABLES = (ENV_AWS_ENDPOINT_URL, ENV_QUEUE_URL, "DLQ_URL", "AWS_ENDPOINT_URL_SQS")
+URL_VARIABLES = (
+    ENV_AWS_ENDPOINT_URL,
+    ENV_QUEUE_URL,
+    "DLQ_URL",
+    ENV_AWS_ENDPOINT_URL_SQS,
+    ENV_AWS_ENDPOINT_URL_DYNAMODB,
+)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 
 

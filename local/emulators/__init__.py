@@ -12,9 +12,11 @@ import urllib.parse
 from dataclasses import dataclass
 
 from consumer.contract import ENV_AWS_ENDPOINT_URL
+from core.aws import Endpoints
 from core.errors import ConfigError, EmulatorUnavailable
 from core.lifecycle import Scoped
 from local.emulators.base import DEFAULT_PORT, LOOPBACK, Emulator, answers, free_port, identify
+from local.emulators.choice import KINDS, EmulatorChoice, parse_emulator
 from local.emulators.compose import COMPOSE_SERVICES, ComposeEmulator
 from local.emulators.embedded import EmbeddedEmulator
 from local.emulators.external import ExternalEmulator
@@ -29,6 +31,7 @@ __all__ = [
     "KINDS",
     "ComposeEmulator",
     "Emulator",
+    "EmulatorChoice",
     "EmulatorUnavailable",
     "ExternalEmulator",
     "LocalStackEmulator",
@@ -37,6 +40,7 @@ __all__ = [
     "MotoEmulator",
     "Selection",
     "embedded",
+    "parse_emulator",
     "select",
     "start_embedded",
 ]
@@ -50,25 +54,60 @@ EMBEDDED: dict[str, type[EmbeddedEmulator]] = {
     "ministack": MiniStackEmulator,
     "moto": MotoEmulator,
 }
-KINDS = ("auto", "ministack", "moto", "localstack", "external", "compose:ministack", "compose:moto")
 
 
 @dataclass
 class Selection(Scoped):
-    """The emulator a run uses, whether the run owns it, and why it was chosen."""
+    """The emulator a run uses, whether the run owns it, and why it was chosen.
+
+    With per-service endpoints, ``services`` holds the selection serving each service (each
+    emulator started once), and ``emulator`` is the SQS one: the default endpoint.
+    """
 
     emulator: Emulator
     owned: bool
     reason: str
+    services: tuple[tuple[str, Selection], ...] = ()
 
     @property
     def endpoint(self) -> str:
+        """The default endpoint (with a split: the SQS one)."""
         return self.emulator.endpoint
 
+    @property
+    def endpoints(self) -> Endpoints:
+        """Where each service is reached; one endpoint for all unless split."""
+        if not self.services:
+            return Endpoints(self.endpoint)
+        return Endpoints(
+            self.endpoint, tuple((service, sel.endpoint) for service, sel in self.services)
+        )
+
+    def emulator_for(self, service: str) -> Emulator:
+        """The emulator that serves ``service``."""
+        return dict(self.services)[service].emulator if self.services else self.emulator
+
+    def capabilities(self) -> frozenset[str]:
+        """What the emulators promise; with a split, each service's from its own emulator."""
+        if not self.services:
+            return self.emulator.capabilities()
+        own = {"sqs": "sqs.", "dynamodb": "ddb."}
+        caps = {c for c in self.emulator.capabilities() if not c.startswith(tuple(own.values()))}
+        for service, sel in self.services:
+            caps |= {c for c in sel.emulator.capabilities() if c.startswith(own[service])}
+        return frozenset(caps)
+
+    def describe_services(self) -> dict[str, dict[str, str]]:
+        """Per service: the emulator's name and endpoint (the report's ``services``)."""
+        pairs = self.services or (("sqs", self), ("dynamodb", self))
+        return {s: {"emulator": sel.emulator.name, "endpoint": sel.endpoint} for s, sel in pairs}
+
     def close(self) -> None:
-        """Stop the emulator when this run started it."""
-        if self.owned:
-            self.emulator.stop()
+        """Stop the emulators this run started (each once)."""
+        parts = [sel for _service, sel in self.services] or [self]
+        for sel in {id(sel): sel for sel in parts}.values():
+            if sel.owned:
+                sel.emulator.stop()
 
 
 def embedded(
@@ -104,9 +143,13 @@ def select(
     ``auto``: when something answers at ``endpoint`` (default ``AWS_ENDPOINT_URL``, else
     ``http://127.0.0.1:<port or 4566>``) use it; otherwise start the embedded default on that
     loopback port for the duration of the run. A named ``kind`` starts that backend.
+    Per-service endpoints (``sqs=localstack,dynamodb=ministack``, see
+    :func:`local.emulators.choice.parse_emulator`) start each named emulator once, SQS's on
+    ``port``.
     """
-    if kind not in KINDS:
-        raise ConfigError(f"SQSKIT_EMULATOR={kind!r} is invalid: choose one of {', '.join(KINDS)}")
+    choice = parse_emulator(kind, name="SQSKIT_EMULATOR")
+    if choice.split:
+        return _split(choice, port)
     configured = endpoint or os.environ.get(ENV_AWS_ENDPOINT_URL) or None
     if kind == "external":
         ext = ExternalEmulator(configured)
@@ -136,6 +179,29 @@ def select(
         )
         return _chosen(Selection(comp, not already, reason))
     return _auto(configured, port)
+
+
+def _split(choice: EmulatorChoice, port: int | None) -> Selection:
+    """Start each emulator of a split once; stop those already started if one fails."""
+    started: dict[str, Selection] = {}
+    try:
+        for i, kind in enumerate(choice.kinds):
+            started[kind] = select(kind, port=port if i == 0 else None)
+    except BaseException:
+        for sel in started.values():
+            sel.close()
+        raise
+    services = tuple((service, started[kind]) for service, kind in choice.services)
+    primary = dict(services)["sqs"]
+    where = ", ".join(f"{s} on {sel.emulator.name} at {sel.endpoint}" for s, sel in services)
+    return _chosen(
+        Selection(
+            primary.emulator,
+            primary.owned,
+            f"per-service endpoints {choice.spelling} were asked for: {where}",
+            services,
+        )
+    )
 
 
 def _localstack(port: int | None) -> Selection:

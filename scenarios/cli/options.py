@@ -14,7 +14,7 @@ import click
 
 from consumer.contract import ENV_AWS_REGION
 from scenarios.settings import (
-    EMULATORS,
+    EMULATOR_HELP,
     MAX_BATCH,
     MAX_CONSUMERS,
     MAX_COUNT,
@@ -45,13 +45,16 @@ endpoint_option = click.option(
 
 emulator_option = click.option(
     "--emulator",
-    type=click.Choice(EMULATORS),
     envvar="SQSKIT_EMULATOR",
     default=None,
     show_envvar=True,
-    help="auto: use what answers at the endpoint, else start the embedded default [default: "
-    "auto on --target local]. With --target aws, ministack or auto rehearses the AWS code path "
-    "on this machine (MiniStack runs the ECS tasks on Docker; reuses `make local-up`).",
+    metavar="KIND",
+    help=f"{EMULATOR_HELP}. auto: use what answers at the endpoint, else start the embedded "
+    "default [default: auto on --target local]. sqs=KIND,dynamodb=KIND: each service on its "
+    "own emulator (KIND: ministack, moto, localstack), e.g. SQS on LocalStack for the real "
+    "StartMessageMoveTask; --target local, --provisioner api. With --target aws, ministack or "
+    "auto rehearses the AWS code path on this machine (MiniStack runs the ECS tasks on Docker; "
+    "reuses `make local-up`).",
 )
 
 target_options = _stack(

@@ -12,8 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from core.aws import Endpoints, resolve_region
 from core.aws import client as make_client
-from core.aws import resolve_region
 from core.errors import InfrastructureError
 from core.provisioners import Provisioner, get_provisioner
 from core.stack import StackHandle, StackSpec
@@ -101,10 +101,17 @@ class LocalTarget(Target):
             raise InfrastructureError("the local target is not open: call open() first")
         return self.selection.endpoint
 
+    @property
+    def endpoints(self) -> Endpoints:
+        """Where each service is reached (per-service endpoints: SQS and DynamoDB apart)."""
+        if self.selection is None:
+            raise InfrastructureError("the local target is not open: call open() first")
+        return self.selection.endpoints
+
     def capabilities(self) -> frozenset[str] | None:
         if self.selection is None:
             return None
-        return self.selection.emulator.capabilities()
+        return self.selection.capabilities()
 
     # -- per stack ---------------------------------------------------------------------------
 
@@ -112,7 +119,7 @@ class LocalTarget(Target):
     def provisioner(self) -> Provisioner:
         if self._provisioner is None:
             self._provisioner = get_provisioner(
-                self.provisioner_name, endpoint_url=self.endpoint, region=self.region
+                self.provisioner_name, endpoint_url=self.endpoints, region=self.region
             )
         return self._provisioner
 
@@ -134,7 +141,7 @@ class LocalTarget(Target):
         return handle
 
     def client(self, service: str) -> Any:
-        return make_client(service, endpoint_url=self.endpoint, region=self.region)
+        return make_client(service, endpoint_url=self.endpoints, region=self.region)
 
     def teardown(self) -> None:
         """Stop the consumers, then destroy the stack (``keep``: leave the stack). Idempotent."""
@@ -149,11 +156,20 @@ class LocalTarget(Target):
         sel = self.selection
         return {
             "target": self.name,
-            "emulator": sel.emulator.name if sel else self.emulator_kind,
+            "emulator": _emulator_name(sel) if sel else self.emulator_kind,
             "emulator_reason": sel.reason if sel else None,
             "endpoint": sel.endpoint if sel else self.requested_endpoint,
+            # which service ran where (one emulator, or per-service endpoints)
+            "services": sel.describe_services() if sel else None,
             "runner": self.runner_name or self.runner_kind,
             "runner_reason": self.runner_reason,
             "provisioner": self.provisioner_name,
             "region": self.region,
         }
+
+
+def _emulator_name(sel: Selection) -> str:
+    """``ministack``, or per service: ``sqs=localstack,dynamodb=ministack``."""
+    if not sel.services:
+        return sel.emulator.name
+    return ",".join(f"{service}={part.emulator.name}" for service, part in sel.services)

@@ -78,6 +78,16 @@ def test_container_safe_env_rewrites_only_loopback_urls() -> None:
     )
 
 
+def test_container_safe_env_rewrites_the_per_service_endpoints() -> None:
+    env = {
+        "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:4601",
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4602",
+    }
+    out = container_safe_env(env, "host.docker.internal")
+    assert out["AWS_ENDPOINT_URL_SQS"] == "http://host.docker.internal:4601"
+    assert out["AWS_ENDPOINT_URL_DYNAMODB"] == "http://host.docker.internal:4602"
+
+
 @pytest.mark.parametrize("bad", ["", "http://x/y", "a/b"])
 def test_container_safe_env_rejects_a_bad_host(bad: str) -> None:
     with pytest.raises(ConfigError, match="endpoint_host"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -81,8 +82,8 @@ def test_summary_rows_show_probe_startup_and_throughput_side_by_side():
 def test_scenario_row_says_not_run_until_a_summary_fills_it():
     columns = _columns()
     row = next(line for line in render_table(columns).splitlines() if "`scenario run all`" in line)
-    assert row.endswith("| not run (needs sqs=localstack,dynamodb=ministack) |")
-    assert "not run (not part of this run)" in row
+    assert row.endswith("| not run (not part of this run) |")
+    assert "not run (its SQS slows with queue depth" in row  # moto's column says why
     summary = {
         "duration_s": 71.4,
         "runs": [
@@ -152,3 +153,65 @@ def test_throughput_is_measured_at_the_backlog_asked_for(emulator_endpoint):
     measured = measure_throughput(emulator_endpoint, 100)
     assert measured.depth == 100
     assert min(measured.send, measured.receive, measured.delete) > 0
+
+
+def _fake_scenario_cli(tmp_path, stdout: str, code: int = 0) -> list[str]:
+    """A stand-in for the `scenario` command: records its argv, prints ``stdout``."""
+    script = tmp_path / "fake_scenario.py"
+    script.write_text(
+        "import json, sys\n"
+        f"open({str(tmp_path / 'argv.json')!r}, 'w').write(json.dumps(sys.argv[1:]))\n"
+        f"sys.stdout.write({stdout!r})\n"
+        f"sys.exit({code})\n"
+    )
+    return [sys.executable, str(script)]
+
+
+@pytest.mark.unit
+def test_the_matrix_runs_every_scenario_on_localstack_as_the_split(tmp_path):
+    summary = {
+        "duration_s": 101.2,
+        "runs": [
+            {"scenario": "happy", "status": "passed"},
+            {"scenario": "poison", "status": "passed"},
+        ],
+    }
+    cli = _fake_scenario_cli(tmp_path, json.dumps(summary))
+    cell = matrix.run_scenarios("localstack", command=cli)
+    assert cell == "2/2 passed in 101 s, on sqs=localstack,dynamodb=ministack"
+    argv = json.loads((tmp_path / "argv.json").read_text())
+    assert argv[:4] == ["run", "all", "--emulator", "sqs=localstack,dynamodb=ministack"]
+    assert "--json" in argv
+    # MiniStack runs as itself
+    assert matrix.run_scenarios("ministack", command=cli) == "2/2 passed in 101 s"
+    assert json.loads((tmp_path / "argv.json").read_text())[3] == "ministack"
+
+
+@pytest.mark.unit
+def test_a_scenario_run_that_prints_no_summary_is_a_cell_saying_so(tmp_path):
+    cli = _fake_scenario_cli(tmp_path, "Traceback: boom", code=3)
+    assert matrix.run_scenarios("localstack", command=cli) == (
+        "could not run (exit 3): Traceback: boom"
+    )
+
+
+@pytest.mark.unit
+def test_run_scenarios_flag_names_the_columns(capsys):
+    assert parse([]).run_scenarios == ("ministack", "localstack")
+    assert parse(["--run-scenarios", ""]).run_scenarios == ()
+    with pytest.raises(SystemExit):
+        parse(["--run-scenarios", "elasticmq"])
+    assert "--run-scenarios: unknown elasticmq" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_localstack_on_the_host_is_named_as_such_in_how_it_ran(monkeypatch):
+    from local.emulators import Selection
+    from local.emulators.localstack_host import LocalStackHostEmulator
+
+    monkeypatch.delenv(matrix.LOCALSTACK_ENDPOINT_ENV, raising=False)
+    host = LocalStackHostEmulator(port=4603)
+    monkeypatch.setattr(matrix, "select", lambda kind: Selection(host, False, "a long reason"))
+    monkeypatch.setattr(matrix, "localstack_version", lambda endpoint: "2026.3.0")
+    with matrix.started("localstack") as emu:
+        assert emu.how == "localstack-core 2026.3.0 on the host (subprocess)"

@@ -66,3 +66,27 @@ def test_bad_settings_name_the_flag(kwargs, message, monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with pytest.raises(ConfigError, match=message):
         RunSettings(**kwargs)
+
+
+SPLIT = "sqs=localstack,dynamodb=ministack"
+
+
+def test_per_service_endpoints_are_a_local_api_setting():
+    assert RunSettings(emulator=SPLIT).emulator == SPLIT
+    assert RunSettings(emulator=SPLIT, provisioner="api").emulator == SPLIT
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"emulator": SPLIT, "provisioner": "terraform"}, "--provisioner api"),
+        ({"emulator": SPLIT, "target": "aws"}, "run on --target local"),
+        ({"emulator": "sqs=localstack"}, "dynamodb is missing"),
+        ({"emulator": SPLIT, "endpoint": "http://127.0.0.1:4566"}, "drop --endpoint"),
+        ({"emulator": "sqs=nope,dynamodb=ministack"}, "KIND one of ministack, moto, localstack"),
+        ({"emulator": "compose:moto"}, "--emulator 'compose:moto' is invalid"),
+    ],
+)
+def test_a_bad_split_names_the_flag_and_what_is_allowed(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        RunSettings(**kwargs)

@@ -105,3 +105,19 @@ def test_list_says_which_scenarios_run_on_ecs_and_why_not(runner):
     assert rows["happy"]["on_ecs"] == "yes (timeout_s=240)"
     table = runner.invoke(cli, ["list"], env={"COLUMNS": "400"}).output
     assert "on ECS (--target aws)" in table and "ECS cannot SIGKILL a task" in table
+
+
+def test_a_bad_per_service_emulator_is_a_usage_error_before_anything_starts(runner, tmp_path):
+    out = runner.invoke(
+        cli,
+        ["run", "happy", "--report-dir", str(tmp_path)],
+        env={"SQSKIT_EMULATOR": "sqs=localstack,dynamodb=dynamo-local"},
+    )
+    assert out.exit_code == 2
+    assert "SERVICE one of sqs, dynamodb and KIND one of ministack, moto, localstack" in out.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_run_help_shows_the_per_service_spelling(runner):
+    out = runner.invoke(cli, ["run", "--help"], env={"COLUMNS": "200"})
+    assert "sqs=localstack,dynamodb=ministack" in out.output
