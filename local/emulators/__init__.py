@@ -17,7 +17,7 @@ from core.lifecycle import Scoped
 from local.emulators.base import DEFAULT_PORT, LOOPBACK, Emulator, answers, free_port, identify
 from local.emulators.compose import COMPOSE_SERVICES, ComposeEmulator
 from local.emulators.embedded import EmbeddedEmulator
-from local.emulators.external import ExternalEmulator
+from local.emulators.external import ExternalEmulator, emulators_with
 from local.emulators.localstack import LocalStackEmulator, localstack_emulator
 from local.emulators.localstack_host import LocalStackHostEmulator
 from local.emulators.ministack import MiniStackEmulator
@@ -37,6 +37,7 @@ __all__ = [
     "MotoEmulator",
     "Selection",
     "embedded",
+    "emulators_with",
     "select",
     "start_embedded",
 ]
