@@ -432,6 +432,10 @@ class Worker:
                     self._cond.wait(0.5)
                 busy = bool(self._inflight)
                 free = c.concurrency - self._slots_taken()
+            # Read after the in-flight set, which a task leaves only once its delete is queued.
+            # Until a delete is answered the message is still in flight for SQS, and on FIFO its
+            # group's later messages cannot be received: an empty receive then is not idleness.
+            busy = busy or self._deletes.outstanding()
             if self._stop_requested.is_set():
                 return StopReason.DRAIN
             # Never more than the free handler slots: a message that waits here for a thread gets
@@ -1009,8 +1013,9 @@ class _DeleteBatcher:
     loses what is pending, like any crash between processing and delete: the redelivery is
     then a recorded duplicate.
 
-    ``flush`` sends one batch, ``idle`` says whether nothing else is in flight, and
-    ``on_error`` is called (inside ``except``) when ``flush`` raised.
+    ``outstanding`` says whether a delete is pending or unanswered: the message is still in
+    flight for SQS until then. ``flush`` sends one batch, ``idle`` says whether nothing else
+    is in flight, and ``on_error`` is called (inside ``except``) when ``flush`` raised.
     """
 
     def __init__(
@@ -1025,6 +1030,7 @@ class _DeleteBatcher:
         self._on_error = on_error
         self._cond = threading.Condition()
         self._pending: list[tuple[float, _Task]] = []
+        self._sending = 0  # entries of the batch being sent, not answered yet
         self._urgent = 0  # pending entries added with now=True
         self._closed = False
         self._stopped = False  # the run loop has returned: nothing more will be batched
@@ -1048,6 +1054,11 @@ class _DeleteBatcher:
         finally:
             for task in batch:
                 task.delete_answered.set()
+
+    def outstanding(self) -> bool:
+        """Whether a delete is pending or sent and not answered yet."""
+        with self._cond:
+            return bool(self._pending) or self._sending > 0
 
     def poke(self) -> None:
         with self._cond:
@@ -1077,7 +1088,12 @@ class _DeleteBatcher:
                     del self._pending[:MAX_BATCH]
                     if not self._pending:
                         self._urgent = 0
-                self._send(batch)
+                    self._sending = len(batch)
+                try:
+                    self._send(batch)
+                finally:
+                    with self._cond:
+                        self._sending = 0
         finally:
             self._finished.set()
 

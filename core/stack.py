@@ -31,6 +31,15 @@ MIN_RETENTION_SECONDS = 60
 MAX_RETENTION_SECONDS = 1_209_600
 MAX_RECEIVE_COUNT_LIMIT = 1000
 
+# FIFO queues: SQS requires the suffix on the name, and these attribute values.
+FIFO_SUFFIX = ".fifo"
+DEDUP_SCOPE_QUEUE = "queue"
+DEDUP_SCOPE_MESSAGE_GROUP = "messageGroup"
+DEDUPLICATION_SCOPES = (DEDUP_SCOPE_QUEUE, DEDUP_SCOPE_MESSAGE_GROUP)
+THROUGHPUT_PER_QUEUE = "perQueue"
+THROUGHPUT_PER_MESSAGE_GROUP = "perMessageGroupId"
+FIFO_THROUGHPUT_LIMITS = (THROUGHPUT_PER_QUEUE, THROUGHPUT_PER_MESSAGE_GROUP)
+
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 
 # Every resource is tagged so that leftovers can be found and removed.
@@ -63,6 +72,14 @@ class StackSpec:
     #: on leaves a system backup behind for every run.
     point_in_time_recovery: bool = False
     tags: dict[str, str] = field(default_factory=dict)
+    #: a FIFO queue, and a FIFO DLQ with it (SQS refuses a standard DLQ for a FIFO queue)
+    fifo: bool = False
+    #: FIFO only: SQS deduplicates by a SHA-256 of the body when no deduplication id is sent
+    content_based_deduplication: bool = False
+    #: FIFO only: the deduplication window is per ``queue`` or per ``messageGroup``
+    deduplication_scope: str = DEDUP_SCOPE_QUEUE
+    #: FIFO only: the throughput quota is ``perQueue``, or ``perMessageGroupId`` (high throughput)
+    fifo_throughput_limit: str = THROUGHPUT_PER_QUEUE
 
     def __post_init__(self) -> None:
         if not _PREFIX_RE.match(self.prefix):
@@ -90,14 +107,36 @@ class StackSpec:
                 "dlq_retention must be at least message_retention, or dead letters expire "
                 "before the messages they came from"
             )
+        check_fifo_settings(
+            fifo=self.fifo,
+            content_based_deduplication=self.content_based_deduplication,
+            deduplication_scope=self.deduplication_scope,
+            fifo_throughput_limit=self.fifo_throughput_limit,
+        )
+
+    @property
+    def suffix(self) -> str:
+        """``.fifo`` for a FIFO stack's queues (SQS requires it), ``""`` otherwise."""
+        return FIFO_SUFFIX if self.fifo else ""
 
     @property
     def queue_name(self) -> str:
-        return f"{self.prefix}-queue"
+        return f"{self.prefix}-queue{self.suffix}"
 
     @property
     def dlq_name(self) -> str:
-        return f"{self.prefix}-dlq"
+        return f"{self.prefix}-dlq{self.suffix}"
+
+    def fifo_attributes(self) -> dict[str, str]:
+        """The source queue's FIFO attributes for CreateQueue (``{}`` on a standard queue)."""
+        if not self.fifo:
+            return {}
+        return {
+            "FifoQueue": "true",
+            "ContentBasedDeduplication": str(self.content_based_deduplication).lower(),
+            "DeduplicationScope": self.deduplication_scope,
+            "FifoThroughputLimit": self.fifo_throughput_limit,
+        }
 
     @property
     def status_table(self) -> str:
@@ -174,6 +213,55 @@ class StackHandle:
         for key in (ENV_AWS_DEFAULT_REGION, ENV_RUN_ID):
             values.pop(key, None)
         return "".join(f"{k}={v}\n" for k, v in sorted(values.items()))
+
+
+def check_fifo_settings(
+    *,
+    fifo: bool,
+    content_based_deduplication: bool,
+    deduplication_scope: str,
+    fifo_throughput_limit: str,
+) -> None:
+    """The FIFO settings SQS accepts, checked before anything is created (a ConfigError).
+
+    The values are SQS's; ``perMessageGroupId`` (high throughput) is allowed only with
+    ``DeduplicationScope=messageGroup`` (SetQueueAttributes, FifoThroughputLimit), and none of
+    them means anything on a standard queue, so a non-default value there is refused.
+    """
+    if deduplication_scope not in DEDUPLICATION_SCOPES:
+        raise ConfigError(
+            f"deduplication_scope={deduplication_scope!r} is invalid: choose one of "
+            f"{', '.join(DEDUPLICATION_SCOPES)}"
+        )
+    if fifo_throughput_limit not in FIFO_THROUGHPUT_LIMITS:
+        raise ConfigError(
+            f"fifo_throughput_limit={fifo_throughput_limit!r} is invalid: choose one of "
+            f"{', '.join(FIFO_THROUGHPUT_LIMITS)}"
+        )
+    if not fifo:
+        wrong = [
+            name
+            for name, value, default in (
+                ("content_based_deduplication", content_based_deduplication, False),
+                ("deduplication_scope", deduplication_scope, DEDUP_SCOPE_QUEUE),
+                ("fifo_throughput_limit", fifo_throughput_limit, THROUGHPUT_PER_QUEUE),
+            )
+            if value != default
+        ]
+        if wrong:
+            raise ConfigError(
+                f"{', '.join(wrong)} applies to FIFO queues only: set fifo=True, or leave "
+                "the default"
+            )
+        return
+    if (
+        fifo_throughput_limit == THROUGHPUT_PER_MESSAGE_GROUP
+        and deduplication_scope != DEDUP_SCOPE_MESSAGE_GROUP
+    ):
+        raise ConfigError(
+            f"fifo_throughput_limit={THROUGHPUT_PER_MESSAGE_GROUP} (high throughput) needs "
+            f"deduplication_scope={DEDUP_SCOPE_MESSAGE_GROUP}, not {deduplication_scope}"
+        )
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:

@@ -19,6 +19,7 @@ from consumer.contract import EFFECT_IDEMPOTENT, EFFECT_MODES, ENV_AWS_ENDPOINT_
 from core.errors import ConfigError
 from core.stack import MAX_RECEIVE_WAIT_SECONDS, MAX_VISIBILITY_TIMEOUT_SECONDS
 from local.emulators.choice import SPLIT_EXAMPLE, parse_emulator
+from producer.config import MAX_GROUP_IDS
 
 TARGETS = ("local", "aws")
 EMULATORS = ("auto", "ministack", "moto", "localstack", "external")
@@ -159,6 +160,11 @@ class Knobs:
     #: EFFECT_MODE: the demo handler's effect keyed by the message id (``idempotent``), or
     #: applied once per execution (``naive``, to show why the key matters)
     effect_mode: str = EFFECT_IDEMPOTENT
+    #: FIFO scenarios: message groups the payloads are spread over (round-robin)
+    groups: int = 4
+    #: the fraction (0..1) of ids the producer sends a second time (fifo-dedup: inside the
+    #: deduplication window, with the same deduplication id)
+    duplicate_ids: float = 0.0
 
     def __post_init__(self) -> None:
         _range("count", self.count, 0, MAX_COUNT)
@@ -182,6 +188,8 @@ class Knobs:
         _range("shutdown_timeout", self.shutdown_timeout, 0, 3600)
         _range("poison", self.poison, 0, 1000)
         _range("scaled_consumers", self.scaled_consumers, 1, MAX_CONSUMERS)
+        _range("groups", self.groups, 1, MAX_GROUP_IDS)
+        _range("duplicate_ids", self.duplicate_ids, 0, 1)
         if self.effect_mode not in EFFECT_MODES:
             raise ConfigError(
                 f"knob effect_mode={self.effect_mode!r} is invalid: choose one of "

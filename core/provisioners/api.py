@@ -52,9 +52,14 @@ class ApiProvisioner(Provisioner):
     # -- create ------------------------------------------------------------------------------
 
     def _create(self, spec: StackSpec) -> StackHandle:
+        # A FIFO queue's DLQ must be FIFO too; it needs no deduplication settings of its own
+        # (SQS moves messages into it, nothing sends to it), as in the Terraform module.
         dlq_url = self._create_queue(
             spec.dlq_name,
-            {"MessageRetentionPeriod": str(spec.dlq_retention)},
+            {
+                "MessageRetentionPeriod": str(spec.dlq_retention),
+                **({"FifoQueue": "true"} if spec.fifo else {}),
+            },
             spec,
         )
         dlq_arn = self._queue_arn(dlq_url)
@@ -67,6 +72,7 @@ class ApiProvisioner(Provisioner):
                 "RedrivePolicy": json.dumps(
                     {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}
                 ),
+                **spec.fifo_attributes(),
             },
             spec,
         )

@@ -122,6 +122,10 @@ class TerraformProvisioner(Provisioner):
             "max_message_size": size,
             "ttl_attribute": spec.ttl_attribute,
             "point_in_time_recovery": spec.point_in_time_recovery,
+            "fifo": spec.fifo,
+            "content_based_deduplication": spec.content_based_deduplication,
+            "deduplication_scope": spec.deduplication_scope,
+            "fifo_throughput_limit": spec.fifo_throughput_limit,
             "tags": dict(spec.tags),
         }
         if self.endpoint_url is None and MAIN_STATE.is_file():

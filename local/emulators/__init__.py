@@ -19,7 +19,7 @@ from local.emulators.base import DEFAULT_PORT, LOOPBACK, Emulator, answers, free
 from local.emulators.choice import KINDS, EmulatorChoice, parse_emulator
 from local.emulators.compose import COMPOSE_SERVICES, ComposeEmulator
 from local.emulators.embedded import EmbeddedEmulator
-from local.emulators.external import ExternalEmulator
+from local.emulators.external import ExternalEmulator, emulators_with
 from local.emulators.localstack import LocalStackEmulator, localstack_emulator
 from local.emulators.localstack_host import LocalStackHostEmulator
 from local.emulators.ministack import MiniStackEmulator
@@ -40,6 +40,7 @@ __all__ = [
     "MotoEmulator",
     "Selection",
     "embedded",
+    "emulators_with",
     "parse_emulator",
     "select",
     "start_embedded",

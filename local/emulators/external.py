@@ -46,6 +46,15 @@ _STATIC_CAPABILITIES = {
 }
 
 
+def emulators_with(*capabilities: str) -> tuple[str, ...]:
+    """The emulators the probe proved every one of ``capabilities`` on (docs/emulators.md)."""
+    return tuple(
+        name
+        for name, known in _STATIC_CAPABILITIES.items()
+        if all(c in known for c in capabilities)
+    )
+
+
 def localstack_services(endpoint: str, timeout: float = 1.0) -> dict[str, str]:
     """The service states in LocalStack's ``/_localstack/health`` ({} when unreadable)."""
     try:

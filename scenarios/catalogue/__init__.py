@@ -6,6 +6,9 @@ from core.errors import ConfigError
 from scenarios.catalogue.burst import Burst
 from scenarios.catalogue.crash import Crash
 from scenarios.catalogue.duplicates import Duplicates
+from scenarios.catalogue.fifo_dedup import FifoDedup
+from scenarios.catalogue.fifo_order import FifoOrder
+from scenarios.catalogue.fifo_poison import FifoPoison
 from scenarios.catalogue.happy import Happy
 from scenarios.catalogue.kill_mid_run import KillMidRun
 from scenarios.catalogue.poison import Poison
@@ -24,6 +27,9 @@ ALL: tuple[type[Scenario], ...] = (
     Burst,
     KillMidRun,
     SigtermDrain,
+    FifoOrder,
+    FifoDedup,
+    FifoPoison,
 )
 SCENARIOS: dict[str, type[Scenario]] = {cls.name: cls for cls in ALL}
 

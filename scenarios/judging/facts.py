@@ -28,6 +28,7 @@ from consumer.contract import (
     EV_RECEIVED,
     payload_id_problem,
 )
+from core.stack import DEDUP_SCOPE_QUEUE
 
 #: how many ids a finding lists before it says "(+N more)"
 MAX_LISTED = 5
@@ -71,11 +72,21 @@ def event_time(event: Mapping[str, Any]) -> float | None:
 
 @dataclass(frozen=True)
 class Sent:
-    """One ledger line: the payload id (None for id-less bodies), SQS MessageId, send time."""
+    """One ledger line: the payload id (None for id-less bodies), SQS MessageId, send time.
+
+    On a FIFO queue also the producer's FIFO ledger fields (docs/producer.md): ``group``,
+    ``dedup_id``, ``seq_in_group`` (the send order within the group, over the phase's whole
+    traffic), SQS's ``sequence_number`` and ``duplicate`` (an intentional resend of the id).
+    """
 
     id: str | None
     message_id: str
     sent_at_ms: int
+    group: str | None = None
+    dedup_id: str | None = None
+    seq_in_group: int | None = None
+    sequence_number: str | None = None
+    duplicate: bool = False
 
 
 @dataclass(frozen=True)
@@ -223,6 +234,9 @@ class Facts:
     unread: int = 0
     #: why the engine stopped waiting although progress was being made (a slow emulator)
     too_slow: str | None = None
+    #: a FIFO queue's DeduplicationScope (``queue`` or ``messageGroup``): which sends of the
+    #: ledger SQS was meant to deduplicate
+    dedup_scope: str = DEDUP_SCOPE_QUEUE
 
     # -- derived views (computed once) -------------------------------------------------------
 

@@ -8,7 +8,9 @@ only when all of them do.
 What it proves, per valid message id: the message was neither lost nor left unfinished, its
 side effect was applied exactly once (the effects table), its record completed exactly once
 (the idempotency tables and ``message.completed``), and any second execution of its handler had
-a cause the consumer could not avoid (:mod:`scenarios.judging.executions`).
+a cause the consumer could not avoid (:mod:`scenarios.judging.executions`). On a FIFO queue,
+also: each message group's effects were applied in send order with no gaps, and the sends SQS
+was meant to deduplicate were delivered once (:mod:`scenarios.judging.fifo`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from consumer.contract import EV_COMPLETED
 from scenarios.judging.executions import repeats
 from scenarios.judging.facts import MAX_LISTED, CheckResult, Facts, ids, listed
+from scenarios.judging.fifo import FIFO_CHECKS, is_fifo
 
 STATUS_COMPLETED = "COMPLETED"
 _ONE_COMPLETION = f"exactly one {EV_COMPLETED} per id"
@@ -292,8 +295,10 @@ class PhaseVerdict:
 
 
 def judge(facts: Facts) -> PhaseVerdict:
-    """The verdict on one run: the core checks, then the scenario's phenomena."""
+    """The verdict on one run: the core checks (and the FIFO ones), then the phenomena."""
     checks = [c(facts) for c in CORE_CHECKS]
+    if is_fifo(facts):
+        checks += [c(facts) for c in FIFO_CHECKS]
     for expectation in facts.expectations:
         try:
             checks.append(expectation.check(facts))

@@ -7,6 +7,7 @@ Declarations only: running them is :mod:`scenarios.running`, judging them
 from scenarios.model.consumer import ConsumerSettings, RestartPolicy
 from scenarios.model.fault import ConsumerSlot, Fault, LiveView
 from scenarios.model.phase import ConsumerGroup, Need, Phase
+from scenarios.model.queue import FifoQueue
 from scenarios.model.traffic import Traffic
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "ConsumerSettings",
     "ConsumerSlot",
     "Fault",
+    "FifoQueue",
     "LiveView",
     "Need",
     "Phase",

@@ -9,6 +9,7 @@ from consumer.contract import ENV_CONCURRENCY, ENV_MAX_MESSAGES, ENV_MESSAGE_LIM
 from scenarios.judging.facts import Expectation
 from scenarios.model.consumer import ConsumerSettings, RestartPolicy
 from scenarios.model.fault import Fault
+from scenarios.model.queue import FifoQueue
 from scenarios.model.traffic import Traffic
 from scenarios.settings import Knobs
 
@@ -82,6 +83,8 @@ class Phase:
     timeout_s: float = 60.0
     settle_s: float = 0.0
     note: str = ""
+    #: a FIFO queue (and FIFO DLQ) with these settings; None: a standard queue
+    fifo: FifoQueue | None = None
 
     @classmethod
     def from_knobs(
@@ -94,6 +97,7 @@ class Phase:
         faults: Sequence[Fault] = (),
         expect: Sequence[Expectation] = (),
         note: str = "",
+        fifo: FifoQueue | None = None,
     ) -> Phase:
         """A phase whose queue, deadline and defaults come from the knobs ``k``.
 
@@ -117,6 +121,7 @@ class Phase:
             expect=tuple(expect),
             timeout_s=k.timeout_s,
             settle_s=k.settle_s,
+            fifo=fifo,
         )
 
     @property

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from consumer.contract import EXIT_OK
 from core.errors import InfrastructureError, KitError
-from core.stack import StackSpec, unique_prefix
+from core.stack import DEDUP_SCOPE_QUEUE, StackSpec, unique_prefix
 from scenarios.judging.facts import ConsumerRun, Facts
 from scenarios.judging.oracle import PhaseVerdict, judge
 from scenarios.model import ConsumerGroup, Phase, RestartPolicy
@@ -166,6 +166,7 @@ class PhaseExecution:
             message_retention=3600,
             dlq_retention=3600,
             tags={"sqs-kit-scenario": scenario},
+            **(phase.fifo.stack_fields() if phase.fifo else {}),
         )
 
     # -- setup ---------------------------------------------------------------------------------
@@ -306,6 +307,7 @@ class PhaseExecution:
             timed_out=self.timed_out,
             timeout_reason=self.timeout_reason,
             too_slow=self.too_slow,
+            dedup_scope=phase.fifo.deduplication_scope if phase.fifo else DEDUP_SCOPE_QUEUE,
         )
         return self.read_leftovers(live, facts)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from local.emulators import emulators_with
 from scenarios.judging.expectations import CrossExpectation
 from scenarios.judging.facts import CheckResult
 from scenarios.judging.oracle import explained_by_slowness, prefixed
@@ -125,7 +126,7 @@ class Scenario(abc.ABC):
         missing, result.shims = resolve_needs(self.needs, target.capabilities())
         if missing:
             result.status = Status.SKIPPED
-            result.reason = "the target lacks " + ", ".join(missing)
+            result.reason = lacking(missing, self.needs)
             result.duration_s = time.time() - started
             return result
         for phase in plan:
@@ -151,6 +152,19 @@ class Scenario(abc.ABC):
         elif failed:
             result.status = Status.FAILED
         return result
+
+
+def lacking(missing: Sequence[str], needs: Sequence[Need]) -> str:
+    """Why a scenario is skipped: the missing capabilities, and the emulators that have them
+    and every other need without a shim (the matrix in docs/emulators.md)."""
+    reason = "the target lacks " + ", ".join(missing)
+    fit = emulators_with(*(n.capability for n in needs if not n.shim))
+    if fit:
+        return reason + f"; {', '.join(fit)} {'has' if len(fit) == 1 else 'have'} all it needs"
+    partial = emulators_with(*missing)
+    if partial:
+        return reason + f"; proven on {', '.join(partial)} (docs/emulators.md)"
+    return reason + "; no emulator the kit knows has it (docs/emulators.md): run it on AWS"
 
 
 def resolve_needs(

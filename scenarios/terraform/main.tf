@@ -38,6 +38,11 @@ module "stack" {
   point_in_time_recovery = var.point_in_time_recovery
   tags                   = merge(var.tags, { "terraform-workspace" = terraform.workspace })
 
+  fifo                        = var.fifo
+  content_based_deduplication = var.content_based_deduplication
+  deduplication_scope         = var.deduplication_scope
+  fifo_throughput_limit       = var.fifo_throughput_limit
+
   create_task_definition = var.create_task_definition || local.with_main
   container_image        = local.container_image
   network_mode           = var.task_network_mode

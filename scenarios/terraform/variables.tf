@@ -62,6 +62,30 @@ variable "tags" {
   default     = {}
 }
 
+variable "fifo" {
+  description = "FIFO queue and FIFO DLQ (StackSpec.fifo); the module validates the FIFO settings."
+  type        = bool
+  default     = false
+}
+
+variable "content_based_deduplication" {
+  description = "FIFO only: content-based deduplication (StackSpec.content_based_deduplication)."
+  type        = bool
+  default     = false
+}
+
+variable "deduplication_scope" {
+  description = "FIFO only: queue or messageGroup (StackSpec.deduplication_scope)."
+  type        = string
+  default     = "queue"
+}
+
+variable "fifo_throughput_limit" {
+  description = "FIFO only: perQueue or perMessageGroupId (StackSpec.fifo_throughput_limit)."
+  type        = string
+  default     = "perQueue"
+}
+
 variable "point_in_time_recovery" {
   description = "DynamoDB point-in-time recovery on every table. Off for a run's tables: they live minutes, and deleting a table with PITR on leaves a system backup behind for every run."
   type        = bool

@@ -446,6 +446,26 @@ def test_a_group_s_next_message_starts_once_the_previous_delete_was_answered() -
     assert sqs.deleted == ["rh-a1", "rh-a2"]
 
 
+def test_a_worker_is_not_idle_while_its_delete_is_unanswered() -> None:
+    # GIVEN a FIFO queue that hands out a2 only once a1's delete is done, as SQS holds a group
+    # behind a message in flight, and a delete answered long after the idle timeout
+    sqs = ScriptedFifo(batch("a1"))
+
+    def late_delete(handles: list[str]) -> None:
+        if "rh-a1" in handles:
+            time.sleep(1.0)  # a loaded machine: five idle timeouts of empty receives
+            with sqs.lock:
+                sqs.batches.append(batch("a2"))
+
+    sqs.on_delete = late_delete
+    handler = Recorder()
+    worker = run_worker(Worker(config(idle_timeout_seconds=0.2), handler, sqs=sqs))
+    # THEN the empty receives while a1's delete was pending did not stop the worker: a2 ran
+    assert handler.order("a") == ["a1", "a2"]
+    assert sqs.deleted == ["rh-a1", "rh-a2"]
+    assert worker.stop_reason is StopReason.IDLE
+
+
 # -- the drain ------------------------------------------------------------------------------------
 
 

@@ -18,7 +18,13 @@ from botocore.exceptions import ClientError
 from core.aws import client
 from core.provisioners.api import ApiProvisioner
 from core.provisioners.terraform import PROVIDER_MAX_MESSAGE_SIZE, TerraformProvisioner
-from core.stack import StackHandle, StackSpec, unique_prefix
+from core.stack import (
+    DEDUP_SCOPE_MESSAGE_GROUP,
+    THROUGHPUT_PER_MESSAGE_GROUP,
+    StackHandle,
+    StackSpec,
+    unique_prefix,
+)
 from core.terraform import MAIN_ROOT
 from core.terraform.cli import copy_config
 from core.terraform.main_infra import MainInfrastructure
@@ -55,25 +61,46 @@ def runs(require_terraform, emulator_endpoint, tmp_path_factory):
         },
     )
     spec = StackSpec(prefix=unique_prefix("tfpar"), max_message_size=PROVIDER_MAX_MESSAGE_SIZE)
-    pool = ThreadPoolExecutor(max_workers=2)
+    fifo_spec = _fifo_spec("tffifo")
+    pool = ThreadPoolExecutor(max_workers=3)
     futures: dict[str, Future] = {
         "main": pool.submit(main.apply),
         "stack": pool.submit(provisioner.provision, spec),
+        "fifo": pool.submit(provisioner.provision, fifo_spec),
     }
-    state = {"main": main, "provisioner": provisioner, "spec": spec, "futures": futures}
+    state = {
+        "main": main,
+        "provisioner": provisioner,
+        "spec": spec,
+        "fifo_spec": fifo_spec,
+        "futures": futures,
+    }
     try:
         yield state
     finally:
         cleanup: list[Future] = [pool.submit(main.destroy)]
-        try:
-            handle = futures["stack"].result()
-        except Exception:
-            handle = None
-        if handle is not None:
-            cleanup.append(pool.submit(provisioner.destroy, handle))
+        for key in ("stack", "fifo"):
+            try:
+                handle = futures[key].result()
+            except Exception:
+                handle = None
+            if handle is not None:
+                cleanup.append(pool.submit(provisioner.destroy, handle))
         for f in cleanup:
             f.result()
         pool.shutdown()
+
+
+def _fifo_spec(base: str) -> StackSpec:
+    """A FIFO stack with every FIFO setting away from its default (high throughput)."""
+    return StackSpec(
+        prefix=unique_prefix(base),
+        max_message_size=PROVIDER_MAX_MESSAGE_SIZE,
+        fifo=True,
+        content_based_deduplication=True,
+        deduplication_scope=DEDUP_SCOPE_MESSAGE_GROUP,
+        fifo_throughput_limit=THROUGHPUT_PER_MESSAGE_GROUP,
+    )
 
 
 def _queue_exists(endpoint: str, region: str, name: str) -> bool:
@@ -217,12 +244,44 @@ def test_terraform_and_api_provisioners_build_equal_stacks(runs, emulator_endpoi
 
 @pytest.mark.terraform
 @pytest.mark.slow
+def test_terraform_and_api_provisioners_build_equal_fifo_stacks(runs, emulator_endpoint):
+    # GIVEN a FIFO stack (content-based deduplication, high throughput) from each provisioner
+    tf_handle: StackHandle = runs["futures"]["fifo"].result()
+    api = ApiProvisioner(endpoint_url=emulator_endpoint, region=STACK_REGION)
+    api_spec = _fifo_spec("apififo")
+    api_handle = api.provision(api_spec)
+    try:
+        # WHEN both are described
+        tf_desc = _describe(tf_handle, emulator_endpoint)
+        api_desc = _describe(api_handle, emulator_endpoint)
+        # THEN both queues are FIFO, named .fifo, with the spec's FIFO settings
+        assert tf_handle.queue_url.endswith("-queue.fifo")
+        assert tf_handle.dlq_arn.endswith("-dlq.fifo")
+        assert tf_desc["queue"]["FifoQueue"] == tf_desc["dlq"]["FifoQueue"] == "true"
+        assert tf_desc["queue"]["ContentBasedDeduplication"] == "true"
+        assert tf_desc["queue"]["DeduplicationScope"] == DEDUP_SCOPE_MESSAGE_GROUP
+        assert tf_desc["queue"]["FifoThroughputLimit"] == THROUGHPUT_PER_MESSAGE_GROUP
+        # AND the two provisioners built the same thing
+        for part in ("queue", "dlq", "status", "completed", "effects"):
+            assert tf_desc[part] == api_desc[part], part
+        for spec in (runs["fifo_spec"], api_spec):
+            report = validate(
+                expected_from_spec(spec), endpoint_url=emulator_endpoint, region=STACK_REGION
+            )
+            assert report.ok, report.render()
+    finally:
+        api.destroy(api_handle)
+
+
+@pytest.mark.terraform
+@pytest.mark.slow
 def test_terraform_provisioner_keeps_a_workspace_per_run(runs):
     provisioner: TerraformProvisioner = runs["provisioner"]
     handle: StackHandle = runs["futures"]["stack"].result()
     # The run's state lives in its own workspace, named after the prefix.
     assert handle.provisioner == "terraform"
-    assert provisioner.workspaces() == [handle.prefix]
+    fifo: StackHandle = runs["futures"]["fifo"].result()
+    assert provisioner.workspaces() == sorted([handle.prefix, fifo.prefix])
     outputs = provisioner.outputs(handle)
     assert outputs["workspace"] == handle.prefix
     assert outputs["queue_url"] == handle.queue_url

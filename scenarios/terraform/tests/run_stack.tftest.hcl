@@ -97,3 +97,17 @@ run "the_main_state_is_gone" {
     error_message = "without the main state, its outputs are null, not an error"
   }
 }
+
+run "a_fifo_run_reaches_the_module" {
+  command = plan
+
+  variables {
+    fifo                        = true
+    content_based_deduplication = true
+  }
+
+  assert {
+    condition     = output.stack_settings.queue_name == "sqskit-tftest-queue.fifo" && output.stack_settings.dlq_name == "sqskit-tftest-dlq.fifo" && output.stack_settings.content_based_deduplication
+    error_message = "the run's FIFO variables reach the stack module (both queues FIFO, content-based deduplication)"
+  }
+}

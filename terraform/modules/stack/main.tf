@@ -11,8 +11,10 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  queue_name      = "${var.name_prefix}-queue"
-  dlq_name        = "${var.name_prefix}-dlq"
+  # SQS requires the .fifo suffix on a FIFO queue's name; a FIFO queue needs a FIFO DLQ.
+  suffix          = var.fifo ? ".fifo" : ""
+  queue_name      = "${var.name_prefix}-queue${local.suffix}"
+  dlq_name        = "${var.name_prefix}-dlq${local.suffix}"
   status_table    = "${var.name_prefix}-message-status"
   completed_table = "${var.name_prefix}-message-completed"
   effects_table   = "${var.name_prefix}-effects"
@@ -39,6 +41,9 @@ resource "aws_sqs_queue" "dlq" {
   message_retention_seconds = var.dlq_retention
   max_message_size          = var.max_message_size
 
+  # Messages are moved into the DLQ, never sent: it needs no deduplication settings of its own.
+  fifo_queue = var.fifo
+
   sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : 300
@@ -58,6 +63,11 @@ resource "aws_sqs_queue" "queue" {
   receive_wait_time_seconds  = var.receive_wait
   message_retention_seconds  = var.message_retention
   max_message_size           = var.max_message_size
+
+  fifo_queue                  = var.fifo
+  content_based_deduplication = var.fifo ? var.content_based_deduplication : null
+  deduplication_scope         = var.fifo ? var.deduplication_scope : null
+  fifo_throughput_limit       = var.fifo ? var.fifo_throughput_limit : null
 
   sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
   kms_master_key_id                 = var.kms_key_arn

@@ -95,5 +95,10 @@ output "settings" {
     max_message_size       = var.max_message_size
     ttl_attribute          = var.ttl_attribute
     point_in_time_recovery = aws_dynamodb_table.status.point_in_time_recovery[0].enabled
+    fifo                   = var.fifo
+    # null on a standard queue, where these attributes mean nothing
+    content_based_deduplication = var.fifo ? var.content_based_deduplication : null
+    deduplication_scope         = var.fifo ? var.deduplication_scope : null
+    fifo_throughput_limit       = var.fifo ? var.fifo_throughput_limit : null
   }
 }

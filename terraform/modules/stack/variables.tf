@@ -3,7 +3,7 @@
 ################################################################################
 
 variable "name_prefix" {
-  description = "Unique prefix for every resource: <prefix>-queue, <prefix>-dlq, <prefix>-message-status, <prefix>-message-completed."
+  description = "Unique prefix for every resource: <prefix>-queue, <prefix>-dlq (both with .fifo when fifo is true), <prefix>-message-status, <prefix>-message-completed, <prefix>-effects."
   type        = string
   default     = "sqs-demo"
 
@@ -81,6 +81,61 @@ variable "max_message_size" {
   validation {
     condition     = var.max_message_size >= 1024 && var.max_message_size <= 262144
     error_message = "max_message_size must be within 1024..262144 bytes (the hashicorp/aws 5.100 limit)."
+  }
+}
+
+################################################################################
+# FIFO (core/stack.py check_fifo_settings applies the same rules)
+################################################################################
+
+variable "fifo" {
+  description = "Make the queue and its DLQ FIFO queues (names end in .fifo; a FIFO queue needs a FIFO DLQ)."
+  type        = bool
+  default     = false
+}
+
+variable "content_based_deduplication" {
+  description = "FIFO only: deduplicate by a SHA-256 of the body when a send carries no deduplication id."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = var.fifo || !var.content_based_deduplication
+    error_message = "content_based_deduplication applies to FIFO queues only: set fifo = true."
+  }
+}
+
+variable "deduplication_scope" {
+  description = "FIFO only: the deduplication window is per queue or per messageGroup."
+  type        = string
+  default     = "queue"
+
+  validation {
+    condition     = contains(["queue", "messageGroup"], var.deduplication_scope)
+    error_message = "deduplication_scope must be queue or messageGroup."
+  }
+
+  validation {
+    condition     = var.fifo || var.deduplication_scope == "queue"
+    error_message = "deduplication_scope applies to FIFO queues only: set fifo = true, or leave queue."
+  }
+}
+
+variable "fifo_throughput_limit" {
+  description = "FIFO only: the throughput quota applies perQueue, or perMessageGroupId (high throughput, which needs deduplication_scope = messageGroup)."
+  type        = string
+  default     = "perQueue"
+
+  validation {
+    condition     = contains(["perQueue", "perMessageGroupId"], var.fifo_throughput_limit)
+    error_message = "fifo_throughput_limit must be perQueue or perMessageGroupId."
+  }
+
+  # SQS: "The perMessageGroupId value is allowed only when the value for DeduplicationScope is
+  # messageGroup" (SetQueueAttributes, FifoThroughputLimit).
+  validation {
+    condition     = var.fifo_throughput_limit == "perQueue" || (var.fifo && var.deduplication_scope == "messageGroup")
+    error_message = "fifo_throughput_limit = perMessageGroupId (high throughput) needs fifo = true and deduplication_scope = messageGroup."
   }
 }
 

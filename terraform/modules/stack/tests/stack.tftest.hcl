@@ -108,3 +108,67 @@ run "the_ec2_launch_type_on_emulators_has_no_fargate_table" {
     container_memory = 512
   }
 }
+
+# -- FIFO: both queues FIFO, the settings SQS accepts ----------------------------------------------
+
+run "a_fifo_stack_has_a_fifo_queue_and_a_fifo_dlq" {
+  command = plan
+
+  variables {
+    fifo                        = true
+    content_based_deduplication = true
+    deduplication_scope         = "messageGroup"
+    fifo_throughput_limit       = "perMessageGroupId"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.queue.name == "tftest-stack-queue.fifo" && aws_sqs_queue.queue.fifo_queue
+    error_message = "a FIFO stack's queue is a FIFO queue named <prefix>-queue.fifo"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.dlq.name == "tftest-stack-dlq.fifo" && aws_sqs_queue.dlq.fifo_queue
+    error_message = "a FIFO queue needs a FIFO DLQ, named <prefix>-dlq.fifo"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.queue.content_based_deduplication && aws_sqs_queue.queue.deduplication_scope == "messageGroup" && aws_sqs_queue.queue.fifo_throughput_limit == "perMessageGroupId"
+    error_message = "the FIFO settings reach the queue"
+  }
+
+  assert {
+    condition     = output.settings.fifo && output.settings.deduplication_scope == "messageGroup"
+    error_message = "the settings output reports the FIFO settings"
+  }
+}
+
+run "a_standard_stack_keeps_its_names" {
+  command = plan
+
+  assert {
+    condition     = aws_sqs_queue.queue.name == "tftest-stack-queue" && aws_sqs_queue.dlq.name == "tftest-stack-dlq" && !aws_sqs_queue.queue.fifo_queue && !aws_sqs_queue.dlq.fifo_queue
+    error_message = "a standard stack's queues are standard, without the .fifo suffix"
+  }
+}
+
+run "high_throughput_needs_the_message_group_scope" {
+  command = plan
+
+  variables {
+    fifo                  = true
+    deduplication_scope   = "queue"
+    fifo_throughput_limit = "perMessageGroupId"
+  }
+
+  expect_failures = [var.fifo_throughput_limit]
+}
+
+run "fifo_settings_on_a_standard_queue_are_refused" {
+  command = plan
+
+  variables {
+    content_based_deduplication = true
+  }
+
+  expect_failures = [var.content_based_deduplication]
+}
