@@ -7,7 +7,7 @@ Declarations only: running them is :mod:`scenarios.running`, judging them
 from scenarios.model.consumer import ConsumerSettings, RestartPolicy
 from scenarios.model.fault import ConsumerSlot, Fault, LiveView
 from scenarios.model.phase import ConsumerGroup, Need, Phase
-from scenarios.model.traffic import Traffic
+from scenarios.model.traffic import Segment, Traffic
 
 __all__ = [
     "ConsumerGroup",
@@ -18,5 +18,6 @@ __all__ = [
     "Need",
     "Phase",
     "RestartPolicy",
+    "Segment",
     "Traffic",
 ]

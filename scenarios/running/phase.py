@@ -28,8 +28,7 @@ from scenarios.running import observe
 from scenarios.running.deadline import Deadline, consumer_seconds
 from scenarios.running.deadline import now as clock_now
 from scenarios.running.live import LiveRun
-from scenarios.running.traffic import SendOutcome
-from scenarios.running.traffic import send as send_traffic
+from scenarios.running.traffic import SendOutcome, TrafficSender
 from scenarios.settings import RunSettings
 from scenarios.targets.base import Target
 
@@ -121,19 +120,25 @@ class PhaseExecution:
         self.provision_s = time.monotonic() - provision_started
         live: LiveRun | None = None
         sampler: observe.DepthSampler | None = None
+        sender: TrafficSender | None = None
         teardown_error: str | None = None
         try:
             live = LiveRun(self.target, stack, self.shims)
             sampler = observe.DepthSampler(live.sqs, stack)
             sampler.start()
-            outcome = self.setup(live)
-            self.act(live, outcome, sampler)
+            sender = self.setup(live)
+            self.act(live, sender, sampler)
+            if not sender.done:  # the phase gave up while traffic was still being sent
+                sender.stop()
+            outcome = sender.wait()
             facts = self.collect(live, outcome, sampler)
         except (ClientError, BotoCoreError) as exc:
             raise InfrastructureError(
                 f"{self.scenario}/{self.phase.name}: AWS call failed: {exc}"
             ) from exc
         finally:
+            if sender is not None:
+                sender.stop()
             if sampler is not None:
                 sampler.stop()
             teardown_error = self.teardown()
@@ -170,24 +175,33 @@ class PhaseExecution:
 
     # -- setup ---------------------------------------------------------------------------------
 
-    def setup(self, live: LiveRun) -> SendOutcome:
-        self.progress("sending", expected=self.phase.traffic.requested)
+    def setup(self, live: LiveRun) -> TrafficSender:
+        """Send the traffic now, or start sending it in the background when it has a shape."""
+        traffic = self.phase.traffic
+        self.progress("sending", expected=traffic.requested)
         ledger_dir = self.run_dir / "ledgers" / live.stack.prefix
         self.traffic_at = time.time()
-        return send_traffic(
-            self.phase.traffic, sqs=live.sqs, queue_url=live.stack.queue_url, ledger_dir=ledger_dir
+        sender = TrafficSender(
+            traffic, sqs=live.sqs, queue_url=live.stack.queue_url, ledger_dir=ledger_dir
         )
+        if traffic.during_run:
+            sender.start()
+        else:
+            sender.run()
+            sender.wait()  # a failed send fails here, before any consumer starts
+        return sender
 
     # -- act -------------------------------------------------------------------------------------
 
-    def act(self, live: LiveRun, outcome: SendOutcome, sampler: observe.DepthSampler) -> None:
+    def act(self, live: LiveRun, sender: TrafficSender, sampler: observe.DepthSampler) -> None:
         phase = self.phase
         groups = list(phase.consumers)
         pending = [f for f in phase.faults if f.triggered]
-        valid = {e.id for e in outcome.ledger if e.id is not None} - set(phase.traffic.poison_keys)
+        valid: set[str] | None = None  # known once the traffic is all sent
         # The deadline counts consumer time: never provisioning (a Terraform apply, an ECS
-        # cluster), nor a consumer's start-up, nor a time when every consumer was down.
-        deadline = Deadline(phase.timeout_s)
+        # cluster), nor a consumer's start-up, nor a time when every consumer was down. Traffic
+        # sent during the run adds its own duration: the budget is for draining it.
+        deadline = Deadline(phase.timeout_s + phase.traffic.duration_s)
         sent_at = time.monotonic()
         sent_wall = clock_now()  # queue samples older than this predate the traffic
         while True:
@@ -205,7 +219,10 @@ class PhaseExecution:
                     live.faults.append(record)
                     pending.remove(fault)
                     log.info("fault.fired", extra={"fault": fault.label, "detail": record.detail})
-            if not groups and not pending and self.settled(live, valid):
+            if valid is None and sender.done:
+                ledger = sender.wait().ledger
+                valid = {e.id for e in ledger if e.id is not None} - set(phase.traffic.poison_keys)
+            if not groups and not pending and valid is not None and self.settled(live, valid):
                 break
             if not groups and _stranded(live.handles):
                 self.timed_out, self.timeout_reason = True, _STRANDED
@@ -220,13 +237,13 @@ class PhaseExecution:
                 self.too_slow = deadline.too_slow
                 log.warning("phase.timeout", extra={"phase": phase.name, "why": deadline.reason})
                 break
-            self.progress("running", live=live, sent=len(outcome.ledger), sampler=sampler)
+            self.progress("running", live=live, sent=sender.sent, sampler=sampler)
             time.sleep(_LOOP_S)
         self.settled_at = time.time()
         if not self.timed_out:
-            self.let_finish(live, outcome, sampler)
+            self.let_finish(live, sender.sent, sampler)
         if phase.settle_s:
-            self.progress("settling", live=live, sent=len(outcome.ledger), sampler=sampler)
+            self.progress("settling", live=live, sent=sender.sent, sampler=sampler)
             time.sleep(phase.settle_s)
 
     def start_group(self, live: LiveRun, group: ConsumerGroup) -> None:
@@ -244,16 +261,14 @@ class PhaseExecution:
         live.groups.setdefault(group.label, []).extend(handles)
         live.consumers_started_at = live.consumers_started_at or time.time()
 
-    def let_finish(
-        self, live: LiveRun, outcome: SendOutcome, sampler: observe.DepthSampler
-    ) -> None:
+    def let_finish(self, live: LiveRun, sent: int, sampler: observe.DepthSampler) -> None:
         """Wait for the groups that must finish by themselves (``let_finish_s``) to exit."""
         for group in self.phase.consumers:
             handles = live.groups.get(group.label, [])
             if not group.let_finish_s or not handles:
                 continue
             until = time.monotonic() + group.let_finish_s
-            self.progress("finishing", live=live, sent=len(outcome.ledger), sampler=sampler)
+            self.progress("finishing", live=live, sent=sent, sampler=sampler)
             while any(h.running for h in handles) and time.monotonic() < until:
                 time.sleep(_LOOP_S)
                 live.refresh()
