@@ -7,6 +7,7 @@ Declarations only: running them is :mod:`scenarios.running`, judging them
 from scenarios.model.consumer import ConsumerSettings, RestartPolicy
 from scenarios.model.fault import ConsumerSlot, Fault, LiveView
 from scenarios.model.phase import ConsumerGroup, Need, Phase
+from scenarios.model.scaling import ScalingPolicy
 from scenarios.model.traffic import Segment, Traffic
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Need",
     "Phase",
     "RestartPolicy",
+    "ScalingPolicy",
     "Segment",
     "Traffic",
 ]

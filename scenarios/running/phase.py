@@ -20,11 +20,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consumer.contract import EXIT_OK
 from core.errors import InfrastructureError, KitError
 from core.stack import StackSpec, unique_prefix
-from scenarios.judging.facts import ConsumerRun, Facts
+from scenarios.judging.facts import ConsumerRun, Facts, Sample
 from scenarios.judging.oracle import PhaseVerdict, judge
-from scenarios.model import ConsumerGroup, Phase, RestartPolicy
+from scenarios.model import ConsumerGroup, Fault, Phase, RestartPolicy
 from scenarios.runners.base import ConsumerHandle
 from scenarios.running import observe
+from scenarios.running.autoscaler import FleetScaler
 from scenarios.running.deadline import Deadline, consumer_seconds
 from scenarios.running.deadline import now as clock_now
 from scenarios.running.live import LiveRun
@@ -109,6 +110,9 @@ class PhaseExecution:
         self.too_slow: str | None = None
         #: why the phase stopped waiting before it settled
         self.timeout_reason: str | None = None
+        #: the scalers of the groups with a scaling policy, and those groups' labels
+        self.scalers: list[FleetScaler] = []
+        self.scaled: set[str] = set()
 
     # -- template ----------------------------------------------------------------------------
 
@@ -213,12 +217,10 @@ class PhaseExecution:
                 groups.remove(group)
                 self.start_group(live, group)
             live.refresh()
-            for fault in list(pending):
-                if fault.due(live):
-                    record = fault.fire(live)
-                    live.faults.append(record)
-                    pending.remove(fault)
-                    log.info("fault.fired", extra={"fault": fault.label, "detail": record.detail})
+            latest = sampler.latest
+            if latest is not None and latest.t < sent_wall:
+                latest = None  # a sample from before the traffic
+            self.intervene(live, pending, latest)
             if valid is None and sender.done:
                 ledger = sender.wait().ledger
                 valid = {e.id for e in ledger if e.id is not None} - set(phase.traffic.poison_keys)
@@ -229,8 +231,7 @@ class PhaseExecution:
                 log.warning("phase.timeout", extra={"phase": phase.name, "why": _STRANDED})
                 break
             up_s = consumer_seconds(live.incarnations, live.first_event, clock_now())
-            latest = sampler.latest
-            if latest is not None and latest.t >= sent_wall:
+            if latest is not None:
                 deadline.observe(up_s, latest.visible + latest.in_flight)
             if deadline.expired(up_s, down_s=time.monotonic() - sent_at - up_s):
                 self.timed_out, self.timeout_reason = True, deadline.reason
@@ -246,8 +247,25 @@ class PhaseExecution:
             self.progress("settling", live=live, sent=sender.sent, sampler=sampler)
             time.sleep(phase.settle_s)
 
-    def start_group(self, live: LiveRun, group: ConsumerGroup) -> None:
-        """Start ``group``'s consumers, with the chaos knobs of the faults that apply to it."""
+    def intervene(self, live: LiveRun, pending: list[Fault], latest: Sample | None) -> None:
+        """One turn of what the engine does to the system: scale the scaled groups on the
+        latest queue sample, and fire the triggered faults that are due (each once)."""
+        if latest is not None:
+            for scaler in self.scalers:
+                if (record := scaler.tick(latest.visible)) is not None:
+                    live.faults.append(record)
+        for fault in list(pending):
+            if fault.due(live):
+                record = fault.fire(live)
+                live.faults.append(record)
+                pending.remove(fault)
+                log.info("fault.fired", extra={"fault": fault.label, "detail": record.detail})
+
+    def start_group(self, live: LiveRun, group: ConsumerGroup) -> list[ConsumerHandle]:
+        """Start ``group``'s consumers, with the chaos knobs of the faults that apply to it.
+
+        A group with a scaling policy gets a scaler, which the act loop ticks from then on.
+        """
         chaos = {
             k: v
             for f in self.phase.faults
@@ -260,6 +278,11 @@ class PhaseExecution:
         live.handles += handles
         live.groups.setdefault(group.label, []).extend(handles)
         live.consumers_started_at = live.consumers_started_at or time.time()
+        if group.scaling is not None and group.label not in self.scaled:
+            self.scaled.add(group.label)
+            fleet = _GroupFleet(self, live, group)
+            self.scalers.append(FleetScaler(group.scaling, fleet, clock=time.monotonic))
+        return handles
 
     def let_finish(self, live: LiveRun, sent: int, sampler: observe.DepthSampler) -> None:
         """Wait for the groups that must finish by themselves (``let_finish_s``) to exit."""
@@ -404,6 +427,27 @@ class PhaseExecution:
             self.on_progress(p)
         except Exception:  # a rendering problem must never break a run
             log.exception("progress.callback_failed")
+
+
+class _GroupFleet:
+    """A scaled consumer group of the running phase, as its :class:`FleetScaler` sees it."""
+
+    def __init__(self, execution: PhaseExecution, live: LiveRun, group: ConsumerGroup) -> None:
+        self.execution, self.live, self.group = execution, live, group
+
+    def running(self) -> list[ConsumerHandle]:
+        return [h for h in self.live.groups.get(self.group.label, []) if h.running]
+
+    def is_up(self, handle: ConsumerHandle) -> bool:
+        return handle.consumer_id in self.live.first_event
+
+    def start(self, n: int) -> list[ConsumerHandle]:
+        if n <= 0:
+            return []
+        return self.execution.start_group(self.live, replace(self.group, n=n))
+
+    def signal(self, handle: ConsumerHandle, sig: int) -> None:
+        self.live.signal(handle, sig)
 
 
 def _stranded(handles: Sequence[ConsumerHandle]) -> bool:
