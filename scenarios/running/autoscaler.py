@@ -137,6 +137,7 @@ class FleetScaler:
     """
 
     def __init__(self, policy: ScalingPolicy, fleet: Fleet, *, clock: Callable[[], float]) -> None:
+        """``clock``: epoch seconds, the time activities are recorded at."""
         self.fleet = fleet
         self.clock = clock
         self.autoscaler = Autoscaler(policy, capacity=len(fleet.running()))

@@ -281,7 +281,7 @@ class PhaseExecution:
         if group.scaling is not None and group.label not in self.scaled:
             self.scaled.add(group.label)
             fleet = _GroupFleet(self, live, group)
-            self.scalers.append(FleetScaler(group.scaling, fleet, clock=time.monotonic))
+            self.scalers.append(FleetScaler(group.scaling, fleet, clock=clock_now))
         return handles
 
     def let_finish(self, live: LiveRun, sent: int, sampler: observe.DepthSampler) -> None:

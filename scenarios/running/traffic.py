@@ -131,17 +131,24 @@ class TrafficSender:
             if seg.count:
                 # a seed per segment: the same seed would draw the same ids again
                 seed = None if t.seed is None else t.seed + i
-                self._generated(seg.count, seg.rate, seed, suffix)
+                self._generated(seg.count, seg.rate, seed, suffix, smooth=True)
             self._poison(t.poison[i::n], suffix)
             if seg.hold_s and self._stop.wait(seg.hold_s):
                 raise _Stopped
 
-    def _generated(self, n: int, rate: float, seed: int | None, suffix: str) -> None:
+    def _generated(
+        self, n: int, rate: float, seed: int | None, suffix: str, *, smooth: bool = False
+    ) -> None:
+        batch = self.traffic.batch_size
+        if smooth and rate:
+            # A paced batch leaves when its last message is due: at 1 msg/s a batch of 10 would
+            # be 10 s of silence, then a burst. A batch holds at most a second of a shape's rate.
+            batch = max(1, min(batch, int(rate)))
         config = producer.SendConfig(
             queue_url=self._queue_url,
             n=n,
             rate=rate,
-            batch_size=self.traffic.batch_size,
+            batch_size=batch,
             seed=seed,
             duplicate_ids=self.traffic.duplicate_ids,
             ledger=self._ledger_dir / f"ledger{suffix}.jsonl",

@@ -121,3 +121,16 @@ def test_the_engine_runs_the_consumers_while_the_traffic_is_still_coming(tmp_pat
     # THEN the consumer was up before the last message was sent: sending overlapped consuming
     last_sent = max(e.sent_at_ms for e in facts.ledger) / 1000.0
     assert facts.consumers_started_at is not None and facts.consumers_started_at < last_sent
+
+
+def test_a_paced_segment_trickles_instead_of_waiting_to_fill_a_batch(tmp_path):
+    # GIVEN batches of 10 and a segment of 4 messages at 2 msg/s
+    traffic = Traffic.shaped(Knobs(batch_size=10), (Segment(4, rate=2.0),))
+    with mock_aws():
+        sqs, url = _queue()
+        sender = TrafficSender(traffic, sqs=sqs, queue_url=url, ledger_dir=tmp_path)
+        sender.run()
+        outcome = sender.wait()
+    # THEN they went out a second's worth at a time, not as one batch once the last was due
+    times = sorted(e.sent_at_ms for e in outcome.ledger)
+    assert len(times) == 4 and times[-1] - times[0] >= 900
