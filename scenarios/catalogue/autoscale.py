@@ -6,11 +6,12 @@ a target backlog per consumer; out after 2 points above it (cooldown 3 s), in af
 below it (cooldown 5 s), within 1..``scaled_consumers``. The traffic is a ramp sent while the
 consumers run:
 
-- steady: ``count / 6`` messages at ``rate`` msg/s, which one consumer keeps up with (0.1 s
+- steady: ``count / 10`` messages at ``rate`` msg/s, which one consumer keeps up with (0.1 s
   of work each, about 7 msg/s);
 - burst: ``count`` messages at once: the backlog per consumer jumps far above the target and
   the fleet scales out to its maximum;
-- quiet: one message a second for 10 s: the backlog is gone and the fleet scales back in.
+- quiet: one message a second for 5 s: the backlog is gone and the fleet scales back in (the
+  phase settles only once the fleet is back at its minimum, however long the drain took).
 
 A scale-in SIGTERMs the newest consumers: each stops receiving, finishes or releases what it
 holds and exits 0 - the drain ECS relies on when it stops a task - and the oracle still finds
@@ -30,7 +31,7 @@ from scenarios.settings import Knobs
 
 #: visible messages per consumer the policy holds the fleet to
 TARGET_BACKLOG = 10
-QUIET_S = 10
+QUIET_S = 5
 
 
 class Autoscale(Scenario):
@@ -63,7 +64,7 @@ class Autoscale(Scenario):
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         shape = (
-            Segment(max(1, k.count // 6), rate=k.rate, label="steady"),
+            Segment(max(1, k.count // 10), rate=k.rate, label="steady"),
             Segment(k.count, label="burst"),
             Segment(QUIET_S, rate=1.0, label="quiet"),
         )

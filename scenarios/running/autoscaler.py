@@ -145,6 +145,14 @@ class FleetScaler:
         self._to_stop = 0  # consumers the last scale-in still has to stop
         self._stopping: list[str] = []  # that scale-in's record of the consumers it stopped
 
+    @property
+    def at_rest(self) -> bool:
+        """Back at the minimum (or never to scale in) with nothing left to stop: a phase with a
+        scaled fleet settles only then, so its scale-in is seen however slow the drain was."""
+        p = self.autoscaler.policy
+        back = self.autoscaler.capacity <= p.min_consumers or p.disable_scale_in
+        return back and self._to_stop == 0
+
     def running(self) -> list[ConsumerHandle]:
         """The group's consumers that count: running, and not stopped by a scale-in."""
         return [h for h in self.fleet.running() if h.slot not in self._stopped]

@@ -224,7 +224,13 @@ class PhaseExecution:
             if valid is None and sender.done:
                 ledger = sender.wait().ledger
                 valid = {e.id for e in ledger if e.id is not None} - set(phase.traffic.poison_keys)
-            if not groups and not pending and valid is not None and self.settled(live, valid):
+            if (
+                not groups
+                and not pending
+                and valid is not None
+                and all(s.at_rest for s in self.scalers)
+                and self.settled(live, valid)
+            ):
                 break
             if not groups and _stranded(live.handles):
                 self.timed_out, self.timeout_reason = True, _STRANDED

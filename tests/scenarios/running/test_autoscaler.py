@@ -228,3 +228,29 @@ def test_scaled_out_and_in_fails_a_run_that_did_not_show_it(records, exits, why)
     result = ScaledOutAndIn().check(_scaled(*records, exits=exits))
     assert not result.passed
     assert why in result.detail and "a failed demonstration" in result.detail
+
+
+def test_the_fleet_is_at_rest_only_back_at_its_minimum_with_nothing_left_to_stop():
+    fleet, clock = FakeFleet(1), Clock()
+    scaler = FleetScaler(POLICY, fleet, clock=clock)
+    assert scaler.at_rest
+    for t in (0, 1):
+        clock.t = t
+        scaler.tick(35)
+    assert not scaler.at_rest  # scaled out to 4: a phase must wait for the scale-in
+    # the scale-in decided 4 -> 1, but the new consumers are not up yet: still not at rest
+    for t in range(5, 9):
+        clock.t = t
+        scaler.tick(0)
+    assert scaler.autoscaler.capacity == 1 and not scaler.at_rest
+    fleet.up |= {"c-1", "c-2", "c-3"}
+    clock.t = 9
+    scaler.tick(0)
+    assert scaler.at_rest
+    # a policy that never scales in is at rest at any size
+    never = FleetScaler(replace(POLICY, disable_scale_in=True), FakeFleet(1), clock=clock)
+    clock.t = 20
+    never.tick(35)
+    clock.t = 21
+    never.tick(35)
+    assert never.autoscaler.capacity == 4 and never.at_rest
