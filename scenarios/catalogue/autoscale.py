@@ -48,6 +48,7 @@ class Autoscale(Scenario):
         sleep_max=0.1,
         shutdown_timeout=5.0,
     )
+    expected_s = 14.0
     needs = BASE_NEEDS
 
     def policy(self, k: Knobs) -> ScalingPolicy:
