@@ -309,7 +309,7 @@ class PhaseExecution:
 
     def settled(self, live: LiveRun, valid: set[str]) -> bool:
         """Every valid id completed, the queue is empty and the DLQ holds the poison."""
-        if not valid <= live.completed:
+        if not valid <= live.completed | live.found_completed:
             return False
         if observe.depth(live.sqs, live.stack.queue_url).total:
             return False
