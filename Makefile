@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 SEC_VENV ?= .venv-security
 CHECKOV  := $(SEC_VENV)/bin/checkov
 
-.PHONY: help venv demo test test-long test-unit lint typecheck security bench image local-up local-down \
+.PHONY: help venv demo test test-long test-unit lint typecheck security bench soak image local-up local-down \
         local-status emulator-matrix doctor scenarios-all aws-rehearsal aws-build-push aws-up \
         aws-logs aws-status aws-cleanup aws-down clean
 
@@ -64,6 +64,10 @@ image: $(STAMP) ## build the consumer image offline (base image, wheelhouse, ima
 
 bench: $(STAMP) ## print every number the issues ask for (side by side, one run)
 	$(PY) -m bench
+
+COUNT ?= 10000
+soak: $(STAMP) ## COUNT (10000) messages under crashes, SIGKILLs, duplicates and poison; not in `make test`
+	$(PY) -m scenarios.soak --count $(COUNT)
 
 local-up: $(STAMP) ## emulator + terraform/ via tflocal (desired_count=0) + .env; again: seconds
 	$(PY) -m local up

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.errors import ConfigError
+from scenarios.catalogue.autoscale import Autoscale
 from scenarios.catalogue.burst import Burst
 from scenarios.catalogue.crash import Crash
 from scenarios.catalogue.duplicates import Duplicates
@@ -30,6 +31,7 @@ ALL: tuple[type[Scenario], ...] = (
     FifoOrder,
     FifoDedup,
     FifoPoison,
+    Autoscale,
 )
 SCENARIOS: dict[str, type[Scenario]] = {cls.name: cls for cls in ALL}
 

@@ -16,8 +16,10 @@ from core.errors import ConfigError, KitError
 from scenarios import catalogue
 from scenarios.cli.exit_codes import exit_code
 from scenarios.cli.options import knob_options, output_options, target_options
+from scenarios.cli.parallel import MAX_PARALLEL, Board, Outcome, run_parallel
 from scenarios.cli.progress import ProgressView
 from scenarios.reporting import console, document
+from scenarios.running.phase import ProgressFn
 from scenarios.running.scenario import Scenario, Status
 from scenarios.settings import RunSettings, parse_knob
 from scenarios.targets import Target, Workload, get_target
@@ -32,6 +34,7 @@ Examples:
   scenario run duplicates --target local --count 10 --slow-seconds 5
   scenario run crash --knob crash_rate=0.1 --seed 3
   scenario run all --json > runs.json
+  scenario run all --parallel 4               # side by side, each on its own stack
   scenario run happy --emulator external --endpoint http://127.0.0.1:4566 --keep
   scenario run happy --target aws --image-tag abc123 --yes
   scenario run happy --target aws --emulator ministack   # the AWS path rehearsed here (Docker)
@@ -46,19 +49,36 @@ Exit codes: 0 every scenario passed (or was skipped), 1 a scenario failed its or
 @target_options
 @knob_options
 @output_options
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, MAX_PARALLEL),
+    envvar="SQSKIT_PARALLEL",
+    default=1,
+    show_default=True,
+    show_envvar=True,
+    metavar="N",
+    help="Run up to N scenarios side by side, each on its own stack with its own consumers "
+    "and report (--target local); those marked exclusive run alone, after the others.",
+)
 @click.pass_context
 def run_command(ctx: click.Context, /, names: tuple[str, ...], **opts: Any) -> None:
     """Run scenarios: provision, produce, consume, inject faults, judge, tear down."""
     _configure_logging(int(opts.pop("verbose")))
     as_json = bool(opts.pop("as_json"))
+    workers = int(opts.pop("parallel"))
     scenarios = catalogue.resolve(list(names))  # an unknown name is a usage error, before anything
     settings = _settings(opts)
+    side_by_side = workers > 1 and len(scenarios) > 1
+    if side_by_side and settings.target != "local":
+        raise ConfigError(
+            f"--parallel {workers} runs on --target local only: drop --parallel for "
+            f"--target {settings.target}"
+        )
     run_dir = settings.report_dir / _run_id(names)
     view = ProgressView(quiet=False)
     target = get_target(settings, run_dir=run_dir)
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    results: list[dict[str, Any]] = []
-    statuses: list[Status] = []
+    began = time.monotonic()
     try:
         _show_plan(target, scenarios, settings, view)
         target.open()
@@ -68,33 +88,63 @@ def run_command(ctx: click.Context, /, names: tuple[str, ...], **opts: Any) -> N
             f"({info.get('emulator_reason') or info.get('endpoint')}); runner "
             f"{info.get('runner')} ({info.get('runner_reason') or '-'}); provisioner "
             f"{info.get('provisioner')}; reports in {run_dir}"
+            + (f"; {workers} side by side" if side_by_side else "")
         )
-        for scenario in scenarios:
-            status, data = _run_one(
-                scenario, target, settings=settings, run_dir=run_dir, view=view, as_json=as_json
+        if side_by_side:
+            outcomes = _side_by_side(
+                scenarios, target, settings=settings, run_dir=run_dir, workers=workers
             )
-            statuses.append(status)
-            results.append(data)
+            if not as_json:
+                for _, data in outcomes:
+                    _render(data)
+        else:
+            outcomes = [
+                _run_one(s, target, settings=settings, run_dir=run_dir, view=view, as_json=as_json)
+                for s in scenarios
+            ]
     finally:
         try:
             target.close()
         finally:
             signal.signal(signal.SIGTERM, previous)
+    statuses = [status for status, _ in outcomes]
+    results = [data for _, data in outcomes]
     if settings.keep:
         kept = [p.get("stack") for r in results for p in r.get("phases", [])]
         view.note(
             f"--keep: left stacks {', '.join(map(str, kept))} (consumers stopped); an embedded "
             "emulator this run started is gone with it - use --emulator external to inspect"
         )
+    wall_s = time.monotonic() - began
+    summary = {
+        **document.summary(results),
+        "wall_s": round(wall_s, 3),
+        "parallel": workers if side_by_side else 1,
+    }
     if len(results) > 1:
-        summary = document.summary(results)
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if as_json:
-        payload = results[0] if len(results) == 1 else document.summary(results)
+        payload = results[0] if len(results) == 1 else summary
         click.echo(json.dumps(payload, indent=2))
     elif len(results) > 1:
         console.console().print(console.render_summary(results))
+        how = f", {workers} side by side" if side_by_side else ""
+        view.note(f"{len(results)} scenarios in {wall_s:.1f} s{how}")
     ctx.exit(exit_code(statuses))
+
+
+def _side_by_side(
+    scenarios: list[Scenario],
+    target: Target,
+    *,
+    settings: RunSettings,
+    run_dir: Path,
+    workers: int,
+) -> list[Outcome]:
+    def execute(scenario: Scenario, twin: Target, progress: ProgressFn) -> Outcome:
+        return _execute(scenario, twin, settings=settings, run_dir=run_dir, progress=progress)
+
+    return run_parallel(scenarios, target, workers=workers, execute=execute, board=Board(scenarios))
 
 
 def _run_one(
@@ -105,11 +155,26 @@ def _run_one(
     run_dir: Path,
     view: ProgressView,
     as_json: bool,
-) -> tuple[Status, dict[str, Any]]:
+) -> Outcome:
+    with view:
+        status, data = _execute(scenario, target, settings=settings, run_dir=run_dir, progress=view)
+    if not as_json:
+        _render(data)
+    return status, data
+
+
+def _execute(
+    scenario: Scenario,
+    target: Target,
+    *,
+    settings: RunSettings,
+    run_dir: Path,
+    progress: ProgressFn,
+) -> Outcome:
+    """Execute one scenario and write its report; an infrastructure error is its report too."""
     started = time.time()
     try:
-        with view:
-            result = scenario.execute(target, settings, run_dir=run_dir, on_progress=view)
+        result = scenario.execute(target, settings, run_dir=run_dir, on_progress=progress)
         status, data = result.status, document.build(result)
     except ConfigError:
         raise
@@ -122,13 +187,14 @@ def _run_one(
             reason=str(exc),
             duration_s=time.time() - started,
         )
-    data = document.write(data, run_dir, png=settings.png)
-    if not as_json:
-        out = console.console()
-        for part in console.render(data):
-            out.print(part)
-        out.print()
-    return status, data
+    return status, document.write(data, run_dir, png=settings.png)
+
+
+def _render(data: dict[str, Any]) -> None:
+    out = console.console()
+    for part in console.render(data):
+        out.print(part)
+    out.print()
 
 
 def _settings(opts: dict[str, Any]) -> RunSettings:

@@ -8,7 +8,8 @@ from scenarios.model.consumer import ConsumerSettings, RestartPolicy
 from scenarios.model.fault import ConsumerSlot, Fault, LiveView
 from scenarios.model.phase import ConsumerGroup, Need, Phase
 from scenarios.model.queue import FifoQueue
-from scenarios.model.traffic import Traffic
+from scenarios.model.scaling import ScalingPolicy
+from scenarios.model.traffic import Segment, Traffic
 
 __all__ = [
     "ConsumerGroup",
@@ -20,5 +21,7 @@ __all__ = [
     "Need",
     "Phase",
     "RestartPolicy",
+    "ScalingPolicy",
+    "Segment",
     "Traffic",
 ]

@@ -10,6 +10,7 @@ from scenarios.judging.facts import Expectation
 from scenarios.model.consumer import ConsumerSettings, RestartPolicy
 from scenarios.model.fault import Fault
 from scenarios.model.queue import FifoQueue
+from scenarios.model.scaling import ScalingPolicy
 from scenarios.model.traffic import Traffic
 from scenarios.settings import Knobs
 
@@ -34,6 +35,10 @@ class ConsumerGroup:
     consumers to exit by themselves (a ``MESSAGE_LIMIT``) before the engine stops them. A
     phenomenon that needs a slow consumer to finish its work - its late completion refused -
     is then shown instead of being cut short by the engine's SIGTERM.
+
+    ``scaling``: the group is a fleet the engine scales by backlog per consumer (``n`` is its
+    first desired count), as ECS target tracking scales a service; a scale-in SIGTERMs
+    consumers, which drain.
     """
 
     n: int
@@ -43,6 +48,7 @@ class ConsumerGroup:
     restart: RestartPolicy = RestartPolicy.ON_FAILURE
     label: str = "consumers"
     let_finish_s: float = 0.0
+    scaling: ScalingPolicy | None = None
 
     def describe(self) -> str:
         """``2 consumers (work 0.0-0.02 s)``, for `scenario list` and the report."""
@@ -65,6 +71,8 @@ class ConsumerGroup:
             )
         if self.let_finish_s:
             parts.append(f"left to finish, up to {self.let_finish_s:g} s")
+        if self.scaling is not None:
+            parts.append(self.scaling.describe())
         return f"{self.n} {self.label} ({', '.join(parts)})"
 
 

@@ -34,6 +34,8 @@ from scenarios.running.scenario import ScenarioResult, Status
 
 SCHEMA = "sqs-kit.scenario-report/1"
 _MAX_POINTS = 400
+#: the throughput series has about this many bins, each at least a second wide
+THROUGHPUT_BINS = 60
 
 
 # -- building ------------------------------------------------------------------------------------
@@ -133,8 +135,39 @@ def _timeline(p: PhaseResult) -> dict[str, Any]:
         "samples": _thin([[_r(s.t - t0), s.visible, s.in_flight, s.dlq] for s in f.samples]),
         "sent": _cumulative(sent, t0),
         "completed": _cumulative(completion_times(f), t0),
+        "consumers": _running(f, t0),
+        "throughput": _throughput(completion_times(f), t0, f.ended_at),
         "markers": _markers(f, t0),
     }
+
+
+def _running(f: Facts, t0: float) -> list[list[float]]:
+    """Consumers running over time, as steps: [[t, n], ...] (restarts and scaling included).
+
+    A task that never started (its start is infinity: ECS's NOT_STARTED) never ran."""
+    ran = [c for c in f.consumers if math.isfinite(c.started_at)]
+    changes = sorted(
+        [(c.started_at, 1) for c in ran]
+        + [(c.ended_at if c.ended_at is not None else f.ended_at, -1) for c in ran]
+    )
+    points, n = [[0.0, 0]], 0
+    for t, step in changes:
+        n += step
+        points.append([_r(max(0.0, t - t0)), n])
+    return _thin(points)
+
+
+def _throughput(times: Sequence[float], t0: float, end: float) -> list[list[float]]:
+    """Completions per second over time, in bins of ``THROUGHPUT_BINS``-th of the run (>= 1 s):
+    [[bin start, msg/s], ...]."""
+    if not times:
+        return []
+    span = max(end, times[-1]) - t0
+    width = max(1.0, math.ceil(span / THROUGHPUT_BINS))
+    bins = [0] * (int(span // width) + 1)
+    for t in times:
+        bins[min(len(bins) - 1, max(0, int((t - t0) // width)))] += 1
+    return [[_r(i * width), round(n / width, 2)] for i, n in enumerate(bins)]
 
 
 def _markers(f: Facts, t0: float) -> list[dict[str, Any]]:

@@ -1,6 +1,10 @@
-"""The PNG timeline of a run: sent, completed, in flight, backlog and DLQ, one panel per phase.
+"""The PNG timeline of a run, one column per phase, rendered from the JSON report only.
 
-Rendered from the JSON report only (matplotlib's Agg backend, no display).
+- top: sent, completed, visible (the backlog), in flight and DLQ over time;
+- bottom: the consumers running (restarts and scaling included) and the throughput (msg/s).
+
+Faults and scaling activities are vertical markers on both. matplotlib's Agg backend, no
+display.
 """
 
 from __future__ import annotations
@@ -14,22 +18,31 @@ _MARKER_STYLE = {
     "kill": ("black", "-"),
     "term": ("tab:orange", "-"),
     "redrive": ("tab:purple", ":"),
+    "scale-out": ("tab:green", ":"),
+    "scale-in": ("tab:olive", ":"),
 }
 
 
 def timeline_png(report: Mapping[str, Any], path: Path) -> Path:
-    """Sent, completed, in-flight, backlog and DLQ over time, one panel per phase."""
+    """Messages over time (top) and consumers and throughput (bottom), one column per phase."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     phases = list(report.get("timeline", {}).get("phases", []))
+    columns = max(1, len(phases))
     fig, axes = plt.subplots(
-        1, max(1, len(phases)), figsize=(6.5 * max(1, len(phases)), 4.2), squeeze=False
+        2,
+        columns,
+        figsize=(6.5 * columns, 7.0),
+        squeeze=False,
+        sharex="col",
+        gridspec_kw={"height_ratios": [3, 2]},
     )
-    for ax, ph in zip(axes[0], phases, strict=False):
-        _plot_phase(ax, ph)
+    for i, ph in enumerate(phases):
+        _plot_messages(axes[0][i], ph)
+        _plot_fleet(axes[1][i], ph)
     status = str(report.get("status", "?")).upper()
     fig.suptitle(
         f"{report.get('scenario')} - {status} on {report.get('target')} "
@@ -42,7 +55,7 @@ def timeline_png(report: Mapping[str, Any], path: Path) -> Path:
     return path
 
 
-def _plot_phase(ax: Any, ph: Mapping[str, Any]) -> None:
+def _plot_messages(ax: Any, ph: Mapping[str, Any]) -> None:
     samples = ph.get("samples") or []
     for series, label, style in (
         (ph.get("sent") or [], "sent", "tab:blue"),
@@ -56,18 +69,49 @@ def _plot_phase(ax: Any, ph: Mapping[str, Any]) -> None:
         ax.plot(ts, [s[1] for s in samples], label="visible", color="tab:gray", alpha=0.8)
         ax.plot(ts, [s[2] for s in samples], label="in flight", color="tab:orange")
         ax.plot(ts, [s[3] for s in samples], label="DLQ", color="tab:red")
-    seen: set[str] = set()
-    for m in ph.get("markers") or []:
-        color, line = _MARKER_STYLE.get(str(m.get("kind")), ("tab:brown", "-."))
-        kind = str(m.get("kind"))
-        legend = None if kind in seen else kind
-        ax.axvline(float(m["t"]), color=color, linestyle=line, linewidth=1, label=legend)
-        seen.add(kind)
+    _markers(ax, ph, legend=True)
     title = str(ph.get("name"))
     if ph.get("note"):
         title += f" ({ph['note']})"
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel("seconds since the traffic was sent")
     ax.set_ylabel("messages")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
+
+
+def _plot_fleet(ax: Any, ph: Mapping[str, Any]) -> None:
+    """Consumers running (steps, left axis) and completions per second (right axis)."""
+    running = ph.get("consumers") or []
+    if running:
+        xs, ys = zip(*running, strict=False)
+        ax.step(xs, ys, where="post", color="tab:blue", label="consumers running")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_ylabel("consumers")
+    ax.set_ylim(bottom=0, top=max([1, *(p[1] for p in running)]) + 1)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("seconds since the traffic was sent")
+    ax.grid(alpha=0.3)
+    _markers(ax, ph, legend=False)
+    rate = ph.get("throughput") or []
+    handles, labels = ax.get_legend_handles_labels()
+    if rate:
+        twin = ax.twinx()
+        xs, ys = zip(*rate, strict=False)
+        twin.step(xs, ys, where="post", color="tab:green", alpha=0.8, label="throughput")
+        twin.set_ylabel("completed msg/s")
+        twin.set_ylim(bottom=0)
+        more, more_labels = twin.get_legend_handles_labels()
+        handles, labels = handles + more, labels + more_labels
+    if handles:
+        ax.legend(handles, labels, fontsize=8, loc="upper right")
+
+
+def _markers(ax: Any, ph: Mapping[str, Any], *, legend: bool) -> None:
+    seen: set[str] = set()
+    for m in ph.get("markers") or []:
+        kind = str(m.get("kind"))
+        color, line = _MARKER_STYLE.get(kind, ("tab:brown", "-."))
+        label = kind if legend and kind not in seen else None
+        ax.axvline(float(m["t"]), color=color, linestyle=line, linewidth=1, label=label)
+        seen.add(kind)

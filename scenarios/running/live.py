@@ -59,6 +59,10 @@ class LiveRun:
         self._seen = 0
         self._last: object = None
         self.completed: set[str] = set()
+        #: ids a consumer found already completed (``message.duplicate``): done, even when the
+        #: consumer that completed them died before it could log ``message.completed``
+        self.found_completed: set[str] = set()
+        self._done: set[str] = set()  # both of them together
         self.crashes = 0
         self.received = 0
         self._done_by: Counter[str] = Counter()
@@ -89,7 +93,11 @@ class LiveRun:
             self._holding.get(who, {}).pop(mid, None)
             if kind == EV_COMPLETED:
                 self.completed.add(mid)
+                self._done.add(mid)
                 self._done_by[who] += 1
+            elif kind == EV_DUPLICATE:
+                self.found_completed.add(mid)
+                self._done.add(mid)
         elif kind == EV_CONSUMER_CRASH:
             self.crashes += 1
 
@@ -111,6 +119,9 @@ class LiveRun:
 
     def completed_by(self, handle: ConsumerSlot) -> int:
         return self._done_by[handle.consumer_id]
+
+    def completed_count(self) -> int:
+        return len(self._done)
 
     def dlq_depth(self) -> int:
         return observe.depth(self.sqs, self.stack.dlq_url).total

@@ -20,16 +20,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consumer.contract import EXIT_OK
 from core.errors import InfrastructureError, KitError
 from core.stack import DEDUP_SCOPE_QUEUE, StackSpec, unique_prefix
-from scenarios.judging.facts import ConsumerRun, Facts
+from scenarios.judging.facts import ConsumerRun, Facts, Sample
 from scenarios.judging.oracle import PhaseVerdict, judge
-from scenarios.model import ConsumerGroup, Phase, RestartPolicy
+from scenarios.model import ConsumerGroup, Fault, Phase, RestartPolicy
 from scenarios.runners.base import ConsumerHandle
 from scenarios.running import observe
+from scenarios.running.autoscaler import FleetScaler
 from scenarios.running.deadline import Deadline, consumer_seconds
 from scenarios.running.deadline import now as clock_now
 from scenarios.running.live import LiveRun
-from scenarios.running.traffic import SendOutcome
-from scenarios.running.traffic import send as send_traffic
+from scenarios.running.traffic import SendOutcome, TrafficSender
 from scenarios.settings import RunSettings
 from scenarios.targets.base import Target
 
@@ -110,6 +110,9 @@ class PhaseExecution:
         self.too_slow: str | None = None
         #: why the phase stopped waiting before it settled
         self.timeout_reason: str | None = None
+        #: the scalers of the groups with a scaling policy, and those groups' labels
+        self.scalers: list[FleetScaler] = []
+        self.scaled: set[str] = set()
 
     # -- template ----------------------------------------------------------------------------
 
@@ -121,19 +124,25 @@ class PhaseExecution:
         self.provision_s = time.monotonic() - provision_started
         live: LiveRun | None = None
         sampler: observe.DepthSampler | None = None
+        sender: TrafficSender | None = None
         teardown_error: str | None = None
         try:
             live = LiveRun(self.target, stack, self.shims)
             sampler = observe.DepthSampler(live.sqs, stack)
             sampler.start()
-            outcome = self.setup(live)
-            self.act(live, outcome, sampler)
+            sender = self.setup(live)
+            self.act(live, sender, sampler)
+            if not sender.done:  # the phase gave up while traffic was still being sent
+                sender.stop()
+            outcome = sender.wait()
             facts = self.collect(live, outcome, sampler)
         except (ClientError, BotoCoreError) as exc:
             raise InfrastructureError(
                 f"{self.scenario}/{self.phase.name}: AWS call failed: {exc}"
             ) from exc
         finally:
+            if sender is not None:
+                sender.stop()
             if sampler is not None:
                 sampler.stop()
             teardown_error = self.teardown()
@@ -171,24 +180,33 @@ class PhaseExecution:
 
     # -- setup ---------------------------------------------------------------------------------
 
-    def setup(self, live: LiveRun) -> SendOutcome:
-        self.progress("sending", expected=self.phase.traffic.requested)
+    def setup(self, live: LiveRun) -> TrafficSender:
+        """Send the traffic now, or start sending it in the background when it has a shape."""
+        traffic = self.phase.traffic
+        self.progress("sending", expected=traffic.requested)
         ledger_dir = self.run_dir / "ledgers" / live.stack.prefix
         self.traffic_at = time.time()
-        return send_traffic(
-            self.phase.traffic, sqs=live.sqs, queue_url=live.stack.queue_url, ledger_dir=ledger_dir
+        sender = TrafficSender(
+            traffic, sqs=live.sqs, queue_url=live.stack.queue_url, ledger_dir=ledger_dir
         )
+        if traffic.during_run:
+            sender.start()
+        else:
+            sender.run()
+            sender.wait()  # a failed send fails here, before any consumer starts
+        return sender
 
     # -- act -------------------------------------------------------------------------------------
 
-    def act(self, live: LiveRun, outcome: SendOutcome, sampler: observe.DepthSampler) -> None:
+    def act(self, live: LiveRun, sender: TrafficSender, sampler: observe.DepthSampler) -> None:
         phase = self.phase
         groups = list(phase.consumers)
         pending = [f for f in phase.faults if f.triggered]
-        valid = {e.id for e in outcome.ledger if e.id is not None} - set(phase.traffic.poison_keys)
+        valid: set[str] | None = None  # known once the traffic is all sent
         # The deadline counts consumer time: never provisioning (a Terraform apply, an ECS
-        # cluster), nor a consumer's start-up, nor a time when every consumer was down.
-        deadline = Deadline(phase.timeout_s)
+        # cluster), nor a consumer's start-up, nor a time when every consumer was down. Traffic
+        # sent during the run adds its own duration: the budget is for draining it.
+        deadline = Deadline(phase.timeout_s + phase.traffic.duration_s)
         sent_at = time.monotonic()
         sent_wall = clock_now()  # queue samples older than this predate the traffic
         while True:
@@ -200,38 +218,61 @@ class PhaseExecution:
                 groups.remove(group)
                 self.start_group(live, group)
             live.refresh()
-            for fault in list(pending):
-                if fault.due(live):
-                    record = fault.fire(live)
-                    live.faults.append(record)
-                    pending.remove(fault)
-                    log.info("fault.fired", extra={"fault": fault.label, "detail": record.detail})
-            if not groups and not pending and self.settled(live, valid):
+            latest = sampler.latest
+            if latest is not None and latest.t < sent_wall:
+                latest = None  # a sample from before the traffic
+            self.intervene(live, pending, latest)
+            if valid is None and sender.done:
+                ledger = sender.wait().ledger
+                valid = {e.id for e in ledger if e.id is not None} - set(phase.traffic.poison_keys)
+            if (
+                not groups
+                and not pending
+                and valid is not None
+                and all(s.at_rest for s in self.scalers)
+                and self.settled(live, valid)
+            ):
                 break
             if not groups and _stranded(live.handles):
                 self.timed_out, self.timeout_reason = True, _STRANDED
                 log.warning("phase.timeout", extra={"phase": phase.name, "why": _STRANDED})
                 break
             up_s = consumer_seconds(live.incarnations, live.first_event, clock_now())
-            latest = sampler.latest
-            if latest is not None and latest.t >= sent_wall:
+            if latest is not None:
                 deadline.observe(up_s, latest.visible + latest.in_flight)
             if deadline.expired(up_s, down_s=time.monotonic() - sent_at - up_s):
                 self.timed_out, self.timeout_reason = True, deadline.reason
                 self.too_slow = deadline.too_slow
                 log.warning("phase.timeout", extra={"phase": phase.name, "why": deadline.reason})
                 break
-            self.progress("running", live=live, sent=len(outcome.ledger), sampler=sampler)
+            self.progress("running", live=live, sent=sender.sent, sampler=sampler)
             time.sleep(_LOOP_S)
         self.settled_at = time.time()
         if not self.timed_out:
-            self.let_finish(live, outcome, sampler)
+            self.let_finish(live, sender.sent, sampler)
         if phase.settle_s:
-            self.progress("settling", live=live, sent=len(outcome.ledger), sampler=sampler)
+            self.progress("settling", live=live, sent=sender.sent, sampler=sampler)
             time.sleep(phase.settle_s)
 
-    def start_group(self, live: LiveRun, group: ConsumerGroup) -> None:
-        """Start ``group``'s consumers, with the chaos knobs of the faults that apply to it."""
+    def intervene(self, live: LiveRun, pending: list[Fault], latest: Sample | None) -> None:
+        """One turn of what the engine does to the system: scale the scaled groups on the
+        latest queue sample, and fire the triggered faults that are due (each once)."""
+        if latest is not None:
+            for scaler in self.scalers:
+                if (record := scaler.tick(latest.visible)) is not None:
+                    live.faults.append(record)
+        for fault in list(pending):
+            if fault.due(live):
+                record = fault.fire(live)
+                live.faults.append(record)
+                pending.remove(fault)
+                log.info("fault.fired", extra={"fault": fault.label, "detail": record.detail})
+
+    def start_group(self, live: LiveRun, group: ConsumerGroup) -> list[ConsumerHandle]:
+        """Start ``group``'s consumers, with the chaos knobs of the faults that apply to it.
+
+        A group with a scaling policy gets a scaler, which the act loop ticks from then on.
+        """
         chaos = {
             k: v
             for f in self.phase.faults
@@ -244,17 +285,20 @@ class PhaseExecution:
         live.handles += handles
         live.groups.setdefault(group.label, []).extend(handles)
         live.consumers_started_at = live.consumers_started_at or time.time()
+        if group.scaling is not None and group.label not in self.scaled:
+            self.scaled.add(group.label)
+            fleet = _GroupFleet(self, live, group)
+            self.scalers.append(FleetScaler(group.scaling, fleet, clock=clock_now))
+        return handles
 
-    def let_finish(
-        self, live: LiveRun, outcome: SendOutcome, sampler: observe.DepthSampler
-    ) -> None:
+    def let_finish(self, live: LiveRun, sent: int, sampler: observe.DepthSampler) -> None:
         """Wait for the groups that must finish by themselves (``let_finish_s``) to exit."""
         for group in self.phase.consumers:
             handles = live.groups.get(group.label, [])
             if not group.let_finish_s or not handles:
                 continue
             until = time.monotonic() + group.let_finish_s
-            self.progress("finishing", live=live, sent=len(outcome.ledger), sampler=sampler)
+            self.progress("finishing", live=live, sent=sent, sampler=sampler)
             while any(h.running for h in handles) and time.monotonic() < until:
                 time.sleep(_LOOP_S)
                 live.refresh()
@@ -266,7 +310,7 @@ class PhaseExecution:
 
     def settled(self, live: LiveRun, valid: set[str]) -> bool:
         """Every valid id completed, the queue is empty and the DLQ holds the poison."""
-        if not valid <= live.completed:
+        if not valid <= live.completed | live.found_completed:
             return False
         if observe.depth(live.sqs, live.stack.queue_url).total:
             return False
@@ -391,6 +435,27 @@ class PhaseExecution:
             self.on_progress(p)
         except Exception:  # a rendering problem must never break a run
             log.exception("progress.callback_failed")
+
+
+class _GroupFleet:
+    """A scaled consumer group of the running phase, as its :class:`FleetScaler` sees it."""
+
+    def __init__(self, execution: PhaseExecution, live: LiveRun, group: ConsumerGroup) -> None:
+        self.execution, self.live, self.group = execution, live, group
+
+    def running(self) -> list[ConsumerHandle]:
+        return [h for h in self.live.groups.get(self.group.label, []) if h.running]
+
+    def is_up(self, handle: ConsumerHandle) -> bool:
+        return handle.consumer_id in self.live.first_event
+
+    def start(self, n: int) -> list[ConsumerHandle]:
+        if n <= 0:
+            return []
+        return self.execution.start_group(self.live, replace(self.group, n=n))
+
+    def signal(self, handle: ConsumerHandle, sig: int) -> None:
+        self.live.signal(handle, sig)
 
 
 def _stranded(handles: Sequence[ConsumerHandle]) -> bool:

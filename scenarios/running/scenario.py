@@ -81,6 +81,12 @@ class Scenario(abc.ABC):
     calibration: ClassVar[str | None] = None
     #: whether and how it runs on the aws target, whose consumers are ECS tasks
     ecs: ClassVar[EcsSupport] = EcsSupport()
+    #: a timing phenomenon that extra load would make unreliable: ``--parallel`` runs it
+    #: alone, after the others
+    exclusive: ClassVar[bool] = False
+    #: roughly how long a run takes on the embedded default, in seconds: ``--parallel`` starts
+    #: the longest first
+    expected_s: ClassVar[float] = 5.0
 
     @abc.abstractmethod
     def phases(self, k: Knobs) -> Sequence[Phase]:

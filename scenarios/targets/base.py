@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import InfrastructureError
+from core.errors import ConfigError, InfrastructureError
 from core.lifecycle import Scoped
 from core.stack import StackHandle, StackSpec
 from scenarios.model import ConsumerSettings, RestartPolicy
@@ -51,6 +51,14 @@ class Target(Scoped, abc.ABC):
         """What a run of ``workload`` will create and cost, shown before ``open``; None: nothing."""
         del workload
         return None
+
+    def fork(self) -> Target:
+        """An open target for one more scenario running beside this one (``--parallel``): the
+        same emulator or account, its own stack, runner and consumers. Closing it leaves what it
+        shares running."""
+        raise ConfigError(
+            f"the {self.name} target runs one scenario at a time: --parallel needs --target local"
+        )
 
     def stop_timeout(self, timeout: float) -> float:
         """How long stopping the consumers may take here, given the scenario's ``timeout``."""

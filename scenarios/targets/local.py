@@ -9,6 +9,7 @@ one scenario never share consumers.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,10 @@ class LocalTarget(Target):
         self.runner_name: str | None = None
         self.runner_reason = ""
         self._provisioner: Provisioner | None = None
+        # One client per service for the whole run: building one loads botocore's models
+        # again (tens of ms of CPU), and boto3 clients are safe to share between threads.
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: RunSettings, *, run_dir: Path) -> LocalTarget:
@@ -94,6 +99,33 @@ class LocalTarget(Target):
         if self.selection is not None:
             self.selection.close()
             self.selection = None
+        self._clients = {}  # rebound, not cleared: a fork's parent keeps its own
+        self._provisioner = None
+
+    def fork(self) -> LocalTarget:
+        """A target on this one's emulator (started once, by this one) with its own stacks."""
+        self.open()
+        assert self.selection is not None
+        twin = LocalTarget(
+            emulator=self.emulator_kind,
+            endpoint=self.requested_endpoint,
+            port=self.port,
+            runner=self.runner_kind,
+            provisioner=self.provisioner_name,
+            region=self.region,
+            log_root=self.log_root,
+            image_tag=self.image_tag,
+            keep=self.keep,
+        )
+        twin.runner_name, twin.runner_reason = self.runner_name, self.runner_reason
+        # not owned: closing the twin leaves the emulators to this target (each service's too)
+        sel = self.selection
+        services = tuple((s, Selection(p.emulator, False, p.reason)) for s, p in sel.services)
+        twin.selection = Selection(sel.emulator, False, sel.reason, services)
+        # shared, thread-safe: the clients and the provisioner (it keeps no per-stack state)
+        twin._clients, twin._clients_lock = self._clients, self._clients_lock
+        twin._provisioner = self.provisioner
+        return twin
 
     @property
     def endpoint(self) -> str:
@@ -141,7 +173,12 @@ class LocalTarget(Target):
         return handle
 
     def client(self, service: str) -> Any:
-        return make_client(service, endpoint_url=self.endpoints, region=self.region)
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = make_client(
+                    service, endpoint_url=self.endpoints, region=self.region
+                )
+            return self._clients[service]
 
     def teardown(self) -> None:
         """Stop the consumers, then destroy the stack (``keep``: leave the stack). Idempotent."""

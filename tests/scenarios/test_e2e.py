@@ -23,7 +23,7 @@ from scenarios.cli import cli
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SLOW = {"crash", "visibility-overrun", "poison", "scale-out", "burst", "sigterm-drain"}
+SLOW = {"crash", "visibility-overrun", "poison", "scale-out", "burst", "sigterm-drain", "autoscale"}
 
 
 def run(endpoint: str, tmp_path: Path, *args: str):

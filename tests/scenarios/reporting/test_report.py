@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 
@@ -185,3 +186,27 @@ def test_settled_counts_to_when_the_engine_saw_the_end_state_not_to_collection()
     assert check_settled(replace(facts, settled_at=T0 + 1.5)).detail == "settled in 1.5 s"
     timed_out = check_settled(replace(facts, settled_at=T0 + 30, timed_out=True))
     assert not timed_out.passed and "30.0 s" in timed_out.detail
+
+
+def test_the_timeline_has_the_consumers_running_and_the_throughput():
+    # GIVEN one consumer all along, and a second that crashed 1.2 s in
+    data = document.build(result(crashed_facts()))
+    (ph,) = data["timeline"]["phases"]
+    # THEN the count steps up to 2 at the start and down as each one ends
+    counts = [n for _, n in ph["consumers"]]
+    assert counts[0] == 0 and max(counts) == 2 and counts[-1] == 0
+    assert [t for t, _ in ph["consumers"]] == sorted(t for t, _ in ph["consumers"])
+    # AND the throughput bins hold every completion (4 in 1 s bins)
+    assert sum(rate for _, rate in ph["throughput"]) == pytest.approx(4)
+    starts = [t for t, _ in ph["throughput"]]
+    assert all(b - a == pytest.approx(1.0) for a, b in itertools.pairwise(starts))
+
+
+def test_the_throughput_bins_widen_on_a_long_run():
+    from scenarios.reporting.document import THROUGHPUT_BINS, _throughput
+
+    times = [T0 + i * 0.5 for i in range(1200)]  # 600 s at 2 msg/s
+    series = _throughput(times, T0, T0 + 600)
+    assert len(series) <= THROUGHPUT_BINS + 1
+    assert series[1][0] - series[0][0] == 10.0
+    assert all(rate == pytest.approx(2.0) for _, rate in series[:-1])

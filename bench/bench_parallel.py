@@ -1,0 +1,183 @@
+"""`scenario run all` one after the other, then `--parallel 4`, side by side (issue 19).
+
+Both are real `scenario` runs as a user types them: the process runner and an embedded
+MiniStack on a free port (``--emulator ministack``); ``SQSKIT_BENCH_ENDPOINT`` uses an emulator
+that is already running instead. Printed per scenario: its status and duration in each run; then
+each run's wall clock, its verdicts (the same in both, or the differences), and what bounds the
+parallel one: the CPU seconds the run used (the `scenario` process and its children: engine,
+consumers, embedded emulator) and what the rest of the machine used meanwhile, both against
+``os.cpu_count()`` x the wall clock. Linux only (/proc/stat).
+
+Target (issue 19): ``--parallel 4`` in 30 s or less on the embedded default on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PARALLEL = 4
+PARALLEL_TARGET_S = 30.0
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy_s() -> float:
+    """Busy CPU seconds of the whole machine since boot, every core summed."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / _TICKS
+
+
+@dataclass(frozen=True)
+class Run:
+    """One `scenario run all`: its summary and what it cost."""
+
+    label: str
+    wall_s: float
+    exit_code: int
+    summary: dict[str, Any]
+    cpu_s: float  # the scenario process and every child it waited for
+    machine_s: float  # every core of the machine, over the same wall clock
+
+    @property
+    def others_s(self) -> float:
+        return max(0.0, self.machine_s - self.cpu_s)
+
+    def by_name(self) -> dict[str, dict[str, Any]]:
+        return {str(r["scenario"]): r for r in self.summary.get("runs", [])}
+
+
+def run_all(label: str, extra: list[str], report_dir: str) -> Run:
+    """``scenario run all`` with ``extra`` flags, measured."""
+    endpoint = os.environ.get("SQSKIT_BENCH_ENDPOINT")
+    where = (
+        ["--emulator", "external", "--endpoint", endpoint]
+        if endpoint
+        else ["--emulator", "ministack"]
+    )
+    command = [
+        str(Path(sys.executable).parent / "scenario"),
+        "run",
+        "all",
+        *extra,
+        "--target",
+        "local",
+        *where,
+        "--runner",
+        "process",
+        "--report-dir",
+        report_dir,
+        "--json",
+        "--no-png",
+    ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy = _machine_busy_s()
+    started = time.monotonic()
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    wall = time.monotonic() - started
+    machine = _machine_busy_s() - busy
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    try:
+        summary = json.loads(proc.stdout)
+    except ValueError:
+        raise RuntimeError(
+            f"`{' '.join(command)}` exited {proc.returncode}: {proc.stderr[-1500:]}"
+        ) from None
+    return Run(label, wall, proc.returncode, summary, cpu, machine)
+
+
+def verdicts(run: Run) -> dict[str, tuple[str, frozenset[tuple[str, bool]]]]:
+    """Per scenario: its status and every check's (name, passed)."""
+    return {
+        name: (
+            str(r["status"]),
+            frozenset((str(c["name"]), bool(c["passed"])) for c in r["checks"]),
+        )
+        for name, r in run.by_name().items()
+    }
+
+
+def differences(a: Run, b: Run) -> list[str]:
+    """Scenarios whose verdicts differ between two runs, with what differs."""
+    va, vb = verdicts(a), verdicts(b)
+    out = []
+    for name in sorted(set(va) | set(vb)):
+        if va.get(name) == vb.get(name):
+            continue
+        sa, ca = va.get(name, ("missing", frozenset()))
+        sb, cb = vb.get(name, ("missing", frozenset()))
+        changed = sorted({n for n, _ in ca ^ cb})
+        out.append(f"{name}: {sa} vs {sb}" + (f" ({', '.join(changed[:3])})" if changed else ""))
+    return out
+
+
+def table(seq: Run, par: Run) -> list[str]:
+    """One line per scenario: status and seconds, one after the other and side by side."""
+    lines = [f"  {'scenario':<20} {seq.label:>22} {par.label:>22}"]
+    a, b = seq.by_name(), par.by_name()
+    for name in list(dict.fromkeys([*a, *b])):
+        cells = []
+        for runs in (a, b):
+            r = runs.get(name)
+            cells.append(f"{r['status']} {float(r['duration_s']):6.1f} s" if r else "-")
+        lines.append(f"  {name:<20} {cells[0]:>22} {cells[1]:>22}")
+    return lines
+
+
+def bound(run: Run, cores: int) -> str:
+    """What the run's wall clock was made of, in CPU seconds against the machine's."""
+    capacity = cores * run.wall_s
+    return (
+        f"the run used {run.cpu_s:.1f} CPU s, the rest of the machine {run.others_s:.1f} s, "
+        f"of {capacity:.1f} ({cores} cores x {run.wall_s:.1f} s): "
+        + (
+            "CPU-bound, the cores were busy"
+            if run.machine_s >= 0.85 * capacity
+            else "not CPU-bound: waiting (visibility timeouts, work sleeps) dominates"
+        )
+        + f"; on {cores} idle cores this CPU alone needs >= {run.cpu_s / cores:.1f} s"
+    )
+
+
+def run() -> list[tuple[str, str]]:
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        seq = run_all("one after the other", [], tmp)
+        par = run_all(f"--parallel {PARALLEL}", ["--parallel", str(PARALLEL)], tmp)
+    for line in table(seq, par):
+        print(line, flush=True)
+    ok = "ok" if par.wall_s <= PARALLEL_TARGET_S else "OVER TARGET"
+    diffs = differences(seq, par)
+    print(
+        f"wall clock: {seq.wall_s:.1f} s one after the other (exit {seq.exit_code}), "
+        f"{par.wall_s:.1f} s with --parallel {PARALLEL} (exit {par.exit_code}; {ok}, target <= "
+        f"{PARALLEL_TARGET_S:.0f} s); speed-up {seq.wall_s / par.wall_s:.2f}x",
+        flush=True,
+    )
+    print(
+        "verdicts: " + ("the same in both runs" if not diffs else "DIFFER: " + "; ".join(diffs)),
+        flush=True,
+    )
+    for r in (seq, par):
+        print(f"{r.label}: {bound(r, cores)}", flush=True)
+    n = len(par.by_name())
+    return [
+        (f"scenario run all ({n} scenarios), one after the other", f"{seq.wall_s:.1f} s"),
+        (
+            f"scenario run all --parallel {PARALLEL} (<= {PARALLEL_TARGET_S:.0f} s)",
+            f"{par.wall_s:.1f} s",
+        ),
+        ("  same verdicts in both", "yes" if not diffs else f"NO ({len(diffs)} differ)"),
+        (
+            f"  --parallel {PARALLEL}: CPU s used by the run / by the rest of the machine",
+            f"{par.cpu_s:.1f} / {par.others_s:.1f} of {cores * par.wall_s:.1f}",
+        ),
+    ]

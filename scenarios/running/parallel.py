@@ -1,0 +1,129 @@
+"""Scenarios side by side: a few worker threads, each scenario on its own stack and consumers.
+
+The work per scenario is the caller's (``work(item)``: fork a target, execute, write the
+report), so this module only schedules:
+
+- the shared items run in up to ``workers`` threads at once, the heaviest first (``weight``,
+  e.g. the expected duration: a long item started last would finish alone);
+- the *exclusive* ones (a timing phenomenon that extra load would make unreliable) run after
+  them, alone, one at a time;
+- results come back in the order given, whatever order they finished in.
+
+Ctrl-C reaches only the main thread. It is raised again inside every worker thread that is
+still running an item, so each one tears its own scenario down exactly as a sequential run
+would; then the main thread waits for them and re-raises it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: how long the main thread waits for the workers to tear down after Ctrl-C
+INTERRUPT_GRACE_S = 120.0
+_POLL_S = 0.2
+
+
+@dataclass
+class _Pool(Generic[T, R]):
+    items: Sequence[T]
+    work: Callable[[T], R]
+    results: dict[int, R] = field(default_factory=dict)
+    errors: dict[int, BaseException] = field(default_factory=dict)
+    busy: dict[int, int] = field(default_factory=dict)  # thread ident -> item index
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run_queue(self, queue: list[int]) -> None:
+        """A worker: take the next index until none is left."""
+        me = threading.get_ident()
+        try:
+            while True:
+                with self.lock:
+                    if not queue:
+                        return
+                    index = queue.pop(0)
+                    self.busy[me] = index
+                try:
+                    self.results[index] = self.work(self.items[index])
+                except BaseException as exc:  # handed to the main thread
+                    self.errors[index] = exc
+                finally:
+                    with self.lock:
+                        self.busy.pop(me, None)
+        except KeyboardInterrupt:  # a Ctrl-C aimed at an item that had just finished
+            return
+
+
+def run_side_by_side(
+    items: Sequence[T],
+    work: Callable[[T], R],
+    *,
+    workers: int,
+    exclusive: Callable[[T], bool] = lambda _: False,
+    weight: Callable[[T], float] = lambda _: 0.0,
+) -> list[R]:
+    """``work(item)`` for every item, ``workers`` at a time, the exclusive ones alone at the end.
+
+    The first exception a ``work`` raised is raised here once every item is done (results of the
+    others are then lost with it: ``work`` should turn its own failures into results).
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, not {workers}")
+    pool: _Pool[T, R] = _Pool(items, work)
+    by_weight = sorted(range(len(items)), key=lambda i: -weight(items[i]))  # stable
+    shared = [i for i in by_weight if not exclusive(items[i])]
+    alone = [i for i in by_weight if exclusive(items[i])]
+    for queue, n in ((shared, workers), (alone, 1)):
+        if queue:
+            _run(pool, queue, min(n, len(queue)))
+    for index in range(len(items)):
+        if index in pool.errors:
+            raise pool.errors[index]
+    return [pool.results[i] for i in range(len(items))]
+
+
+def _run(pool: _Pool[T, R], queue: list[int], workers: int) -> None:
+    # Workers say they are done through events: a Ctrl-C that lands in Thread.join() can leave
+    # the thread looking stopped while it still runs (CPython before 3.13).
+    done = [threading.Event() for _ in range(workers)]
+
+    def worker(finished: threading.Event) -> None:
+        try:
+            pool.run_queue(queue)
+        finally:
+            finished.set()
+
+    for n, finished in enumerate(done):
+        threading.Thread(target=worker, args=(finished,), name=f"scenario-{n}", daemon=True).start()
+    try:
+        for finished in done:
+            while not finished.wait(_POLL_S):
+                pass
+    except KeyboardInterrupt:
+        with pool.lock:
+            queue.clear()  # start nothing more
+            running = dict(pool.busy)
+        log.warning("parallel.interrupted", extra={"running": len(running)})
+        for ident in running:
+            _interrupt(ident)
+        deadline = time.monotonic() + INTERRUPT_GRACE_S
+        for finished in done:
+            finished.wait(max(0.0, deadline - time.monotonic()))
+        raise
+
+
+def _interrupt(ident: int) -> None:
+    """Raise KeyboardInterrupt in the thread ``ident`` at its next Python instruction."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
+    )

@@ -1,0 +1,43 @@
+"""The parallel benchmark's arithmetic: verdicts compared, the table, the named bound."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.bench_parallel import Run, bound, differences, table
+
+pytestmark = pytest.mark.unit
+
+
+def _run(label: str, *runs: tuple[str, str, float, bool], wall: float = 10.0, cpu: float = 8.0):
+    summary = {
+        "runs": [
+            {"scenario": n, "status": s, "duration_s": d, "checks": [{"name": "c", "passed": ok}]}
+            for n, s, d, ok in runs
+        ]
+    }
+    return Run(label, wall, 0, summary, cpu_s=cpu, machine_s=cpu + 9.0)
+
+
+def test_the_same_verdicts_show_no_difference_and_a_changed_one_is_named():
+    seq = _run("seq", ("happy", "passed", 3.0, True), ("crash", "passed", 6.0, True))
+    same = _run("par", ("crash", "passed", 9.0, True), ("happy", "passed", 5.0, True))
+    assert differences(seq, same) == []
+    worse = _run("par", ("happy", "passed", 5.0, True), ("crash", "failed", 9.0, False))
+    assert differences(seq, worse) == ["crash: passed vs failed (c)"]
+    missing = _run("par", ("happy", "passed", 5.0, True))
+    assert differences(seq, missing) == ["crash: passed vs missing (c)"]
+
+
+def test_the_table_has_a_line_per_scenario_with_both_durations():
+    seq = _run("one", ("happy", "passed", 3.0, True))
+    par = _run("two", ("happy", "passed", 5.25, True))
+    lines = table(seq, par)
+    assert len(lines) == 2 and "passed    3.0 s" in lines[1] and "passed    5.2 s" in lines[1]
+
+
+def test_the_bound_says_cpu_when_the_cores_were_busy_and_waiting_otherwise():
+    busy = Run("p", 10.0, 0, {}, cpu_s=12.0, machine_s=19.0)  # 19 of 20 core-seconds
+    assert "CPU-bound" in bound(busy, 2) and ">= 6.0 s" in bound(busy, 2)
+    idle = Run("p", 10.0, 0, {}, cpu_s=3.0, machine_s=5.0)
+    assert "not CPU-bound" in bound(idle, 2)

@@ -1,0 +1,105 @@
+"""Scenarios side by side: order kept, heaviest first, exclusive alone, Ctrl-C reaches every one."""
+
+from __future__ import annotations
+
+import _thread
+import threading
+import time
+
+import pytest
+
+from scenarios.running.parallel import run_side_by_side
+
+pytestmark = pytest.mark.unit
+
+
+class Recorder:
+    """Work that sleeps a little and records what ran at the same time as what."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: set[str] = set()
+        self.overlaps: dict[str, set[str]] = {}
+        self.started: list[str] = []
+
+    def __call__(self, item: str) -> str:
+        with self.lock:
+            self.started.append(item)
+            self.overlaps.setdefault(item, set()).update(self.running)
+            for other in self.running:
+                self.overlaps.setdefault(other, set()).add(item)
+            self.running.add(item)
+        time.sleep(0.2)
+        with self.lock:
+            self.running.discard(item)
+        return item.upper()
+
+
+def test_results_come_back_in_the_order_given_and_the_workers_overlap():
+    work = Recorder()
+    items = ["a", "b", "c", "d", "e"]
+    assert run_side_by_side(items, work, workers=3) == ["A", "B", "C", "D", "E"]
+    assert max(len(v) for v in work.overlaps.values()) >= 2  # really side by side
+    assert all(len(v) <= 4 for v in work.overlaps.values())
+
+
+def test_the_heaviest_start_first():
+    work = Recorder()
+    weights = {"a": 1.0, "b": 9.0, "c": 5.0, "d": 5.0}
+    run_side_by_side(list(weights), work, workers=1, weight=weights.__getitem__)
+    assert work.started == ["b", "c", "d", "a"]  # ties keep their order
+
+
+def test_an_exclusive_item_runs_alone_after_the_others():
+    work = Recorder()
+    items = ["a", "b", "alone", "c"]
+    out = run_side_by_side(items, work, workers=3, exclusive=lambda i: i == "alone")
+    assert out == ["A", "B", "ALONE", "C"]
+    assert work.overlaps["alone"] == set()
+    assert work.started[-1] == "alone"
+
+
+def test_a_failure_is_raised_once_every_item_is_done():
+    done: list[str] = []
+
+    def work(item: str) -> str:
+        if item == "bad":
+            raise ValueError("bad item")
+        time.sleep(0.1)
+        done.append(item)
+        return item
+
+    with pytest.raises(ValueError, match="bad item"):
+        run_side_by_side(["x", "bad", "y"], work, workers=2)
+    assert sorted(done) == ["x", "y"]
+
+
+def test_ctrl_c_is_raised_in_every_running_worker_and_then_here():
+    cleaned: list[str] = []
+    inside: list[str] = []
+
+    def work(item: str) -> str:
+        try:
+            inside.append(item)
+            if item == "a":
+                while len(inside) < 3:  # every worker is inside its try block
+                    time.sleep(0.01)
+                _thread.interrupt_main()  # the user presses Ctrl-C
+            end = time.monotonic() + 30
+            while time.monotonic() < end:
+                time.sleep(0.01)
+            return item
+        finally:
+            cleaned.append(item)  # each one tears its own scenario down
+
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_side_by_side(["a", "b", "c", "never"], work, workers=3)
+    # THEN the three running ones were interrupted and cleaned up, the fourth never started
+    assert sorted(cleaned) == ["a", "b", "c"]
+    assert time.monotonic() - began < 25  # not the 30 s each would have run
+
+
+def test_workers_must_be_positive():
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        run_side_by_side(["a"], str.upper, workers=0)
