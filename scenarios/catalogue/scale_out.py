@@ -30,6 +30,7 @@ class ScaleOut(Scenario):
         sleep_max=0.1,
     )
     needs = BASE_NEEDS
+    plugged_in = "the speed-up shows only if it honours SLEEP_MIN_SECONDS"
 
     def _label(self, n: int) -> str:
         return f"{n} consumer" + ("s" if n != 1 else "")
