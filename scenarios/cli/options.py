@@ -197,7 +197,9 @@ consumer_options = _stack(
     ),
     click.option(
         "--consumer-image",
-        envvar="SQSKIT_CONSUMER_IMAGE",
+        # Not SQSKIT_CONSUMER_IMAGE: that one names the tag `make image` builds the kit's
+        # consumer under, which must never switch a run to judging a consumer from outside.
+        envvar="SQSKIT_PLUGGED_IMAGE",
         default=None,
         show_envvar=True,
         metavar="IMAGE",

@@ -160,7 +160,7 @@ def runner() -> CliRunner:
         (["--consumer-cmd", "node c.mjs", "--runner", "docker"], {}, "runs a process"),
         ([], {"SQSKIT_CONSUMER_CMD": "nodee consumer.mjs"}, "'nodee' is not on PATH"),
         ([], {"SQSKIT_HANDLER": "examples.nowhere:handle"}, "no module 'examples.nowhere'"),
-        (["--consumer-image", "me/c:1", "--runner", "process"], {}, "runs a container"),
+        (["--runner", "process"], {"SQSKIT_PLUGGED_IMAGE": "me/c:1"}, "runs a container"),
     ],
 )
 def test_the_cli_refuses_a_consumer_that_cannot_run_before_anything_starts(
@@ -186,6 +186,29 @@ def test_the_cli_refuses_a_consumer_that_cannot_run_before_anything_starts(
     assert not list(tmp_path.rglob("*.json"))  # nothing ran
 
 
+def test_the_kits_image_tag_variable_never_plugs_in_a_consumer(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # SQSKIT_CONSUMER_IMAGE is the tag `make image` builds the kit's consumer under
+    out = runner.invoke(
+        cli,
+        [
+            "run",
+            "happy",
+            "--runner",
+            "process",
+            "--emulator",
+            "external",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        env={"SQSKIT_CONSUMER_IMAGE": "sqs-kit-consumer:dev", "SQSKIT_CONSUMER_CMD": "nodee x"},
+    )
+    assert out.exit_code == 2 and "'nodee' is not on PATH" in out.output
+
+
 def test_run_help_lists_the_three_ways_and_their_variables(runner: CliRunner) -> None:
     out = runner.invoke(cli, ["run", "--help"], env={"COLUMNS": "200"})
     for text in (
@@ -194,7 +217,7 @@ def test_run_help_lists_the_three_ways_and_their_variables(runner: CliRunner) ->
         "--consumer-image",
         "SQSKIT_HANDLER",
         "SQSKIT_CONSUMER_CMD",
-        "SQSKIT_CONSUMER_IMAGE",
+        "SQSKIT_PLUGGED_IMAGE",
     ):
         assert text in out.output
 
