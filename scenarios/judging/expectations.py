@@ -269,11 +269,12 @@ class EffectAppliedOnce:
         wrong = _doubled(facts, again)
         if wrong:
             shown = ", ".join(f"{m} x{n}" for m, n in sorted(wrong.items())[:MAX_LISTED])
+            how = "more than once" if min(wrong.values()) > 1 else "other than once"
             return CheckResult(
                 self.name,
                 False,
-                f"{len(wrong)} of {ids(len(again))} delivered more than once had their effect "
-                f"applied a number of times other than once ({shown}): {NOT_IDEMPOTENT}",
+                f"{len(wrong)} of {ids(len(again))} delivered more than once: effect applied "
+                f"{how} ({shown}); {NOT_IDEMPOTENT}",
             )
         return CheckResult(
             self.name,
