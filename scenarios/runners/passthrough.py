@@ -18,8 +18,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError, InfrastructureError
 from local.faultproxy import FaultProxy, FaultProxyError, Plan, PlanError, Recorder
 from local.faultproxy.protocol import HANDLE_OPS, SQS
+from local.faultproxy.proxy import parse_upstream
 from local.faultproxy.records import CallRecord
 from scenarios.judging.facts import Call
 
@@ -39,6 +41,13 @@ class PassThrough:
     """
 
     def __init__(self, upstream: str, *, record_dir: Path | None = None) -> None:
+        try:
+            parse_upstream(upstream)
+        except FaultProxyError as exc:
+            raise ConfigError(
+                f"a plugged-in consumer runs behind a recording pass-through, which relays to "
+                f"plain http endpoints only: {exc}"
+            ) from None
         self.upstream = upstream
         self.record_dir = record_dir
         self._lock = threading.Lock()
@@ -49,7 +58,7 @@ class PassThrough:
         """The endpoint slot ``slot``'s consumers use (its proxy starts on first use)."""
         with self._lock:
             if self._stopped:
-                raise FaultProxyError("the pass-through is stopped")
+                raise InfrastructureError("the pass-through is stopped: no consumer can start")
             proxy = self._proxies.get(slot)
             if proxy is None:
                 sink = None
@@ -59,9 +68,9 @@ class PassThrough:
                 proxy = FaultProxy(self.upstream, recorder=Recorder(calls=True, sink=sink))
                 try:
                     proxy.start()
-                except FaultProxyError:
+                except FaultProxyError as exc:
                     proxy.recorder.close()
-                    raise
+                    raise InfrastructureError(f"the pass-through for slot {slot}: {exc}") from exc
                 self._proxies[slot] = proxy
                 log.info("passthrough.started", extra={"slot": slot, "endpoint": proxy.endpoint})
             return proxy.endpoint

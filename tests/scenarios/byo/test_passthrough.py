@@ -99,3 +99,10 @@ def test_a_held_delete_never_reaches_the_queue(
     assert [m["MessageId"] for m in again] == [second["MessageId"]]
     held = [c for c in passthrough.calls() if c.fault == HELD]
     assert [c.sqs_ids for c in held] == [(second["MessageId"],)] and held[0].status is None
+
+
+def test_only_a_plain_http_endpoint_can_be_relayed() -> None:
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="relays to plain http endpoints only"):
+        PassThrough("https://sqs.eu-west-1.amazonaws.com")
