@@ -105,8 +105,14 @@ def get_runner(
             runner = ProcessRunner(
                 log_dir, command=list(plug.command), cwd=where, interpreter_first=True
             )
+        elif plug.kind == HANDLER:
+            # -P: the working directory is not put first on sys.path, so a package of the
+            # user's named `consumer` cannot shadow the kit's worker (HANDLER_PATH appends it)
+            runner = ProcessRunner(
+                log_dir, command=[sys.executable, "-P", "-m", "consumer"], cwd=where
+            )
         else:
-            runner = ProcessRunner(log_dir, cwd=where if plug.kind == HANDLER else None)
+            runner = ProcessRunner(log_dir)
         if plug.kind == HANDLER:
             assert plug.handler is not None
             runner.extra_env = {ENV_HANDLER: plug.handler, ENV_HANDLER_PATH: str(where)}

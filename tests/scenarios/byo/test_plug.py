@@ -104,7 +104,7 @@ def test_a_command_runs_as_processes_from_the_users_directory(tmp_path: Path) ->
 def test_a_handler_runs_in_the_kits_worker_with_its_directory(tmp_path: Path) -> None:
     runner = get_runner("process", log_dir=tmp_path, plug=plug(handler=HANDLER), cwd=ROOT)
     assert isinstance(runner, ProcessRunner)
-    assert runner.command[1:] == ["-m", "consumer"] and runner.cwd == ROOT
+    assert runner.command[1:] == ["-P", "-m", "consumer"] and runner.cwd == ROOT
     assert runner.extra_env == {"HANDLER": HANDLER, "HANDLER_PATH": str(ROOT)}
     assert "PATH" not in runner.child_env({}) or runner.child_env({})["PATH"] == os.environ.get(
         "PATH"
