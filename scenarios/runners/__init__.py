@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -23,6 +24,7 @@ __all__ = [
     "RestartPolicy",
     "docker_image",
     "get_runner",
+    "handler_image_problem",
     "parse_event",
     "plug_problem",
     "resolve_runner",
@@ -72,7 +74,20 @@ def resolve_runner(
         return "docker", f"--consumer-image runs as containers (image {plug.image})"
     if name == "process":
         return "process", "--runner process was asked for"
-    ok, why = docker_runner_available(docker_image(image_tag))
+    return _kits_image_choice(name, docker_image(image_tag), plug)
+
+
+def _kits_image_choice(name: str, image: str, plug: PluggedConsumer) -> tuple[str, str]:
+    """``resolve_runner`` for ``auto`` or ``docker`` with the kit's image (``image``)."""
+    ok, why = docker_runner_available(image)
+    if ok and plug.kind == HANDLER:
+        # an image built before HANDLER existed would run its own simulated work, ignore the
+        # user's handler, and pass: such an image cannot judge a --handler
+        problem = handler_image_problem(image)
+        if problem:
+            ok, why = False, problem
+            if name == "docker":
+                raise ConfigError(f"--handler with --runner docker: {problem}")
     if name == "docker":
         if not ok:
             raise InfrastructureError(f"--runner docker cannot run: {why}")
@@ -80,6 +95,56 @@ def resolve_runner(
     if ok:
         return "docker", f"a Docker engine and the consumer image are available ({why})"
     return "process", f"no docker runner: {why}"
+
+
+#: exit 0: the image's worker honours HANDLER; 3: it was built before HANDLER; 4: no kit worker.
+#: It reads the contract's source: importing the package would fail in an image whose worker
+#: is older than its contract, and say nothing about which.
+_HANDLER_PROBE = (
+    "import importlib.util, pathlib, sys\n"
+    "spec = importlib.util.find_spec('consumer')\n"
+    "if spec is None or not spec.submodule_search_locations:\n"
+    "    sys.exit(4)\n"
+    "contract = pathlib.Path(list(spec.submodule_search_locations)[0]) / 'contract.py'\n"
+    "if not contract.is_file():\n"
+    "    sys.exit(4)\n"
+    f"sys.exit(0 if {json.dumps(ENV_HANDLER_PATH)!r} in contract.read_text() else 3)\n"
+)
+
+
+def handler_image_problem(image: str) -> str | None:
+    """Why ``image``'s worker cannot run a ``--handler`` (it predates HANDLER), or None.
+
+    Runs the image once, without network, reading its contract module for ``HANDLER_PATH``.
+    """
+    try:
+        docker = docker_module()
+        client = docker_client(timeout=30)
+    except Exception as exc:  # no SDK or no engine: the runner choice reports that itself
+        return f"cannot ask image {image} whether it runs handlers: {exc}"
+    try:
+        client.containers.run(
+            image,
+            entrypoint=["python3", "-c", _HANDLER_PROBE],
+            network_mode="none",
+            remove=True,
+            stdout=False,
+            stderr=True,
+        )
+    except docker.errors.ContainerError as exc:
+        if exc.exit_status == 3:
+            return (
+                f"image {image} was built before --handler support: its worker would ignore "
+                "your handler; rebuild it (make image) or use --runner process"
+            )
+        if exc.exit_status == 4:
+            return f"image {image} does not hold the kit's worker (no consumer.contract)"
+        return f"image {image} cannot run the kit's worker: {exc}"
+    except docker.errors.DockerException as exc:
+        return f"cannot ask image {image} whether it runs handlers: {exc}"
+    finally:
+        client.close()
+    return None
 
 
 def get_runner(

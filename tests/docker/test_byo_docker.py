@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.docker.conftest import free_port
+from consumer.contract import EV_CONSUMER_STARTED
+from scenarios.runners import handler_image_problem
+from tests.docker.conftest import MINISTACK_IMAGE, free_port
 
 pytestmark = pytest.mark.docker
 
@@ -52,6 +56,15 @@ def test_a_handler_runs_in_the_kits_image_with_the_working_directory_mounted(
     assert report["consumer"] == f"--handler {HANDLER}"
     assert report["counts"]["effects"] == report["counts"]["sent"]
     assert report["not_observable"] == []  # the kit's worker: everything is seen
+    # AND it was the user's handler that ran, not the image's own simulated work
+    logs = Path(report["phases"][0]["log_dir"])
+    started = [
+        json.loads(line)
+        for log in logs.glob("*.log")
+        for line in log.read_text().splitlines()
+        if EV_CONSUMER_STARTED in line
+    ]
+    assert started and all(e["settings"]["handler"] == HANDLER for e in started)
 
 
 def test_a_missing_image_is_a_usage_error_before_anything_starts(
@@ -60,4 +73,34 @@ def test_a_missing_image_is_a_usage_error_before_anything_starts(
     proc, report = scenario("--consumer-image", "sqs-kit-no-such:image", reports=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "--consumer-image sqs-kit-no-such:image cannot run: the image is not on" in proc.stderr
+    assert report == {}
+
+
+@pytest.fixture
+def stale_image(docker_client: Any, consumer_image: str) -> Iterator[str]:
+    """The kit's image with its contract rewritten as it was before HANDLER; removed after."""
+    tag = f"sqs-kit-consumer:stale-{free_port()}"
+    dockerfile = (
+        f"FROM {consumer_image}\n"
+        "USER root\n"
+        "RUN sed -i 's/HANDLER_PATH/UNKNOWN_PATH/g' /opt/sqs-kit/app/consumer/contract.py\n"
+    )
+    docker_client.images.build(
+        fileobj=io.BytesIO(dockerfile.encode()), tag=tag, network_mode="none", rm=True
+    )
+    yield tag
+    docker_client.images.remove(tag, force=True)
+
+
+def test_an_image_that_predates_handlers_never_judges_one(
+    consumer_image: str, stale_image: str, tmp_path: Path
+) -> None:
+    # GIVEN an image whose worker would ignore HANDLER and run its own work (and pass)
+    assert handler_image_problem(consumer_image) is None
+    assert "built before --handler support" in str(handler_image_problem(stale_image))
+    assert "does not hold the kit's worker" in str(handler_image_problem(MINISTACK_IMAGE))
+    # THEN --runner docker refuses it, before anything starts
+    proc, report = scenario("--handler", HANDLER, "--image-tag", stale_image, reports=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"--handler with --runner docker: image {stale_image} was built before" in proc.stderr
     assert report == {}

@@ -234,3 +234,24 @@ def test_a_handler_whose_package_raises_on_import_is_named(tmp_path: Path) -> No
     assert problem is not None
     assert "cannot import 'brokenpkg.mod'" in problem and "boom at import" in problem
     assert str(tmp_path) not in sys.path  # the check leaves sys.path as it found it
+
+
+def test_a_handler_never_runs_in_an_image_that_predates_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scenarios import runners
+
+    # GIVEN a consumer image whose worker knows nothing of HANDLER (built before it existed)
+    stale = "image sqs-kit-consumer:local was built before --handler support: ..."
+    monkeypatch.setattr(runners, "docker_runner_available", lambda image: (True, "engine 27"))
+    monkeypatch.setattr(runners, "handler_image_problem", lambda image: stale)
+    # THEN auto picks the process runner and says why; --runner docker is refused
+    name, why = resolve_runner("auto", plug=plug(handler=HANDLER))
+    assert name == "process" and why == f"no docker runner: {stale}"
+    with pytest.raises(ConfigError, match=r"--handler with --runner docker: image .* built before"):
+        resolve_runner("docker", plug=plug(handler=HANDLER))
+    # AND the kit's own consumer is not held back by it (the probe is for handlers only)
+    assert resolve_runner("auto")[0] == "docker"
+    # AND an image that runs handlers is used
+    monkeypatch.setattr(runners, "handler_image_problem", lambda image: None)
+    assert resolve_runner("auto", plug=plug(handler=HANDLER))[0] == "docker"
