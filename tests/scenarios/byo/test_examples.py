@@ -86,12 +86,11 @@ def _effects(report: dict[str, Any]) -> dict[str, int]:
     return {part.split(" x")[0]: int(part.split(" x")[1]) for part in listed.split(", ") if part}
 
 
-def test_the_idempotent_handler_passes_crash_and_duplicates(emulator_endpoint, tmp_path):
-    code, reports = run(
-        emulator_endpoint, tmp_path, "happy", "crash", "duplicates", "--handler", HANDLER
-    )
+def test_the_idempotent_handler_passes_happy_and_duplicates(emulator_endpoint, tmp_path):
+    # the redelivery that catches the naive consumer; every scenario: the slow test below
+    code, reports = run(emulator_endpoint, tmp_path, "happy", "duplicates", "--handler", HANDLER)
     assert code == 0, [(r["scenario"], r["status"], failed(r)) for r in reports]
-    assert [r["status"] for r in reports] == ["passed"] * 3
+    assert [r["status"] for r in reports] == ["passed"] * 2
     for r in reports:
         assert r["counts"]["effects"] == r["counts"]["sent"] and r["counts"]["lost"] == 0
         assert r["not_observable"] == []  # the kit's worker ran it: everything is seen
