@@ -104,6 +104,16 @@ class LocalTarget(Target):
         self.selection = select(
             self.emulator_kind, endpoint=self.requested_endpoint, port=self.port
         )
+        if self.plug.external and self.selection.endpoints.split:
+            # the recording pass-through forwards to one endpoint: DynamoDB calls would
+            # bypass it, and what it observes (the effect before the delete) would be lost
+            self.selection.close()
+            self.selection = None
+            raise ConfigError(
+                f"{self.plug.flag} with per-service endpoints (--emulator "
+                f"{self.emulator_kind}) is not supported: the pass-through that watches your "
+                "consumer forwards to one emulator; choose one --emulator"
+            )
         log.info(
             "target.opened",
             extra={"emulator": self.selection.emulator.name, "reason": self.selection.reason},

@@ -6,6 +6,7 @@ import os
 import stat
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -255,3 +256,35 @@ def test_a_handler_never_runs_in_an_image_that_predates_it(
     # AND an image that runs handlers is used
     monkeypatch.setattr(runners, "handler_image_problem", lambda image: None)
     assert resolve_runner("auto", plug=plug(handler=HANDLER))[0] == "docker"
+
+
+def test_an_outside_consumer_is_refused_on_per_service_endpoints(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from core.aws import Endpoints
+    from scenarios.targets import local
+
+    class Split:
+        endpoints = Endpoints("http://127.0.0.1:1", (("dynamodb", "http://127.0.0.1:2"),))
+        emulator, reason, closed = SimpleNamespace(name="split"), "asked for", False
+
+        def close(self) -> None:
+            self.closed = True
+
+    split = Split()
+    monkeypatch.setattr(local, "select", lambda *a, **k: split)
+    # GIVEN SQS and DynamoDB on two emulators, and a consumer watched through the pass-through
+    target = local.LocalTarget(
+        emulator="sqs=localstack,dynamodb=ministack",
+        plug=plug(consumer_cmd="python examples/naive-python/consumer.py"),
+        cwd=ROOT,
+        log_root=tmp_path,
+    )
+    # THEN it is refused, naming the flag, and the emulators are stopped
+    with pytest.raises(ConfigError, match="--consumer-cmd with per-service endpoints"):
+        target.open()
+    assert split.closed and target.selection is None
+    # AND a --handler (the kit's worker, no pass-through) runs on them
+    target = local.LocalTarget(emulator="x", plug=plug(handler=HANDLER), cwd=ROOT, runner="process")
+    target.open()
+    assert target.selection is split  # type: ignore[comparison-overlap]
