@@ -96,7 +96,9 @@ def test_the_idempotent_handler_passes_happy_and_duplicates(emulator_endpoint, t
         assert r["not_observable"] == []  # the kit's worker ran it: everything is seen
 
 
+# every scenario, about 2.5 min here: `make test-long` (make test keeps happy and duplicates)
 @pytest.mark.slow
+@pytest.mark.long
 def test_the_idempotent_handler_passes_every_scenario(emulator_endpoint, tmp_path):
     code, reports = run(emulator_endpoint, tmp_path, "all", "--handler", HANDLER)
     assert code == 0, [(r["scenario"], r["status"], failed(r)) for r in reports]
