@@ -3,6 +3,12 @@
 The first SIGTERM/SIGINT drains (stop receiving, finish or release in-flight work, exit 0);
 a second one exits at once.
 
+With ``HANDLER=package.module:function`` the worker runs that handler instead of the simulated
+work: it gets the leases, the heartbeat and the drain, and the scenario's work time (``SLEEP_*``,
+``LONG_SLEEP_*``) is spent before it is called, so the kit's timing faults still apply.
+``HANDLER_PATH`` lists directories to append to ``sys.path`` first (the docker runner mounts the
+user's working directory there).
+
 Started by hand without ``QUEUE_URL`` (after ``make local-up`` or ``make aws-up``), it reads the
 missing variables from ``.env`` (``SQSKIT_ENV_FILE``); exported values win. A launcher that sets
 ``QUEUE_URL`` (the kit's runners, ECS) owns the whole environment, so the file is not read then.
@@ -10,21 +16,25 @@ missing variables from ``.env`` (``SQSKIT_ENV_FILE``); exported values win. A la
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from types import FrameType
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consumer import logging as consumer_logging
+from consumer.chaos import SimulatedWork
 from consumer.config import WorkerConfig
 from consumer.contract import (
     DEFAULT_ENV_FILE,
     ENV_ENV_FILE,
+    ENV_HANDLER,
     ENV_QUEUE_URL,
     EV_CONSUMER_FAILED,
     EV_CONSUMER_SIGNAL,
@@ -32,6 +42,7 @@ from consumer.contract import (
 )
 from consumer.errors import ConfigError
 from consumer.exit_codes import EXIT_CONFIG, EXIT_UNEXPECTED
+from consumer.message import Handler, Message
 from consumer.worker import Worker
 
 log = logging.getLogger("consumer")
@@ -74,18 +85,74 @@ def load_env_file(environ: MutableMapping[str, str] = os.environ) -> list[str]:
     return added
 
 
+def load_handler(spec: str, path: str | None = None) -> Handler:
+    """The callable ``spec`` (``package.module:function``) names; ConfigError in one line.
+
+    ``path`` (``os.pathsep``-separated directories) goes to the end of ``sys.path`` first, so a
+    user's package never shadows the kit's own ``consumer``.
+    """
+    for directory in (path or "").split(os.pathsep):
+        if directory and directory not in sys.path:
+            sys.path.append(directory)
+    module_name, _, attr = spec.partition(":")
+    where = f"{ENV_HANDLER}={spec}"
+    try:
+        target: object = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"{where}: cannot import {module_name!r} ({exc}); run from the directory that "
+            "holds it, or install it"
+        ) from None
+    except Exception as exc:  # the user's module raised while importing
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ConfigError(
+            f"{where}: importing {module_name!r} failed: {type(exc).__name__}: {first}"
+        ) from None
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ConfigError(f"{where}: {module_name!r} has no attribute {attr!r}") from None
+    if not callable(target):
+        raise ConfigError(f"{where}: {attr!r} is a {type(target).__name__}, not a function")
+    handler: Handler = target  # type: ignore[assignment]
+    return handler
+
+
+def with_simulated_work(
+    config: WorkerConfig, handler: Handler, *, sleep: Callable[[float], None] = time.sleep
+) -> Handler:
+    """``handler``, called after the scenario's work time (SLEEP_*, LONG_SLEEP_*) has passed.
+
+    The time is what makes a slow consumer overrun its visibility timeout; the effect is the
+    handler's own (no effects table is given to the simulated work).
+    """
+    work = SimulatedWork(config, sleep=sleep)
+
+    def run(message: Message) -> None:
+        work(message)
+        handler(message)
+
+    return run
+
+
 def main() -> int:
     """Run the worker until its limit, idle timeout or a signal; return the exit code."""
     load_env_file()
     try:
         config = WorkerConfig.from_env()
+        handler = (
+            with_simulated_work(config, load_handler(config.handler, config.handler_path))
+            if config.handler
+            else None
+        )
     except ConfigError as exc:
         print(f"consumer: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     consumer_logging.configure(
         level=config.log_level, fmt=config.log_format, consumer_id=config.consumer_id
     )
-    worker = Worker(config)
+    worker = Worker(config, handler=handler)
     _install_signal_handlers(worker)
     try:
         worker.start()

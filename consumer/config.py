@@ -20,7 +20,10 @@ from consumer.contract import (
     EFFECT_MODES,
     ENV_EFFECT_MODE,
     ENV_EFFECTS_TABLE,
+    ENV_HANDLER,
+    ENV_HANDLER_PATH,
     ENV_IDEMPOTENCY_TTL_SECONDS,
+    handler_spec_problem,
 )
 from consumer.errors import ConfigError
 
@@ -81,6 +84,10 @@ class WorkerConfig:
     idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
     effects_table: str | None = None
     effect_mode: str = EFFECT_IDEMPOTENT
+    #: a user's handler (``package.module:function``) instead of the simulated work
+    handler: str | None = None
+    #: directories appended to ``sys.path`` before ``handler`` is imported
+    handler_path: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -145,6 +152,10 @@ class WorkerConfig:
         _choice("AWS_RETRY_MODE", self.retry_mode, RETRY_MODES)
         _range("AWS_MAX_ATTEMPTS", self.max_attempts, 1, 20)
         _choice(ENV_EFFECT_MODE, self.effect_mode, EFFECT_MODES)
+        if self.handler is not None:
+            problem = handler_spec_problem(self.handler)
+            if problem:
+                raise ConfigError(f"{ENV_HANDLER}={self.handler!r} is invalid: {problem}")
         if 0 < self.idempotency_ttl_seconds < MIN_IDEMPOTENCY_TTL_SECONDS or (
             self.idempotency_ttl_seconds < 0
         ):
@@ -224,6 +235,8 @@ _ENV_NAMES = {
     "idempotency_ttl_seconds": ENV_IDEMPOTENCY_TTL_SECONDS,
     "effects_table": ENV_EFFECTS_TABLE,
     "effect_mode": ENV_EFFECT_MODE,
+    "handler": ENV_HANDLER,
+    "handler_path": ENV_HANDLER_PATH,
     "region": "AWS_REGION",
     "retry_mode": "AWS_RETRY_MODE",
     "max_attempts": "AWS_MAX_ATTEMPTS",

@@ -109,6 +109,12 @@ EFFECT_IDEMPOTENT: Final = "idempotent"
 EFFECT_NAIVE: Final = "naive"
 EFFECT_MODES: Final = (EFFECT_IDEMPOTENT, EFFECT_NAIVE)
 
+#: ``--handler``: a user's handler run inside the kit's worker, as ``package.module:function``
+ENV_HANDLER: Final = "HANDLER"
+#: directories (``os.pathsep``-separated) the worker appends to ``sys.path`` before it imports
+#: ``HANDLER``: the docker runner mounts the user's working directory and names it here
+ENV_HANDLER_PATH: Final = "HANDLER_PATH"
+
 #: the kit consumer's knobs (consumer/config.py reads them; a plugged-in consumer may too)
 ENV_WAIT_TIME_SECONDS: Final = "WAIT_TIME_SECONDS"
 ENV_MAX_MESSAGES: Final = "MAX_MESSAGES"
@@ -205,3 +211,21 @@ def payload_id_problem(value: object) -> str | None:
 
 IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expires_at"
 """N: epoch seconds; the status table's TTL attribute, written on status and completed items."""
+
+
+# -- --handler: how a handler is named ------------------------------------------------------------
+
+
+def handler_spec_problem(spec: str) -> str | None:
+    """Why ``spec`` cannot name a handler (``package.module:function``), or None if it can.
+
+    The one syntax rule the worker and the scenario engine share; whether the module imports
+    is for the worker (and the engine's preflight) to find out.
+    """
+    module, sep, attr = spec.strip().partition(":")
+    if not sep or not module or not attr:
+        return "use package.module:function, e.g. examples.idempotent_python.handler:handle"
+    for part in (*module.split("."), *attr.split(".")):
+        if not part.isidentifier():
+            return f"{part!r} is not a Python identifier: use package.module:function"
+    return None

@@ -1,9 +1,11 @@
 """Run settings (where and how to run) and knobs (what a scenario does), validated up front.
 
 ``RunSettings`` comes from the CLI (flag > environment variable > default, resolved by click)
-or is built directly by library callers and tests. ``Knobs`` are a scenario's parameters: each
-scenario declares its defaults, and the user overrides them with the named flags
-(``--count``, ``--consumers``...) or ``--knob NAME=VALUE``.
+or is built directly by library callers and tests. Its :class:`PluggedConsumer` says whose
+consumer runs: the kit's own, a user's handler inside the kit's worker (``--handler``), or a
+user's consumer the kit sees only from outside (``--consumer-cmd``, ``--consumer-image``).
+``Knobs`` are a scenario's parameters: each scenario declares its defaults, and the user
+overrides them with the named flags (``--count``, ``--consumers``...) or ``--knob NAME=VALUE``.
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shlex
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from consumer.contract import EFFECT_IDEMPOTENT, EFFECT_MODES, ENV_AWS_ENDPOINT_URL
+from consumer.contract import (
+    EFFECT_IDEMPOTENT,
+    EFFECT_MODES,
+    ENV_AWS_ENDPOINT_URL,
+    handler_spec_problem,
+)
 from core.errors import ConfigError
 from core.stack import MAX_RECEIVE_WAIT_SECONDS, MAX_VISIBILITY_TIMEOUT_SECONDS
 from local.emulators.choice import SPLIT_EXAMPLE, parse_emulator
@@ -32,6 +40,106 @@ PROVISIONERS = ("api", "terraform")
 MAX_BATCH = 10
 MAX_COUNT = 100_000
 MAX_CONSUMERS = 64
+
+
+#: what ``PluggedConsumer.kind`` can be
+KIT, HANDLER, COMMAND, IMAGE = "kit", "handler", "command", "image"
+_PLUG_FLAGS = {HANDLER: "--handler", COMMAND: "--consumer-cmd", IMAGE: "--consumer-image"}
+
+
+@dataclass(frozen=True)
+class PluggedConsumer:
+    """Whose consumer a run judges: the kit's (nothing set), or exactly one of the user's.
+
+    - ``handler``: ``package.module:function``, run inside the kit's worker (process and docker
+      runners): leases, heartbeat, drain and the kit's chaos knobs all apply;
+    - ``command``: any process, started by the process runner once per consumer slot, from the
+      current directory (``--consumer-cmd``, split like a shell would);
+    - ``image``: any container image, for the docker runner and the aws target.
+
+    A command or an image is *external*: the kit sees it only from outside (the effects table,
+    the queues, exit codes, and on the local target the pass-through in front of the emulator).
+    """
+
+    handler: str | None = None
+    command: tuple[str, ...] | None = None
+    image: str | None = None
+
+    @classmethod
+    def from_flags(
+        cls, *, handler: str | None, consumer_cmd: str | None, consumer_image: str | None
+    ) -> PluggedConsumer:
+        """Validate ``--handler`` / ``--consumer-cmd`` / ``--consumer-image`` (one at most)."""
+        given = [
+            flag
+            for flag, value in (
+                ("--handler", handler),
+                ("--consumer-cmd", consumer_cmd),
+                ("--consumer-image", consumer_image),
+            )
+            if value is not None
+        ]
+        if len(given) > 1:
+            raise ConfigError(
+                f"{' and '.join(given)} are alternatives: plug in one consumer per run "
+                "(--handler, --consumer-cmd or --consumer-image)"
+            )
+        if handler is not None:
+            problem = handler_spec_problem(handler)
+            if problem:
+                raise ConfigError(f"--handler {handler!r} is invalid: {problem}")
+            return cls(handler=handler.strip())
+        if consumer_cmd is not None:
+            try:
+                argv = tuple(shlex.split(consumer_cmd))
+            except ValueError as exc:
+                raise ConfigError(
+                    f"--consumer-cmd {consumer_cmd!r} is invalid: {exc} (quote it as a shell would)"
+                ) from None
+            if not argv:
+                raise ConfigError(
+                    "--consumer-cmd is empty: give the command that starts one consumer, e.g. "
+                    '--consumer-cmd "node examples/node/consumer.mjs"'
+                )
+            return cls(command=argv)
+        if consumer_image is not None:
+            image = consumer_image.strip()
+            if not image or any(c.isspace() for c in image):
+                raise ConfigError(
+                    f"--consumer-image {consumer_image!r} is invalid: give an image reference "
+                    "(name:tag)"
+                )
+            return cls(image=image)
+        return cls()
+
+    @property
+    def kind(self) -> str:
+        """``kit``, ``handler``, ``command`` or ``image``."""
+        if self.handler:
+            return HANDLER
+        if self.command:
+            return COMMAND
+        return IMAGE if self.image else KIT
+
+    @property
+    def external(self) -> bool:
+        """True for a consumer the kit sees only from outside (a command or an image)."""
+        return self.kind in (COMMAND, IMAGE)
+
+    @property
+    def flag(self) -> str | None:
+        """The flag that plugged it in (None for the kit's own consumer)."""
+        return _PLUG_FLAGS.get(self.kind)
+
+    def describe(self) -> str:
+        """``the kit's consumer``, ``--handler pkg.mod:fn``, ``--consumer-cmd "node c.mjs"``..."""
+        if self.handler:
+            return f"--handler {self.handler}"
+        if self.command:
+            return f'--consumer-cmd "{shlex.join(self.command)}"'
+        if self.image:
+            return f"--consumer-image {self.image}"
+        return "the kit's consumer"
 
 
 @dataclass(frozen=True)
@@ -62,6 +170,12 @@ class RunSettings:
     png: bool = True
     #: explicit confirmation for targets that cost money (``--yes``)
     yes: bool = False
+    #: ``--handler package.module:function``: the user's handler in the kit's worker
+    handler: str | None = None
+    #: ``--consumer-cmd "COMMAND"``: the user's consumer as a process (process runner)
+    consumer_cmd: str | None = None
+    #: ``--consumer-image IMAGE``: the user's consumer as an image (docker runner, aws target)
+    consumer_image: str | None = None
 
     def __post_init__(self) -> None:
         _choice("--target", self.target, TARGETS)
@@ -110,6 +224,41 @@ class RunSettings:
         _opt_range("--second-start-delay", self.second_start_delay, 0, 3600)
         if not isinstance(self.report_dir, Path):
             object.__setattr__(self, "report_dir", Path(self.report_dir))
+        self._check_plug(self.plugged)
+
+    @property
+    def plugged(self) -> PluggedConsumer:
+        """Whose consumer runs (``--handler`` / ``--consumer-cmd`` / ``--consumer-image``)."""
+        return PluggedConsumer.from_flags(
+            handler=self.handler, consumer_cmd=self.consumer_cmd, consumer_image=self.consumer_image
+        )
+
+    def _check_plug(self, plug: PluggedConsumer) -> None:
+        """Which runner and target each way of plugging in a consumer works with."""
+        if plug.kind == COMMAND:
+            if self.target != "local":
+                raise ConfigError(
+                    "--consumer-cmd starts processes on this machine: with --target aws the "
+                    "consumers are ECS tasks; package your consumer as an image and pass "
+                    "--consumer-image"
+                )
+            if self.runner == "docker":
+                raise ConfigError(
+                    "--consumer-cmd runs a process: use --runner process (or auto), or package "
+                    "your consumer as an image and pass --consumer-image with --runner docker"
+                )
+        elif plug.kind == IMAGE:
+            if self.runner == "process":
+                raise ConfigError(
+                    "--consumer-image runs a container: use --runner docker (or auto), or "
+                    "--consumer-cmd to run your consumer as a process"
+                )
+        elif plug.kind == HANDLER and self.target != "local":
+            raise ConfigError(
+                "--handler runs your code inside the kit's worker on this machine (process or "
+                "docker runner); with --target aws, build an image FROM sqs-kit-consumer that "
+                "holds your package and sets HANDLER, and pass --consumer-image"
+            )
 
     @property
     def rehearsal(self) -> bool:
@@ -259,4 +408,4 @@ def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{flag} {value!r} is invalid: choose one of {', '.join(allowed)}")
 
 
-__all__ = ["Knobs", "RunSettings", "parse_knob"]
+__all__ = ["Knobs", "PluggedConsumer", "RunSettings", "parse_knob"]

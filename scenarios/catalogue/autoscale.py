@@ -49,6 +49,8 @@ class Autoscale(Scenario):
         shutdown_timeout=5.0,
     )
     expected_s = 14.0
+    # a scale-in is a SIGTERM, as ECS sends it
+    plugged_in = "each scale-in is a SIGTERM: it must hand back what it holds and exit 0"
     needs = BASE_NEEDS
 
     def policy(self, k: Knobs) -> ScalingPolicy:

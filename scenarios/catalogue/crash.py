@@ -13,17 +13,31 @@ blames the consumer. Here:
   work (``after_work``) runs the handler again on the redelivery; the idempotent effect is
   applied once;
 - the visibility timeout (2 s) bounds how long a crashed message stays hidden.
+
+A consumer seen from outside has no chaos knobs; its crashes are real kills instead. One
+SIGKILL lands shortly after a receive (the pass-through shows when a consumer holds a message),
+and one lands between the effect and the delete: the pass-through holds the consumer's delete,
+and the kill comes while it waits. The message was applied but never deleted, so SQS delivers
+it again; a consumer that keys its effect by the message id applies it once.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 
 from scenarios.catalogue.common import BASE_NEEDS, ECS_CRASH
-from scenarios.judging.expectations import CrashedAndRestarted, IdempotencyHeld, Redelivered
+from scenarios.judging.expectations import (
+    CrashedAndRestarted,
+    IdempotencyHeld,
+    KilledBetweenEffectAndDelete,
+    Redelivered,
+    Restarted,
+)
 from scenarios.judging.facts import Expectation
-from scenarios.model import Fault, Phase
-from scenarios.running.faults import CrashAfterReceive, CrashRate
+from scenarios.model import ConsumerGroup, ConsumerSettings, Fault, Phase
+from scenarios.running.faults import CrashAfterReceive, CrashRate, SignalWhileProcessing
+from scenarios.running.outside import KillBetweenEffectAndDelete
 from scenarios.running.scenario import Scenario
 from scenarios.settings import Knobs
 
@@ -42,8 +56,14 @@ class Crash(Scenario):
         sleep_max=0.02,
     )
     needs = BASE_NEEDS
-    calibration = __doc__.split("Chaos calibration. ", 1)[1].strip() if __doc__ else None
+    calibration = (
+        __doc__.split("Chaos calibration. ", 1)[1].split("\n\n", 1)[0].strip() if __doc__ else None
+    )
     ecs = ECS_CRASH
+    needs_receives = True
+    plugged_in = (
+        "real kills instead of CRASH_* knobs: after a receive, and between effect and delete"
+    )
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         faults: list[Fault] = []
@@ -62,5 +82,25 @@ class Crash(Scenario):
                 k,
                 faults=faults,
                 expect=expect,
+            )
+        ]
+
+    def outside_phases(self, k: Knobs) -> Sequence[Phase]:
+        # Work long enough (0.2-0.4 s) for a kill to land while a message is held.
+        held = ConsumerSettings.from_knobs(k, sleep_min_seconds=0.2, sleep_max_seconds=0.4)
+        return [
+            Phase.from_knobs(
+                k,
+                note="kills aimed from outside: after a receive, and between effect and delete",
+                consumers=(ConsumerGroup(k.consumers, held),),
+                faults=(
+                    SignalWhileProcessing(signal.SIGKILL, slot=0, after_completed=2, max_age_s=0.2),
+                    KillBetweenEffectAndDelete(slot=min(1, k.consumers - 1), after=3),
+                ),
+                expect=(
+                    Restarted(),
+                    Redelivered(why="redelivery after a kill"),
+                    KilledBetweenEffectAndDelete(),
+                ),
             )
         ]

@@ -44,6 +44,8 @@ class Duplicates(Scenario):
     )
     needs = BASE_NEEDS
     ecs = ECS_SLOW_CONSUMER
+    needs_receives = True
+    plugged_in = "the slow consumer must honour SLEEP_MIN_SECONDS; second executions not observable"
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         slow = ConsumerSettings.from_knobs(

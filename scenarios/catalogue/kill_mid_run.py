@@ -31,6 +31,7 @@ class KillMidRun(Scenario):
         sleep_max=0.8,
     )
     needs = BASE_NEEDS
+    needs_receives = True
     calibration = __doc__.split("Chaos calibration: ", 1)[1].strip() if __doc__ else None
     ecs = ECS_NO_SIGKILL
 

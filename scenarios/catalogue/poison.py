@@ -15,7 +15,11 @@ from collections.abc import Sequence
 
 from core import capabilities as cap
 from scenarios.catalogue.common import BASE_NEEDS
-from scenarios.judging.expectations import DeadLetteredAfterMaxReceives, Redriven
+from scenarios.judging.expectations import (
+    DeadLetteredAfterMaxReceives,
+    Redriven,
+    SurvivedPoison,
+)
 from scenarios.model import Need, Phase, Traffic
 from scenarios.running.faults import RedriveDlq
 from scenarios.running.scenario import Scenario
@@ -45,6 +49,7 @@ class Poison(Scenario):
         max_receive_count=3,
         sleep_max=0.02,
     )
+    plugged_in = "it must survive every poison body and never delete one"
     needs = (
         *BASE_NEEDS,
         Need(cap.SQS_DLQ),
@@ -63,6 +68,6 @@ class Poison(Scenario):
                 k,
                 traffic=Traffic.from_knobs(k, poison=corpus),
                 faults=(RedriveDlq(when_dlq_holds=len(corpus)),) if corpus else (),
-                expect=(DeadLetteredAfterMaxReceives(), Redriven()),
+                expect=(DeadLetteredAfterMaxReceives(), Redriven(), SurvivedPoison()),
             )
         ]

@@ -34,6 +34,7 @@ class ScaleOut(Scenario):
     # scenarios it measures their load instead (2.2x to 5.7x for 3 consumers, ~3x alone).
     exclusive = True
     needs = BASE_NEEDS
+    plugged_in = "the speed-up shows only if it honours SLEEP_MIN_SECONDS"
 
     def _label(self, n: int) -> str:
         return f"{n} consumer" + ("s" if n != 1 else "")

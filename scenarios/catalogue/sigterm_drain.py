@@ -32,6 +32,8 @@ class SigtermDrain(Scenario):
     )
     needs = BASE_NEEDS
     ecs = ECS_SIGTERM
+    needs_receives = True
+    plugged_in = "after SIGTERM it must delete or hand back what it holds, and exit 0"
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         return [

@@ -8,6 +8,13 @@ finish, and its completions are refused (fenced, or found completed). The handle
 record completed once, and the effect - keyed by the message id - was applied once. With the
 heartbeat on, the slow consumer keeps extending the visibility and its lease: the same overrun
 causes no redelivery.
+
+A consumer seen from outside has no heartbeat switch and no ``LONG_SLEEP_*`` knobs: one phase
+gives its slow consumer ``SLEEP_MIN_SECONDS = SLEEP_MAX_SECONDS`` longer than the visibility
+timeout (and ``HEARTBEAT_SECONDS``, for a consumer that honours it). The work overruns (seen
+from the pass-through: receive to delete); then either the consumer extended the visibility
+and nothing was redelivered, or the fast consumer got the message again and the effect must
+still have been applied once.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from scenarios.judging.expectations import (
     ExecutedAgain,
     LateRecordRefused,
     NotRedelivered,
+    OverrunHandled,
     Redelivered,
     WorkOverranVisibility,
 )
@@ -49,9 +57,44 @@ class VisibilityOverrun(Scenario):
     expected_s = 14.0
     needs = (*BASE_NEEDS, Need(cap.SQS_CHANGE_VISIBILITY))
     ecs = ECS_SLOW_CONSUMER
+    needs_receives = True
+    plugged_in = "one phase: passes if it extends the visibility, or is redelivered and idempotent"
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         return [self._phase(k, heartbeat=0.0), self._phase(k, heartbeat=k.heartbeat_seconds)]
+
+    def outside_phases(self, k: Knobs) -> Sequence[Phase]:
+        slow = ConsumerSettings.from_knobs(
+            k,
+            sleep_min_seconds=k.slow_seconds,
+            sleep_max_seconds=k.slow_seconds,
+            max_messages=1,
+            concurrency=2,
+            message_limit=2,
+        )
+        return [
+            Phase.from_knobs(
+                k,
+                name="overrun",
+                note=f"SLEEP_MIN_SECONDS={k.slow_seconds:g} > visibility {k.visibility_timeout} s",
+                consumers=(
+                    ConsumerGroup(
+                        1,
+                        slow,
+                        label=_SLOW,
+                        restart=RestartPolicy.NEVER,
+                        let_finish_s=k.slow_seconds + _FINISH_MARGIN_S,
+                    ),
+                    ConsumerGroup(
+                        k.consumers,
+                        ConsumerSettings.from_knobs(k),
+                        after_received=1,  # a consumer may take one message at a time
+                        label="fast",
+                    ),
+                ),
+                expect=(WorkOverranVisibility(), OverrunHandled()),
+            )
+        ]
 
     def _phase(self, k: Knobs, *, heartbeat: float) -> Phase:
         slow = ConsumerSettings.from_knobs(

@@ -1,4 +1,5 @@
-"""`scenario list`: the catalogue - what each scenario shows, its faults, needs and knobs."""
+"""`scenario list`: the catalogue - what each scenario shows, its faults, needs and knobs, and
+whether it applies to a plugged-in consumer (``--consumer-cmd`` / ``--consumer-image``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ Examples:
   scenario list
   scenario list --knobs          # every knob and its default, per scenario
   scenario list --json
+\b
+The "your consumer" column says how each scenario judges a consumer plugged in with
+--consumer-cmd or --consumer-image (a --handler runs in the kit's worker: all apply).
 """
 
 
@@ -28,6 +32,7 @@ def describe() -> list[dict[str, Any]]:
         scenario = cls()
         k = scenario.knobs(RunSettings())
         phases = list(scenario.phases(k))
+        applies, how = scenario.applicability()
         out.append(
             {
                 "name": scenario.name,
@@ -39,6 +44,8 @@ def describe() -> list[dict[str, Any]]:
                     n.capability + (f" (shim: {n.shim})" if n.shim else "") for n in scenario.needs
                 ],
                 "calibration": scenario.calibration,
+                # --handler runs in the kit's worker: every scenario applies to it
+                "plugged_in": {"applies": applies, "how": how},
                 "knobs": k.to_dict(),
                 "on_ecs": scenario.ecs.describe(),
             }
@@ -61,6 +68,7 @@ def list_command(show_knobs: bool, as_json: bool) -> None:
     table.add_column("consumers")
     table.add_column("fault plan")
     table.add_column("on ECS (--target aws)")
+    table.add_column("your consumer")
     if show_knobs:
         table.add_column("knobs (defaults)")
     for row in rows:
@@ -71,6 +79,8 @@ def list_command(show_knobs: bool, as_json: bool) -> None:
             "\n".join(dict.fromkeys(groups)),
             "\n".join(row["faults"]) or "-",
             row["on_ecs"],
+            ("yes" if row["plugged_in"]["applies"] else "no")
+            + ("" if row["plugged_in"]["how"] == "as it is" else f": {row['plugged_in']['how']}"),
         ]
         if show_knobs:
             cells.append(" ".join(f"{k}={v}" for k, v in row["knobs"].items()))

@@ -174,6 +174,40 @@ knob_options = _stack(
     ),
 )
 
+consumer_options = _stack(
+    click.option(
+        "--handler",
+        envvar="SQSKIT_HANDLER",
+        default=None,
+        show_envvar=True,
+        metavar="PKG.MODULE:FUNCTION",
+        help="Your Python handler, run inside the kit's worker (process or docker runner; "
+        "docker mounts the current directory read-only). It gets leases, heartbeats and the "
+        "drain; it must write its effects to EFFECTS_TABLE (docs/consumer-contract.md).",
+    ),
+    click.option(
+        "--consumer-cmd",
+        envvar="SQSKIT_CONSUMER_CMD",
+        default=None,
+        show_envvar=True,
+        metavar="COMMAND",
+        help="Your consumer as any process, one per consumer slot (process runner), started "
+        "from the current directory with the contract's environment; `python` is the kit's "
+        "interpreter.",
+    ),
+    click.option(
+        "--consumer-image",
+        # Not SQSKIT_CONSUMER_IMAGE: that one names the tag `make image` builds the kit's
+        # consumer under, which must never switch a run to judging a consumer from outside.
+        envvar="SQSKIT_PLUGGED_IMAGE",
+        default=None,
+        show_envvar=True,
+        metavar="IMAGE",
+        help="Your consumer as a container image (docker runner; the task definition's image "
+        "on --target aws). Wins over --image-tag.",
+    ),
+)
+
 output_options = _stack(
     click.option(
         "--json",

@@ -15,7 +15,7 @@ import click
 from core.errors import ConfigError, KitError
 from scenarios import catalogue
 from scenarios.cli.exit_codes import exit_code
-from scenarios.cli.options import knob_options, output_options, target_options
+from scenarios.cli.options import consumer_options, knob_options, output_options, target_options
 from scenarios.cli.parallel import MAX_PARALLEL, Board, Outcome, run_parallel
 from scenarios.cli.progress import ProgressView
 from scenarios.reporting import console, document
@@ -39,6 +39,12 @@ Examples:
   scenario run happy --target aws --image-tag abc123 --yes
   scenario run happy --target aws --emulator ministack   # the AWS path rehearsed here (Docker)
 \b
+Your own consumer (docs/consumer-contract.md):
+  scenario run duplicates --consumer-cmd "python examples/naive-python/consumer.py"
+  scenario run all --handler examples.idempotent_python.handler:handle
+  scenario run happy kill-mid-run --consumer-cmd "node examples/node/consumer.mjs"
+  scenario run happy --runner docker --consumer-image my-consumer:dev
+\b
 Exit codes: 0 every scenario passed (or was skipped), 1 a scenario failed its oracle,
 2 usage error, 3 infrastructure error, 130 interrupted (after teardown).
 """
@@ -47,6 +53,7 @@ Exit codes: 0 every scenario passed (or was skipped), 1 a scenario failed its or
 @click.command("run", epilog=EPILOG)
 @click.argument("names", nargs=-1, required=True, metavar="NAME...|all")
 @target_options
+@consumer_options
 @knob_options
 @output_options
 @click.option(
@@ -87,8 +94,8 @@ def run_command(ctx: click.Context, /, names: tuple[str, ...], **opts: Any) -> N
             f"target {info.get('target')}: emulator {info.get('emulator')} "
             f"({info.get('emulator_reason') or info.get('endpoint')}); runner "
             f"{info.get('runner')} ({info.get('runner_reason') or '-'}); provisioner "
-            f"{info.get('provisioner')}; reports in {run_dir}"
-            + (f"; {workers} side by side" if side_by_side else "")
+            f"{info.get('provisioner')}; consumer: {settings.plugged.describe()}; "
+            f"reports in {run_dir}" + (f"; {workers} side by side" if side_by_side else "")
         )
         if side_by_side:
             outcomes = _side_by_side(

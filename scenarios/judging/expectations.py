@@ -25,9 +25,13 @@ from consumer.contract import (
     EV_RELEASED,
     EXIT_OK,
 )
+from local.faultproxy.protocol import RECEIVE_MESSAGE
 from scenarios.judging.executions import repeats
 from scenarios.judging.facts import (
+    DELETE_OPS,
+    FROM_PASSTHROUGH,
     MAX_LISTED,
+    VISIBILITY_OPS,
     CheckResult,
     Facts,
     FaultRecord,
@@ -35,6 +39,7 @@ from scenarios.judging.facts import (
     event_time,
     ids,
     listed,
+    not_observable,
 )
 from scenarios.judging.metrics import throughput
 
@@ -52,6 +57,30 @@ def _after(event: Mapping[str, Any], t: float) -> bool:
     return ts is None or ts >= t - 0.05  # log stamps are millisecond-rounded
 
 
+#: ``FaultRecord.kind`` of a kill aimed between a consumer's effect and its delete
+AIMED_KILL = "kill between effect and delete"
+#: why receives cannot be judged (a consumer seen from outside, no pass-through, no events)
+NO_RECEIVES = (
+    "no pass-through recorded this consumer's calls here, and it logs no message.received "
+    "events (docs/consumer-contract.md)"
+)
+#: what the kit's own records show and a consumer seen from outside does not keep
+KIT_RECORDS = (
+    "the kit's idempotency records (leases, completions) belong to its own worker; a plugged-in "
+    "consumer is judged by its effects instead"
+)
+NO_EXECUTIONS = (
+    "handler executions: the consumer logs no handler.started events; its redeliveries show "
+    "what reached it twice"
+)
+NOT_IDEMPOTENT = "your consumer is not idempotent under redelivery"
+
+
+def _doubled(facts: Facts, message_ids: list[str]) -> dict[str, int]:
+    """Of ``message_ids``, those whose effect was applied a number of times other than once."""
+    return {m: facts.effects[m] for m in message_ids if facts.effects[m] != 1}
+
+
 @dataclass(frozen=True)
 class Redelivered:
     """SQS delivered at least ``at_least`` messages again (``receive_count`` > 1)."""
@@ -64,9 +93,13 @@ class Redelivered:
         return f"phenomenon: {self.why} happened"
 
     def check(self, facts: Facts) -> CheckResult:
+        if facts.receive_source is None:
+            return not_observable(self.name, NO_RECEIVES)
         n = facts.redeliveries
         ok = n >= self.at_least
         detail = f"{n} redeliveries (receive_count > 1)"
+        if facts.receive_source == FROM_PASSTHROUGH:
+            detail = f"{n} redeliveries seen by the pass-through"
         if not ok:
             detail += f"; expected at least {self.at_least}: a failed demonstration"
         return CheckResult(self.name, ok, detail)
@@ -83,8 +116,14 @@ class NotRedelivered:
         return f"phenomenon: {self.why}"
 
     def check(self, facts: Facts) -> CheckResult:
+        if facts.receive_source is None:
+            return not_observable(self.name, NO_RECEIVES)
         n = facts.redeliveries
-        return CheckResult(self.name, n == 0, f"{n} redeliveries (expected none)")
+        detail = f"{n} redeliveries (expected none)"
+        if n and facts.external:
+            again = facts.redelivered_ids
+            detail += f": {listed(again)} reached your consumer again"
+        return CheckResult(self.name, n == 0, detail)
 
 
 @dataclass(frozen=True)
@@ -98,6 +137,8 @@ class CrashedAndRestarted:
         return "phenomenon: consumers crashed and were restarted"
 
     def check(self, facts: Facts) -> CheckResult:
+        if facts.external:
+            return not_observable(self.name, "the kit's chaos crashes apply to its own worker")
         crashes = len(facts.of(EV_CONSUMER_CRASH))
         slots = Counter(c.slot for c in facts.consumers)
         restarts = sum(n - 1 for n in slots.values())
@@ -145,6 +186,8 @@ class IdempotencyHeld:
         return "phenomenon: idempotency kept a redelivery from running again"
 
     def check(self, facts: Facts) -> CheckResult:
+        if facts.external:
+            return not_observable(self.name, KIT_RECORDS)
         stopped = [e for e in facts.of(*IDEMPOTENCY_EVENTS) if not _late_record(e)]
         seen = Counter(_label(e) for e in stopped)
         ok = len(stopped) >= self.at_least
@@ -166,6 +209,8 @@ class ExecutedAgain:
         return "phenomenon: a message's handler ran a second time"
 
     def check(self, facts: Facts) -> CheckResult:
+        if facts.external and not facts.executions:
+            return not_observable(self.name, NO_EXECUTIONS)
         found = repeats(facts)
         ok = len(found) >= self.at_least
         if not found:
@@ -189,12 +234,14 @@ class EffectAppliedOnce:
         return "phenomenon: the side effect was still applied once"
 
     def check(self, facts: Facts) -> CheckResult:
+        if facts.external and not facts.executions:
+            return self._from_outside(facts)
         again = [r.message_id for r in repeats(facts)]
         if not again:
             return CheckResult(self.name, False, "no message ran twice: nothing to show")
         if not facts.effects_table:
             return CheckResult(self.name, False, "no effects table on this stack")
-        wrong = {m: facts.effects[m] for m in again if facts.effects[m] != 1}
+        wrong = _doubled(facts, again)
         if wrong:
             shown = ", ".join(f"{m} x{n}" for m, n in sorted(wrong.items())[:MAX_LISTED])
             return CheckResult(
@@ -207,6 +254,32 @@ class EffectAppliedOnce:
             self.name,
             True,
             f"{ids(len(again))} executed more than once, each effect applied once "
+            f"({listed(again)})",
+        )
+
+    def _from_outside(self, facts: Facts) -> CheckResult:
+        """Every message delivered more than once had its effect applied once."""
+        if facts.receive_source is None:
+            return not_observable(self.name, NO_RECEIVES)
+        again = sorted(facts.redelivered_ids)
+        if not again:
+            return CheckResult(self.name, False, "no message was delivered twice: nothing to show")
+        if not facts.effects_table:
+            return CheckResult(self.name, False, "no effects table on this stack")
+        wrong = _doubled(facts, again)
+        if wrong:
+            shown = ", ".join(f"{m} x{n}" for m, n in sorted(wrong.items())[:MAX_LISTED])
+            how = "more than once" if min(wrong.values()) > 1 else "other than once"
+            return CheckResult(
+                self.name,
+                False,
+                f"{len(wrong)} of {ids(len(again))} delivered more than once: effect applied "
+                f"{how} ({shown}); {NOT_IDEMPOTENT}",
+            )
+        return CheckResult(
+            self.name,
+            True,
+            f"{ids(len(again))} delivered more than once, each effect applied once "
             f"({listed(again)})",
         )
 
@@ -225,6 +298,8 @@ class LateRecordRefused:
         return "phenomenon: a late execution ran to the end and its record was refused"
 
     def check(self, facts: Facts) -> CheckResult:
+        if facts.external:
+            return not_observable(self.name, KIT_RECORDS)
         late = [e for e in facts.of(EV_FENCED, EV_DUPLICATE) if _late_record(e)]
         if not late:
             return CheckResult(
@@ -267,9 +342,11 @@ class SeenByTwoConsumers:
         return "phenomenon: a message reached two consumers"
 
     def check(self, facts: Facts) -> CheckResult:
+        if facts.receive_source is None:
+            return not_observable(self.name, NO_RECEIVES)
         owners: dict[str, set[str]] = {}
-        for e in facts.of(EV_RECEIVED):
-            owners.setdefault(str(e.get("message_id")), set()).add(str(e.get("consumer_id")))
+        for r in facts.receives:
+            owners.setdefault(r.message_id, set()).add(r.consumer_id)
         shared = [m for m, who in owners.items() if len(who) > 1]
         ok = bool(shared)
         detail = (
@@ -289,6 +366,8 @@ class WorkOverranVisibility:
         return "phenomenon: work outlasted the visibility timeout"
 
     def check(self, facts: Facts) -> CheckResult:
+        if facts.external:
+            return self._from_outside(facts)
         # From a consumer's receive to its own outcome: a completion, or - when another
         # consumer got there first - the duplicate or fenced completion attempt.
         received: dict[tuple[str, str], float] = {}
@@ -310,6 +389,31 @@ class WorkOverranVisibility:
             f"{facts.visibility_timeout} s",
         )
 
+    def _from_outside(self, facts: Facts) -> CheckResult:
+        """From a consumer's receive of a message to its own delete of it (the pass-through)."""
+        if facts.receive_source != FROM_PASSTHROUGH:
+            return not_observable(self.name, "receive-to-delete times need the pass-through")
+        received: dict[tuple[str, str], float] = {}
+        longest = 0.0
+        for call in facts.calls:
+            for sqs_id in call.sqs_ids:
+                key = (call.consumer_id, sqs_id)
+                if call.operation == RECEIVE_MESSAGE and call.ok:
+                    received.setdefault(key, call.answered_at)
+                elif call.operation in DELETE_OPS and key in received:
+                    longest = max(longest, call.ts - received[key])
+        ok = longest > facts.visibility_timeout
+        detail = (
+            f"longest receive-to-delete {longest:.1f} s vs visibility timeout "
+            f"{facts.visibility_timeout} s"
+        )
+        if not ok:
+            detail += (
+                "; a consumer that ignores SLEEP_MIN_SECONDS/SLEEP_MAX_SECONDS cannot be made "
+                "to overrun (a failed demonstration)"
+            )
+        return CheckResult(self.name, ok, detail)
+
 
 @dataclass(frozen=True)
 class DeadLetteredAfterMaxReceives:
@@ -323,14 +427,15 @@ class DeadLetteredAfterMaxReceives:
         poison = [e.message_id for e in facts.ledger if e.id is None]
         if not poison:
             return CheckResult(self.name, False, "no poison message was sent: nothing to show")
+        if facts.external and facts.receive_source is None:
+            return not_observable(self.name, NO_RECEIVES)
         redrives = [f.at for f in facts.faults if f.kind == "redrive"]
         cutoff = min(redrives) if redrives else float("inf")
         receives: Counter[str] = Counter()
-        for e in facts.of(EV_RECEIVED):
-            ts = event_time(e)
-            if ts is not None and ts >= cutoff:
+        for r in facts.receives:
+            if r.ts is not None and r.ts >= cutoff:
                 continue
-            receives[str(e.get("sqs_message_id"))] += 1
+            receives[str(r.sqs_message_id)] += 1
         if not any(receives[m] for m in poison):  # consumers that log only message.poison
             for e in facts.of(EV_POISON):
                 ts = event_time(e)
@@ -384,6 +489,8 @@ class KilledMessageRecovered:
         kills = _signals(facts, "SIGKILL")
         if not kills:
             return CheckResult(self.name, False, "no consumer was killed")
+        if facts.receive_source is None:
+            return not_observable(self.name, NO_RECEIVES)
         problems = []
         recovered = 0
         for kill in kills:
@@ -391,16 +498,19 @@ class KilledMessageRecovered:
                 problems.append(f"{kill.consumer_id} was not processing anything when killed")
             for mid in kill.message_ids:
                 again = [
-                    e
-                    for e in facts.of(EV_RECEIVED)
-                    if str(e.get("message_id")) == mid
-                    and e.get("consumer_id") != kill.consumer_id
-                    and _after(e, kill.at)
+                    r
+                    for r in facts.receives
+                    if r.message_id == mid
+                    and r.consumer_id != kill.consumer_id
+                    and (r.ts is None or r.ts >= kill.at - 0.05)
                 ]
+                # seen from outside, "completed" is the effect; the kit's worker logs it
+                done = facts.effects[mid] if facts.external else facts.completions[mid]
                 if not again:
                     problems.append(f"{mid} never reappeared after the kill")
-                elif facts.completions[mid] != 1:
-                    problems.append(f"{mid} completed {facts.completions[mid]} times")
+                elif done != 1:
+                    what = "had its effect applied" if facts.external else "completed"
+                    problems.append(f"{mid} {what} {done} times")
                 else:
                     recovered += 1
         if problems:
@@ -437,10 +547,17 @@ class DrainedOnSigterm:
                 code = runs[0].exit_code if runs else "unknown"
                 problems.append(f"{who} exited with {code}, expected 0 after a drain")
             mine = [e for e in facts.events if e.get("consumer_id") == who]
-            if not any(e.get("event") == EV_CONSUMER_STOPPED for e in mine):
+            if not facts.external and not any(e.get("event") == EV_CONSUMER_STOPPED for e in mine):
                 problems.append(f"{who} never logged {EV_CONSUMER_STOPPED}")
             if not term.message_ids:
                 problems.append(f"{who} was not processing anything at SIGTERM")
+            if facts.external:
+                done = _drained_from_outside(facts, term)
+                finished += done.count("finished")
+                released += done.count("released")
+                left += done.count("left")
+                problems += [d for d in done if d not in ("finished", "released", "left")]
+                continue
             for mid in term.message_ids:
                 outcome = {
                     str(e.get("event"))
@@ -464,6 +581,157 @@ class DrainedOnSigterm:
             True,
             f"{len(terms)} SIGTERM(s): {finished} in-flight finished, {released} released, "
             f"{left} left in flight while still running, exit 0",
+        )
+
+
+def _drained_from_outside(facts: Facts, term: FaultRecord) -> list[str]:
+    """Per message the consumer held at SIGTERM: ``finished`` (it deleted it), ``released``
+    (it changed its visibility), ``left`` (another consumer received it later), or a problem."""
+    if facts.receive_source != FROM_PASSTHROUGH:
+        return [f"what {term.consumer_id} did after SIGTERM: {NO_RECEIVES}"]
+    out = []
+    for mid in term.message_ids:
+        after = [c for c in facts.calls if c.ts >= term.at - 0.05 and mid in c.message_ids]
+        mine = {c.operation for c in after if c.consumer_id == term.consumer_id}
+        if mine & DELETE_OPS:
+            out.append("finished")
+        elif mine & VISIBILITY_OPS:
+            out.append("released")
+        elif any(
+            r.message_id == mid and r.consumer_id != term.consumer_id
+            for r in _later(facts, term.at)
+        ):
+            out.append("left")
+        else:
+            out.append(f"{mid} was neither finished nor handed back by {term.consumer_id}")
+    return out
+
+
+def _later(facts: Facts, t: float) -> list[Any]:
+    return [r for r in facts.receives if r.ts is not None and r.ts >= t - 0.05]
+
+
+@dataclass(frozen=True)
+class SurvivedPoison:
+    """No consumer died by itself while poison bodies were in the queue."""
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: the consumers survived the poison bodies"
+
+    def check(self, facts: Facts) -> CheckResult:
+        died = [c for c in facts.consumers if c.exit_code not in (None, EXIT_OK) and not c.signals]
+        if died:
+            shown = ", ".join(f"{c.consumer_id} (exit {c.exit_code})" for c in died[:MAX_LISTED])
+            return CheckResult(
+                self.name,
+                False,
+                f"{len(died)} consumer(s) exited by themselves while poison bodies were queued: "
+                f"{shown}. A consumer must survive a malformed message and leave it to the "
+                "redrive policy (the DLQ)",
+            )
+        return CheckResult(
+            self.name, True, f"{len(facts.consumers)} consumer run(s), none died on a poison body"
+        )
+
+
+@dataclass(frozen=True)
+class KilledBetweenEffectAndDelete:
+    """A kill landed after a consumer applied its effect and before its delete reached SQS.
+
+    The pass-through held the consumer's delete and the engine killed it then; the message is
+    redelivered, and an idempotent consumer does not apply its effect again.
+    """
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: a kill between the effect and the delete was redelivered"
+
+    def check(self, facts: Facts) -> CheckResult:
+        if not facts.passthrough:
+            return not_observable(
+                self.name, "aiming a kill between the effect and the delete needs the pass-through"
+            )
+        kills = [f for f in facts.faults if f.kind == AIMED_KILL]
+        if not kills:
+            return CheckResult(
+                self.name,
+                False,
+                "no kill landed between an effect and its delete: the consumer never deleted "
+                "a message while the pass-through was waiting for it",
+            )
+        problems, shown = [], []
+        for kill in kills:
+            held = set(kill.message_ids) | {
+                m
+                for c in facts.calls
+                if c.consumer_id == kill.consumer_id and c.fault is not None
+                for m in c.message_ids
+                if m
+            }
+            if not held:
+                problems.append(f"the delete held from {kill.consumer_id} named no known message")
+            for mid in sorted(held):
+                again = [r for r in _later(facts, kill.at) if r.message_id == mid]
+                if not again:
+                    problems.append(f"{mid} was not delivered again after the kill")
+                elif facts.effects[mid] > 1:
+                    problems.append(
+                        f"{mid} was killed between its effect and its delete, delivered again, "
+                        f"and its effect applied {facts.effects[mid]} times: {NOT_IDEMPOTENT}"
+                    )
+                else:
+                    shown.append(mid)
+        if problems:
+            return CheckResult(self.name, False, "; ".join(problems[:3]))
+        return CheckResult(
+            self.name,
+            True,
+            f"{ids(len(shown))} killed between effect and delete, delivered again, effect "
+            f"applied once ({listed(shown)})",
+        )
+
+
+@dataclass(frozen=True)
+class OverrunHandled:
+    """Work outlasted the visibility timeout, and the consumer coped, whichever way it does.
+
+    Either it extended the visibility (no redelivery), or the messages were redelivered and
+    each effect was still applied once. For a consumer seen from outside, whose heartbeat the
+    kit cannot switch on or off.
+    """
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: an overrun was absorbed (visibility extended, or idempotent)"
+
+    def check(self, facts: Facts) -> CheckResult:
+        if facts.receive_source is None:
+            return not_observable(self.name, NO_RECEIVES)
+        extended = sum(1 for c in facts.calls if c.operation in VISIBILITY_OPS and c.ok)
+        again = sorted(facts.redelivered_ids)
+        if not again:
+            return CheckResult(
+                self.name,
+                True,
+                f"no redelivery: the consumer extended the visibility ({extended} "
+                "ChangeMessageVisibility calls)",
+            )
+        wrong = _doubled(facts, again)
+        if wrong:
+            shown = ", ".join(f"{m} x{n}" for m, n in sorted(wrong.items())[:MAX_LISTED])
+            return CheckResult(
+                self.name,
+                False,
+                f"{len(wrong)} of {ids(len(again))} redelivered after the overrun had their "
+                f"effect applied more than once ({shown}): {NOT_IDEMPOTENT}, and it does not "
+                "extend the visibility of long work (ChangeMessageVisibility)",
+            )
+        return CheckResult(
+            self.name,
+            True,
+            f"{ids(len(again))} redelivered after the overrun ({extended} visibility "
+            f"extensions), each effect applied once ({listed(again)})",
         )
 
 

@@ -29,6 +29,16 @@ from consumer.contract import (
     payload_id_problem,
 )
 from core.stack import DEDUP_SCOPE_QUEUE
+from local.faultproxy.protocol import RECEIVE_MESSAGE
+from scenarios.settings import COMMAND, IMAGE, KIT
+
+#: SQS operations that end a consumer's hold on a message, and those that change its visibility
+DELETE_OPS = frozenset({"DeleteMessage", "DeleteMessageBatch"})
+VISIBILITY_OPS = frozenset({"ChangeMessageVisibility", "ChangeMessageVisibilityBatch"})
+#: ``Facts.consumer`` kinds (``scenarios.settings.PluggedConsumer.kind``) seen only from outside
+EXTERNAL = frozenset({COMMAND, IMAGE})
+#: where the receives come from: the consumers' events, or the pass-through's records
+FROM_EVENTS, FROM_PASSTHROUGH = "events", "pass-through"
 
 #: how many ids a finding lists before it says "(+N more)"
 MAX_LISTED = 5
@@ -171,15 +181,70 @@ class FaultRecord:
 
 
 @dataclass(frozen=True)
+class Call:
+    """One SQS call a consumer made, as the pass-through in front of the endpoint saw it.
+
+    ``sqs_ids``: the SQS MessageIds a receive returned, or a delete or visibility change
+    targeted; ``message_ids``: the payload ids behind them ("" where the ledger does not know
+    the message: poison, a redriven copy). ``status`` is None when the call got no answer (a
+    reset, or a call held until its consumer died). ``ts`` is when the call began,
+    ``latency_s`` how long it took: a long poll delivers its messages at its end.
+    """
+
+    ts: float
+    slot: int
+    operation: str
+    status: int | None
+    sqs_ids: tuple[str, ...] = ()
+    fault: str | None = None
+    consumer_id: str = ""
+    message_ids: tuple[str, ...] = ()
+    latency_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    @property
+    def answered_at(self) -> float:
+        """When the consumer got the answer (a receive's messages reached it then)."""
+        return self.ts + self.latency_s
+
+
+@dataclass(frozen=True)
+class Receive:
+    """One delivery of one message to one consumer (a receive event, or a recorded receive)."""
+
+    consumer_id: str
+    message_id: str
+    sqs_message_id: str | None
+    receive_count: int
+    ts: float | None
+
+
+@dataclass(frozen=True)
 class CheckResult:
-    """The result of one oracle check: its name, whether it passed, and why."""
+    """The result of one oracle check: its name, whether it passed, and why.
+
+    ``observable`` is False for a check the facts of this run cannot decide (a plugged-in
+    consumer keeps no kit records, say): it does not fail the run, and the report says so.
+    """
 
     name: str
     passed: bool
     detail: str
+    observable: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+        out: dict[str, Any] = {"name": self.name, "passed": self.passed, "detail": self.detail}
+        if not self.observable:
+            out["observable"] = False
+        return out
+
+
+def not_observable(name: str, why: str) -> CheckResult:
+    """A check this run cannot decide, and why (shown in the report, never a silent pass)."""
+    return CheckResult(name, True, f"not observable: {why}", observable=False)
 
 
 class Expectation(Protocol):
@@ -237,6 +302,12 @@ class Facts:
     #: a FIFO queue's DeduplicationScope (``queue`` or ``messageGroup``): which sends of the
     #: ledger SQS was meant to deduplicate
     dedup_scope: str = DEDUP_SCOPE_QUEUE
+    #: whose consumer ran: ``kit``, ``handler`` (a user's handler in the kit's worker), or a
+    #: user's ``command`` / ``image`` that the kit sees only from outside
+    consumer: str = KIT
+    #: the consumers' SQS calls, when a pass-through recorded them (``passthrough``)
+    calls: tuple[Call, ...] = ()
+    passthrough: bool = False
 
     # -- derived views (computed once) -------------------------------------------------------
 
@@ -263,10 +334,86 @@ class Facts:
     def completed_ids(self) -> Counter[str]:
         return Counter(str(item.get("message_id")) for item in self.completed_items)
 
+    @property
+    def external(self) -> bool:
+        """A user's consumer the kit sees only from outside: no kit records, optional events."""
+        return self.consumer in EXTERNAL
+
+    @cached_property
+    def receive_source(self) -> str | None:
+        """Where :attr:`receives` come from; None when nothing shows them (not observable).
+
+        A consumer seen from outside is judged by the pass-through's records (its own events
+        are only what it chose to log); the kit's worker by its ``message.received`` events.
+        """
+        if self.external and self.passthrough:
+            return FROM_PASSTHROUGH
+        if not self.external or self.of(EV_RECEIVED):
+            return FROM_EVENTS
+        return None
+
+    @cached_property
+    def sqs_to_id(self) -> dict[str, str]:
+        """The payload id (``message_key``) of every SQS MessageId the ledger knows."""
+        return {e.message_id: e.id for e in self.ledger if e.id is not None}
+
+    @cached_property
+    def receives(self) -> tuple[Receive, ...]:
+        """Every delivery of a message to a consumer, in order (see ``receive_source``)."""
+        if self.receive_source == FROM_PASSTHROUGH:
+            seen: Counter[str] = Counter()
+            out = []
+            # in the order the messages reached the consumers (a long poll delivers at its end)
+            for call in sorted(self.calls, key=lambda c: c.answered_at):
+                if call.operation != RECEIVE_MESSAGE or not call.ok:
+                    continue
+                for sqs_id in call.sqs_ids:
+                    seen[sqs_id] += 1
+                    out.append(
+                        Receive(
+                            consumer_id=call.consumer_id,
+                            message_id=self.sqs_to_id.get(sqs_id, f"sqs:{sqs_id}"),
+                            sqs_message_id=sqs_id,
+                            receive_count=seen[sqs_id],
+                            ts=call.answered_at,
+                        )
+                    )
+            return tuple(out)
+        if self.receive_source == FROM_EVENTS:
+            return tuple(
+                Receive(
+                    consumer_id=str(e.get("consumer_id")),
+                    message_id=str(e.get("message_id")),
+                    sqs_message_id=_opt_str(e.get("sqs_message_id")),
+                    receive_count=as_int(e.get("receive_count")),
+                    ts=event_time(e),
+                )
+                for e in self.of(EV_RECEIVED)
+            )
+        return ()
+
     @cached_property
     def redeliveries(self) -> int:
         """Receives of a message that had been received before (receive_count > 1)."""
-        return sum(1 for e in self.of(EV_RECEIVED) if as_int(e.get("receive_count")) > 1)
+        return sum(1 for r in self.receives if r.receive_count > 1)
+
+    @cached_property
+    def redelivered_ids(self) -> frozenset[str]:
+        """Valid ids delivered more than once."""
+        return (
+            frozenset(r.message_id for r in self.receives if r.receive_count > 1) & self.valid_ids
+        )
+
+    @cached_property
+    def deleted_at(self) -> dict[str, float]:
+        """When each payload id's message was first deleted by a consumer (pass-through)."""
+        out: dict[str, float] = {}
+        for call in self.calls:
+            if call.operation in DELETE_OPS and call.ok:
+                for mid in call.message_ids:
+                    if mid and mid not in out:
+                        out[mid] = call.ts
+        return out
 
     @cached_property
     def effects(self) -> Counter[str]:

@@ -12,12 +12,11 @@ from consumer.contract import (
     EV_CONSUMER_CRASH,
     EV_CONSUMER_STOPPED,
     EV_DUPLICATE,
-    EV_RECEIVED,
     EXIT_OK,
     EXIT_SIGTERM_CONTAINER,
     EXIT_SIGTERM_PROCESS,
 )
-from scenarios.judging.facts import Facts, as_int, event_time
+from scenarios.judging.facts import Facts, as_int
 
 
 @dataclass(frozen=True)
@@ -61,9 +60,13 @@ class Latency:
 def counts(facts: Facts) -> Counts:
     """Sent, completed, executions, effects, duplicates suppressed, redeliveries, dead letters,
     lost, unfinished, crashes."""
+    # Seen from outside, "done" is an applied effect: such a consumer keeps no kit records.
+    done = (
+        facts.done_ids if facts.external else {i for i in facts.valid_ids if facts.completed_ids[i]}
+    )
     return Counts(
         sent=len(facts.ledger),
-        completed=sum(1 for i in facts.valid_ids if facts.completed_ids[i] > 0),
+        completed=len(done),
         executions=facts.execution_count,
         effects=sum(facts.effects.values()),
         duplicates=len(facts.of(EV_DUPLICATE)),
@@ -97,8 +100,18 @@ def crashes(facts: Facts) -> int:
 
 
 def latency_samples_ms(facts: Facts) -> list[float]:
-    """``completed_at - sent_at`` for every completion event (ledger ``sent_at`` as fallback)."""
+    """``completed_at - sent_at`` for every completion event (ledger ``sent_at`` as fallback).
+
+    Seen from outside: from the ledger's ``sent_at`` to the consumer's first delete of the
+    message (the pass-through).
+    """
     sent_at = {e.id: e.sent_at_ms for e in facts.ledger if e.id is not None}
+    if facts.external:
+        return [
+            float(max(0.0, t * 1000 - sent_at[m]))
+            for m, t in facts.deleted_at.items()
+            if m in sent_at and m in facts.valid_ids
+        ]
     out = []
     for event in facts.of(EV_COMPLETED):
         done = as_int(event.get("completed_at"), -1)
@@ -131,7 +144,9 @@ def latency(facts: Facts | Sequence[Facts]) -> Latency:
 
 
 def completion_times(facts: Facts) -> list[float]:
-    """Epoch seconds of every completion, in order."""
+    """Epoch seconds of every completion, in order (seen from outside: every first delete)."""
+    if facts.external:
+        return sorted(t for m, t in facts.deleted_at.items() if m in facts.valid_ids)
     return sorted(
         as_int(e.get("completed_at")) / 1000.0
         for e in facts.of(EV_COMPLETED)
@@ -146,7 +161,7 @@ def throughput(facts: Facts) -> float | None:
     start-up, which is not what scaling out changes, does not dilute the number.
     """
     times = completion_times(facts)
-    received = [t for t in (event_time(e) for e in facts.of(EV_RECEIVED)) if t is not None]
+    received = [r.ts for r in facts.receives if r.ts is not None]
     start = min(received) if received else facts.consumers_started_at
     if not times or start is None:
         return None

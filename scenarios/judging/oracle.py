@@ -22,8 +22,16 @@ from typing import Any
 
 from consumer.contract import EV_COMPLETED, EXIT_OK
 from scenarios.judging.executions import repeats
-from scenarios.judging.facts import MAX_LISTED, CheckResult, Facts, ids, listed
+from scenarios.judging.facts import (
+    MAX_LISTED,
+    CheckResult,
+    Facts,
+    ids,
+    listed,
+    not_observable,
+)
 from scenarios.judging.fifo import FIFO_CHECKS, is_fifo
+from scenarios.settings import KIT
 
 STATUS_COMPLETED = "COMPLETED"
 _ONE_COMPLETION = f"exactly one {EV_COMPLETED} per id"
@@ -36,6 +44,8 @@ QUEUE_EMPTY = "queue ends empty"
 SETTLED = "settled before the deadline"
 #: the checks a run cut short by a slow system fails without anything being wrong
 PROGRESS_CHECKS = frozenset({NOTHING_UNFINISHED, QUEUE_EMPTY, SETTLED})
+#: why the kit's own records say nothing about a consumer seen from outside
+_KIT_RECORDS = "a plugged-in consumer keeps none of the kit's records; its effects are judged"
 
 
 # -- the checks ----------------------------------------------------------------------------------
@@ -105,7 +115,12 @@ def check_effects_applied(facts: Facts) -> CheckResult:
     missing = facts.valid_ids - facts.unfinished - {i for i in effects if effects[i]}
     unknown = [i for i in effects if i not in facts.valid_ids]
     problems = []
-    if missing:
+    if missing and not effects and facts.consumer != KIT:
+        problems.append(
+            f"nothing was written to EFFECTS_TABLE for any of {ids(len(missing))}: your consumer "
+            "must write one item per applied effect (docs/consumer-contract.md)"
+        )
+    elif missing:
         problems.append(f"{ids(len(missing))} without an applied effect ({listed(missing)})")
     if unknown:
         problems.append(f"{len(unknown)} effects for ids never sent ({listed(unknown)})")
@@ -123,12 +138,14 @@ def check_effects_once(facts: Facts) -> CheckResult:
     if doubled:
         worst = ", ".join(f"{i} x{n}" for i, n in sorted(doubled.items())[:MAX_LISTED])
         more = len(doubled) - MAX_LISTED
+        whose = "the" if facts.consumer == KIT else "your"
         return CheckResult(
             EFFECT_ONCE,
             False,
-            f"{len(doubled)} of {ids(len(facts.valid_ids))} had their effect applied more than "
-            f"once: {worst}" + (f" (+{more} more)" if more > 0 else "") + ". An effect is "
-            "applied once only when it is keyed by the message id",
+            f"{len(doubled)} of {len(facts.valid_ids)} messages had their effect applied more "
+            f"than once (ids {worst}" + (f" (+{more} more)" if more > 0 else "") + f"): "
+            f"{whose} consumer is not idempotent under redelivery. An effect is applied once "
+            "only when it is keyed by the message id",
         )
     total = sum(facts.effects.values())
     return CheckResult(EFFECT_ONCE, True, f"{total} effects, at most one per id")
@@ -136,6 +153,10 @@ def check_effects_once(facts: Facts) -> CheckResult:
 
 def check_avoidable_repeats(facts: Facts) -> CheckResult:
     """No second execution the consumer could have avoided (prefetch, release while running)."""
+    if facts.external and not facts.executions:
+        return not_observable(
+            NO_AVOIDABLE_REPEAT, "the consumer logs no handler.started/handler.finished events"
+        )
     found = repeats(facts)
     bad = [(r.message_id, c) for r in found for c in r.avoidable]
     if bad:
@@ -158,6 +179,8 @@ def check_avoidable_repeats(facts: Facts) -> CheckResult:
 
 def check_completed_items(facts: Facts) -> CheckResult:
     """The completed table holds exactly one item per valid id, and nothing else."""
+    if facts.external:
+        return not_observable("exactly one completed item per id", _KIT_RECORDS)
     counts = facts.completed_ids
     missing = [i for i in facts.valid_ids - facts.unfinished if counts[i] == 0]
     doubled = [i for i, n in counts.items() if n > 1]
@@ -183,6 +206,8 @@ def check_completed_events(facts: Facts) -> CheckResult:
     leaves a completed item and no event; such an id is explained, not missing, when its one
     completed item names a consumer that died.
     """
+    if facts.external:
+        return not_observable(_ONE_COMPLETION, _KIT_RECORDS)
     counts = facts.completions
     missing = [i for i in facts.valid_ids - facts.unfinished if counts[i] == 0]
     died = {c.consumer_id for c in facts.consumers if c.exit_code not in (None, EXIT_OK)}
@@ -214,6 +239,8 @@ def check_status(facts: Facts) -> CheckResult:
     """The status table marks every valid id COMPLETED (no STARTED record left behind)."""
     if not facts.status_table:
         return CheckResult("status table says COMPLETED", True, "no status table on this stack")
+    if facts.external:
+        return not_observable("status table says COMPLETED", _KIT_RECORDS)
     status = {str(i.get("message_id")): str(i.get("status")) for i in facts.status_items}
     wrong = {
         i: status.get(i, "absent")
@@ -298,6 +325,11 @@ class PhaseVerdict:
         return all(c.passed for c in self.checks)
 
     @property
+    def not_observable(self) -> tuple[CheckResult, ...]:
+        """The checks this run could not decide (they pass, and the report names them)."""
+        return tuple(c for c in self.checks if not c.observable)
+
+    @property
     def failed(self) -> tuple[CheckResult, ...]:
         return tuple(c for c in self.checks if not c.passed)
 
@@ -330,4 +362,4 @@ def explained_by_slowness(check: CheckResult) -> bool:
 
 def prefixed(prefix: str, checks: Sequence[CheckResult]) -> list[CheckResult]:
     """Checks renamed ``<prefix>: <name>`` (multi-phase scenarios)."""
-    return [CheckResult(f"{prefix}: {c.name}", c.passed, c.detail) for c in checks]
+    return [CheckResult(f"{prefix}: {c.name}", c.passed, c.detail, c.observable) for c in checks]

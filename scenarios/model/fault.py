@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from core.stack import StackHandle
-from scenarios.judging.facts import FaultRecord
+from scenarios.judging.facts import Call, FaultRecord
 
 
 class ConsumerSlot(Protocol):
@@ -62,6 +62,14 @@ class LiveView(Protocol):
     def add_shim(self, capability: str, why: str) -> None: ...
 
     def signal(self, handle: ConsumerSlot, sig: int) -> None: ...
+
+    # -- the pass-through in front of a consumer seen from outside (False/[] without one) --
+
+    def hold_next_delete(self, handle: ConsumerSlot, *, after: int = 0) -> bool: ...
+
+    def delete_held(self, handle: ConsumerSlot) -> bool: ...
+
+    def held_calls(self, handle: ConsumerSlot) -> list[Call]: ...
 
 
 class Fault:

@@ -41,6 +41,8 @@ _COUNT_HEADERS = (
 )
 #: ids listed under "executed more than once" before "(+N more)"
 _MAX_REPEATS = 8
+#: verdict sentences shown under the header (the JSON report has them all)
+_MAX_VERDICT = 3
 
 
 def console(*, stderr: bool = False) -> Any:
@@ -64,9 +66,7 @@ def render(report: Mapping[str, Any]) -> list[Any]:
         f"(emulator {report.get('emulator')}, runner {info.get('runner', '?')}, "
         f"provisioner {info.get('provisioner', '?')})",
     )
-    out: list[Any] = [header]
-    if report.get("reason"):
-        out.append(Text(f"  {report['reason']}", style="yellow"))
+    out: list[Any] = [header, *_notes(report)]
     where = _where(info, report.get("phases") or [])
     if where:
         out.append(Text(f"  {where}", style="dim"))
@@ -90,18 +90,7 @@ def render(report: Mapping[str, Any]) -> list[Any]:
         out.append(table)
     checks = report.get("checks") or []
     if checks:
-        ct = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
-        ct.add_column("", width=2)
-        ct.add_column("check")
-        ct.add_column("detail", overflow="fold")
-        for check in checks:
-            ok = bool(check.get("passed"))
-            ct.add_row(
-                Text("✓" if ok else "✗", style="green" if ok else "bold red"),
-                str(check.get("name")),
-                Text(str(check.get("detail")), style="" if ok else "red"),
-            )
-        out.append(ct)
+        out.append(_checks(checks))
     repeats = report.get("repeats") or []
     if repeats:
         out.append(_repeats(repeats, several=len(phases) > 1))
@@ -112,6 +101,36 @@ def render(report: Mapping[str, Any]) -> list[Any]:
     if artifacts:
         out.append(Text("  " + "  ".join(f"{k}: {v}" for k, v in artifacts.items()), style="dim"))
     return out
+
+
+def _notes(report: Mapping[str, Any]) -> list[Any]:
+    """Whose consumer ran, why the run ended as it did, and the verdict of a failed run."""
+    out: list[Any] = []
+    if report.get("consumer"):
+        out.append(Text(f"  consumer: {report['consumer']}", style="dim"))
+    if report.get("reason"):
+        out.append(Text(f"  {report['reason']}", style="yellow"))
+    out += [
+        Text(f"  {line}", style="bold red") for line in (report.get("verdict") or [])[:_MAX_VERDICT]
+    ]
+    return out
+
+
+def _checks(checks: Sequence[Mapping[str, Any]]) -> Any:
+    """One line per check: passed, failed, or not observable in this run (and why)."""
+    ct = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
+    ct.add_column("", width=2)
+    ct.add_column("check")
+    ct.add_column("detail", overflow="fold")
+    for check in checks:
+        ok = bool(check.get("passed"))
+        if check.get("observable") is False:  # neither passed nor failed: the detail says why
+            mark, style = Text("?", style="yellow"), "yellow"
+        else:
+            mark = Text("✓" if ok else "✗", style="green" if ok else "bold red")
+            style = "" if ok else "red"
+        ct.add_row(mark, str(check.get("name")), Text(str(check.get("detail")), style=style))
+    return ct
 
 
 def _repeats(repeats: Sequence[Mapping[str, Any]], *, several: bool) -> Any:

@@ -11,7 +11,10 @@ Schema (``sqs-kit.scenario-report/1``), top level:
 crashes}, ``latency_ms`` {p50, p95, p99, samples} (sent_at -> completed_at), ``checks`` [{name,
 passed, detail}], ``repeats`` [{phase, id, executions, why, details}] (every id whose handler ran
 more than once, and why each extra run happened), ``phases`` [...], ``shims``, ``fault_plan``,
-``calibration``, ``knobs``, ``timeline``, ``artifacts``.
+``calibration``, ``knobs``, ``timeline``, ``artifacts``; ``consumer`` (whose consumer ran:
+``the kit's consumer``, ``--handler ...``, ``--consumer-cmd "..."``, ``--consumer-image ...``),
+``verdict`` (one sentence per failed check, like a bug report) and ``not_observable`` (the
+checks this run could not decide, e.g. the kit's records for a consumer seen from outside).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def build(result: ScenarioResult) -> dict[str, Any]:
     facts = [p.facts for p in result.phases]
     total = sum((counts(f) for f in facts), Counts())
     target = dict(result.target)
+    checks = result.checks
     return {
         "schema": SCHEMA,
         "scenario": result.scenario,
@@ -60,7 +64,10 @@ def build(result: ScenarioResult) -> dict[str, Any]:
         "duration_s": round(result.duration_s, 3),
         "counts": total.to_dict(),
         "latency_ms": latency(facts).to_dict(),
-        "checks": [c.to_dict() for c in result.checks],
+        "consumer": target.get("consumer"),
+        "verdict": [f"{result.scenario}: {c.detail}" for c in checks if not c.passed],
+        "not_observable": [c.name for c in checks if not c.observable],
+        "checks": [c.to_dict() for c in checks],
         "repeats": [
             {"phase": p.name, **r.to_dict()} for p in result.phases for r in repeats(p.facts)
         ],

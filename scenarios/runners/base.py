@@ -112,6 +112,8 @@ class ConsumerRunner(abc.ABC):
         self._closed = threading.Event()
         self._supervisor: threading.Thread | None = None
         self._seq = 0
+        #: variables every consumer of this runner gets (a ``--handler``'s HANDLER, say)
+        self.extra_env: dict[str, str] = {}
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -277,6 +279,7 @@ class ConsumerRunner(abc.ABC):
             settings = settings.with_(chaos_seed=settings.chaos_seed * SEED_STRIDE + self._seq)
         env = {
             **handle.env,
+            **self.extra_env,
             **settings.to_env(),
             ENV_CONSUMER_ID: consumer_id,
             ENV_LOG_FORMAT: LOG_FORMAT_JSON,
@@ -301,6 +304,11 @@ class ConsumerRunner(abc.ABC):
                 event["_slot"] = handle.slot
                 event["_incarnation"] = inc.consumer_id
                 self._events.append(event)
+
+    def stderr_tail(self, inc: Incarnation, chars: int = 2000) -> str:
+        """The end of what an incarnation wrote to stderr ('' where the backend cannot tell)."""
+        del inc, chars
+        return ""
 
     # -- backend hooks (defaults fit a process or a container) --------------------------------
 

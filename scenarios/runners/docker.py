@@ -16,6 +16,8 @@ signals, polls, reads logs and removes containers, through the Docker SDK.
   rewritten to ``endpoint_host`` (``host.docker.internal``, mapped to the host gateway, by
   default; ``localstack:4566`` for the compose emulator service).
 - **Exit codes** are the container's, as on ECS: a SIGKILL shows up as 137, not -9.
+- **Mounts.** ``mounts`` binds host directories read-only (``--handler`` mounts the user's
+  working directory at :data:`USER_CODE_DIR`, which the worker appends to ``sys.path``).
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ PASSTHROUGH_VARIABLES = (
     ENV_AWS_DEFAULT_REGION,
 )
 _EXITED = frozenset({"exited", "dead"})
+#: the Docker network consumers join (default: the host's)
+ENV_DOCKER_NETWORK = "SQSKIT_DOCKER_NETWORK"
+#: where ``--handler`` mounts the user's working directory (read-only) in a container
+USER_CODE_DIR = "/opt/sqs-kit/user"
 _NAME_RE = re.compile(r"[^a-zA-Z0-9_.-]+")
 _READER_JOIN_S = 5.0
 
@@ -107,11 +113,12 @@ class DockerRunner(ConsumerRunner):
         client: Any = None,
         labels: Mapping[str, str] | None = None,
         log_dir: Path | None = None,
+        mounts: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         if not image or any(c.isspace() for c in image):
             raise ConfigError(f"image={image!r} is invalid: give an image reference (name:tag)")
-        network = network or os.environ.get("SQSKIT_DOCKER_NETWORK") or HOST_NETWORK
+        network = network or os.environ.get(ENV_DOCKER_NETWORK) or HOST_NETWORK
         if any(c.isspace() for c in network):
             raise ConfigError(
                 f"SQSKIT_DOCKER_NETWORK={network!r} is invalid: use host, bridge or a network name"
@@ -129,6 +136,8 @@ class DockerRunner(ConsumerRunner):
         self.read_only = read_only
         self.extra_labels = dict(labels or {})
         self.log_dir = Path(log_dir) if log_dir is not None else None
+        #: host directory -> container path, mounted read-only
+        self.mounts = dict(mounts or {})
         self._client = client or docker_client()
         self._containers: dict[str, _Container] = {}
         # Ctrl-C (KeyboardInterrupt) or a crash of the caller: remove this run's containers.
@@ -186,6 +195,8 @@ class DockerRunner(ConsumerRunner):
         }
         if self.command:  # replaces the image's `python3 -m consumer` entry point
             kwargs["entrypoint"] = self.command
+        if self.mounts:
+            kwargs["volumes"] = {h: {"bind": c, "mode": "ro"} for h, c in self.mounts.items()}
         if self.network != HOST_NETWORK and self.endpoint_host == HOST_GATEWAY_NAME:
             kwargs["extra_hosts"] = {HOST_GATEWAY_NAME: "host-gateway"}
         try:
@@ -257,6 +268,17 @@ class DockerRunner(ConsumerRunner):
             with (self.log_dir / f"{state.consumer_id}.log").open("a") as f:
                 f.write("".join(line + "\n" for line in lines))
         return lines
+
+    def stderr_tail(self, inc: Incarnation, chars: int = 2000) -> str:
+        """The end of a container's stderr (while the container still exists)."""
+        state: _Container | None = inc.native
+        if state is None:
+            return ""
+        try:
+            err = state.container.logs(stdout=False, stderr=True)
+        except Exception:  # removed already, or the engine went away
+            return ""
+        return bytes(err).decode("utf-8", "replace")[-chars:]
 
     def _remove(self, inc: Incarnation) -> None:
         state: _Container = inc.native

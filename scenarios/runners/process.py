@@ -1,5 +1,9 @@
 """The process runner: each consumer incarnation is a `python -m consumer` subprocess.
 
+Or, with ``--consumer-cmd``, the user's command: started in the user's working directory
+(``cwd``), with the kit's interpreter directory first on ``PATH`` so that ``python`` is the
+interpreter the kit runs in (the one with boto3).
+
 - stdout (the JSON events) goes to one log file per incarnation, read incrementally; stderr to
   a sibling ``.err`` file, so a traceback never splits a JSON line;
 - the child runs in its own session (a Ctrl-C aimed at the terminal reaches only the engine,
@@ -39,6 +43,12 @@ _PASSTHROUGH = (
     "PYTHONPATH",
     "VIRTUAL_ENV",
     "SYSTEMROOT",
+    # runtimes a user's consumer may be written for
+    "NODE_PATH",
+    "NODE_OPTIONS",
+    "JAVA_HOME",
+    "GOPATH",
+    "GOCACHE",
     ENV_AWS_ACCESS_KEY_ID,
     ENV_AWS_SECRET_ACCESS_KEY,
     "AWS_SESSION_TOKEN",
@@ -92,14 +102,25 @@ class ProcessRunner(ConsumerRunner):
         python: str = sys.executable,
         module: str = "consumer",
         command: list[str] | None = None,
+        cwd: Path | None = None,
+        interpreter_first: bool = False,
     ) -> None:
         super().__init__()
         self.log_dir = Path(log_dir)
         self.command = command or [python, "-m", module]
+        #: where the consumers start (None: the engine's working directory)
+        self.cwd = cwd
+        #: put ``python``'s directory first on PATH (a user's command says just ``python``)
+        self.interpreter_first = interpreter_first
+        self._python = python
 
     def child_env(self, env: dict[str, str]) -> dict[str, str]:
         """The allow-listed parent environment plus ``env`` (dummy credentials for emulators)."""
         out = {k: os.environ[k] for k in _PASSTHROUGH if k in os.environ}
+        if self.interpreter_first:
+            out["PATH"] = os.pathsep.join(
+                p for p in (os.path.dirname(self._python), out.get("PATH", os.defpath)) if p
+            )
         out = with_emulator_credentials({**out, **env})
         out["PYTHONUNBUFFERED"] = "1"
         return out
@@ -120,6 +141,7 @@ class ProcessRunner(ConsumerRunner):
                 stdout=stdout,
                 stderr=stderr,
                 env=self.child_env(env),
+                cwd=self.cwd,
                 start_new_session=True,
                 preexec_fn=lambda: _die_with_parent(parent),  # noqa: PLW1509 - one prctl call
                 close_fds=True,
@@ -173,7 +195,9 @@ class ProcessRunner(ConsumerRunner):
 
     def stderr_tail(self, inc: Incarnation, chars: int = 2000) -> str:
         """The end of an incarnation's stderr (for error messages)."""
-        proc: _Proc = inc.native
+        proc: _Proc | None = inc.native
+        if proc is None:
+            return ""
         try:
             return proc.err_path.read_text(errors="replace")[-chars:]
         except OSError:

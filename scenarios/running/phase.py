@@ -18,9 +18,9 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consumer.contract import EXIT_OK
-from core.errors import InfrastructureError, KitError
+from core.errors import ConfigError, InfrastructureError, KitError
 from core.stack import DEDUP_SCOPE_QUEUE, StackSpec, unique_prefix
-from scenarios.judging.facts import ConsumerRun, Facts, Sample
+from scenarios.judging.facts import EXTERNAL, ConsumerRun, Facts, Sample
 from scenarios.judging.oracle import PhaseVerdict, judge
 from scenarios.model import ConsumerGroup, Fault, Phase, RestartPolicy
 from scenarios.runners.base import ConsumerHandle
@@ -30,7 +30,7 @@ from scenarios.running.deadline import Deadline, consumer_seconds
 from scenarios.running.deadline import now as clock_now
 from scenarios.running.live import LiveRun
 from scenarios.running.traffic import SendOutcome, TrafficSender
-from scenarios.settings import RunSettings
+from scenarios.settings import KIT, RunSettings
 from scenarios.targets.base import Target
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ _STOP_GRACE_S = 5.0
 _STRANDED = "every consumer exited, and none will be restarted"
 #: the longest wait for in-flight leftovers to become readable at the end of a phase
 _MAX_SURFACE_WAIT_S = 30.0
+#: a consumer that exits non-zero this many times in a row, each time before it logged an event
+#: or made a call, cannot start: the run stops with its stderr instead of restarting it for ever
+FAILED_STARTS = 3
 
 
 @dataclass
@@ -127,10 +130,12 @@ class PhaseExecution:
         sender: TrafficSender | None = None
         teardown_error: str | None = None
         try:
-            live = LiveRun(self.target, stack, self.shims)
+            live = LiveRun(self.target, stack, self.shims, consumer=self.settings.plugged.kind)
             sampler = observe.DepthSampler(live.sqs, stack)
             sampler.start()
             sender = self.setup(live)
+            if sender.done:  # plain traffic: all sent before the consumers start
+                live.know(sender.wait().ledger)
             self.act(live, sender, sampler)
             if not sender.done:  # the phase gave up while traffic was still being sent
                 sender.stop()
@@ -221,9 +226,11 @@ class PhaseExecution:
             latest = sampler.latest
             if latest is not None and latest.t < sent_wall:
                 latest = None  # a sample from before the traffic
+            self.check_started(live)
             self.intervene(live, pending, latest)
             if valid is None and sender.done:
                 ledger = sender.wait().ledger
+                live.know(ledger)
                 valid = {e.id for e in ledger if e.id is not None} - set(phase.traffic.poison_keys)
             if (
                 not groups
@@ -291,26 +298,67 @@ class PhaseExecution:
             self.scalers.append(FleetScaler(group.scaling, fleet, clock=clock_now))
         return handles
 
+    def check_started(self, live: LiveRun) -> None:
+        """Stop the run when a consumer cannot start (``FAILED_STARTS`` silent failures)."""
+        runner = self.target.runner
+        for handle in live.handles:
+            last = handle.incarnations[-FAILED_STARTS:]
+            if len(last) < FAILED_STARTS or not all(
+                inc.exit_code not in (None, EXIT_OK)
+                and not inc.signals_sent
+                and inc.consumer_id not in live.first_event
+                for inc in last
+            ):
+                continue
+            tail = runner.stderr_tail(last[-1]) if runner is not None else ""
+            lines = [line.strip() for line in tail.splitlines() if line.strip()]
+            said = f"; its stderr ends: {' | '.join(lines[-3:])[-400:]}" if lines else ""
+            plug = self.settings.plugged
+            why = (
+                f"the consumer ({plug.describe()}) cannot start: it exited with code "
+                f"{last[-1].exit_code} {FAILED_STARTS} times in a row before it logged an event "
+                f"or made a call{said}"
+            )
+            if plug.kind == KIT:
+                raise InfrastructureError(why)
+            raise ConfigError(why)
+
     def let_finish(self, live: LiveRun, sent: int, sampler: observe.DepthSampler) -> None:
-        """Wait for the groups that must finish by themselves (``let_finish_s``) to exit."""
+        """Wait for the groups that must finish by themselves (``let_finish_s``) to exit.
+
+        A consumer seen from outside may ignore ``MESSAGE_LIMIT`` and never exit by itself: it
+        is finished once it holds no message (its late work done, its delete made).
+        """
         for group in self.phase.consumers:
             handles = live.groups.get(group.label, [])
             if not group.let_finish_s or not handles:
                 continue
             until = time.monotonic() + group.let_finish_s
             self.progress("finishing", live=live, sent=sent, sampler=sampler)
-            while any(h.running for h in handles) and time.monotonic() < until:
+            while self.busy(live, handles) and time.monotonic() < until:
                 time.sleep(_LOOP_S)
                 live.refresh()
-            if any(h.running for h in handles):
+            if self.busy(live, handles):
                 log.warning(
                     "phase.group_unfinished",
                     extra={"group": group.label, "waited_s": group.let_finish_s},
                 )
 
+    @staticmethod
+    def busy(live: LiveRun, handles: Sequence[ConsumerHandle]) -> bool:
+        """Whether any of ``handles`` still runs (seen from outside: still holds a message)."""
+        if live.external:
+            return any(h.running and live.in_flight(h) for h in handles)
+        return any(h.running for h in handles)
+
     def settled(self, live: LiveRun, valid: set[str]) -> bool:
-        """Every valid id completed, the queue is empty and the DLQ holds the poison."""
-        if not valid <= live.completed | live.found_completed:
+        """Every valid id completed, the queue is empty and the DLQ holds the poison.
+
+        A consumer seen from outside writes no completion the engine could wait for: it has
+        settled once the queue is empty and the DLQ holds the poison (the oracle then finds
+        out whether every effect was applied, once).
+        """
+        if live.consumer not in EXTERNAL and not valid <= live.completed | live.found_completed:
             return False
         if observe.depth(live.sqs, live.stack.queue_url).total:
             return False
@@ -352,6 +400,9 @@ class PhaseExecution:
             timeout_reason=self.timeout_reason,
             too_slow=self.too_slow,
             dedup_scope=phase.fifo.deduplication_scope if phase.fifo else DEDUP_SCOPE_QUEUE,
+            consumer=live.consumer,
+            calls=tuple(sorted(live.calls, key=lambda c: c.ts)),
+            passthrough=live.passthrough,
         )
         return self.read_leftovers(live, facts)
 

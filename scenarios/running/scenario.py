@@ -3,6 +3,12 @@
 A concrete scenario (``scenarios.catalogue``) only declares its knobs (defaults), the
 capabilities it needs, and its phases (traffic, consumer groups, fault plan, expectations).
 It holds no plumbing.
+
+It also declares how it treats a user's consumer seen only from outside (``--consumer-cmd``,
+``--consumer-image``), which has no chaos knobs and keeps no kit records: it runs as it is
+(``plugged_in = None``), runs other phases driven by external faults (``outside_phases``, and
+``plugged_in`` says how), or needs the kit's own worker (``needs_kit_consumer``: skipped, with
+that reason). A ``--handler`` runs inside the kit's worker, so every scenario applies to it.
 """
 
 from __future__ import annotations
@@ -87,10 +93,28 @@ class Scenario(abc.ABC):
     #: roughly how long a run takes on the embedded default, in seconds: ``--parallel`` starts
     #: the longest first
     expected_s: ClassVar[float] = 5.0
+    #: for a consumer seen from outside: what changes (None: it runs as it is)
+    plugged_in: ClassVar[str | None] = None
+    #: why it cannot judge a consumer seen from outside (then such a run is skipped)
+    needs_kit_consumer: ClassVar[str | None] = None
+    #: it must see when a consumer seen from outside receives a message (to time a signal,
+    #: to start a second consumer): only a target with a pass-through can show that
+    needs_receives: ClassVar[bool] = False
 
     @abc.abstractmethod
     def phases(self, k: Knobs) -> Sequence[Phase]:
         """The phases to run, in order, for knobs ``k``."""
+
+    def outside_phases(self, k: Knobs) -> Sequence[Phase]:
+        """The phases for a consumer seen from outside (by default the same as ``phases``)."""
+        return self.phases(k)
+
+    def applicability(self) -> tuple[bool, str]:
+        """(applies, how) for a consumer seen from outside, for `scenario list`."""
+        if self.needs_kit_consumer:
+            return False, self.needs_kit_consumer
+        how = self.plugged_in or "as it is"
+        return True, how + ("; local target only (the pass-through)" if self.needs_receives else "")
 
     def across(self, k: Knobs) -> Sequence[CrossExpectation]:
         """Phenomena visible only by comparing phases (e.g. throughput 1 vs 3 consumers)."""
@@ -112,14 +136,15 @@ class Scenario(abc.ABC):
         """Run every phase through setup -> act -> collect -> judge -> teardown."""
         started = time.time()
         k = self.knobs(settings)
-        plan = list(self.phases(k))
+        outside = settings.plugged.external
+        plan = list(self.outside_phases(k) if outside else self.phases(k))
         result = ScenarioResult(
             scenario=self.name,
             summary=self.summary,
             status=Status.PASSED,
             started_at=started,
             duration_s=0.0,
-            target=target.describe(),
+            target={**target.describe(), "consumer": settings.plugged.describe()},
             knobs=k.to_dict(),
             fault_plan=[f"{p.name}: {f.label}" for p in plan for f in p.faults],
             calibration=self.calibration,
@@ -127,6 +152,23 @@ class Scenario(abc.ABC):
         if settings.target == "aws" and self.ecs.unsupported is not None:
             result.status = Status.SKIPPED
             result.reason = f"unsupported on ECS: {self.ecs.unsupported}"
+            result.duration_s = time.time() - started
+            return result
+        if outside and self.needs_kit_consumer:
+            result.status = Status.SKIPPED
+            result.reason = (
+                f"needs the kit's own consumer, not {settings.plugged.describe()}: "
+                f"{self.needs_kit_consumer}"
+            )
+            result.duration_s = time.time() - started
+            return result
+        if outside and self.needs_receives and not target.sees_calls():
+            result.status = Status.SKIPPED
+            result.reason = (
+                f"needs to see when {settings.plugged.describe()} receives a message: the "
+                "pass-through that records its calls runs on the local target only (process "
+                "runner, or docker on the host network)"
+            )
             result.duration_s = time.time() - started
             return result
         missing, result.shims = resolve_needs(self.needs, target.capabilities())
@@ -143,14 +185,23 @@ class Scenario(abc.ABC):
         # Some fields (an ECS cluster, task definition, launch type) exist only once a stack
         # was provisioned: describe the target again and let what it knows now win.
         result.target = {**result.target, **target.describe()}
+        result.target["consumer"] = settings.plugged.describe()
         facts = {p.name: p.facts for p in result.phases}
         result.cross_checks = [x.check(facts) for x in self.across(k)]
         result.duration_s = time.time() - started
         errors = [p.teardown_error for p in result.phases if p.teardown_error]
         failed = [c for c in result.checks if not c.passed]
         slow = [p.facts.too_slow for p in result.phases if p.facts.too_slow]
+        unseen = unobservable_phenomena(result.checks)
         if errors:
             result.status, result.reason = Status.ERROR, "; ".join(errors)
+        elif unseen and not failed:
+            # Nothing failed, but nothing the scenario exists to show could be seen either.
+            result.status = Status.SKIPPED
+            result.reason = (
+                f"its phenomenon cannot be observed for {settings.plugged.describe()} here: "
+                f"{unseen}"
+            )
         elif failed and slow and all(explained_by_slowness(c) for c in failed):
             # Cut short by a slow system while messages still drained: not a verdict on the
             # consumer. Anything else that failed (a loss, a doubled effect) still fails the run.
@@ -171,6 +222,14 @@ def lacking(missing: Sequence[str], needs: Sequence[Need]) -> str:
     if partial:
         return reason + f"; proven on {', '.join(partial)} (docs/emulators.md)"
     return reason + "; no emulator the kit knows has it (docs/emulators.md): run it on AWS"
+
+
+def unobservable_phenomena(checks: Sequence[CheckResult]) -> str | None:
+    """Why, when every phenomenon check of a run was not observable; None otherwise."""
+    phenomena = [c for c in checks if "phenomenon:" in c.name]
+    if not phenomena or any(c.observable for c in phenomena):
+        return None
+    return phenomena[0].detail.removeprefix("not observable: ")
 
 
 def resolve_needs(

@@ -30,6 +30,7 @@ def get_target(settings: RunSettings, *, run_dir: Path) -> Target:
                 image_tag=settings.image_tag,
                 keep=settings.keep,
                 log_dir=run_dir,
+                consumer_image=settings.consumer_image,
             )
         )
     if settings.target == "aws":
@@ -42,6 +43,8 @@ def get_target(settings: RunSettings, *, run_dir: Path) -> Target:
                 provisioner=provisioner,
                 keep=settings.keep,
                 yes=settings.yes,
+                # --consumer-image: the task definition runs the user's image (None: the kit's)
+                container_image=settings.consumer_image,
             )
         )
     raise ConfigError(f"unknown target {settings.target!r}: choose 'local' or 'aws'")

@@ -340,7 +340,7 @@ class AwsTarget(Target):
             identity,
             prefix="sqskit-<scenario>-<hex>",
             consumers=workload.consumers,
-            image=f"consumer:{self.config.image_tag or 'latest'}",
+            image=self.config.container_image or f"consumer:{self.config.image_tag or 'latest'}",
             estimate=estimate_cost(
                 consumers=workload.consumers,
                 minutes=MINUTES_PER_SCENARIO * workload.scenarios,

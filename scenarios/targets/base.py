@@ -16,8 +16,10 @@ from typing import Any
 from core.errors import ConfigError, InfrastructureError
 from core.lifecycle import Scoped
 from core.stack import StackHandle, StackSpec
+from scenarios.judging.facts import Call
 from scenarios.model import ConsumerSettings, RestartPolicy
 from scenarios.runners.base import ConsumerHandle, ConsumerRunner
+from scenarios.runners.passthrough import PassThrough
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class Target(Scoped, abc.ABC):
     #: the current stack and the runner of its consumers (None before provision)
     handle: StackHandle | None = None
     runner: ConsumerRunner | None = None
+    #: the recording pass-through between the current stack's consumers and the endpoint
+    #: (None where the target has none: the consumers talk to the endpoint directly)
+    passthrough: PassThrough | None = None
 
     def capabilities(self) -> frozenset[str] | None:
         """What this target supports (``core.capabilities`` names); None means everything."""
@@ -93,6 +98,14 @@ class Target(Scoped, abc.ABC):
     def consumer_events(self, handle: ConsumerHandle | None = None) -> list[dict[str, Any]]:
         """Parsed JSON events from every consumer (or one), across restarts."""
         return self._active()[0].events(handle)
+
+    def sees_calls(self) -> bool:
+        """Whether a pass-through will record the consumers' calls (open targets only)."""
+        return False
+
+    def observed_calls(self) -> list[Call] | None:
+        """The consumers' SQS calls the pass-through recorded; None without a pass-through."""
+        return self.passthrough.calls() if self.passthrough is not None else None
 
     def stop_consumers(self, timeout: float = 10.0) -> None:
         """Drain (SIGTERM) and then kill every consumer still running."""

@@ -4,23 +4,35 @@ The emulator is chosen once per run (``open``) by ``local.emulators.select`` - a
 that already answers, or the embedded default started for the run - and stopped by ``close``
 when this run started it. Each stack gets a fresh runner (process or docker), so the phases of
 one scenario never share consumers.
+
+A user's consumer seen only from outside (``--consumer-cmd``, ``--consumer-image``) runs behind
+a recording pass-through (:mod:`scenarios.runners.passthrough`): each slot's
+``AWS_ENDPOINT_URL`` is its own proxy in front of the emulator, while the engine, the
+provisioner and the observer keep talking to the emulator directly.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from consumer.contract import ENV_AWS_ENDPOINT_URL, ENV_QUEUE_URL
 from core.aws import Endpoints, resolve_region
 from core.aws import client as make_client
-from core.errors import InfrastructureError
+from core.errors import ConfigError, InfrastructureError
 from core.provisioners import Provisioner, get_provisioner
 from core.stack import StackHandle, StackSpec
+from local.docker.engine import HOST_NETWORK
 from local.emulators import Selection, select
-from scenarios.runners import get_runner, resolve_runner
-from scenarios.settings import RunSettings
+from scenarios.model import ConsumerSettings, RestartPolicy
+from scenarios.runners import ConsumerHandle, get_runner, plug_problem, resolve_runner
+from scenarios.runners.docker import ENV_DOCKER_NETWORK, DockerRunner
+from scenarios.runners.passthrough import PassThrough
+from scenarios.settings import PluggedConsumer, RunSettings
 from scenarios.targets.base import Target
 
 log = logging.getLogger(__name__)
@@ -43,6 +55,8 @@ class LocalTarget(Target):
         log_root: Path = Path("reports/logs"),
         image_tag: str | None = None,
         keep: bool = False,
+        plug: PluggedConsumer | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.emulator_kind = emulator
         self.requested_endpoint = endpoint
@@ -53,6 +67,9 @@ class LocalTarget(Target):
         self.log_root = Path(log_root)
         self.image_tag = image_tag
         self.keep = keep
+        #: whose consumer runs, and the directory a command starts in / a handler comes from
+        self.plug = plug or PluggedConsumer()
+        self.cwd = Path(cwd) if cwd is not None else Path.cwd()
         self.selection: Selection | None = None
         self.runner_name: str | None = None
         self.runner_reason = ""
@@ -74,6 +91,7 @@ class LocalTarget(Target):
             log_root=run_dir / "logs",
             image_tag=settings.image_tag,
             keep=settings.keep,
+            plug=settings.plugged,
         )
 
     # -- session -----------------------------------------------------------------------------
@@ -83,11 +101,24 @@ class LocalTarget(Target):
         if self.selection is not None:
             return
         self.runner_name, self.runner_reason = resolve_runner(
-            self.runner_kind, image_tag=self.image_tag
+            self.runner_kind, image_tag=self.image_tag, plug=self.plug
         )
+        problem = plug_problem(self.plug, cwd=self.cwd)
+        if problem:
+            raise ConfigError(problem)
         self.selection = select(
             self.emulator_kind, endpoint=self.requested_endpoint, port=self.port
         )
+        if self.plug.external and self.selection.endpoints.split:
+            # the recording pass-through forwards to one endpoint: DynamoDB calls would
+            # bypass it, and what it observes (the effect before the delete) would be lost
+            self.selection.close()
+            self.selection = None
+            raise ConfigError(
+                f"{self.plug.flag} with per-service endpoints (--emulator "
+                f"{self.emulator_kind}) is not supported: the pass-through that watches your "
+                "consumer forwards to one emulator; choose one --emulator"
+            )
         log.info(
             "target.opened",
             extra={"emulator": self.selection.emulator.name, "reason": self.selection.reason},
@@ -116,6 +147,8 @@ class LocalTarget(Target):
             log_root=self.log_root,
             image_tag=self.image_tag,
             keep=self.keep,
+            plug=self.plug,
+            cwd=self.cwd,
         )
         twin.runner_name, twin.runner_reason = self.runner_name, self.runner_reason
         # not owned: closing the twin leaves the emulators to this target (each service's too)
@@ -165,12 +198,62 @@ class LocalTarget(Target):
         assert self.runner_name is not None
         try:
             self.runner = get_runner(
-                self.runner_name, log_dir=self.log_dir, image_tag=self.image_tag, run_id=spec.prefix
+                self.runner_name,
+                log_dir=self.log_dir,
+                image_tag=self.image_tag,
+                run_id=spec.prefix,
+                plug=self.plug,
+                cwd=self.cwd,
             )
+            if self._wants_passthrough(self.runner):
+                self.passthrough = PassThrough(self.endpoint, record_dir=self.log_dir)
         except Exception:
             self.teardown()  # never leave the stack behind because the runner failed
             raise
         return handle
+
+    def _wants_passthrough(self, runner: object) -> bool:
+        """A consumer seen from outside needs one; a container must share the host's loopback.
+
+        The proxies listen on 127.0.0.1 only, so a container on another network (bridge, a
+        compose network) talks to the emulator directly, and what only the pass-through shows
+        is reported as not observable.
+        """
+        if not self.plug.external:
+            return False
+        return not isinstance(runner, DockerRunner) or runner.network == HOST_NETWORK
+
+    def sees_calls(self) -> bool:
+        if not self.plug.external or self.runner_name is None:
+            return False
+        if self.runner_name != "docker":
+            return True
+        return (os.environ.get(ENV_DOCKER_NETWORK) or HOST_NETWORK) == HOST_NETWORK
+
+    def start_consumers(
+        self,
+        n: int,
+        settings: ConsumerSettings,
+        *,
+        restart: RestartPolicy = RestartPolicy.ON_FAILURE,
+    ) -> list[ConsumerHandle]:
+        """Start ``n`` consumers; behind the pass-through, each slot gets its own endpoint."""
+        passthrough = self.passthrough
+        if passthrough is None:
+            return super().start_consumers(n, settings, restart=restart)
+        runner, stack = self._active()
+        started: list[ConsumerHandle] = []
+        for _ in range(n):
+            endpoint = passthrough.endpoint(len(runner.handles))
+            env = {
+                **stack.consumer_env(),
+                ENV_AWS_ENDPOINT_URL: endpoint,
+                # Some SDKs (JavaScript's) send SQS calls to the queue URL's host, not the
+                # endpoint: the queue URL names the pass-through too (emulators go by the path).
+                ENV_QUEUE_URL: via(stack.queue_url, endpoint),
+            }
+            started += runner.start(1, settings, env=env, restart=restart)
+        return started
 
     def client(self, service: str) -> Any:
         with self._clients_lock:
@@ -182,10 +265,14 @@ class LocalTarget(Target):
 
     def teardown(self) -> None:
         """Stop the consumers, then destroy the stack (``keep``: leave the stack). Idempotent."""
-        runner, handle = self.runner, self.handle
-        self.runner, self.handle = None, None
-        if runner is not None:
-            runner.stop_all()
+        runner, handle, passthrough = self.runner, self.handle, self.passthrough
+        self.runner, self.handle, self.passthrough = None, None, None
+        try:
+            if runner is not None:
+                runner.stop_all()
+        finally:
+            if passthrough is not None:
+                passthrough.stop()
         if handle is not None and not self.keep:
             self.provisioner.destroy(handle)
 
@@ -202,6 +289,8 @@ class LocalTarget(Target):
             "runner_reason": self.runner_reason,
             "provisioner": self.provisioner_name,
             "region": self.region,
+            "consumer": self.plug.describe(),
+            "passthrough": self.sees_calls(),
         }
 
 
@@ -210,3 +299,9 @@ def _emulator_name(sel: Selection) -> str:
     if not sel.services:
         return sel.emulator.name
     return ",".join(f"{service}={part.emulator.name}" for service, part in sel.services)
+
+
+def via(url: str, endpoint: str) -> str:
+    """``url`` with the scheme and host of ``endpoint`` (the same path, query and fragment)."""
+    target, parts = urlsplit(endpoint), urlsplit(url)
+    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))

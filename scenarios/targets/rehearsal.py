@@ -237,6 +237,8 @@ class RehearsalOptions:
     image_tag: str | None = None
     keep: bool = False
     log_dir: Path = Path("reports")
+    #: ``--consumer-image``: the tasks run this image instead of the kit's consumer
+    consumer_image: str | None = None
 
 
 class RehearsalTarget(Target):
@@ -290,7 +292,9 @@ class RehearsalTarget(Target):
             return
         self._check_tools()
         started = time.monotonic()
-        explicit = os.environ.get(ENV_CONTAINER_IMAGE, "").strip() or None
+        explicit = (
+            self.options.consumer_image or os.environ.get(ENV_CONTAINER_IMAGE, "").strip() or None
+        )
         if explicit is None and self.options.image_tag:
             repository = BuildConfig.from_env().consumer_image.rsplit(":", 1)[0]
             explicit = f"{repository}:{self.options.image_tag}"

@@ -230,6 +230,8 @@ def test_crash_before_delete_then_restart_sees_a_duplicate(stack: Stack) -> None
         ({"CRASH_RATE": "2"}, "CRASH_RATE=2.0 is out of range: allowed 0..1"),
         ({"MAX_MESSAGES": "abc"}, "MAX_MESSAGES='abc' is not an integer: allowed 1..10"),
         ({"QUEUE_URL": ""}, "QUEUE_URL is required"),
+        ({"HANDLER": "no_such_pkg.mod:handle"}, "HANDLER=no_such_pkg.mod:handle: cannot import"),
+        ({"HANDLER": "consumer.message:nothing"}, "'consumer.message' has no attribute 'nothing'"),
     ],
 )
 def test_configuration_errors_exit_2_with_one_line(env: dict[str, str], expected: str) -> None:

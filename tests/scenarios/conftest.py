@@ -83,10 +83,11 @@ def register_consumer_task_definition(
     network_mode: str = "awsvpc",
     log_group: str | None = None,
     stop_timeout: int | None = None,
+    image: str | None = None,
 ) -> str:
     container: dict[str, Any] = {
         "name": "consumer",
-        "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/sqs-demo:abc123",
+        "image": image or "123456789012.dkr.ecr.us-east-1.amazonaws.com/sqs-demo:abc123",
         "memory": 512,
         "cpu": 256,
         "essential": True,

@@ -53,7 +53,8 @@ def test_an_effect_applied_twice_fails_naming_the_ids_and_counts():
     facts = replace(facts, effect_items=(*facts.effect_items, effect("m1", "x-second")))
     result = check(facts, EFFECT_ONCE)
     assert not result.passed
-    assert "1 of 3 ids" in result.detail and "m1 x2" in result.detail
+    assert "1 of 3 messages" in result.detail and "m1 x2" in result.detail
+    assert "not idempotent under redelivery" in result.detail
     assert counts(facts).effects == 4
 
 

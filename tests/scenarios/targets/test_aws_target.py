@@ -54,6 +54,7 @@ class WorkspaceProvisioner(Provisioner):
                 self.region,
                 f"{spec.prefix}-consumer",
                 log_group=self.variables.get("log_group_name"),
+                image=self.variables.get("container_image"),  # as the stack module does
             )
         self.workspaces[spec.prefix] = {"task_definition_arn": td, "workspace": spec.prefix}
         return handle
@@ -334,3 +335,60 @@ def test_an_emulator_run_labels_its_timings_and_can_model_aws(
     # AND against AWS itself the model is refused
     with pytest.raises(ConfigError, match="SQSKIT_AWS_TIMINGS=aws"):
         AwsTargetConfig()
+
+
+# -- --consumer-image: the user's image in the task definition ---------------------------------
+
+
+def test_consumer_image_becomes_the_task_definition_image_on_aws(
+    ecs_stack: EcsStack, tmp_path: Any
+) -> None:
+    from scenarios.settings import RunSettings
+    from scenarios.targets import Workload, get_target
+
+    # GIVEN `scenario run ... --target aws --consumer-image me/consumer:1.2 --yes`
+    settings = RunSettings(target="aws", consumer_image="me/consumer:1.2", image_tag="abc1234")
+    built = get_target(settings, run_dir=tmp_path)
+    assert isinstance(built, AwsTarget) and built.config.container_image == "me/consumer:1.2"
+    provisioner = WorkspaceProvisioner(ecs_stack.region)
+    target = _target(ecs_stack, provisioner, container_image="me/consumer:1.2")
+    assert "me/consumer:1.2" in str(
+        target.preflight(Workload(scenarios=1, consumers=2, messages=5))
+    )
+    spec = StackSpec(prefix=f"{ecs_stack.prefix}i")
+    try:
+        target.provision(spec)
+        # THEN the run's task definition is the user's image, not the kit's ECR image
+        assert provisioner.seen_variables["container_image"] == "me/consumer:1.2"
+        target.start_consumers(1, ConsumerSettings(), restart=RestartPolicy.NEVER)
+        [run_task] = ecs_stack.calls.of("RunTask")
+        described = ecs_stack.ecs().describe_task_definition(
+            taskDefinition=run_task["taskDefinition"]
+        )["taskDefinition"]
+        assert described["containerDefinitions"][0]["image"] == "me/consumer:1.2"
+        env = run_task["overrides"]["containerOverrides"][0]["environment"]
+        assert {"name": "EFFECTS_TABLE", "value": spec.effects_table} in env
+    finally:
+        target.teardown()
+
+
+def test_consumer_image_in_the_host_network_copy_for_an_emulator(ecs_stack: EcsStack) -> None:
+    provisioner = WorkspaceProvisioner(ecs_stack.region)
+    target = _target(
+        ecs_stack,
+        provisioner,
+        endpoint_url="http://127.0.0.1:1",
+        network_mode="host",
+        container_image="me/consumer:1.2",
+    )
+    spec = StackSpec(prefix=f"{ecs_stack.prefix}j")
+    try:
+        target.provision(spec)
+        # THEN the RegisterTaskDefinition call the target made carries the user's image
+        (registered,) = ecs_stack.calls.of("RegisterTaskDefinition")
+        assert registered["containerDefinitions"][0]["image"] == "me/consumer:1.2"
+        assert target.runner is not None
+        request = target.runner.run_task_request("c-0-1", {})
+        assert request["taskDefinition"].endswith(f"{spec.prefix}-consumer-host:1")
+    finally:
+        target.teardown()

@@ -49,7 +49,7 @@ def split_target(monkeypatch, tmp_path):
 
     monkeypatch.setattr(local_target, "select", select)
     monkeypatch.setattr(
-        local_target, "resolve_runner", lambda kind, image_tag=None: ("process", "")
+        local_target, "resolve_runner", lambda kind, image_tag=None, plug=None: ("process", "")
     )
     target = LocalTarget.from_settings(
         RunSettings(emulator=SPLIT, region="us-east-1"), run_dir=tmp_path

@@ -173,6 +173,20 @@ def test_an_explicit_network_mode_and_image_tag_are_honoured(monkeypatch):
     assert isinstance(target.inner, FakeAws) and target.inner.config.network_mode == "awsvpc"
 
 
+def test_a_consumer_image_is_what_the_rehearsed_tasks_run(monkeypatch, tmp_path):
+    monkeypatch.delenv("SQSKIT_AWS_CONTAINER_IMAGE", raising=False)
+    built = get_target(
+        RunSettings(target="aws", emulator="ministack", consumer_image="me/consumer:1.2"),
+        run_dir=tmp_path,
+    )
+    assert isinstance(built, RehearsalTarget) and built.options.consumer_image == "me/consumer:1.2"
+    calls: list[str] = []
+    target = _rehearsal(calls=calls)
+    target.options = RehearsalOptions(image_tag="abc123", consumer_image="me/consumer:1.2")
+    target.open()
+    assert "image:me/consumer:1.2" in calls  # never rebuilt, and it wins over --image-tag
+
+
 def test_the_capabilities_are_the_emulators_plus_running_tasks():
     caps = _rehearsal().capabilities()
     assert caps is not None and "ecs.runs_containers" in caps

@@ -1,0 +1,157 @@
+"""The recording pass-through between consumers and the emulator: one fault proxy per slot.
+
+A consumer the kit did not write (``--consumer-cmd``, ``--consumer-image``) logs nothing the
+kit understands, so the kit watches its calls instead. Each consumer slot gets its own
+:class:`local.faultproxy.FaultProxy` in front of the emulator and that proxy's endpoint as its
+``AWS_ENDPOINT_URL``: every receive, delete and visibility change the slot's consumers make is
+recorded with the message ids involved, and attributed to the slot by the port it came in on.
+The engine, the provisioner and the observer keep talking to the emulator directly.
+
+With no plan a proxy only relays and records. A fault can give one slot a plan (for example:
+hold its next delete) to aim a kill between a consumer's effect and its delete.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError, InfrastructureError
+from local.faultproxy import FaultProxy, FaultProxyError, Plan, PlanError, Recorder
+from local.faultproxy.protocol import HANDLE_OPS, SQS
+from local.faultproxy.proxy import parse_upstream
+from local.faultproxy.records import CallRecord
+from scenarios.judging.facts import Call
+
+log = logging.getLogger(__name__)
+
+#: how long a held delete waits before the proxy gives up on it (the kill comes much sooner)
+HOLD_S = 30.0
+#: the fault kind a held call is recorded with
+HELD = "stall"
+
+
+class PassThrough:
+    """Per-slot recording proxies in front of ``upstream``; ``stop()`` closes them all.
+
+    ``record_dir``: each slot's calls are also appended to ``passthrough-slot<N>.jsonl`` there,
+    as evidence of what the consumer did.
+    """
+
+    def __init__(self, upstream: str, *, record_dir: Path | None = None) -> None:
+        try:
+            parse_upstream(upstream)
+        except FaultProxyError as exc:
+            raise ConfigError(
+                f"a plugged-in consumer runs behind a recording pass-through, which relays to "
+                f"plain http endpoints only: {exc}"
+            ) from None
+        self.upstream = upstream
+        self.record_dir = record_dir
+        self._lock = threading.Lock()
+        self._proxies: dict[int, FaultProxy] = {}
+        self._stopped = False
+
+    def endpoint(self, slot: int) -> str:
+        """The endpoint slot ``slot``'s consumers use (its proxy starts on first use)."""
+        with self._lock:
+            if self._stopped:
+                raise InfrastructureError("the pass-through is stopped: no consumer can start")
+            proxy = self._proxies.get(slot)
+            if proxy is None:
+                sink = None
+                if self.record_dir is not None:
+                    self.record_dir.mkdir(parents=True, exist_ok=True)
+                    sink = self.record_dir / f"passthrough-slot{slot}.jsonl"
+                proxy = FaultProxy(self.upstream, recorder=Recorder(calls=True, sink=sink))
+                try:
+                    proxy.start()
+                except FaultProxyError as exc:
+                    proxy.recorder.close()
+                    raise InfrastructureError(f"the pass-through for slot {slot}: {exc}") from exc
+                self._proxies[slot] = proxy
+                log.info("passthrough.started", extra={"slot": slot, "endpoint": proxy.endpoint})
+            return proxy.endpoint
+
+    @property
+    def slots(self) -> list[int]:
+        with self._lock:
+            return sorted(self._proxies)
+
+    def calls(self) -> list[Call]:
+        """Every SQS call so far, slot by slot, each slot's in the order they were recorded.
+
+        A call is recorded when it ends but stamped when it began (a long poll), so a slot's
+        list only grows at its end while its stamps may step back: sort by ``ts`` to read it
+        as a timeline. Consumer ids are not attributed yet.
+        """
+        with self._lock:
+            proxies = sorted(self._proxies.items())
+        return [_call(slot, c) for slot, p in proxies for c in p.records() if c.service == SQS]
+
+    def hold_next_delete(self, slot: int, *, after: int = 0) -> None:
+        """Hold slot ``slot``'s next delete (after letting ``after`` through): never forwarded.
+
+        The consumer then waits on a delete the queue never sees, with its effect already
+        applied: the moment to kill it. One delete only; later ones pass.
+        """
+        plan = Plan.from_dict(
+            {
+                "name": f"hold a delete of slot {slot}",
+                "rules": [
+                    {
+                        "service": SQS,
+                        "operation": sorted(op for op in HANDLE_OPS if op.startswith("Delete")),
+                        "fault": HELD,
+                        "skip": after,
+                        "max_fires": 1,
+                        "stall_s": HOLD_S,
+                    }
+                ],
+            }
+        )
+        with self._lock:
+            proxy = self._proxies.get(slot)
+        if proxy is None:
+            raise PlanError(f"slot {slot} has no pass-through")
+        proxy.set_plan(plan)
+
+    def held(self, slot: int) -> float | None:
+        """When slot ``slot``'s delete was held (epoch seconds), or None while none was."""
+        with self._lock:
+            proxy = self._proxies.get(slot)
+        if proxy is None:
+            return None
+        fired = [f.ts for f in proxy.fired() if f.kind == HELD]
+        return fired[0] if fired else None
+
+    def describe(self) -> dict[str, Any]:
+        return {"passthrough": "one recording proxy per consumer slot", "upstream": self.upstream}
+
+    def stop(self) -> None:
+        """Stop every proxy (closing held calls) and flush their files; idempotent.
+
+        What they recorded stays readable through :meth:`calls`.
+        """
+        with self._lock:
+            self._stopped = True
+            proxies = list(self._proxies.values())
+        for proxy in proxies:
+            try:
+                proxy.stop()
+            finally:
+                proxy.recorder.close()
+
+
+def _call(slot: int, record: CallRecord) -> Call:
+    return Call(
+        ts=record.ts,
+        slot=slot,
+        operation=record.operation,
+        status=record.status,
+        sqs_ids=tuple(m for m in record.message_ids if m),
+        fault=record.fault,
+        latency_s=record.latency_ms / 1000.0,
+    )
