@@ -22,12 +22,12 @@ def runner():
     return CliRunner()
 
 
-def test_list_shows_all_thirteen(runner):
+def test_list_shows_all_fifteen(runner):
     out = runner.invoke(cli, ["list"], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
     for name in catalogue.names():
         assert name in out.output
-    assert len(catalogue.names()) == 13
+    assert len(catalogue.names()) == 15
 
 
 def test_list_json_declares_faults_needs_and_calibration(runner):

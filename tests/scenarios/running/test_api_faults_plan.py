@@ -8,6 +8,8 @@ import pytest
 
 from core.errors import ConfigError
 from local.faultproxy import FaultKind, Plan
+from scenarios.catalogue.api_faults import PLAN as API_FAULTS
+from scenarios.catalogue.lost_ack import PLAN as LOST_ACK
 from scenarios.model import Phase, Traffic
 from scenarios.running.apifaults import (
     ProxyFaults,
@@ -46,6 +48,15 @@ def test_a_scenario_plan_names_its_kinds_and_labels_its_rules():
     assert "throttle on sqs ReceiveMessage (sequence 10, at most 2 per consumer)" in faults.label
     assert "error_500 on dynamodb PutItem (always)" in faults.label
     assert "(p=0.5)" in faults.label
+
+
+def test_the_catalogue_plans_cover_every_call_type_of_the_kits_consumer():
+    api = API_FAULTS.plan()
+    ops = {op for r in api.rules for op in (r.operations or ())}
+    assert {"ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibility"} <= ops
+    assert {"PutItem", "UpdateItem", "TransactWriteItems"} <= ops
+    assert set(API_FAULTS.kinds) >= {"throttle", "error_500", "error_503", "reset_before"}
+    assert set(LOST_ACK.kinds) == {"ack_dropped", "applied_failed"}
 
 
 @pytest.mark.parametrize(
