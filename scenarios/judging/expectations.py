@@ -797,7 +797,8 @@ class FaultsFired:
 
 @dataclass(frozen=True)
 class CallsRetried:
-    """Calls the proxy failed were retried: a successful call of the same operation followed.
+    """Calls the proxy failed were retried: a successful call of the same operation followed
+    (for a delete or a visibility change: of the same receipt handles).
 
     ``at_least`` failed calls must have been retried, and at least ``min_share`` of them: a
     consumer that gives up on the first error (no SDK retries) retries none.
@@ -822,8 +823,8 @@ class CallsRetried:
         by_op = Counter(f.operation for f in failed if not f.retried)
         detail = (
             f"{len(retried)} of {len(failed)} failed calls were followed within "
-            f"{RETRY_WINDOW_S:g} s by a successful call of the same operation from the same "
-            "consumer slot"
+            f"{RETRY_WINDOW_S:g} s by a successful call of the same operation (the same receipt "
+            "handles) from the same consumer slot"
         )
         if by_op:
             detail += f"; not retried: {_per_operation(dict(sorted(by_op.items())))}"

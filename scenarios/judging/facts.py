@@ -216,9 +216,9 @@ class ApiFault:
     """One fault the fault proxy injected into one consumer call (``faults_fired``).
 
     ``status`` is what the consumer got (None: a reset or a stall); ``retried`` whether a
-    successful call of the same operation from the same slot followed within
-    ``RETRY_WINDOW_S``, None for a fault that answered success (``latency``, ``ack_dropped``):
-    there was nothing to retry.
+    successful call of the same operation (a delete or visibility change: of the same receipt
+    handles) from the same slot followed within ``RETRY_WINDOW_S``; None for a fault that
+    answered success (``latency``, ``ack_dropped``): there was nothing to retry.
     """
 
     ts: float

@@ -206,16 +206,25 @@ def _api_fault(slot: int, fault: FiredFault, calls: list[CallRecord]) -> ApiFaul
     """``fault`` as a fact: what the consumer got, and whether its call was retried.
 
     A retry is a call of the same operation that began after the fault fired and within
-    ``RETRY_WINDOW_S``, and got a 200: the fault's own call began before it fired.
+    ``RETRY_WINDOW_S``, and got a 200: the fault's own call began before it fired. A delete or
+    visibility change must also target the same receipt handles as the faulted call - a later
+    delete of other messages (a restarted consumer's, say) is not its retry.
     """
     status = fault.detail.get("status")
     retried: bool | None = None
     if fault.kind not in _ANSWERED_OK:
+        own = [
+            c
+            for c in calls
+            if c.fault == fault.kind and c.operation == fault.operation and c.ts <= fault.ts
+        ]
+        handles = set(own[-1].receipt_handles) if own else set()
         retried = any(
             c.service == fault.service
             and c.operation == fault.operation
             and c.status == 200
             and fault.ts < c.ts <= fault.ts + RETRY_WINDOW_S
+            and (not handles or set(c.receipt_handles) == handles)
             for c in calls
         )
     return ApiFault(
