@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scenarios.catalogue.common import BASE_NEEDS, ECS_NO_PROXY
+from scenarios.catalogue.common import BASE_NEEDS, DELETES, ECS_NO_PROXY, VISIBILITY_CHANGES
 from scenarios.judging.expectations import (
     CallsRetried,
     FaultsFired,
@@ -63,14 +63,14 @@ PLAN = ProxyFaults(
         # deletes: a 500, then throttling
         {
             "service": "sqs",
-            "operation": "DeleteMessageBatch",
+            "operation": DELETES,
             "fault": "error_500",
             "sequence": [1, 0, 0],
             "max_fires": 3,
         },
         {
             "service": "sqs",
-            "operation": "DeleteMessageBatch",
+            "operation": DELETES,
             "fault": "throttle",
             "sequence": [0, 1, 0],
             "max_fires": 2,
@@ -78,14 +78,14 @@ PLAN = ProxyFaults(
         # heartbeats: a reset before SQS saw it, and throttling
         {
             "service": "sqs",
-            "operation": "ChangeMessageVisibility",
+            "operation": VISIBILITY_CHANGES,
             "fault": "reset_before",
             "sequence": [1, 0, 0],
             "max_fires": 3,
         },
         {
             "service": "sqs",
-            "operation": "ChangeMessageVisibility",
+            "operation": VISIBILITY_CHANGES,
             "fault": "throttle",
             "sequence": [0, 1, 0],
             "max_fires": 2,

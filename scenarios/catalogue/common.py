@@ -47,3 +47,7 @@ ECS_NO_PROXY = EcsSupport(
     unsupported="the fault proxy runs on the local target only; on AWS, network faults come "
     "from the FIS experiment template in terraform/ (docs/faults.md)"
 )
+#: every delete and visibility change, single and batched: the kit's consumer batches its
+#: deletes, a plugged-in consumer may not
+DELETES = ["DeleteMessage", "DeleteMessageBatch"]
+VISIBILITY_CHANGES = ["ChangeMessageVisibility", "ChangeMessageVisibilityBatch"]

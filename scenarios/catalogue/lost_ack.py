@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scenarios.catalogue.common import BASE_NEEDS, ECS_NO_PROXY
+from scenarios.catalogue.common import BASE_NEEDS, DELETES, ECS_NO_PROXY, VISIBILITY_CHANGES
 from scenarios.judging.expectations import (
     CallsRetried,
     FaultsFired,
@@ -41,7 +41,7 @@ PLAN = ProxyFaults(
         # deletes already applied (a dropped retry would show nothing).
         {
             "service": "sqs",
-            "operation": "DeleteMessageBatch",
+            "operation": DELETES,
             "fault": "applied_failed",
             "fail_with": 500,
             "sequence": [1, 0, 0, 0],
@@ -49,21 +49,21 @@ PLAN = ProxyFaults(
         },
         {
             "service": "sqs",
-            "operation": "DeleteMessageBatch",
+            "operation": DELETES,
             "fault": "ack_dropped",
             "sequence": [0, 0, 1],
             "max_fires": 2,
         },
         {
             "service": "sqs",
-            "operation": "ChangeMessageVisibility",
+            "operation": VISIBILITY_CHANGES,
             "fault": "ack_dropped",
             "sequence": [0, 1, 0, 0],
             "max_fires": 2,
         },
         {
             "service": "sqs",
-            "operation": "ChangeMessageVisibility",
+            "operation": VISIBILITY_CHANGES,
             "fault": "applied_failed",
             "fail_with": 500,
             "sequence": [1, 0, 0],
