@@ -218,7 +218,9 @@ def _api_fault(slot: int, fault: FiredFault, calls: list[CallRecord]) -> ApiFaul
             for c in calls
             if c.fault == fault.kind and c.operation == fault.operation and c.ts <= fault.ts
         ]
-        handles = set(own[-1].receipt_handles) if own else set()
+        # a receive's handles are what it returned: only a handle operation names its targets
+        targets = own[-1].receipt_handles if own and fault.operation in HANDLE_OPS else ()
+        handles = set(targets)
         retried = any(
             c.service == fault.service
             and c.operation == fault.operation

@@ -13,11 +13,17 @@ pytestmark = pytest.mark.unit
 T = 1_000.0
 
 
-def call(ts: float, status: int | None, *handles: str, fault: str | None = None) -> CallRecord:
+def call(
+    ts: float,
+    status: int | None,
+    *handles: str,
+    fault: str | None = None,
+    op: str = "DeleteMessage",
+) -> CallRecord:
     return CallRecord(
         ts=ts,
         service="sqs",
-        operation="DeleteMessage",
+        operation=op,
         protocol="json",
         status=status,
         latency_ms=1.0,
@@ -52,3 +58,13 @@ def test_a_retry_after_the_window_is_not_botocores():
 def test_a_fault_that_answered_success_has_nothing_to_retry():
     dropped = FiredFault(T, "sqs", "DeleteMessage", "ack_dropped", "rules[0]", 1, None, {})
     assert _api_fault(0, dropped, [call(T, 200, "h1", fault="ack_dropped")]).retried is None
+
+
+def test_a_lost_receive_is_retried_by_a_receive_that_returns_other_messages():
+    # GIVEN a receive reset after SQS answered: its record lists the handles it lost
+    lost = FiredFault(T + 0.01, "sqs", "ReceiveMessage", "reset_after", "rules[0]", 1, None, {})
+    calls = [
+        call(T, None, "h1", fault="reset_after", op="ReceiveMessage"),
+        call(T + 0.3, 200, "h2", op="ReceiveMessage"),
+    ]
+    assert _api_fault(0, lost, calls).retried is True
