@@ -176,25 +176,30 @@ class RunSettings:
     consumer_cmd: str | None = None
     #: ``--consumer-image IMAGE``: the user's consumer as an image (docker runner, aws target)
     consumer_image: str | None = None
+    #: ``--faults PLAN.yaml``: API faults for every phase, through the fault proxy (local only)
+    faults: Path | None = None
+
+    def _check_emulator(self, emulator: str) -> None:
+        if "=" not in emulator:
+            _choice("--emulator", emulator, EMULATORS)
+            return
+        parse_emulator(emulator)  # a bad pair names the services and kinds
+        if self.target != "local" or self.provisioner == "terraform":
+            raise ConfigError(
+                f"--emulator {emulator}: per-service endpoints run on --target "
+                "local with --provisioner api (the Terraform stack also declares IAM "
+                "and ECS, which LocalStack on the host does not serve)"
+            )
+        if self.endpoint:
+            raise ConfigError(
+                f"--endpoint with --emulator {emulator}: per-service endpoints "
+                "start each emulator themselves; drop --endpoint (SQSKIT_ENDPOINT_URL)"
+            )
 
     def __post_init__(self) -> None:
         _choice("--target", self.target, TARGETS)
         if self.emulator is not None:
-            if "=" not in self.emulator:
-                _choice("--emulator", self.emulator, EMULATORS)
-            else:
-                parse_emulator(self.emulator)  # a bad pair names the services and kinds
-                if self.target != "local" or self.provisioner == "terraform":
-                    raise ConfigError(
-                        f"--emulator {self.emulator}: per-service endpoints run on --target "
-                        "local with --provisioner api (the Terraform stack also declares IAM "
-                        "and ECS, which LocalStack on the host does not serve)"
-                    )
-                if self.endpoint:
-                    raise ConfigError(
-                        f"--endpoint with --emulator {self.emulator}: per-service endpoints "
-                        "start each emulator themselves; drop --endpoint (SQSKIT_ENDPOINT_URL)"
-                    )
+            self._check_emulator(self.emulator)
         _choice("--runner", self.runner, RUNNERS)
         if self.provisioner is not None:
             _choice("--provisioner", self.provisioner, PROVISIONERS)
@@ -224,6 +229,13 @@ class RunSettings:
         _opt_range("--second-start-delay", self.second_start_delay, 0, 3600)
         if not isinstance(self.report_dir, Path):
             object.__setattr__(self, "report_dir", Path(self.report_dir))
+        if self.faults is not None and not isinstance(self.faults, Path):
+            object.__setattr__(self, "faults", Path(self.faults) if str(self.faults) else None)
+        if self.faults is not None and self.target != "local":
+            raise ConfigError(
+                "--faults puts the fault proxy between the consumers and an emulator: it needs "
+                "--target local (on AWS, see the FIS template in terraform/, docs/faults.md)"
+            )
         self._check_plug(self.plugged)
 
     @property

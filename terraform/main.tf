@@ -295,6 +295,11 @@ module "stack" {
   execution_role_arn = aws_iam_role.execution.arn
   log_group_name     = aws_cloudwatch_log_group.consumer.name
   log_region         = var.aws_region
+
+  fis_managed_instance_role = var.enable_fis_network_faults ? {
+    name = aws_iam_role.fis_managed_instance[0].name
+    arn  = aws_iam_role.fis_managed_instance[0].arn
+  } : null
 }
 
 ################################################################################
@@ -499,4 +504,247 @@ resource "aws_appautoscaling_policy" "backlog_per_task" {
       }
     }
   }
+}
+
+################################################################################
+# AWS FIS: network faults on the consumer's tasks (opt-in: enable_fis_network_faults)
+################################################################################
+
+# The fault proxy (local/faultproxy) speaks the AWS protocols but runs next to an emulator; on
+# AWS, FIS injects network faults into the consumer's tasks instead: latency, packet loss and a
+# blackholed HTTPS port, one after the other (FIS runs no two of them in parallel). They run
+# through the SSM agent sidecar the stack module adds to the task definition. Nothing runs until
+# someone starts the experiment (docs/faults.md says how, and what stays unverified here).
+
+locals {
+  fis_count = var.enable_fis_network_faults ? 1 : 0
+  # the service FIS targets: whichever of the two exists
+  fis_service = var.enable_autoscaling ? "${local.name}-consumer-autoscaled" : "${local.name}-consumer"
+}
+
+# The role the sidecar registers each task with: an SSM managed instance.
+data "aws_iam_policy_document" "fis_managed_instance_assume" {
+  count = local.fis_count
+
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ssm.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "fis_managed_instance" {
+  count = local.fis_count
+
+  name               = "${local.name}-fis-managed-instance"
+  description        = "sqs-kit: consumer tasks registered as SSM managed instances for AWS FIS"
+  assume_role_policy = data.aws_iam_policy_document.fis_managed_instance_assume[0].json
+}
+
+resource "aws_iam_role_policy_attachment" "fis_managed_instance_core" {
+  count = local.fis_count
+
+  role       = aws_iam_role.fis_managed_instance[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
+
+# A stopping task removes its own registration (the sidecar's SIGTERM handler).
+data "aws_iam_policy_document" "fis_managed_instance" {
+  count = local.fis_count
+
+  statement {
+    actions   = ["ssm:DeleteActivation"]
+    resources = ["*"] # DeleteActivation takes no resource-level permission
+  }
+
+  statement {
+    actions   = ["ssm:DeregisterManagedInstance"]
+    resources = ["arn:${data.aws_partition.current.partition}:ssm:${var.aws_region}:${data.aws_caller_identity.current.account_id}:managed-instance/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "fis_managed_instance" {
+  count = local.fis_count
+
+  name   = "${local.name}-fis-deregister"
+  role   = aws_iam_role.fis_managed_instance[0].id
+  policy = data.aws_iam_policy_document.fis_managed_instance[0].json
+}
+
+# The role the experiment runs as.
+data "aws_iam_policy_document" "fis_assume" {
+  count = local.fis_count
+
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["fis.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "fis" {
+  count = local.fis_count
+
+  statement {
+    sid       = "FindTheTasks"
+    actions   = ["ecs:DescribeTasks"]
+    resources = ["arn:${data.aws_partition.current.partition}:ecs:${var.aws_region}:${data.aws_caller_identity.current.account_id}:task/${local.name}/*"]
+  }
+
+  statement {
+    sid       = "ListTheServiceTasks"
+    actions   = ["ecs:ListTasks"]
+    resources = ["*"] # ListTasks is narrowed by its cluster condition, not by a resource
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [aws_ecs_cluster.this.arn]
+    }
+  }
+
+  statement {
+    sid     = "RunTheFaultDocuments"
+    actions = ["ssm:SendCommand"]
+    resources = [
+      "arn:${data.aws_partition.current.partition}:ssm:${var.aws_region}::document/AWSFIS-Run-Network-*",
+      "arn:${data.aws_partition.current.partition}:ssm:${var.aws_region}:${data.aws_caller_identity.current.account_id}:managed-instance/*",
+    ]
+  }
+
+  statement {
+    sid       = "FollowTheCommands"
+    actions   = ["ssm:ListCommands", "ssm:CancelCommand"]
+    resources = ["*"] # command ids exist only once the experiment runs
+  }
+}
+
+resource "aws_iam_role" "fis" {
+  count = local.fis_count
+
+  name               = "${local.name}-fis"
+  description        = "sqs-kit: AWS FIS experiment role for network faults on the consumer tasks"
+  assume_role_policy = data.aws_iam_policy_document.fis_assume[0].json
+}
+
+resource "aws_iam_role_policy" "fis" {
+  count = local.fis_count
+
+  name   = "${local.name}-fis"
+  role   = aws_iam_role.fis[0].id
+  policy = data.aws_iam_policy_document.fis[0].json
+}
+
+resource "aws_fis_experiment_template" "network" {
+  count = local.fis_count
+
+  description = "sqs-kit: latency, packet loss, then a blackholed HTTPS port on every consumer task"
+  role_arn    = aws_iam_role.fis[0].arn
+
+  stop_condition {
+    source = "none"
+  }
+
+  target {
+    name           = "consumer-tasks"
+    resource_type  = "aws:ecs:task"
+    selection_mode = "ALL"
+    parameters = {
+      cluster = aws_ecs_cluster.this.name
+      service = local.fis_service
+    }
+  }
+
+  action {
+    name      = "latency"
+    action_id = "aws:ecs:task-network-latency"
+    target {
+      key   = "Tasks"
+      value = "consumer-tasks"
+    }
+    parameter {
+      key   = "duration"
+      value = var.fis_fault_duration
+    }
+    parameter {
+      key   = "delayMilliseconds"
+      value = tostring(var.fis_latency_ms)
+    }
+    parameter {
+      key   = "useEcsFaultInjectionEndpoints"
+      value = "true"
+    }
+  }
+
+  action {
+    name        = "packet-loss"
+    action_id   = "aws:ecs:task-network-packet-loss"
+    start_after = ["latency"]
+    target {
+      key   = "Tasks"
+      value = "consumer-tasks"
+    }
+    parameter {
+      key   = "duration"
+      value = var.fis_fault_duration
+    }
+    parameter {
+      key   = "lossPercent"
+      value = tostring(var.fis_packet_loss_percent)
+    }
+    parameter {
+      key   = "useEcsFaultInjectionEndpoints"
+      value = "true"
+    }
+  }
+
+  # Every AWS API the consumer calls is HTTPS: blackholing 443 is an SQS and DynamoDB outage.
+  action {
+    name        = "blackhole-https"
+    action_id   = "aws:ecs:task-network-blackhole-port"
+    start_after = ["packet-loss"]
+    target {
+      key   = "Tasks"
+      value = "consumer-tasks"
+    }
+    parameter {
+      key   = "duration"
+      value = var.fis_fault_duration
+    }
+    parameter {
+      key   = "port"
+      value = "443"
+    }
+    parameter {
+      key   = "protocol"
+      value = "tcp"
+    }
+    parameter {
+      key   = "trafficType"
+      value = "egress"
+    }
+    parameter {
+      key   = "useEcsFaultInjectionEndpoints"
+      value = "true"
+    }
+  }
+
+  tags = {
+    Name = "${local.name}-network-faults"
+  }
+
+  depends_on = [aws_iam_role_policy.fis]
 }

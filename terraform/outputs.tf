@@ -117,3 +117,8 @@ output "log_retention_days" {
   description = "Retention of the consumer log group, in days."
   value       = var.log_retention_days
 }
+
+output "fis_experiment_template_id" {
+  description = "The AWS FIS network-fault experiment template (null unless enable_fis_network_faults): aws fis start-experiment --experiment-template-id <id>."
+  value       = var.enable_fis_network_faults ? aws_fis_experiment_template.network[0].id : null
+}

@@ -239,3 +239,42 @@ variable "create_ecs_service_linked_role" {
   type        = bool
   default     = false
 }
+
+variable "enable_fis_network_faults" {
+  description = "Opt in to an AWS FIS experiment template for network faults on the consumer's ECS tasks (latency, packet loss, a blackholed HTTPS port, one after the other). Adds the SSM agent sidecar to the task definition and the roles FIS and SSM need; the experiment only runs when you start it. Off by default (docs/faults.md, on AWS)."
+  type        = bool
+  default     = false
+}
+
+variable "fis_fault_duration" {
+  description = "How long each FIS network fault lasts, as an ISO 8601 duration (PT1M to PT12H)."
+  type        = string
+  default     = "PT2M"
+
+  validation {
+    condition     = can(regex("^PT([1-9][0-9]*M|([1-9]|1[0-2])H)$", var.fis_fault_duration))
+    error_message = "fis_fault_duration = \"${var.fis_fault_duration}\" is invalid: give minutes or hours, e.g. PT2M or PT1H (at most PT12H)."
+  }
+}
+
+variable "fis_latency_ms" {
+  description = "Delay the FIS latency fault adds to the consumer task's traffic, in milliseconds."
+  type        = number
+  default     = 200
+
+  validation {
+    condition     = var.fis_latency_ms >= 1 && var.fis_latency_ms <= 10000
+    error_message = "fis_latency_ms = ${var.fis_latency_ms} is out of range: allowed 1 to 10000."
+  }
+}
+
+variable "fis_packet_loss_percent" {
+  description = "Share of the consumer task's packets the FIS packet-loss fault drops, in percent."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.fis_packet_loss_percent >= 1 && var.fis_packet_loss_percent <= 100
+    error_message = "fis_packet_loss_percent = ${var.fis_packet_loss_percent} is out of range: allowed 1 to 100."
+  }
+}

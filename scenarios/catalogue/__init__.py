@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.errors import ConfigError
+from scenarios.catalogue.api_faults import ApiFaults
 from scenarios.catalogue.autoscale import Autoscale
 from scenarios.catalogue.burst import Burst
 from scenarios.catalogue.crash import Crash
@@ -12,6 +13,7 @@ from scenarios.catalogue.fifo_order import FifoOrder
 from scenarios.catalogue.fifo_poison import FifoPoison
 from scenarios.catalogue.happy import Happy
 from scenarios.catalogue.kill_mid_run import KillMidRun
+from scenarios.catalogue.lost_ack import LostAck
 from scenarios.catalogue.poison import Poison
 from scenarios.catalogue.scale_out import ScaleOut
 from scenarios.catalogue.sigterm_drain import SigtermDrain
@@ -32,6 +34,8 @@ ALL: tuple[type[Scenario], ...] = (
     FifoDedup,
     FifoPoison,
     Autoscale,
+    ApiFaults,
+    LostAck,
 )
 SCENARIOS: dict[str, type[Scenario]] = {cls.name: cls for cls in ALL}
 

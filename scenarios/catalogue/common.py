@@ -41,3 +41,13 @@ ECS_SIGTERM = EcsSupport(
     why="the work outlasts CloudWatch's delivery delay; the drain ends before stopTimeout",
 )
 ECS_NO_SIGKILL = EcsSupport(unsupported=NO_SIGKILL_ON_ECS)
+
+#: the fault proxy sits between consumers and an emulator on this machine, not in front of AWS
+ECS_NO_PROXY = EcsSupport(
+    unsupported="the fault proxy runs on the local target only; on AWS, network faults come "
+    "from the FIS experiment template in terraform/ (docs/faults.md)"
+)
+#: every delete and visibility change, single and batched: the kit's consumer batches its
+#: deletes, a plugged-in consumer may not
+DELETES = ["DeleteMessage", "DeleteMessageBatch"]
+VISIBILITY_CHANGES = ["ChangeMessageVisibility", "ChangeMessageVisibilityBatch"]

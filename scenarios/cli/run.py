@@ -19,6 +19,7 @@ from scenarios.cli.options import consumer_options, knob_options, output_options
 from scenarios.cli.parallel import MAX_PARALLEL, Board, Outcome, run_parallel
 from scenarios.cli.progress import ProgressView
 from scenarios.reporting import console, document
+from scenarios.running.apifaults import ENV_FAULTS, FAULTS_FLAG, load_user_plan
 from scenarios.running.phase import ProgressFn
 from scenarios.running.scenario import Scenario, Status
 from scenarios.settings import RunSettings, parse_knob
@@ -45,6 +46,10 @@ Your own consumer (docs/consumer-contract.md):
   scenario run happy kill-mid-run --consumer-cmd "node examples/node/consumer.mjs"
   scenario run happy --runner docker --consumer-image my-consumer:dev
 \b
+API faults between the consumers and the emulator (docs/faults.md):
+  scenario run api-faults lost-ack
+  scenario run crash --faults plan.yaml        # any scenario, behind the fault proxy
+\b
 Exit codes: 0 every scenario passed (or was skipped), 1 a scenario failed its oracle,
 2 usage error, 3 infrastructure error, 130 interrupted (after teardown).
 """
@@ -66,6 +71,16 @@ Exit codes: 0 every scenario passed (or was skipped), 1 a scenario failed its or
     metavar="N",
     help="Run up to N scenarios side by side, each on its own stack with its own consumers "
     "and report (--target local); those marked exclusive run alone, after the others.",
+)
+@click.option(
+    FAULTS_FLAG,
+    "faults",
+    envvar=ENV_FAULTS,
+    show_envvar=True,
+    default=None,
+    metavar="PLAN.yaml",
+    help="Run every phase's consumers behind the fault proxy with this plan (YAML, TOML or "
+    "JSON; docs/faults.md). An empty plan records the consumers' calls only. Local target.",
 )
 @click.pass_context
 def run_command(ctx: click.Context, /, names: tuple[str, ...], **opts: Any) -> None:
@@ -206,7 +221,9 @@ def _render(data: dict[str, Any]) -> None:
 
 def _settings(opts: dict[str, Any]) -> RunSettings:
     knobs = tuple(parse_knob(k) for k in opts.pop("knobs") or ())
-    return RunSettings(knobs=knobs, **opts)
+    settings = RunSettings(knobs=knobs, **opts)
+    load_user_plan(settings.faults)  # a bad plan is a usage error before anything starts
+    return settings
 
 
 def _run_id(names: tuple[str, ...]) -> str:

@@ -31,12 +31,14 @@ from scenarios.judging.facts import (
     DELETE_OPS,
     FROM_PASSTHROUGH,
     MAX_LISTED,
+    RETRY_WINDOW_S,
     VISIBILITY_OPS,
     CheckResult,
     Facts,
     FaultRecord,
     as_int,
     event_time,
+    fired_summary,
     ids,
     listed,
     not_observable,
@@ -750,6 +752,129 @@ class BacklogPeaked:
         ok = peak >= self.at_least
         return CheckResult(
             self.name, ok, f"peak backlog {peak} messages (expected at least {self.at_least})"
+        )
+
+
+# -- API faults (the fault proxy) ------------------------------------------------------------------
+
+#: why the API-fault phenomena cannot be seen: no fault proxy stood in front of the consumers
+NO_PROXY = (
+    "no fault proxy stood between the consumers and the endpoint (API faults run on the local "
+    "target, with the consumers on this machine's loopback)"
+)
+
+
+def _per_operation(ops: Mapping[str, int]) -> str:
+    return ", ".join(f"{op} {n}" for op, n in ops.items())
+
+
+@dataclass(frozen=True)
+class FaultsFired:
+    """The fault proxy fired every fault kind in ``kinds`` at least once."""
+
+    kinds: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: every planned API fault fired"
+
+    def check(self, facts: Facts) -> CheckResult:
+        fired = fired_summary(facts.api_faults)
+        shown = "; ".join(
+            f"{kind} x{sum(ops.values())} ({_per_operation(ops)})" for kind, ops in fired.items()
+        )
+        silent = [k for k in self.kinds if k not in fired]
+        if silent:
+            return CheckResult(
+                self.name,
+                False,
+                f"never fired: {', '.join(silent)}"
+                + (f"; fired: {shown}" if shown else "; nothing fired")
+                + ": a failed demonstration",
+            )
+        return CheckResult(self.name, True, shown or "no fault planned")
+
+
+@dataclass(frozen=True)
+class CallsRetried:
+    """Calls the proxy failed were retried: a successful call of the same operation followed
+    (for a delete or a visibility change: of the same receipt handles).
+
+    ``at_least`` failed calls must have been retried, and at least ``min_share`` of them: a
+    consumer that gives up on the first error (no SDK retries) retries none.
+    """
+
+    at_least: int = 1
+    min_share: float = 0.5
+
+    @property
+    def name(self) -> str:
+        return "phenomenon: the failed calls were retried"
+
+    def check(self, facts: Facts) -> CheckResult:
+        failed = [f for f in facts.api_faults if f.retried is not None]
+        if not failed:
+            if not facts.api_faults and not facts.planned_faults:
+                return CheckResult(self.name, False, NO_PROXY)
+            return CheckResult(self.name, False, "no call failed: nothing to retry")
+        retried = [f for f in failed if f.retried]
+        share = len(retried) / len(failed)
+        ok = len(retried) >= self.at_least and share >= self.min_share
+        by_op = Counter(f.operation for f in failed if not f.retried)
+        detail = (
+            f"{len(retried)} of {len(failed)} failed calls were followed within "
+            f"{RETRY_WINDOW_S:g} s by a successful call of the same operation (the same receipt "
+            "handles) from the same consumer slot"
+        )
+        if by_op:
+            detail += f"; not retried: {_per_operation(dict(sorted(by_op.items())))}"
+        if not ok:
+            detail += (
+                f"; expected at least {self.at_least} and {self.min_share:.0%}: a consumer that "
+                "does not retry throttling, 5xx and resets fails on every transient error"
+            )
+        return CheckResult(self.name, ok, detail)
+
+
+#: how the runners record that the engine itself stopped a consumer (not a crash)
+_STOPPED_BY_ENGINE = frozenset({"SIGTERM", "SIGKILL"})
+
+
+@dataclass(frozen=True)
+class NoConsumerCrashed:
+    """No consumer crashed or exited with an error: transient API faults are not fatal.
+
+    Not a phenomenon but part of the verdict: a run cut short by a slow system does not
+    excuse it.
+    """
+
+    @property
+    def name(self) -> str:
+        return "no consumer crashed"
+
+    def check(self, facts: Facts) -> CheckResult:
+        crashed = [
+            c
+            for c in facts.consumers
+            if c.exit_code not in (None, EXIT_OK) and not _STOPPED_BY_ENGINE & set(c.signals)
+        ]
+        events = facts.of(EV_CONSUMER_CRASH)
+        if not crashed and not events:
+            return CheckResult(
+                self.name, True, f"{len(facts.consumers)} consumer runs, none exited with an error"
+            )
+        problems = []
+        if crashed:
+            shown = ", ".join(f"{c.consumer_id} (exit {c.exit_code})" for c in crashed[:3])
+            more = f" (+{len(crashed) - 3} more)" if len(crashed) > 3 else ""
+            problems.append(f"{len(crashed)} consumer runs exited with an error: {shown}{more}")
+        if events:
+            problems.append(f"{len(events)} {EV_CONSUMER_CRASH} events")
+        return CheckResult(
+            self.name,
+            False,
+            "; ".join(problems) + ": a transient API error (a failed delete, a throttled write) "
+            "must not stop a consumer - retry it, or let the message come back",
         )
 
 

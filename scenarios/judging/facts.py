@@ -212,6 +212,39 @@ class Call:
 
 
 @dataclass(frozen=True)
+class ApiFault:
+    """One fault the fault proxy injected into one consumer call (``faults_fired``).
+
+    ``status`` is what the consumer got (None: a reset or a stall); ``retried`` whether a
+    successful call of the same operation (a delete or visibility change: of the same receipt
+    handles) from the same slot followed within ``RETRY_WINDOW_S``; None for a fault that
+    answered success (``latency``, ``ack_dropped``): there was nothing to retry.
+    """
+
+    ts: float
+    slot: int
+    service: str
+    operation: str
+    kind: str
+    rule: str = ""
+    status: int | None = None
+    retried: bool | None = None
+
+
+#: how soon after a failed call its retry must come to count as botocore's (its standard mode
+#: backs off at most 20 s between attempts)
+RETRY_WINDOW_S = 20.0
+
+
+def fired_summary(faults: Iterable[ApiFault]) -> dict[str, dict[str, int]]:
+    """Fired faults counted per kind, then per operation: ``{"throttle": {"PutItem": 3}}``."""
+    out: dict[str, Counter[str]] = {}
+    for f in faults:
+        out.setdefault(f.kind, Counter())[f.operation] += 1
+    return {kind: dict(sorted(ops.items())) for kind, ops in sorted(out.items())}
+
+
+@dataclass(frozen=True)
 class Receive:
     """One delivery of one message to one consumer (a receive event, or a recorded receive)."""
 
@@ -308,6 +341,10 @@ class Facts:
     #: the consumers' SQS calls, when a pass-through recorded them (``passthrough``)
     calls: tuple[Call, ...] = ()
     passthrough: bool = False
+    #: the faults the fault proxy injected into the consumers' calls, in time order
+    api_faults: tuple[ApiFault, ...] = ()
+    #: the fault kinds the phase's proxy plan holds (empty: no plan, no proxy faults)
+    planned_faults: tuple[str, ...] = ()
 
     # -- derived views (computed once) -------------------------------------------------------
 

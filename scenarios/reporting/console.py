@@ -94,6 +94,9 @@ def render(report: Mapping[str, Any]) -> list[Any]:
     repeats = report.get("repeats") or []
     if repeats:
         out.append(_repeats(repeats, several=len(phases) > 1))
+    fired = fired_line(report.get("faults_fired") or {})
+    if fired:
+        out.append(Text(f"  {fired}", style="magenta"))
     if report.get("shims"):
         shims = "; ".join(f"{k}: {v}" for k, v in report["shims"].items())
         out.append(Text(f"  shims: {shims}", style="dim"))
@@ -101,6 +104,15 @@ def render(report: Mapping[str, Any]) -> list[Any]:
     if artifacts:
         out.append(Text("  " + "  ".join(f"{k}: {v}" for k, v in artifacts.items()), style="dim"))
     return out
+
+
+def fired_line(fired: Mapping[str, Any]) -> str | None:
+    """``API faults fired: 12 (throttle 8, error_500 4)``; None when the run had no proxy faults."""
+    by_kind = fired.get("by_kind") or {}
+    if not fired.get("total"):
+        return None
+    kinds = ", ".join(f"{kind} {sum(ops.values())}" for kind, ops in by_kind.items())
+    return f"API faults fired: {fired['total']} ({kinds})"
 
 
 def _notes(report: Mapping[str, Any]) -> list[Any]:

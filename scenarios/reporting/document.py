@@ -15,6 +15,10 @@ more than once, and why each extra run happened), ``phases`` [...], ``shims``, `
 ``the kit's consumer``, ``--handler ...``, ``--consumer-cmd "..."``, ``--consumer-image ...``),
 ``verdict`` (one sentence per failed check, like a bug report) and ``not_observable`` (the
 checks this run could not decide, e.g. the kit's records for a consumer seen from outside).
+``faults_fired`` {total, by_kind {kind: {operation: n}}} counts the API faults the fault
+proxy injected (docs/faults.md); each phase has its own, with ``events`` [{t, at, slot,
+service, operation, kind, rule, status, retried}], and its timeline lists them as
+``api_faults`` [[t, kind, operation]] for the PNG.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 from consumer.contract import EV_CONSUMER_CRASH
 from core.errors import ConfigError
 from scenarios.judging.executions import repeats
-from scenarios.judging.facts import Facts, event_time
+from scenarios.judging.facts import ApiFault, Facts, event_time, fired_summary
 from scenarios.judging.metrics import Counts, completion_times, counts, latency, throughput
 from scenarios.reporting.png import timeline_png
 from scenarios.running.phase import PhaseResult
@@ -76,6 +80,7 @@ def build(result: ScenarioResult) -> dict[str, Any]:
         "fault_plan": list(result.fault_plan),
         "calibration": result.calibration,
         "knobs": dict(result.knobs),
+        "faults_fired": _fired([a for f in facts for a in f.api_faults]),
         "timeline": {"phases": [_timeline(p) for p in result.phases]},
         "artifacts": {},
     }
@@ -108,6 +113,23 @@ def _phase(p: PhaseResult) -> dict[str, Any]:
             }
             for r in f.faults
         ],
+        "faults_fired": {
+            **_fired(f.api_faults),
+            "events": [
+                {
+                    "t": _r(a.ts - f.started_at),
+                    "at": _iso(a.ts),
+                    "slot": a.slot,
+                    "service": a.service,
+                    "operation": a.operation,
+                    "kind": a.kind,
+                    "rule": a.rule,
+                    "status": a.status,
+                    "retried": a.retried,
+                }
+                for a in f.api_faults
+            ],
+        },
         "consumers": [
             {
                 "slot": c.slot,
@@ -145,6 +167,7 @@ def _timeline(p: PhaseResult) -> dict[str, Any]:
         "consumers": _running(f, t0),
         "throughput": _throughput(completion_times(f), t0, f.ended_at),
         "markers": _markers(f, t0),
+        "api_faults": [[_r(a.ts - t0), a.kind, a.operation] for a in f.api_faults],
     }
 
 
@@ -175,6 +198,11 @@ def _throughput(times: Sequence[float], t0: float, end: float) -> list[list[floa
     for t in times:
         bins[min(len(bins) - 1, max(0, int((t - t0) // width)))] += 1
     return [[_r(i * width), round(n / width, 2)] for i, n in enumerate(bins)]
+
+
+def _fired(faults: Sequence[ApiFault]) -> dict[str, Any]:
+    """``{"total": n, "by_kind": {kind: {operation: n}}}``: the report's ``faults_fired``."""
+    return {"total": len(faults), "by_kind": fired_summary(faults)}
 
 
 def _markers(f: Facts, t0: float) -> list[dict[str, Any]]:

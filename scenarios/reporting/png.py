@@ -70,6 +70,7 @@ def _plot_messages(ax: Any, ph: Mapping[str, Any]) -> None:
         ax.plot(ts, [s[2] for s in samples], label="in flight", color="tab:orange")
         ax.plot(ts, [s[3] for s in samples], label="DLQ", color="tab:red")
     _markers(ax, ph, legend=True)
+    _plot_api_faults(ax, ph.get("api_faults") or [])
     title = str(ph.get("name"))
     if ph.get("note"):
         title += f" ({ph['note']})"
@@ -115,3 +116,26 @@ def _markers(ax: Any, ph: Mapping[str, Any], *, legend: bool) -> None:
         label = kind if legend and kind not in seen else None
         ax.axvline(float(m["t"]), color=color, linestyle=line, linewidth=1, label=label)
         seen.add(kind)
+
+
+def _plot_api_faults(ax: Any, faults: list[Any]) -> None:
+    """Each fired API fault as a tick near the top, one row and colour per kind (with its count).
+
+    Ticks, not lines: a run fires dozens of them, and lines would hide the curves. The rows sit
+    in axes coordinates, so they never cover the DLQ line at zero.
+    """
+    by_kind: dict[str, list[float]] = {}
+    for t, kind, *_ in faults:
+        by_kind.setdefault(str(kind), []).append(float(t))
+    for i, (kind, ts) in enumerate(sorted(by_kind.items())):
+        ax.plot(
+            ts,
+            [0.97 - 0.05 * i] * len(ts),
+            transform=ax.get_xaxis_transform(),
+            linestyle="none",
+            marker="|",
+            markersize=9,
+            markeredgewidth=1.5,
+            color=f"C{(i + 4) % 10}",
+            label=f"fault: {kind} ({len(ts)})",
+        )

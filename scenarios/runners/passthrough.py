@@ -7,23 +7,27 @@ kit understands, so the kit watches its calls instead. Each consumer slot gets i
 recorded with the message ids involved, and attributed to the slot by the port it came in on.
 The engine, the provisioner and the observer keep talking to the emulator directly.
 
-With no plan a proxy only relays and records. A fault can give one slot a plan (for example:
-hold its next delete) to aim a kill between a consumer's effect and its delete.
+With no plan a proxy only relays and records. With a fault plan (``--faults PLAN.yaml``, or a
+scenario's own, see :mod:`scenarios.running.apifaults`) every slot's proxy injects it into the
+calls of the slot's consumers - the kit's own consumer included - and :meth:`PassThrough.fired`
+reports what fired. A fault can also give one slot a plan of its own (for example: hold its
+next delete) to aim a kill between a consumer's effect and its delete.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, InfrastructureError
-from local.faultproxy import FaultProxy, FaultProxyError, Plan, PlanError, Recorder
+from local.faultproxy import FaultKind, FaultProxy, FaultProxyError, Plan, PlanError, Recorder
 from local.faultproxy.protocol import HANDLE_OPS, SQS
 from local.faultproxy.proxy import parse_upstream
-from local.faultproxy.records import CallRecord
-from scenarios.judging.facts import Call
+from local.faultproxy.records import CallRecord, FiredFault
+from scenarios.judging.facts import RETRY_WINDOW_S, ApiFault, Call
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +35,23 @@ log = logging.getLogger(__name__)
 HOLD_S = 30.0
 #: the fault kind a held call is recorded with
 HELD = "stall"
+#: faults after which the consumer got a success: it has nothing to retry
+#: the name of the rule that holds a delete (its fired stall is the engine's, not the plan's)
+HOLD_RULE = "held delete"
+_ANSWERED_OK = frozenset({FaultKind.LATENCY, FaultKind.ACK_DROPPED})
 
 
 class PassThrough:
     """Per-slot recording proxies in front of ``upstream``; ``stop()`` closes them all.
 
     ``record_dir``: each slot's calls are also appended to ``passthrough-slot<N>.jsonl`` there,
-    as evidence of what the consumer did.
+    as evidence of what the consumer did. ``plan``: the fault plan every slot's proxy injects
+    (None: relay and record only).
     """
 
-    def __init__(self, upstream: str, *, record_dir: Path | None = None) -> None:
+    def __init__(
+        self, upstream: str, *, record_dir: Path | None = None, plan: Plan | None = None
+    ) -> None:
         try:
             parse_upstream(upstream)
         except FaultProxyError as exc:
@@ -50,6 +61,7 @@ class PassThrough:
             ) from None
         self.upstream = upstream
         self.record_dir = record_dir
+        self.plan = plan
         self._lock = threading.Lock()
         self._proxies: dict[int, FaultProxy] = {}
         self._stopped = False
@@ -65,7 +77,9 @@ class PassThrough:
                 if self.record_dir is not None:
                     self.record_dir.mkdir(parents=True, exist_ok=True)
                     sink = self.record_dir / f"passthrough-slot{slot}.jsonl"
-                proxy = FaultProxy(self.upstream, recorder=Recorder(calls=True, sink=sink))
+                proxy = FaultProxy(
+                    self.upstream, self.plan, recorder=Recorder(calls=True, sink=sink)
+                )
                 try:
                     proxy.start()
                 except FaultProxyError as exc:
@@ -95,9 +109,10 @@ class PassThrough:
         """Hold slot ``slot``'s next delete (after letting ``after`` through): never forwarded.
 
         The consumer then waits on a delete the queue never sees, with its effect already
-        applied: the moment to kill it. One delete only; later ones pass.
+        applied: the moment to kill it. One delete only; later ones pass. The run's fault plan,
+        if any, stays in force behind the hold.
         """
-        plan = Plan.from_dict(
+        hold = Plan.from_dict(
             {
                 "name": f"hold a delete of slot {slot}",
                 "rules": [
@@ -105,6 +120,7 @@ class PassThrough:
                         "service": SQS,
                         "operation": sorted(op for op in HANDLE_OPS if op.startswith("Delete")),
                         "fault": HELD,
+                        "name": HOLD_RULE,
                         "skip": after,
                         "max_fires": 1,
                         "stall_s": HOLD_S,
@@ -112,6 +128,13 @@ class PassThrough:
                 ],
             }
         )
+        plan = hold
+        if self.plan is not None:
+            rules = (*hold.rules, *self.plan.rules)
+            plan = dataclasses.replace(
+                self.plan,
+                rules=tuple(dataclasses.replace(r, index=i) for i, r in enumerate(rules)),
+            )
         with self._lock:
             proxy = self._proxies.get(slot)
         if proxy is None:
@@ -124,11 +147,33 @@ class PassThrough:
             proxy = self._proxies.get(slot)
         if proxy is None:
             return None
-        fired = [f.ts for f in proxy.fired() if f.kind == HELD]
+        fired = [f.ts for f in proxy.fired() if f.rule == HOLD_RULE]
         return fired[0] if fired else None
 
+    def fired(self) -> list[ApiFault]:
+        """Every fault the plan fired, slot by slot, in time order, each marked ``retried``.
+
+        Held deletes (:meth:`hold_next_delete`) are the engine's own fault, not the plan's:
+        they are left out.
+        """
+        with self._lock:
+            proxies = sorted(self._proxies.items())
+        out = [
+            _api_fault(slot, f, proxy.records())
+            for slot, proxy in proxies
+            for f in proxy.fired()
+            if f.rule != HOLD_RULE
+        ]
+        return sorted(out, key=lambda f: f.ts)
+
     def describe(self) -> dict[str, Any]:
-        return {"passthrough": "one recording proxy per consumer slot", "upstream": self.upstream}
+        out: dict[str, Any] = {
+            "passthrough": "one recording proxy per consumer slot",
+            "upstream": self.upstream,
+        }
+        if self.plan is not None:
+            out["fault_plan"] = self.plan.name or "unnamed"
+        return out
 
     def stop(self) -> None:
         """Stop every proxy (closing held calls) and flush their files; idempotent.
@@ -154,4 +199,43 @@ def _call(slot: int, record: CallRecord) -> Call:
         sqs_ids=tuple(m for m in record.message_ids if m),
         fault=record.fault,
         latency_s=record.latency_ms / 1000.0,
+    )
+
+
+def _api_fault(slot: int, fault: FiredFault, calls: list[CallRecord]) -> ApiFault:
+    """``fault`` as a fact: what the consumer got, and whether its call was retried.
+
+    A retry is a call of the same operation that began after the fault fired and within
+    ``RETRY_WINDOW_S``, and got a 200: the fault's own call began before it fired. A delete or
+    visibility change must also target the same receipt handles as the faulted call - a later
+    delete of other messages (a restarted consumer's, say) is not its retry.
+    """
+    status = fault.detail.get("status")
+    retried: bool | None = None
+    if fault.kind not in _ANSWERED_OK:
+        own = [
+            c
+            for c in calls
+            if c.fault == fault.kind and c.operation == fault.operation and c.ts <= fault.ts
+        ]
+        # a receive's handles are what it returned: only a handle operation names its targets
+        targets = own[-1].receipt_handles if own and fault.operation in HANDLE_OPS else ()
+        handles = set(targets)
+        retried = any(
+            c.service == fault.service
+            and c.operation == fault.operation
+            and c.status == 200
+            and fault.ts < c.ts <= fault.ts + RETRY_WINDOW_S
+            and (not handles or set(c.receipt_handles) == handles)
+            for c in calls
+        )
+    return ApiFault(
+        ts=fault.ts,
+        slot=slot,
+        service=fault.service,
+        operation=fault.operation,
+        kind=fault.kind,
+        rule=fault.rule,
+        status=status if isinstance(status, int) else None,
+        retried=retried,
     )

@@ -20,11 +20,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consumer.contract import EXIT_OK
 from core.errors import ConfigError, InfrastructureError, KitError
 from core.stack import DEDUP_SCOPE_QUEUE, StackSpec, unique_prefix
+from local.faultproxy import Plan
 from scenarios.judging.facts import EXTERNAL, ConsumerRun, Facts, Sample
 from scenarios.judging.oracle import PhaseVerdict, judge
 from scenarios.model import ConsumerGroup, Fault, Phase, RestartPolicy
 from scenarios.runners.base import ConsumerHandle
 from scenarios.running import observe
+from scenarios.running.apifaults import load_user_plan, phase_plan, planned_kinds
 from scenarios.running.autoscaler import FleetScaler
 from scenarios.running.deadline import Deadline, consumer_seconds
 from scenarios.running.deadline import now as clock_now
@@ -116,11 +118,16 @@ class PhaseExecution:
         #: the scalers of the groups with a scaling policy, and those groups' labels
         self.scalers: list[FleetScaler] = []
         self.scaled: set[str] = set()
+        #: the fault proxy's plan for this phase (None: no API faults)
+        self.plan: Plan | None = None
 
     # -- template ----------------------------------------------------------------------------
 
     def run(self) -> PhaseResult:
         spec = self.spec()
+        # API faults: the scenario's plan for this phase, then the user's --faults file
+        self.plan = phase_plan(self.phase, load_user_plan(self.settings.faults))
+        self.target.arm_faults(self.plan)
         self.progress("provisioning")
         provision_started = time.monotonic()
         stack = self.target.provision(spec)
@@ -403,6 +410,8 @@ class PhaseExecution:
             consumer=live.consumer,
             calls=tuple(sorted(live.calls, key=lambda c: c.ts)),
             passthrough=live.passthrough,
+            api_faults=tuple(self.target.api_faults()),
+            planned_faults=planned_kinds(self.plan),
         )
         return self.read_leftovers(live, facts)
 
@@ -446,6 +455,7 @@ class PhaseExecution:
         try:
             self.target.stop_consumers(timeout=self.phase_stop_timeout())
             self.target.teardown()  # targets honour --keep: the stack stays, consumers stop
+            self.target.arm_faults(None)
         except KitError as exc:
             log.error("teardown.failed", extra={"error": str(exc)})
             return str(exc)

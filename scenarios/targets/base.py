@@ -16,7 +16,8 @@ from typing import Any
 from core.errors import ConfigError, InfrastructureError
 from core.lifecycle import Scoped
 from core.stack import StackHandle, StackSpec
-from scenarios.judging.facts import Call
+from local.faultproxy import Plan
+from scenarios.judging.facts import ApiFault, Call
 from scenarios.model import ConsumerSettings, RestartPolicy
 from scenarios.runners.base import ConsumerHandle, ConsumerRunner
 from scenarios.runners.passthrough import PassThrough
@@ -47,6 +48,10 @@ class Target(Scoped, abc.ABC):
     #: the recording pass-through between the current stack's consumers and the endpoint
     #: (None where the target has none: the consumers talk to the endpoint directly)
     passthrough: PassThrough | None = None
+    #: the fault plan the next stack's consumers run behind (None: no fault proxy)
+    fault_plan: Plan | None = None
+    #: whether this target can put the fault proxy between its consumers and the endpoint
+    injects_api_faults: bool = False
 
     def capabilities(self) -> frozenset[str] | None:
         """What this target supports (``core.capabilities`` names); None means everything."""
@@ -106,6 +111,20 @@ class Target(Scoped, abc.ABC):
     def observed_calls(self) -> list[Call] | None:
         """The consumers' SQS calls the pass-through recorded; None without a pass-through."""
         return self.passthrough.calls() if self.passthrough is not None else None
+
+    def arm_faults(self, plan: Plan | None) -> None:
+        """Run the next stack's consumers behind the fault proxy with ``plan`` (None: don't)."""
+        if plan is not None and not self.injects_api_faults:
+            raise ConfigError(
+                f"API faults (--faults, api-faults, lost-ack) need the local target: the fault "
+                f"proxy cannot sit in front of the {self.name} target's consumers; on AWS, "
+                "network faults come from the FIS template in terraform/ (docs/faults.md)"
+            )
+        self.fault_plan = plan
+
+    def api_faults(self) -> list[ApiFault]:
+        """Every fault the fault proxy fired into the current stack's consumers' calls."""
+        return self.passthrough.fired() if self.passthrough is not None else []
 
     def stop_consumers(self, timeout: float = 10.0) -> None:
         """Drain (SIGTERM) and then kill every consumer still running."""

@@ -42,6 +42,7 @@ class LocalTarget(Target):
     """Emulator + provisioner + process/docker runner on this machine."""
 
     name = "local"
+    injects_api_faults = True
 
     def __init__(
         self,
@@ -205,8 +206,10 @@ class LocalTarget(Target):
                 plug=self.plug,
                 cwd=self.cwd,
             )
-            if self._wants_passthrough(self.runner):
-                self.passthrough = PassThrough(self.endpoint, record_dir=self.log_dir)
+            if self._wants_passthrough(self.runner) or self._wants_faults(self.runner):
+                self.passthrough = PassThrough(
+                    self.endpoint, record_dir=self.log_dir, plan=self.fault_plan
+                )
         except Exception:
             self.teardown()  # never leave the stack behind because the runner failed
             raise
@@ -222,6 +225,17 @@ class LocalTarget(Target):
         if not self.plug.external:
             return False
         return not isinstance(runner, DockerRunner) or runner.network == HOST_NETWORK
+
+    def _wants_faults(self, runner: object) -> bool:
+        """A fault plan puts every consumer behind the proxy, the kit's own included."""
+        if self.fault_plan is None:
+            return False
+        if isinstance(runner, DockerRunner) and runner.network != HOST_NETWORK:
+            raise ConfigError(
+                f"API faults need the consumers on the host network (the fault proxy listens "
+                f"on 127.0.0.1): set {ENV_DOCKER_NETWORK}={HOST_NETWORK} or use --runner process"
+            )
+        return True
 
     def sees_calls(self) -> bool:
         if not self.plug.external or self.runner_name is None:

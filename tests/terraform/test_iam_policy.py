@@ -24,6 +24,25 @@ from tests.terraform.conftest import REPO_ROOT
 from tests.terraform.test_static import _checkov
 
 POLICY_FILE = REPO_ROOT / "terraform" / "iam" / "sqs-kit-runner-policy.json"
+#: the opt-in AWS FIS network faults (enable_fis_network_faults): a second policy, for the
+#: principal that switches them on - the runner's policy is at IAM's size limit
+FIS_POLICY_FILE = REPO_ROOT / "terraform" / "iam" / "sqs-kit-fis-policy.json"
+#: resource types only the FIS opt-in creates, and the actions they need
+FIS_TERRAFORM_ACTIONS: dict[str, list[str]] = {
+    "aws_fis_experiment_template": [
+        "fis:CreateExperimentTemplate",
+        "fis:GetExperimentTemplate",
+        "fis:UpdateExperimentTemplate",
+        "fis:DeleteExperimentTemplate",
+        "fis:TagResource",
+        "fis:ListTagsForResource",
+    ],
+    "aws_iam_role_policy_attachment": [
+        "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:ListAttachedRolePolicies",
+    ],
+}
 WRAP = REPO_ROOT / "terraform" / "iam" / "checkov_wrap.py"
 #: IAM's limit for a managed policy, counted without whitespace.
 MANAGED_POLICY_MAX_CHARS = 6144
@@ -294,11 +313,39 @@ def test_every_terraform_resource_type_is_covered():
         text = tf.read_text()
         declared |= set(re.findall(r'^resource "(aws_\w+)"', text, re.MULTILINE))
         data |= set(re.findall(r'^data "(aws_\w+)"', text, re.MULTILINE))
+    fis = declared & FIS_TERRAFORM_ACTIONS.keys()
+    declared -= fis
     assert declared <= TERRAFORM_ACTIONS.keys(), declared - TERRAFORM_ACTIONS.keys()
     assert data <= TERRAFORM_DATA_ACTIONS.keys(), data - TERRAFORM_DATA_ACTIONS.keys()
     needed = {a for t in declared for a in TERRAFORM_ACTIONS[t]}
     needed |= {a for t in data for a in TERRAFORM_DATA_ACTIONS[t]}
     assert missing(_policy(), [(a, "*") for a in sorted(needed)]) == []
+    # the FIS opt-in's resources: the runner's policy and the FIS policy together
+    both = _policy()
+    both["Statement"] = [*both["Statement"], *_fis_policy()["Statement"]]
+    fis_needed = {a for t in fis for a in FIS_TERRAFORM_ACTIONS[t]}
+    fis_needed.add("iam:PassRole")
+    assert missing(both, [(a, "*") for a in sorted(fis_needed)]) == []
+
+
+@pytest.mark.unit
+def test_the_fis_policy_is_valid_and_kit_scoped():
+    policy = _fis_policy()
+    size = len(json.dumps(policy, separators=(",", ":")))
+    assert size <= MANAGED_POLICY_MAX_CHARS
+    fis_ops = set(botocore.session.get_session().get_service_model("fis").operation_names)
+    iam_ops = set(botocore.session.get_session().get_service_model("iam").operation_names)
+    for action in {a for st in policy["Statement"] for a in _listify(st["Action"])}:
+        prefix, op = action.split(":", 1)
+        assert action in PERMISSION_ONLY or op in {"fis": fis_ops, "iam": iam_ops}[prefix], (
+            action
+        )  # a typo is useless in IAM
+    assert not allows(policy, "iam:AttachRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/admin")
+    assert not allows(policy, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin")
+
+
+def _fis_policy() -> dict[str, Any]:
+    return json.loads(FIS_POLICY_FILE.read_text())
 
 
 @pytest.mark.unit
@@ -332,6 +379,16 @@ def test_checkov_passes_the_policy(require_checkov, tmp_path):
     summary = _checkov(require_checkov, "-d", str(tmp_path))
     assert summary["failed"] == 0, summary["failed_ids"]
     assert summary["passed"] >= 8  # both wrappers were scanned (5 CloudFormation + 3 Terraform)
+
+
+@pytest.mark.terraform
+def test_checkov_passes_the_fis_policy(require_checkov, tmp_path):
+    subprocess.run(
+        [sys.executable, str(WRAP), str(tmp_path), str(FIS_POLICY_FILE)], check=True, timeout=60
+    )
+    summary = _checkov(require_checkov, "-d", str(tmp_path))
+    assert summary["failed"] == 0, summary["failed_ids"]
+    assert summary["passed"] > 0
 
 
 @pytest.mark.terraform

@@ -79,6 +79,18 @@ def test_checkov_terraform_has_no_failed_checks(require_checkov):
 
 
 @pytest.mark.terraform
+def test_checkov_terraform_with_fis_network_faults_has_no_failed_checks(require_checkov, tmp_path):
+    # GIVEN the opt-in FIS template, its roles and the SSM agent sidecar switched on (checkov
+    # skips resources whose count is 0, so the default scan never sees them)
+    tfvars = tmp_path / "fis.tfvars"
+    tfvars.write_text("enable_fis_network_faults = true\n")
+    summary = _checkov(require_checkov, "-d", "terraform", "--var-file", str(tfvars))
+    assert summary["failed"] == 0, summary["failed_ids"]
+    default = _checkov(require_checkov, "-d", "terraform")
+    assert summary["passed"] > default["passed"]  # the FIS resources were scanned
+
+
+@pytest.mark.terraform
 def test_checkov_scenario_root_has_no_failed_checks(require_checkov):
     summary = _checkov(require_checkov, "-d", "scenarios/terraform")
     assert summary["failed"] == 0, summary["failed_ids"]

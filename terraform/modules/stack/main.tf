@@ -18,6 +18,8 @@ locals {
   status_table    = "${var.name_prefix}-message-status"
   completed_table = "${var.name_prefix}-message-completed"
   effects_table   = "${var.name_prefix}-effects"
+  # opt-in AWS FIS network faults on the consumer's task (the SSM agent sidecar)
+  fis = var.fis_managed_instance_role != null
 
   tags = merge(var.tags, {
     "managed-by"    = "sqs-kit"
@@ -233,6 +235,30 @@ data "aws_iam_policy_document" "task" {
     resources = [aws_dynamodb_table.effects.arn]
   }
 
+  # Opt-in FIS network faults: the SSM agent sidecar registers the task as a managed instance.
+  dynamic "statement" {
+    for_each = var.fis_managed_instance_role == null ? [] : [var.fis_managed_instance_role]
+    content {
+      sid       = "FisSsmActivation"
+      actions   = ["ssm:CreateActivation", "ssm:AddTagsToResource"]
+      resources = ["*"] # CreateActivation supports no resource-level permissions
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.fis_managed_instance_role == null ? [] : [var.fis_managed_instance_role]
+    content {
+      sid       = "FisPassManagedInstanceRole"
+      actions   = ["iam:PassRole"]
+      resources = [statement.value.arn]
+      condition {
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = ["ssm.amazonaws.com"]
+      }
+    }
+  }
+
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
     content {
@@ -280,12 +306,17 @@ resource "aws_ecs_task_definition" "consumer" {
     cpu_architecture        = "X86_64"
   }
 
+  # Opt-in FIS network faults: the sidecar must see the consumer's processes and network
+  # namespace (pidMode task), and Fargate serves the fault endpoints only when asked.
+  pid_mode               = local.fis ? "task" : null
+  enable_fault_injection = local.fis ? true : null
+
   # The root filesystem is read-only; /tmp is the only writable path.
   volume {
     name = "tmp"
   }
 
-  container_definitions = jsonencode([
+  container_definitions = jsonencode(concat([
     {
       name                   = "consumer"
       image                  = var.container_image
@@ -321,7 +352,31 @@ resource "aws_ecs_task_definition" "consumer" {
         }
       }
     }
-  ])
+    ], local.fis ? [
+    {
+      # AWS FIS aws:ecs:task-network-* run through this agent (docs/faults.md, on AWS). It
+      # installs its tools and writes its registration, so its root filesystem is writable;
+      # it is not essential: the consumer does not stop with it.
+      name                   = "ssm-agent"
+      image                  = "public.ecr.aws/amazon-ssm-agent/amazon-ssm-agent:latest"
+      essential              = false
+      readonlyRootFilesystem = false
+      privileged             = false
+      entryPoint             = ["/bin/bash", "-c"]
+      command                = [file("${path.module}/ssm-sidecar.sh")]
+      environment = [
+        { name = "MANAGED_INSTANCE_ROLE_NAME", value = var.fis_managed_instance_role.name }
+      ]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          "awslogs-group"         = coalesce(var.log_group_name, "unset")
+          "awslogs-region"        = coalesce(var.log_region, data.aws_region.current.name)
+          "awslogs-stream-prefix" = "ssm-agent"
+        }
+      }
+    }
+  ] : []))
 
   tags = local.tags
 

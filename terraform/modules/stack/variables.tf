@@ -249,3 +249,12 @@ variable "consumer_environment" {
   type        = map(string)
   default     = {}
 }
+
+variable "fis_managed_instance_role" {
+  description = "Opt-in AWS FIS network faults: the name and ARN of the SSM managed-instance role. When set, the task definition gets the SSM agent sidecar that registers each task as an SSM managed instance (the aws:ecs:task-network-* actions run through it), pidMode task and enableFaultInjection, and the task role may create the activation. null (the default): none of it."
+  type = object({
+    name = string
+    arn  = string
+  })
+  default = null
+}

@@ -22,12 +22,12 @@ def runner():
     return CliRunner()
 
 
-def test_list_shows_all_thirteen(runner):
+def test_list_shows_all_fifteen(runner):
     out = runner.invoke(cli, ["list"], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
     for name in catalogue.names():
         assert name in out.output
-    assert len(catalogue.names()) == 13
+    assert len(catalogue.names()) == 15
 
 
 def test_list_json_declares_faults_needs_and_calibration(runner):
@@ -37,6 +37,45 @@ def test_list_json_declares_faults_needs_and_calibration(runner):
     assert rows["crash"]["calibration"] and "maxReceiveCount" in rows["crash"]["calibration"]
     assert any("shim" in n for n in rows["poison"]["needs"])
     assert rows["visibility-overrun"]["phases"] == ["heartbeat-off", "heartbeat-on"]
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        (None, "cannot read the plan file"),
+        ("rules:\n  - {service: sqs, fault: ack_drop}\n", "unknown fault 'ack_drop'"),
+        ("rules: [\n", "not valid yaml"),
+    ],
+)
+def test_run_with_a_bad_fault_plan_is_a_usage_error_before_anything_starts(
+    runner, tmp_path, plan, message
+):
+    path = tmp_path / "plan.yaml"
+    if plan is not None:
+        path.write_text(plan)
+    reports = tmp_path / "reports"
+    out = runner.invoke(cli, ["run", "happy", "--faults", str(path), "--report-dir", str(reports)])
+    assert out.exit_code == 2, out.output
+    assert "--faults (SQSKIT_FAULTS):" in out.output and message in out.output
+    assert not reports.exists()  # nothing was started or written
+
+
+def test_run_takes_the_fault_plan_from_the_environment(runner, tmp_path):
+    reports = tmp_path / "reports"
+    out = runner.invoke(
+        cli,
+        ["run", "happy", "--report-dir", str(reports)],
+        env={"SQSKIT_FAULTS": str(tmp_path / "absent.yaml")},
+    )
+    assert out.exit_code == 2 and "--faults (SQSKIT_FAULTS):" in out.output
+
+
+def test_run_with_faults_on_the_aws_target_is_a_usage_error(runner, tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text("rules: []\n")
+    out = runner.invoke(cli, ["run", "happy", "--target", "aws", "--faults", str(path), "--yes"])
+    assert out.exit_code == 2, out.output
+    assert "--faults" in out.output and "--target local" in out.output
 
 
 def test_run_unknown_scenario_is_a_usage_error(runner, tmp_path):

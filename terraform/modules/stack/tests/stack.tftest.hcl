@@ -172,3 +172,52 @@ run "fifo_settings_on_a_standard_queue_are_refused" {
 
   expect_failures = [var.content_based_deduplication]
 }
+
+# -- Opt-in AWS FIS network faults: the SSM agent sidecar ------------------------------------------
+
+run "no_sidecar_by_default" {
+  command = apply
+
+  variables {
+    create_task_definition = true
+    container_image        = "example.com/consumer:tftest"
+  }
+
+  assert {
+    condition     = length(jsondecode(aws_ecs_task_definition.consumer[0].container_definitions)) == 1 && aws_ecs_task_definition.consumer[0].pid_mode == null
+    error_message = "without fis_managed_instance_role the task runs the consumer alone"
+  }
+}
+
+run "fis_adds_the_ssm_agent_sidecar" {
+  command = apply
+
+  variables {
+    create_task_definition = true
+    container_image        = "example.com/consumer:tftest"
+    fis_managed_instance_role = {
+      name = "tftest-fis-managed-instance"
+      arn  = "arn:aws:iam::123456789012:role/tftest-fis-managed-instance"
+    }
+  }
+
+  assert {
+    condition     = [for c in jsondecode(aws_ecs_task_definition.consumer[0].container_definitions) : c.name] == ["consumer", "ssm-agent"]
+    error_message = "FIS network faults need the SSM agent sidecar next to the consumer"
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.consumer[0].container_definitions)[1].environment[0].value == "tftest-fis-managed-instance" && !jsondecode(aws_ecs_task_definition.consumer[0].container_definitions)[1].essential
+    error_message = "the sidecar registers the task with the managed-instance role, and is not essential"
+  }
+
+  assert {
+    condition     = aws_ecs_task_definition.consumer[0].pid_mode == "task" && aws_ecs_task_definition.consumer[0].enable_fault_injection
+    error_message = "the sidecar must share the task's processes (pidMode task), with fault injection on"
+  }
+
+  assert {
+    condition     = strcontains(jsondecode(aws_ecs_task_definition.consumer[0].container_definitions)[1].command[0], "create-activation")
+    error_message = "the sidecar's command is the registration script"
+  }
+}

@@ -1,0 +1,151 @@
+"""api-faults: throttling, 5xx and resets on every call the consumer makes; nothing is lost.
+
+The consumers run behind the fault proxy (one per consumer slot), which fails their calls the
+way AWS does: SQS ``ReceiveMessage``, ``DeleteMessageBatch`` and ``ChangeMessageVisibility``
+(the heartbeat), and the DynamoDB writes of the idempotency store and the effect. Every fault
+but one is answered without reaching the emulator, so botocore's retry is the whole recovery.
+The exception is a receive reset *after* SQS answered: its messages are hidden for the
+visibility timeout and then delivered again - the redeliveries this scenario shows.
+
+Chaos calibration. Every rule fires on a fixed ``sequence`` of the matching calls (the proxy
+counts per consumer slot), so it fires on every run, with ``max_fires`` per slot. At most
+three rules act on one operation, so at most three attempts in a row fail, far below botocore's
+8 attempts (``AWS_MAX_ATTEMPTS``) and its retry quota; the caps keep botocore's backoff, which
+is most of the run's time, short. Only a lost receive costs a message a receive: 1 per slot x
+2 consumers = at most 2 extra receives of one message, plus its real one = 3, within
+``maxReceiveCount=6``, so no valid message is dead-lettered by the faults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from scenarios.catalogue.common import BASE_NEEDS, DELETES, ECS_NO_PROXY, VISIBILITY_CHANGES
+from scenarios.judging.expectations import (
+    CallsRetried,
+    FaultsFired,
+    NoConsumerCrashed,
+    Redelivered,
+)
+from scenarios.model import Phase
+from scenarios.running.apifaults import ProxyFaults
+from scenarios.running.scenario import Scenario
+from scenarios.settings import Knobs
+
+PLAN = ProxyFaults(
+    name="api-faults",
+    seed=16,
+    rules=(
+        # SQS receives: an answer lost after SQS handed the messages out, throttling, a 503
+        {
+            "service": "sqs",
+            "operation": "ReceiveMessage",
+            "fault": "reset_after",
+            "sequence": [0, 0, 1],
+            "max_fires": 1,
+        },
+        {
+            "service": "sqs",
+            "operation": "ReceiveMessage",
+            "fault": "throttle",
+            "sequence": [0, 1, 0],
+            "max_fires": 2,
+        },
+        {
+            "service": "sqs",
+            "operation": "ReceiveMessage",
+            "fault": "error_503",
+            "sequence": [1, 0, 0, 0],
+            "max_fires": 1,
+        },
+        # deletes: a 500, then throttling
+        {
+            "service": "sqs",
+            "operation": DELETES,
+            "fault": "error_500",
+            "sequence": [1, 0, 0],
+            "max_fires": 2,
+        },
+        {
+            "service": "sqs",
+            "operation": DELETES,
+            "fault": "throttle",
+            "sequence": [0, 1, 0],
+            "max_fires": 1,
+        },
+        # heartbeats: a reset before SQS saw it, and throttling
+        {
+            "service": "sqs",
+            "operation": VISIBILITY_CHANGES,
+            "fault": "reset_before",
+            "sequence": [1, 0, 0],
+            "max_fires": 2,
+        },
+        {
+            "service": "sqs",
+            "operation": VISIBILITY_CHANGES,
+            "fault": "throttle",
+            "sequence": [0, 1, 0],
+            "max_fires": 1,
+        },
+        # DynamoDB writes, one kind each: the effect and the lease (PutItem), the heartbeat's
+        # lease extension (UpdateItem), the completion (TransactWriteItems)
+        {
+            "service": "dynamodb",
+            "operation": "PutItem",
+            "fault": "throttle",
+            "sequence": [1, 0, 0],
+            "max_fires": 2,
+        },
+        {
+            "service": "dynamodb",
+            "operation": "UpdateItem",
+            "fault": "error_500",
+            "sequence": [1, 0, 0],
+            "max_fires": 2,
+        },
+        {
+            "service": "dynamodb",
+            "operation": "TransactWriteItems",
+            "fault": "reset_before",
+            "sequence": [1, 0, 0],
+            "max_fires": 2,
+        },
+    ),
+)
+
+
+class ApiFaults(Scenario):
+    name = "api-faults"
+    summary = "Throttling, 5xx and resets on every SQS and DynamoDB call; retries recover all."
+    defaults = Knobs(
+        count=12,
+        consumers=2,
+        visibility_timeout=2,
+        max_receive_count=6,
+        sleep_min=0.4,
+        sleep_max=0.6,
+        heartbeat_seconds=0.25,
+        timeout_s=60.0,
+    )
+    needs = BASE_NEEDS
+    calibration = (
+        __doc__.split("Chaos calibration. ", 1)[1].split("\n\n", 1)[0].strip() if __doc__ else None
+    )
+    ecs = ECS_NO_PROXY
+    plugged_in = "behind the fault proxy like the kit's own; heartbeat faults need a heartbeat"
+
+    def phases(self, k: Knobs) -> Sequence[Phase]:
+        return [
+            Phase.from_knobs(
+                k,
+                note="every call type faulted through the proxy",
+                faults=(PLAN,),
+                expect=(
+                    FaultsFired(PLAN.kinds),
+                    CallsRetried(),
+                    Redelivered(why="redelivery after a lost receive"),
+                    NoConsumerCrashed(),
+                ),
+            )
+        ]
