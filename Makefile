@@ -52,11 +52,15 @@ $(CHECKOV):
 	$(PYTHON) -m venv $(SEC_VENV)
 	$(SEC_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
 
-security: $(CHECKOV) ## checkov on the Terraform roots, the runner's IAM policy and the Dockerfile (0 failures)
+security: $(CHECKOV) ## checkov on the Terraform roots (FIS off and on), the IAM policies and the Dockerfile (0 failures)
 	$(CHECKOV) -d terraform --skip-download --quiet --compact
 	$(CHECKOV) -d scenarios/terraform --skip-download --quiet --compact
 	rm -rf build/iam-checkov && $(PYTHON) terraform/iam/checkov_wrap.py build/iam-checkov
 	$(CHECKOV) -d build/iam-checkov --skip-download --quiet --compact
+	rm -rf build/fis-checkov && $(PYTHON) terraform/iam/checkov_wrap.py build/fis-checkov terraform/iam/sqs-kit-fis-policy.json
+	$(CHECKOV) -d build/fis-checkov --skip-download --quiet --compact
+	mkdir -p build && printf 'enable_fis_network_faults = true\n' > build/fis.tfvars
+	$(CHECKOV) -d terraform --var-file build/fis.tfvars --skip-download --quiet --compact
 	$(CHECKOV) -f consumer/Dockerfile --skip-download --quiet --compact
 
 image: $(STAMP) ## build the consumer image offline (base image, wheelhouse, image); needs Docker
