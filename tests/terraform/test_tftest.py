@@ -11,6 +11,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -243,8 +244,21 @@ MUTATIONS = [
 ]
 
 
+def _mutation_params() -> list[Any]:
+    """The first mutation of each suite runs in `make test` (every suite is shown able to fail);
+    the others, 10-15 s each, in `make test-long`, to keep CI within its budget."""
+    seen: set[tuple[Path, str]] = set()
+    params = []
+    for m in MUTATIONS:
+        key = (m.suite_root, m.suite)
+        marks = () if key not in seen else (pytest.mark.long,)
+        seen.add(key)
+        params.append(pytest.param(m, id=m.name, marks=marks))
+    return params
+
+
 @pytest.mark.terraform
-@pytest.mark.parametrize("m", MUTATIONS, ids=lambda m: m.name)
+@pytest.mark.parametrize("m", _mutation_params())
 def test_each_suite_fails_when_its_fix_is_undone(require_terraform, tmp_path, m: Mutation):
     # GIVEN the suite's root with one fix undone WHEN its suite runs
     rc, out = _run_suite(m.suite_root, tmp_path, mutate=(m.file, m.old, m.new), suite=m.suite)
