@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from core import capabilities as cap
-from scenarios.model import Need
+from scenarios.judging.expectations import (
+    CallsRetried,
+    FaultsFired,
+    NoConsumerCrashed,
+    Redelivered,
+)
+from scenarios.model import Need, Phase
 from scenarios.model.ecs import NO_SIGKILL_ON_ECS, EcsSupport
+from scenarios.running.apifaults import ProxyFaults
+from scenarios.settings import Knobs
 
 BASE_NEEDS: tuple[Need, ...] = (
     Need(cap.SQS_BASIC),
@@ -51,3 +59,26 @@ ECS_NO_PROXY = EcsSupport(
 #: deletes, a plugged-in consumer may not
 DELETES = ["DeleteMessage", "DeleteMessageBatch"]
 VISIBILITY_CHANGES = ["ChangeMessageVisibility", "ChangeMessageVisibilityBatch"]
+
+
+def calibration_of(doc: str | None) -> str | None:
+    """The paragraph of a scenario's docstring that starts "Chaos calibration. "."""
+    if not doc or "Chaos calibration. " not in doc:
+        return None
+    return doc.split("Chaos calibration. ", 1)[1].split("\n\n", 1)[0].strip()
+
+
+def api_fault_phase(k: Knobs, plan: ProxyFaults, *, note: str, redelivery: str) -> Phase:
+    """One phase behind the fault proxy: every planned kind fired, the failed calls retried, a
+    redelivery (``redelivery`` says which), and no consumer crashed."""
+    return Phase.from_knobs(
+        k,
+        note=note,
+        faults=(plan,),
+        expect=(
+            FaultsFired(plan.kinds),
+            CallsRetried(),
+            Redelivered(why=redelivery),
+            NoConsumerCrashed(),
+        ),
+    )

@@ -26,7 +26,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Sequence
 
-from scenarios.catalogue.common import BASE_NEEDS, ECS_CRASH
+from scenarios.catalogue.common import BASE_NEEDS, ECS_CRASH, calibration_of
 from scenarios.judging.expectations import (
     CrashedAndRestarted,
     IdempotencyHeld,
@@ -56,9 +56,7 @@ class Crash(Scenario):
         sleep_max=0.02,
     )
     needs = BASE_NEEDS
-    calibration = (
-        __doc__.split("Chaos calibration. ", 1)[1].split("\n\n", 1)[0].strip() if __doc__ else None
-    )
+    calibration = calibration_of(__doc__)
     ecs = ECS_CRASH
     needs_receives = True
     plugged_in = (

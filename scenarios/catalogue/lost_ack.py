@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scenarios.catalogue.common import BASE_NEEDS, DELETES, ECS_NO_PROXY, VISIBILITY_CHANGES
-from scenarios.judging.expectations import (
-    CallsRetried,
-    FaultsFired,
-    NoConsumerCrashed,
-    Redelivered,
+from scenarios.catalogue.common import (
+    BASE_NEEDS,
+    DELETES,
+    ECS_NO_PROXY,
+    VISIBILITY_CHANGES,
+    api_fault_phase,
+    calibration_of,
 )
 from scenarios.model import Phase
 from scenarios.running.apifaults import ProxyFaults
@@ -87,23 +88,16 @@ class LostAck(Scenario):
         timeout_s=60.0,
     )
     needs = BASE_NEEDS
-    calibration = (
-        __doc__.split("Chaos calibration. ", 1)[1].split("\n\n", 1)[0].strip() if __doc__ else None
-    )
+    calibration = calibration_of(__doc__)
     ecs = ECS_NO_PROXY
     plugged_in = "behind the fault proxy like the kit's own; heartbeat faults need a heartbeat"
 
     def phases(self, k: Knobs) -> Sequence[Phase]:
         return [
-            Phase.from_knobs(
+            api_fault_phase(
                 k,
+                PLAN,
                 note="acknowledgements lost through the proxy",
-                faults=(PLAN,),
-                expect=(
-                    FaultsFired(PLAN.kinds),
-                    CallsRetried(),
-                    Redelivered(why="redelivery after a dropped delete"),
-                    NoConsumerCrashed(),
-                ),
+                redelivery="redelivery after a dropped delete",
             )
         ]
