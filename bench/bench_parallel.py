@@ -17,12 +17,13 @@ import json
 import os
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.bench_scenarios import scenario_command
 
 PARALLEL = 4
 PARALLEL_TARGET_S = 30.0
@@ -56,27 +57,7 @@ class Run:
 
 def run_all(label: str, extra: list[str], report_dir: str) -> Run:
     """``scenario run all`` with ``extra`` flags, measured."""
-    endpoint = os.environ.get("SQSKIT_BENCH_ENDPOINT")
-    where = (
-        ["--emulator", "external", "--endpoint", endpoint]
-        if endpoint
-        else ["--emulator", "ministack"]
-    )
-    command = [
-        str(Path(sys.executable).parent / "scenario"),
-        "run",
-        "all",
-        *extra,
-        "--target",
-        "local",
-        *where,
-        "--runner",
-        "process",
-        "--report-dir",
-        report_dir,
-        "--json",
-        "--no-png",
-    ]
+    command = scenario_command(["all", *extra], report_dir)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = _machine_busy_s()
     started = time.monotonic()

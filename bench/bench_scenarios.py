@@ -25,14 +25,16 @@ HAPPY_TARGET_S = 10.0
 ALL_TARGET_S = 120.0
 
 
-def _scenario(args: list[str], report_dir: str) -> tuple[float, int, Any]:
+def scenario_command(args: list[str], report_dir: str) -> list[str]:
+    """``scenario run ARGS`` on the local target with the process runner, JSON out: on the
+    emulator in ``SQSKIT_BENCH_ENDPOINT`` if set, else an embedded MiniStack."""
     endpoint = os.environ.get("SQSKIT_BENCH_ENDPOINT")
     where = (
         ["--emulator", "external", "--endpoint", endpoint]
         if endpoint
         else ["--emulator", "ministack"]
     )
-    command = [
+    return [
         str(Path(sys.executable).parent / "scenario"),
         "run",
         *args,
@@ -46,6 +48,10 @@ def _scenario(args: list[str], report_dir: str) -> tuple[float, int, Any]:
         "--json",
         "--no-png",
     ]
+
+
+def _scenario(args: list[str], report_dir: str) -> tuple[float, int, Any]:
+    command = scenario_command(args, report_dir)
     started = time.monotonic()
     proc = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     wall = time.monotonic() - started
