@@ -21,7 +21,7 @@ from core.aws import RegionChoice
 from core.aws import client as make_client
 from core.errors import ConfigError, InfrastructureError, KitError, ProvisionError
 from core.provisioners import Provisioner, get_provisioner
-from core.stack import StackHandle, StackSpec
+from core.stack import KIT_TAG, StackHandle, StackSpec
 from core.terraform import MAIN_ROOT
 from core.terraform.outputs import plain_outputs, read_outputs_file, terraform_outputs
 from scenarios.aws.fis import (
@@ -466,7 +466,7 @@ class AwsTarget(Target):
             self.client("fis"),
             module_template_id=template_id_from_outputs(self.main_outputs()),
             prefix=handle.prefix,
-            tags={"managed-by": "sqs-kit"},
+            tags={"managed-by": KIT_TAG},
             poll_interval_s=self.config.fis_poll_interval_s,
         )
         self.fis = experiment
