@@ -381,7 +381,7 @@ class AwsTarget(Target):
         if self.config.endpoint_url:
             return f"aws target against {self.config.endpoint_url}: an emulator stands in for AWS"
         identity = caller_identity(self.client("sts"), self.region)
-        return preflight_text(
+        text = preflight_text(
             identity,
             prefix="sqskit-<scenario>-<hex>",
             consumers=workload.consumers,
@@ -396,6 +396,14 @@ class AwsTarget(Target):
                 task_families=workload.scenarios,
             ),
         )
+        if self.config.network_faults:
+            template = template_id_from_outputs(self.main_outputs())
+            text += (
+                f"\nFIS network faults ({ENV_FIS}=on): each phase runs a copy of experiment "
+                f"template {template} on its own tasks (latency, packet loss, then a blackholed "
+                "HTTPS port), stopped at its end; FIS bills per action-minute"
+            )
+        return text
 
     def open(self) -> None:
         """Refuse to create anything on AWS without an explicit confirmation or in two regions."""

@@ -17,6 +17,7 @@ from core.provisioners.base import Provisioner
 from core.stack import StackHandle, StackSpec
 from scenarios.model import ConsumerSettings, RestartPolicy
 from scenarios.targets.aws import AwsStackExtras, AwsTarget, AwsTargetConfig
+from scenarios.targets.base import Workload
 from tests.scenarios.aws.fis_template import create_request
 from tests.scenarios.conftest import EcsStack, register_consumer_task_definition
 
@@ -440,9 +441,13 @@ def test_network_faults_run_the_modules_fis_template_on_the_runs_tasks(ecs_stack
         fis_poll_interval_s=0,
     )
     spec = StackSpec(prefix=f"{ecs_stack.prefix}f")
+    # THEN the plan shown before --yes says FIS experiments will run, from which template
+    plan = target.preflight(Workload(scenarios=1, consumers=2, messages=5)) or ""
+    assert "SQSKIT_AWS_FIS_NETWORK_FAULTS=on): each phase runs a copy" in plan
+    assert f"experiment template {module_id} on its own tasks" in plan
     try:
         target.provision(spec)
-        # THEN the run's stack gets the SSM sidecar's role (its task definition carries it)
+        # AND the run's stack gets the SSM sidecar's role (its task definition carries it)
         assert provisioner.seen_variables["fis_managed_instance_role"] == MANAGED_INSTANCE_ROLE
         assert not ecs_stack.calls.of("StartExperiment")  # nothing before the consumers run
         # WHEN the consumers start
