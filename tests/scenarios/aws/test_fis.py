@@ -227,3 +227,11 @@ def test_a_failing_fis_call_is_an_infrastructure_error_naming_the_operation(fis:
     experiment.close()
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         fis.get_experiment_template(id=template)
+
+
+def test_a_template_without_one_task_target_is_refused(fis: Any) -> None:
+    request = create_request(cluster="c", service="s")
+    request["targets"]["more-tasks"] = dict(request["targets"]["consumer-tasks"])
+    other = fis.create_experiment_template(**request)["experimentTemplate"]["id"]
+    with pytest.raises(ConfigError, match=r"must have one aws:ecs:task target, has \['consumer"):
+        _experiment(fis, other).start()
