@@ -122,3 +122,11 @@ output "fis_experiment_template_id" {
   description = "The AWS FIS network-fault experiment template (null unless enable_fis_network_faults): aws fis start-experiment --experiment-template-id <id>."
   value       = var.enable_fis_network_faults ? aws_fis_experiment_template.network[0].id : null
 }
+
+output "fis_managed_instance_role" {
+  description = "The SSM managed-instance role a run's task definitions register with for AWS FIS (null unless enable_fis_network_faults): the aws target passes it to a run's stack when SQSKIT_AWS_FIS_NETWORK_FAULTS=on."
+  value = var.enable_fis_network_faults ? {
+    name = aws_iam_role.fis_managed_instance[0].name
+    arn  = aws_iam_role.fis_managed_instance[0].arn
+  } : null
+}

@@ -4,6 +4,7 @@ A plan is a small file (YAML, TOML or JSON) validated up front; every mistake is
 names the field and the allowed values. docs/faults.md documents the format::
 
     seed: 7
+    phases: [main]        # optional: in a scenario, only these phases (default every phase)
     rules:
       - service: sqs
         operation: DeleteMessageBatch
@@ -90,7 +91,7 @@ _KIND_KEYS: Final[dict[FaultKind, frozenset[str]]] = {
     FaultKind.STALL: frozenset({"stall_s"}),
     FaultKind.TRANSACTION_CANCELED: frozenset({"reason"}),
 }
-_PLAN_KEYS: Final = frozenset({"seed", "name", "rules"})
+_PLAN_KEYS: Final = frozenset({"seed", "name", "phases", "rules"})
 
 
 @dataclass(frozen=True)
@@ -155,11 +156,17 @@ class Rule:
 
 @dataclass(frozen=True)
 class Plan:
-    """A seed and an ordered list of rules; ``Plan()`` injects nothing (a recording relay)."""
+    """A seed and an ordered list of rules; ``Plan()`` injects nothing (a recording relay).
+
+    ``phases`` names the scenario phases a user's plan applies to (None: every phase). The
+    proxy ignores it: the scenario engine checks the names against the scenario's phases and
+    arms the proxy with the plan only in those.
+    """
 
     seed: int = 0
     rules: tuple[Rule, ...] = ()
     name: str | None = None
+    phases: tuple[str, ...] | None = None
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "plan") -> Plan:
@@ -217,7 +224,7 @@ def _parse_plan(data: Any, source: str) -> Plan:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise PlanError(f"{source}: a plan is a mapping with keys seed, name, rules")
+        raise PlanError(f"{source}: a plan is a mapping with keys seed, name, phases, rules")
     unknown = sorted(set(data) - _PLAN_KEYS)
     if unknown:
         raise PlanError(
@@ -229,11 +236,27 @@ def _parse_plan(data: Any, source: str) -> Plan:
     name = data.get("name")
     if name is not None and not isinstance(name, str):
         raise PlanError(f"{source}: name must be a string, got {name!r}")
+    phases = _parse_phases(data.get("phases"), source) if "phases" in data else None
     raw_rules = data.get("rules") or []
     if not isinstance(raw_rules, list):
         raise PlanError(f"{source}: rules must be a list of rules")
     rules = tuple(_parse_rule(raw, i, f"{source}: rules[{i}]") for i, raw in enumerate(raw_rules))
-    return Plan(seed=seed, rules=rules, name=name)
+    return Plan(seed=seed, rules=rules, name=name, phases=phases)
+
+
+def _parse_phases(value: Any, source: str) -> tuple[str, ...]:
+    # Only the shape is checked here; which names exist depends on the scenario it runs with.
+    names = [value] if isinstance(value, str) else value
+    if (
+        not isinstance(names, list)
+        or not names
+        or not all(isinstance(n, str) and n.strip() for n in names)
+    ):
+        raise PlanError(
+            f"{source}: phases must be a phase name or a non-empty list of names, "
+            f"e.g. [main]; got {value!r}"
+        )
+    return tuple(dict.fromkeys(n.strip() for n in names))
 
 
 def _parse_rule(raw: Any, index: int, where: str) -> Rule:

@@ -20,6 +20,7 @@ Examples:
   scenario list --knobs          # every knob and its default, per scenario
   scenario list --json
 \b
+The "phases" column names what a --faults plan's `phases:` key may pick (docs/faults.md).
 The "your consumer" column says how each scenario judges a consumer plugged in with
 --consumer-cmd or --consumer-image (a --handler runs in the kit's worker: all apply).
 """
@@ -65,6 +66,7 @@ def list_command(show_knobs: bool, as_json: bool) -> None:
     table = Table(title="scenarios (scenario run NAME|all)", show_lines=show_knobs)
     table.add_column("name", style="bold")
     table.add_column("what it shows")
+    table.add_column("phases")
     table.add_column("consumers")
     table.add_column("fault plan")
     table.add_column("on ECS (--target aws)")
@@ -76,6 +78,7 @@ def list_command(show_knobs: bool, as_json: bool) -> None:
         cells = [
             row["name"],
             row["summary"],
+            "\n".join(row["phases"]),
             "\n".join(dict.fromkeys(groups)),
             "\n".join(row["faults"]) or "-",
             row["on_ecs"],

@@ -19,7 +19,7 @@ from scenarios.cli.options import consumer_options, knob_options, output_options
 from scenarios.cli.parallel import MAX_PARALLEL, Board, Outcome, run_parallel
 from scenarios.cli.progress import ProgressView
 from scenarios.reporting import console, document
-from scenarios.running.apifaults import ENV_FAULTS, FAULTS_FLAG, load_user_plan
+from scenarios.running.apifaults import ENV_FAULTS, FAULTS_FLAG, check_phases, load_user_plan
 from scenarios.running.phase import ProgressFn
 from scenarios.running.scenario import Scenario, Status
 from scenarios.settings import RunSettings, parse_knob
@@ -49,6 +49,7 @@ Your own consumer (docs/consumer-contract.md):
 API faults between the consumers and the emulator (docs/faults.md):
   scenario run api-faults lost-ack
   scenario run crash --faults plan.yaml        # any scenario, behind the fault proxy
+  scenario run scale-out --faults plan.yaml    # with `phases: [3 consumers]` in the plan
 \b
 Exit codes: 0 every scenario passed (or was skipped), 1 a scenario failed its oracle,
 2 usage error, 3 infrastructure error, 130 interrupted (after teardown).
@@ -80,7 +81,9 @@ Exit codes: 0 every scenario passed (or was skipped), 1 a scenario failed its or
     default=None,
     metavar="PLAN.yaml",
     help="Run every phase's consumers behind the fault proxy with this plan (YAML, TOML or "
-    "JSON; docs/faults.md). An empty plan records the consumers' calls only. Local target.",
+    "JSON; docs/faults.md); a top-level `phases: [NAME, ...]` limits it to those phases "
+    "(`scenario list` shows them). An empty plan records the consumers' calls only. Local "
+    "target.",
 )
 @click.pass_context
 def run_command(ctx: click.Context, /, names: tuple[str, ...], **opts: Any) -> None:
@@ -89,7 +92,7 @@ def run_command(ctx: click.Context, /, names: tuple[str, ...], **opts: Any) -> N
     as_json = bool(opts.pop("as_json"))
     workers = int(opts.pop("parallel"))
     scenarios = catalogue.resolve(list(names))  # an unknown name is a usage error, before anything
-    settings = _settings(opts)
+    settings = _settings(opts, scenarios)
     side_by_side = workers > 1 and len(scenarios) > 1
     if side_by_side and settings.target != "local":
         raise ConfigError(
@@ -219,10 +222,14 @@ def _render(data: dict[str, Any]) -> None:
     out.print()
 
 
-def _settings(opts: dict[str, Any]) -> RunSettings:
+def _settings(opts: dict[str, Any], scenarios: list[Scenario]) -> RunSettings:
     knobs = tuple(parse_knob(k) for k in opts.pop("knobs") or ())
     settings = RunSettings(knobs=knobs, **opts)
-    load_user_plan(settings.faults)  # a bad plan is a usage error before anything starts
+    # a bad plan, or a phase a scenario lacks, is a usage error before anything starts
+    user = load_user_plan(settings.faults)
+    for scenario in scenarios:
+        names = [p.name for p in scenario.phases(scenario.knobs(settings))]
+        check_phases(user, scenario.name, names)
     return settings
 
 

@@ -4,7 +4,8 @@ Two sources, combined per phase:
 - a scenario declares a plan for a phase with :class:`ProxyFaults` among its faults
   (``api-faults``, ``lost-ack``): the faults are part of what the scenario shows;
 - the user adds a plan file to any scenario (``scenario run X --faults PLAN.yaml``, or
-  ``SQSKIT_FAULTS``): it applies to every phase, after the scenario's own rules.
+  ``SQSKIT_FAULTS``): it applies to every phase, or to the phases its ``phases`` key names,
+  after the scenario's own rules.
 
 The local target then runs the phase's consumers - the kit's own or a plugged-in one - behind
 one fault proxy per consumer slot (:mod:`scenarios.runners.passthrough`), and every fault that
@@ -84,6 +85,27 @@ def load_user_plan(path: Path | str | None) -> Plan | None:
         raise ConfigError(f"{FAULTS_FLAG} ({ENV_FAULTS}): {exc}") from None
 
 
+def check_phases(user: Plan | None, scenario: str, phases: Sequence[str]) -> None:
+    """Refuse a user plan whose ``phases`` names a phase ``scenario`` does not have.
+
+    One line names the flag, the unknown phase and the scenario's valid phases.
+    """
+    if user is None or user.phases is None:
+        return
+    unknown = [p for p in user.phases if p not in phases]
+    if unknown:
+        valid = ", ".join(repr(p) for p in phases)
+        raise ConfigError(
+            f"{FAULTS_FLAG} ({ENV_FAULTS}): phases: {scenario} has no phase {unknown[0]!r}; "
+            f"valid: {valid} (scenario list shows each scenario's phases)"
+        )
+
+
+def applies_to(user: Plan, phase: str) -> bool:
+    """Whether the user's plan is armed in ``phase`` (no ``phases`` key: every phase)."""
+    return user.phases is None or phase in user.phases
+
+
 def combine(plans: Sequence[Plan]) -> Plan | None:
     """One plan holding every rule of ``plans`` in order; the first plan's seed; None: none.
 
@@ -103,9 +125,14 @@ def combine(plans: Sequence[Plan]) -> Plan | None:
 
 
 def phase_plan(phase: Phase, user: Plan | None) -> Plan | None:
-    """The plan for ``phase``: its scenario's :class:`ProxyFaults`, then the user's plan."""
+    """The plan for ``phase``: its scenario's :class:`ProxyFaults`, then the user's plan.
+
+    The user's plan joins only in the phases it names (all without a ``phases`` key); in the
+    others the phase runs as its scenario declares it, without a proxy unless it has its own.
+    """
     own = [f.plan() for f in phase.faults if isinstance(f, ProxyFaults)]
-    return combine([*own, *([user] if user is not None else [])])
+    mine = [user] if user is not None and applies_to(user, phase.name) else []
+    return combine([*own, *mine])
 
 
 def planned_kinds(plan: Plan | None) -> tuple[str, ...]:

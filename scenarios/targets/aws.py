@@ -19,11 +19,17 @@ from typing import Any
 
 from core.aws import RegionChoice
 from core.aws import client as make_client
-from core.errors import ConfigError, KitError, ProvisionError
+from core.errors import ConfigError, InfrastructureError, KitError, ProvisionError
 from core.provisioners import Provisioner, get_provisioner
-from core.stack import StackHandle, StackSpec
+from core.stack import KIT_TAG, StackHandle, StackSpec
 from core.terraform import MAIN_ROOT
 from core.terraform.outputs import plain_outputs, read_outputs_file, terraform_outputs
+from scenarios.aws.fis import (
+    ENABLE_VARIABLE,
+    MANAGED_INSTANCE_ROLE_OUTPUT,
+    NetworkFaultExperiment,
+    template_id_from_outputs,
+)
 from scenarios.aws.guardrails import (
     caller_identity,
     estimate_cost,
@@ -33,6 +39,8 @@ from scenarios.aws.guardrails import (
 from scenarios.aws.recorder import MEASURED_ON_AWS, MEASURED_ON_EMULATOR, TimingRecorder
 from scenarios.aws.region import ENV_MAIN_OUTPUTS, run_region
 from scenarios.aws.timings import ENV_TIMINGS, REPORT_KEY, AwsTimings, timings_from_spec
+from scenarios.model import ConsumerSettings, RestartPolicy
+from scenarios.runners.base import ConsumerHandle
 from scenarios.runners.ecs import KILL_SEMANTICS, MAX_STARTED_BY, EcsRunner, EcsTaskConfig
 from scenarios.targets.base import Target, Workload
 
@@ -141,6 +149,9 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 ENV_NETWORK_MODE = "SQSKIT_AWS_NETWORK_MODE"
 ENV_CONTAINER_IMAGE = "SQSKIT_AWS_CONTAINER_IMAGE"
 ENV_MAIN_DIR = "SQSKIT_AWS_MAIN_DIR"
+#: run the main infrastructure's FIS network faults on each phase's tasks: on | off (default)
+ENV_FIS = "SQSKIT_AWS_FIS_NETWORK_FAULTS"
+FIS_CHOICES = ("on", "off")
 NETWORK_MODES = ("awsvpc", "host")
 #: the rough duration the cost estimate assumes for one scenario
 MINUTES_PER_SCENARIO = 5.0
@@ -154,8 +165,9 @@ class AwsTargetConfig:
 
     Fields left unset come from the environment: ``SQSKIT_AWS_NETWORK_MODE``,
     ``SQSKIT_AWS_CONTAINER_IMAGE``, ``SQSKIT_AWS_MAIN_OUTPUTS`` (a ``terraform output -json``
-    file of the main infrastructure), ``SQSKIT_AWS_MAIN_DIR`` and ``SQSKIT_AWS_TIMINGS``
-    (AWS's timings injected into an emulator: ``off``, ``aws`` or a real run's report).
+    file of the main infrastructure), ``SQSKIT_AWS_MAIN_DIR``, ``SQSKIT_AWS_TIMINGS``
+    (AWS's timings injected into an emulator: ``off``, ``aws`` or a real run's report) and
+    ``SQSKIT_AWS_FIS_NETWORK_FAULTS`` (``on``: the FIS network faults on every phase's tasks).
     """
 
     region: str | None = None
@@ -181,9 +193,26 @@ class AwsTargetConfig:
     log_settle_s: float = 5.0
     #: AWS's timings injected into an emulator's clients (None: as the emulator is)
     timings: AwsTimings | None = None
+    #: run the main infrastructure's FIS network faults on each phase's tasks (docs/faults.md)
+    network_faults: bool | None = None
+    #: how long to wait, after StartExperiment, for FIS to leave pending/initiating
+    fis_start_wait_s: float = 60.0
+    fis_poll_interval_s: float = 5.0
 
     def __post_init__(self) -> None:
         env = os.environ
+        if self.network_faults is None:
+            raw = env.get(ENV_FIS, "").strip().lower() or "off"
+            if raw not in FIS_CHOICES:
+                raise ConfigError(
+                    f"{ENV_FIS}={raw!r} is not allowed: choose {' or '.join(FIS_CHOICES)}"
+                )
+            self.network_faults = raw == "on"
+        if self.network_faults and self.endpoint_url:
+            raise ConfigError(
+                f"{ENV_FIS}=on runs AWS FIS experiments: it needs AWS, not an emulator "
+                "(--endpoint); unset it for a rehearsal"
+            )
         if self.timings is None:
             self.timings = timings_from_spec(env.get(ENV_TIMINGS), endpoint_url=self.endpoint_url)
         if self.network_mode is None:
@@ -240,6 +269,9 @@ class AwsTarget(Target):
         )
         self._shim_task_definition: str | None = None
         self._torn_down = False
+        #: the current stack's FIS experiment (network faults on), once its consumers started
+        self.fis: NetworkFaultExperiment | None = None
+        self._fis_report: dict[str, Any] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -326,8 +358,21 @@ class AwsTarget(Target):
             value = main.get(name)
             if value:
                 variables[name] = str(value)
+        if self.config.network_faults:
+            variables["fis_managed_instance_role"] = self._fis_managed_instance_role(main)
         variables.update(self.config.variables)
         return variables
+
+    def _fis_managed_instance_role(self, main: Mapping[str, Any]) -> dict[str, str]:
+        """The role the SSM sidecar registers the run's tasks with (FIS reaches them so)."""
+        template_id_from_outputs(main)  # FIS off: say which variable to set, before anything
+        role = main.get(MANAGED_INSTANCE_ROLE_OUTPUT)
+        if not isinstance(role, Mapping) or not role.get("name") or not role.get("arn"):
+            raise ConfigError(
+                f"{ENV_FIS}=on: the main infrastructure's output {MANAGED_INSTANCE_ROLE_OUTPUT} "
+                f"is missing: apply terraform/ again with -var {ENABLE_VARIABLE}=true"
+            )
+        return {"name": str(role["name"]), "arn": str(role["arn"])}
 
     # -- Target -----------------------------------------------------------------------------
 
@@ -336,7 +381,7 @@ class AwsTarget(Target):
         if self.config.endpoint_url:
             return f"aws target against {self.config.endpoint_url}: an emulator stands in for AWS"
         identity = caller_identity(self.client("sts"), self.region)
-        return preflight_text(
+        text = preflight_text(
             identity,
             prefix="sqskit-<scenario>-<hex>",
             consumers=workload.consumers,
@@ -351,6 +396,14 @@ class AwsTarget(Target):
                 task_families=workload.scenarios,
             ),
         )
+        if self.config.network_faults:
+            template = template_id_from_outputs(self.main_outputs())
+            text += (
+                f"\nFIS network faults ({ENV_FIS}=on): each phase runs a copy of experiment "
+                f"template {template} on its own tasks (latency, packet loss, then a blackholed "
+                "HTTPS port), stopped at its end; FIS bills per action-minute"
+            )
+        return text
 
     def open(self) -> None:
         """Refuse to create anything on AWS without an explicit confirmation or in two regions."""
@@ -401,6 +454,37 @@ class AwsTarget(Target):
             self.teardown()
             raise
         return handle
+
+    def start_consumers(
+        self,
+        n: int,
+        settings: ConsumerSettings,
+        *,
+        restart: RestartPolicy = RestartPolicy.ON_FAILURE,
+    ) -> list[ConsumerHandle]:
+        """Start the consumers; with network faults on, the stack's FIS experiment after the
+        first ones (FIS resolves its targets when the experiment starts)."""
+        handles = super().start_consumers(n, settings, restart=restart)
+        if self.config.network_faults and self.fis is None and self.handle is not None:
+            self._start_network_faults(self.handle)
+        return handles
+
+    def _start_network_faults(self, handle: StackHandle) -> None:
+        experiment = NetworkFaultExperiment(
+            self.client("fis"),
+            module_template_id=template_id_from_outputs(self.main_outputs()),
+            prefix=handle.prefix,
+            tags={"managed-by": KIT_TAG},
+            poll_interval_s=self.config.fis_poll_interval_s,
+        )
+        self.fis = experiment
+        experiment.start()
+        state = experiment.wait(self.config.fis_start_wait_s, until=frozenset({"running"}))
+        if state.status == "failed":
+            raise InfrastructureError(
+                f"FIS experiment {state.experiment_id} on {handle.prefix}'s tasks failed: "
+                f"{state.reason or 'no reason given'} (docs/faults.md, On AWS)"
+            )
 
     def _task_definition_for_network(self, spec: StackSpec) -> str:
         """The stack's task definition, or, for ``network_mode=host``, a host-network copy.
@@ -463,6 +547,16 @@ class AwsTarget(Target):
         if self._torn_down:
             return
         errors: list[str] = []
+        if self.fis is not None:
+            # the faults end first: the drain below should not run under them
+            experiment, self.fis = self.fis, None
+            try:
+                experiment.close()
+            except Exception as exc:
+                log.exception("aws.fis_stop_failed")
+                errors.append(f"stopping the FIS experiment: {exc}")
+            finally:
+                self._fis_report = experiment.describe()
         if self.runner is not None:
             try:
                 self.stop_consumers()
@@ -518,5 +612,8 @@ class AwsTarget(Target):
         )
         if self.runner is not None:
             fields.update(self.runner.describe())
+        if self.config.network_faults:
+            fis = self.fis.describe() if self.fis is not None else self._fis_report
+            fields["fis_network_faults"] = fis or {"status": "not started"}
         fields[REPORT_KEY] = self.recorder.summary()
         return fields

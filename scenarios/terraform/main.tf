@@ -48,4 +48,6 @@ module "stack" {
   network_mode           = var.task_network_mode
   execution_role_arn     = var.execution_role_arn != null ? var.execution_role_arn : try(local.main.execution_role_arn, null)
   log_group_name         = var.log_group_name != null ? var.log_group_name : try(local.main.log_group_name, null)
+
+  fis_managed_instance_role = var.fis_managed_instance_role
 }

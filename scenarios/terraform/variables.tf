@@ -122,6 +122,15 @@ variable "log_group_name" {
   default     = null
 }
 
+variable "fis_managed_instance_role" {
+  description = "AWS FIS network faults on this run's tasks: the main infrastructure's output fis_managed_instance_role (name, arn). The task definition then gets the SSM agent sidecar; null (the default): none. The aws target sets it when SQSKIT_AWS_FIS_NETWORK_FAULTS=on."
+  type = object({
+    name = string
+    arn  = string
+  })
+  default = null
+}
+
 ################################################################################
 # Joining the main infrastructure (the aws target's ECS consumers)
 ################################################################################

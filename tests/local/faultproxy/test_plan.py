@@ -145,7 +145,11 @@ def test_toml_and_json_plans_mean_the_same(tmp_path: Path) -> None:
             "unknown cancellation reason 'Nope'",
         ),
         ({"seed": "seven"}, "p.yaml: seed must be an integer"),
-        ({"rule": []}, "p.yaml: unknown key 'rule'; allowed: name, rules, seed"),
+        ({"rule": []}, "p.yaml: unknown key 'rule'; allowed: name, phases, rules, seed"),
+        ({"phases": []}, "p.yaml: phases must be a phase name or a non-empty list of names"),
+        ({"phases": [1]}, "phases must be a phase name or a non-empty list"),
+        ({"phases": ["main", ""]}, "phases must be a phase name or a non-empty list"),
+        ({"phases": {"main": 1}}, "phases must be a phase name or a non-empty list"),
         ({"rules": {"service": "sqs"}}, "rules must be a list"),
         (["not", "a", "mapping"], "a plan is a mapping"),
     ],
@@ -209,3 +213,13 @@ def test_an_empty_file_is_an_empty_plan(tmp_path: Path) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text("")
     assert load_plan(path) == Plan()
+
+
+def test_phases_name_the_scenario_phases_a_plan_applies_to(tmp_path: Path) -> None:
+    # GIVEN a plan limited to two phases, one given twice
+    path = tmp_path / "phased.yaml"
+    path.write_text("phases: [work, ' recovery', work]\nrules: []\n")
+    # THEN the names are kept in order, once each, trimmed; without the key: every phase (None)
+    assert load_plan(path).phases == ("work", "recovery")
+    assert Plan.from_dict({"phases": "main"}).phases == ("main",)
+    assert Plan.from_dict({"rules": []}).phases is None

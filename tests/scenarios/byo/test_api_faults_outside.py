@@ -77,3 +77,28 @@ def test_a_consumer_that_dies_on_a_failed_delete_fails_lost_ack(
     assert "phenomenon: the failed calls were retried" in problems
     assert report["counts"]["lost"] == 0
     assert "no side effect applied twice" not in problems
+
+
+def test_a_plans_phases_key_fires_faults_only_in_those_phases(
+    emulator_endpoint: str, tmp_path: Path
+):
+    # GIVEN a plan limited to scale-out's second phase (its first is "1 consumer")
+    plan = tmp_path / "phased.yaml"
+    plan.write_text(
+        "phases: ['3 consumers']\n"
+        "rules:\n"
+        "  - {service: sqs, operation: DeleteMessageBatch, fault: throttle, sequence: [1, 0],"
+        " max_fires: 1}\n"
+    )
+    # WHEN scale-out runs with it (its speed-up verdict is not what this test is about)
+    code, [report] = run(
+        emulator_endpoint, tmp_path, "scale-out", "--count", "12", "--faults", str(plan)
+    )
+    assert code in (0, 1), report.get("reason")
+    first, second = report["phases"]
+    # THEN the faults fired in the chosen phase only, and the other ran without a proxy plan
+    assert first["name"] == "1 consumer" and second["name"] == "3 consumers"
+    assert first["faults_fired"]["total"] == 0, first["faults_fired"]
+    assert second["faults_fired"]["total"] >= 1, second["faults_fired"]
+    assert set(report["faults_fired"]["by_kind"]) == {"throttle"}
+    assert report["counts"]["lost"] == 0

@@ -60,6 +60,23 @@ def test_run_with_a_bad_fault_plan_is_a_usage_error_before_anything_starts(
     assert not reports.exists()  # nothing was started or written
 
 
+def test_run_with_a_phase_the_scenario_lacks_is_a_usage_error_naming_its_phases(runner, tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text("phases: [recovery]\nrules: []\n")
+    reports = tmp_path / "reports"
+    out = runner.invoke(
+        cli, ["run", "happy", "scale-out", "--faults", str(path), "--report-dir", str(reports)]
+    )
+    assert out.exit_code == 2, out.output
+    assert "phases: happy has no phase 'recovery'; valid: 'main'" in out.output
+    assert not reports.exists()  # nothing was started or written
+
+
+def test_list_shows_each_scenarios_phases(runner):
+    table = runner.invoke(cli, ["list"], env={"COLUMNS": "400"}).output
+    assert "phases" in table and "heartbeat-off" in table and "3 consumers" in table
+
+
 def test_run_takes_the_fault_plan_from_the_environment(runner, tmp_path):
     reports = tmp_path / "reports"
     out = runner.invoke(

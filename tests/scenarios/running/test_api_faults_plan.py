@@ -13,6 +13,7 @@ from scenarios.catalogue.lost_ack import PLAN as LOST_ACK
 from scenarios.model import Phase, Traffic
 from scenarios.running.apifaults import (
     ProxyFaults,
+    check_phases,
     combine,
     load_user_plan,
     phase_plan,
@@ -110,3 +111,30 @@ def test_a_phase_plan_is_the_scenarios_then_the_users():
     plain = Phase.from_knobs(k)
     assert phase_plan(plain, None) is None and planned_kinds(None) == ()
     assert phase_plan(plain, user) is user
+
+
+def test_a_user_plan_with_phases_joins_only_those_phases():
+    k = Knobs(count=2)
+    own = ProxyFaults(rules=(THROTTLE,), name="own")
+    user = Plan.from_dict({"phases": ["second"], "rules": [{**THROTTLE, "fault": "error_503"}]})
+    first = Phase.from_knobs(k, name="first")
+    second = Phase.from_knobs(k, name="second")
+    first_own = Phase.from_knobs(k, name="first", faults=(own,))
+    # the named phase gets the user's rules; another gets none of them, only its own
+    assert phase_plan(second, user) is user
+    assert phase_plan(first, user) is None
+    assert planned_kinds(phase_plan(first_own, user)) == ("throttle",)
+
+
+def test_phases_a_scenario_lacks_are_a_one_line_usage_error_naming_the_valid_ones():
+    user = Plan.from_dict({"phases": ["heartbeat-on", "recovery"]})
+    with pytest.raises(ConfigError) as err:
+        check_phases(user, "visibility-overrun", ["heartbeat-off", "heartbeat-on"])
+    line = str(err.value)
+    assert "\n" not in line and line.startswith("--faults (SQSKIT_FAULTS): phases: ")
+    assert "visibility-overrun has no phase 'recovery'" in line
+    assert "valid: 'heartbeat-off', 'heartbeat-on'" in line
+    # names it has, no phases key, or no plan: accepted
+    check_phases(user, "v", ["heartbeat-on", "recovery", "x"])
+    check_phases(Plan(), "happy", ["main"])
+    check_phases(None, "happy", ["main"])

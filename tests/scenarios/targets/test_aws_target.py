@@ -17,6 +17,8 @@ from core.provisioners.base import Provisioner
 from core.stack import StackHandle, StackSpec
 from scenarios.model import ConsumerSettings, RestartPolicy
 from scenarios.targets.aws import AwsStackExtras, AwsTarget, AwsTargetConfig
+from scenarios.targets.base import Workload
+from tests.scenarios.aws.fis_template import create_request
 from tests.scenarios.conftest import EcsStack, register_consumer_task_definition
 
 pytestmark = pytest.mark.unit
@@ -84,7 +86,13 @@ def _main_outputs(stack: EcsStack) -> dict[str, Any]:
     }
 
 
-def _target(stack: EcsStack, provisioner: WorkspaceProvisioner, **config: Any) -> AwsTarget:
+def _target(
+    stack: EcsStack,
+    provisioner: WorkspaceProvisioner,
+    *,
+    more_clients: Mapping[str, Any] | None = None,
+    **config: Any,
+) -> AwsTarget:
     settings: dict[str, Any] = {
         "region": stack.region,
         "image_tag": "abc1234",
@@ -94,7 +102,7 @@ def _target(stack: EcsStack, provisioner: WorkspaceProvisioner, **config: Any) -
         "log_settle_s": 0,
         **config,
     }
-    clients: dict[str, Any] = {"ecs": stack.ecs(), "logs": stack.logs()}
+    clients: dict[str, Any] = {"ecs": stack.ecs(), "logs": stack.logs(), **(more_clients or {})}
     return AwsTarget(
         AwsTargetConfig(**settings),
         provisioner_factory=provisioner.configured,
@@ -392,3 +400,115 @@ def test_consumer_image_in_the_host_network_copy_for_an_emulator(ecs_stack: EcsS
         assert request["taskDefinition"].endswith(f"{spec.prefix}-consumer-host:1")
     finally:
         target.teardown()
+
+
+# -- AWS FIS network faults (SQSKIT_AWS_FIS_NETWORK_FAULTS=on) ---------------------------------
+
+MANAGED_INSTANCE_ROLE = {
+    "name": "sqs-demo-fis-managed-instance",
+    "arn": "arn:aws:iam::123456789012:role/sqs-demo-fis-managed-instance",
+}
+
+
+def _fis_main_outputs(stack: EcsStack, template_id: str | None) -> dict[str, Any]:
+    on = template_id is not None
+    return {
+        **_main_outputs(stack),
+        "fis_experiment_template_id": {"value": template_id},
+        "fis_managed_instance_role": {"value": MANAGED_INSTANCE_ROLE if on else None},
+    }
+
+
+def test_network_faults_run_the_modules_fis_template_on_the_runs_tasks(ecs_stack: EcsStack) -> None:
+    from moto.moto_api import state_manager
+
+    # GIVEN the main infrastructure applied with enable_fis_network_faults=true
+    fis = _BOTO_CLIENT("fis", region_name=ecs_stack.region)
+    declared = create_request(cluster=ecs_stack.cluster, service="sqs-demo-consumer")
+    module_id = fis.create_experiment_template(**declared)["experimentTemplate"]["id"]
+    ecs_stack.calls.attach(fis)
+    state_manager.set_transition(  # one step per GetExperiment
+        model_name="fis::experiment", transition={"progression": "manual", "times": 1}
+    )
+    provisioner = WorkspaceProvisioner(ecs_stack.region)
+    target = _target(
+        ecs_stack,
+        provisioner,
+        more_clients={"fis": fis},
+        main_outputs=_fis_main_outputs(ecs_stack, module_id),
+        network_faults=True,
+        fis_start_wait_s=0,
+        fis_poll_interval_s=0,
+    )
+    spec = StackSpec(prefix=f"{ecs_stack.prefix}f")
+    # THEN the plan shown before --yes says FIS experiments will run, from which template
+    plan = target.preflight(Workload(scenarios=1, consumers=2, messages=5)) or ""
+    assert "SQSKIT_AWS_FIS_NETWORK_FAULTS=on): each phase runs a copy" in plan
+    assert f"experiment template {module_id} on its own tasks" in plan
+    try:
+        target.provision(spec)
+        # AND the run's stack gets the SSM sidecar's role (its task definition carries it)
+        assert provisioner.seen_variables["fis_managed_instance_role"] == MANAGED_INSTANCE_ROLE
+        assert not ecs_stack.calls.of("StartExperiment")  # nothing before the consumers run
+        # WHEN the consumers start
+        target.start_consumers(2, ConsumerSettings(), restart=RestartPolicy.NEVER)
+        target.start_consumers(1, ConsumerSettings(), restart=RestartPolicy.NEVER)
+        # THEN one experiment runs the module's actions on every task tagged with the run
+        [created] = ecs_stack.calls.of("CreateExperimentTemplate")
+        assert created["actions"] == declared["actions"]
+        assert created["roleArn"] == declared["roleArn"]
+        assert created["targets"]["consumer-tasks"]["resourceTags"] == {
+            "sqs-kit-stack": spec.prefix
+        }
+        [started] = ecs_stack.calls.of("StartExperiment")
+        assert target.describe()["fis_network_faults"]["status"] == "initiating"
+    finally:
+        target.teardown()
+        state_manager.unset_transition("fis::experiment")
+    # AND teardown stopped the experiment before the tasks, and deleted the run's template only
+    names = [name for name, _ in ecs_stack.calls.calls]
+    assert names.index("StopExperiment") < names.index("StopTask")
+    assert ecs_stack.calls.of("DeleteExperimentTemplate") == [
+        {"id": started["experimentTemplateId"]}
+    ]
+    assert fis.get_experiment_template(id=module_id)["experimentTemplate"]["id"] == module_id
+    assert target.describe()["fis_network_faults"]["status"] == "stopped"
+    assert provisioner.destroyed == [spec.prefix]
+
+
+def test_network_faults_with_fis_off_say_which_variable_to_set_before_anything(
+    ecs_stack: EcsStack,
+) -> None:
+    provisioner = WorkspaceProvisioner(ecs_stack.region)
+    target = _target(
+        ecs_stack,
+        provisioner,
+        main_outputs=_fis_main_outputs(ecs_stack, None),
+        network_faults=True,
+    )
+    with pytest.raises(ConfigError, match="-var enable_fis_network_faults=true"):
+        target.provision(StackSpec(prefix=f"{ecs_stack.prefix}g"))
+    assert provisioner.workspaces == {}
+
+
+@pytest.mark.parametrize(
+    ("env", "endpoint", "message"),
+    [
+        ("maybe", None, "SQSKIT_AWS_FIS_NETWORK_FAULTS='maybe' is not allowed: choose on or off"),
+        ("on", "http://127.0.0.1:4566", "SQSKIT_AWS_FIS_NETWORK_FAULTS=on runs AWS FIS"),
+    ],
+)
+def test_the_network_faults_variable_is_validated(
+    monkeypatch: pytest.MonkeyPatch, env: str, endpoint: str | None, message: str
+) -> None:
+    monkeypatch.setenv("SQSKIT_AWS_FIS_NETWORK_FAULTS", env)
+    with pytest.raises(ConfigError) as err:
+        AwsTargetConfig(endpoint_url=endpoint, main_outputs={})
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_network_faults_are_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SQSKIT_AWS_FIS_NETWORK_FAULTS", raising=False)
+    assert AwsTargetConfig(main_outputs={}).network_faults is False
+    monkeypatch.setenv("SQSKIT_AWS_FIS_NETWORK_FAULTS", "ON")
+    assert AwsTargetConfig(main_outputs={}).network_faults is True
