@@ -176,7 +176,8 @@ class RunSettings:
     consumer_cmd: str | None = None
     #: ``--consumer-image IMAGE``: the user's consumer as an image (docker runner, aws target)
     consumer_image: str | None = None
-    #: ``--faults PLAN.yaml``: API faults for every phase, through the fault proxy (local only)
+    #: ``--faults PLAN.yaml``: API faults through the fault proxy (local only), in every phase or
+    #: in those its ``phases`` key names
     faults: Path | None = None
 
     def _check_emulator(self, emulator: str) -> None:

@@ -626,6 +626,12 @@ data "aws_iam_policy_document" "fis" {
   }
 
   statement {
+    sid       = "ResolveTargetsByTag"
+    actions   = ["tag:GetResources"] # a run's experiment selects its tasks by tag
+    resources = ["*"]                # GetResources has no resource-level permissions
+  }
+
+  statement {
     sid       = "FollowTheCommands"
     actions   = ["ssm:ListCommands", "ssm:CancelCommand"]
     resources = ["*"] # command ids exist only once the experiment runs
