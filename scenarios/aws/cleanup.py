@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 DEFAULT_STACK_GLOB = "sqskit-*"
 #: removal order: what uses a thing goes before the thing
 _REMOVAL_ORDER = (
+    "fis-template",  # its experiment acts on the tasks: stopped first
     "task",
     "service",
     "task-definition",
@@ -99,7 +100,9 @@ def find_leftovers(
 
     Sources: the Resource Groups Tagging API (queues, tables, log groups, ECS clusters, task
     definitions, services), plus the listings it does not cover: running ECS tasks (their
-    tags, in every cluster) and IAM roles (global, so not in a regional tag search).
+    tags, in every cluster), IAM roles (global, so not in a regional tag search) and a run's
+    FIS experiment templates (``SQSKIT_AWS_FIS_NETWORK_FAULTS``; skipped with a log line when
+    the caller may not list them, as without terraform/iam/sqs-kit-fis-policy.json).
     """
     found: dict[str, Leftover] = {}
     try:
@@ -109,6 +112,7 @@ def find_leftovers(
             ),
             *_tagged_tasks(client_for("ecs"), stack_glob),
             *_tagged_roles(client_for("iam"), stack_glob),
+            *_tagged_fis_templates(client_for("fis"), stack_glob),
         ]:
             found[item.arn] = item
     except (ClientError, BotoCoreError) as exc:
@@ -179,6 +183,29 @@ def _tagged_roles(iam: Any, stack_glob: str) -> Iterator[Leftover]:
                 yield Leftover(arn=role["Arn"], kind="role", name=role["RoleName"], stack=stack)
 
 
+def _tagged_fis_templates(fis: Any, stack_glob: str) -> Iterator[Leftover]:
+    try:
+        pages = list(fis.get_paginator("list_experiment_templates").paginate())
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in {
+            "AccessDeniedException",
+            "AccessDenied",
+        }:
+            raise
+        log.warning("cleanup.fis_skipped", extra={"reason": "not allowed to list FIS templates"})
+        return
+    for page in pages:
+        for template in page.get("experimentTemplates", []):
+            stack = _matches(template.get("tags") or {}, stack_glob)
+            if stack:
+                yield Leftover(
+                    arn=template.get("arn") or template["id"],
+                    kind="fis-template",
+                    name=template["id"],
+                    stack=stack,
+                )
+
+
 def remove_leftover(client_for: Callable[[str], Any], item: Leftover) -> None:
     """Delete one leftover; a resource that is already gone is not an error."""
     try:
@@ -197,8 +224,19 @@ def remove_leftover(client_for: Callable[[str], Any], item: Leftover) -> None:
         raise InfrastructureError(f"could not remove {item.kind} {item.name}: {exc}") from exc
 
 
+def _remove_fis_template(fis: Any, template_id: str) -> None:
+    """Stop the template's unfinished experiments (they act on the run's tasks), then delete it."""
+    for page in fis.get_paginator("list_experiments").paginate(experimentTemplateId=template_id):
+        for experiment in page.get("experiments", []):
+            if experiment.get("state", {}).get("status") in {"pending", "initiating", "running"}:
+                fis.stop_experiment(id=experiment["id"])
+    fis.delete_experiment_template(id=template_id)
+
+
 def _remove(client_for: Callable[[str], Any], item: Leftover) -> None:
-    if item.kind == "task":
+    if item.kind == "fis-template":
+        _remove_fis_template(client_for("fis"), item.name)
+    elif item.kind == "task":
         cluster = item.name.split("/", 1)[0] if "/" in item.name else "default"
         client_for("ecs").stop_task(cluster=cluster, task=item.arn, reason="sqs-kit cleanup")
     elif item.kind == "service":
@@ -223,11 +261,13 @@ def _remove(client_for: Callable[[str], Any], item: Leftover) -> None:
     elif item.kind == "log-group":
         client_for("logs").delete_log_group(logGroupName=item.name)
     elif item.kind == "role":
-        iam = client_for("iam")
-        for policy in iam.list_role_policies(RoleName=item.name).get("PolicyNames", []):
-            iam.delete_role_policy(RoleName=item.name, PolicyName=policy)
-        for policy in iam.list_attached_role_policies(RoleName=item.name).get(
-            "AttachedPolicies", []
-        ):
-            iam.detach_role_policy(RoleName=item.name, PolicyArn=policy["PolicyArn"])
-        iam.delete_role(RoleName=item.name)
+        _remove_role(client_for("iam"), item.name)
+
+
+def _remove_role(iam: Any, name: str) -> None:
+    """Inline policies and attachments go first: IAM refuses to delete a role that has them."""
+    for policy in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
+        iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    for policy in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
+        iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+    iam.delete_role(RoleName=name)

@@ -8,10 +8,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from click.testing import CliRunner
 
 from scenarios.aws.cleanup import classify_arn, find_leftovers, remove_leftover
 from scenarios.cli.cleanup import command as cleanup
+from tests.scenarios.aws.fis_template import create_request
 from tests.scenarios.conftest import EcsStack
 
 pytestmark = pytest.mark.unit
@@ -136,3 +138,54 @@ def test_classify_arn() -> None:
     assert classify_arn("arn:aws:ecs:us-east-1:1:service/c/s") == ("service", "c/s")
     assert classify_arn("arn:aws:s3:::bucket") is None
     assert classify_arn("not-an-arn") is None
+
+
+def _fis_template(stack: str, managed_by: str = "sqs-kit") -> str:
+    """A run's FIS template as a SIGKILLed run leaves it: tagged, with its experiment running."""
+    fis = _client("fis")
+    request = create_request(cluster="sqs-demo", service="sqs-demo-consumer")
+    request["tags"] = _tags(stack, managed_by)
+    template = str(fis.create_experiment_template(**request)["experimentTemplate"]["id"])
+    fis.start_experiment(experimentTemplateId=template, tags=_tags(stack, managed_by))
+    return template
+
+
+def test_a_killed_runs_fis_template_is_found_and_its_experiment_stopped_first(
+    moto_account: None,
+) -> None:
+    # GIVEN a run's template with a running experiment, and a template that is not ours
+    ours = _fis_template("sqskit-eeeeee")
+    _fis_template("sqskit-ffffff", managed_by="someone-else")
+    _make_stack("sqskit-eeeeee")
+    leftovers = find_leftovers(_client)
+    # THEN it is listed first: its experiment acts on the tasks, which go next
+    assert (leftovers[0].kind, leftovers[0].name) == ("fis-template", ours)
+    assert {i.name for i in leftovers if i.kind == "fis-template"} == {ours}
+    remove_leftover(_client, leftovers[0])
+    fis = _client("fis")
+    [experiment] = [
+        e for e in fis.list_experiments()["experiments"] if e["experimentTemplateId"] == ours
+    ]
+    assert experiment["state"]["status"] in {"stopping", "stopped"}
+    assert ours not in {t["id"] for t in fis.list_experiment_templates()["experimentTemplates"]}
+    # removing it again is not an error
+    remove_leftover(_client, leftovers[0])
+
+
+def test_cleanup_without_fis_permissions_still_lists_the_rest(moto_account: None) -> None:
+    # GIVEN a caller whose policy has no fis:* (the FIS policy is opt-in)
+    _make_stack("sqskit-gggggg")
+
+    def denied_fis(service: str) -> Any:
+        client = _client(service)
+        if service == "fis":
+            stubber = Stubber(client)
+            stubber.add_client_error(
+                "list_experiment_templates", "AccessDeniedException", http_status_code=403
+            )
+            stubber.activate()
+        return client
+
+    leftovers = find_leftovers(denied_fis)
+    # THEN the other leftovers are still listed, and no FIS template is claimed
+    assert {i.kind for i in leftovers} == {"task-definition", "queue", "table", "log-group", "role"}
