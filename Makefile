@@ -9,6 +9,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SCENARIO ?= happy
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test`; each module stays on one worker (its fixtures are shared)
+TEST_WORKERS ?= 2
 SEC_VENV ?= .venv-security
 CHECKOV  := $(SEC_VENV)/bin/checkov
 
@@ -31,7 +33,7 @@ demo: $(STAMP) ## run the `happy` scenario on the embedded emulator and print th
 	$(BIN)/scenario run $(SCENARIO) --target local
 
 test: $(STAMP) $(CHECKOV) lint typecheck ## lint, type-check, run every tier but `long` (Docker/terraform skip when absent)
-	$(BIN)/pytest -m "not long" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not long" -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 test-long: $(STAMP) ## the runs of many minutes that `make test` leaves out (rehearsals with AWS timings)
 	$(BIN)/pytest -m long $(PYTEST_ARGS)
