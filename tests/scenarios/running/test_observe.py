@@ -74,7 +74,8 @@ def test_peek_reads_without_deleting_and_wait_visible_waits_for_in_flight():
         url = sqs.create_queue(QueueName="q")["QueueUrl"]
         for i in range(12):
             sqs.send_message(QueueUrl=url, MessageBody=f'{{"id": "m{i}"}}')
-        held = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=2)
+        # held long enough that a loaded machine's peek still ends before they come back
+        held = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=5)
         assert len(held["Messages"]) == 2
         # only visible messages can be read: the other 10
         seen = observe.peek(sqs, url, expected=10, hide_s=2)
@@ -83,7 +84,7 @@ def test_peek_reads_without_deleting_and_wait_visible_waits_for_in_flight():
             json.loads(m["Body"])["id"] for m in held["Messages"]
         )
         # the ones in flight become visible once their visibility runs out
-        depth = observe.wait_visible(sqs, url, timeout_s=10, poll_s=0.2)
+        depth = observe.wait_visible(sqs, url, timeout_s=30, poll_s=0.2)
         assert (depth.in_flight, depth.visible) == (0, 12)
         seen = observe.peek(sqs, url, expected=12)
         assert sorted(m.key for m in seen) == sorted(f"m{i}" for i in range(12))
