@@ -1,7 +1,7 @@
 """The FIFO scenarios end to end on the embedded emulator, and a consumer that breaks the order.
 
-The catalogue's own runs are in test_e2e.py (every scenario); these show what each FIFO check
-catches with real processes.
+The catalogue's own runs are in test_e2e.py (every scenario, fifo-poison's block and shim
+included); these show what each FIFO check catches with real processes.
 """
 
 from __future__ import annotations
@@ -49,14 +49,3 @@ def test_a_consumer_that_handles_a_group_concurrently_fails_fifo_order(
         "every message's effect applied",
     ):
         assert name not in failed, failed
-
-
-def test_fifo_poison_shows_the_block_and_its_shim(emulator_endpoint, tmp_path):
-    out = run(emulator_endpoint, tmp_path, "fifo-poison", "--no-png")
-    report = json.loads(out.stdout)
-    assert out.exit_code == 0, report
-    block = next(c for c in report["checks"] if "blocked only its own group" in c["name"])
-    assert re.search(r"sqs-kit-0 blocked [\d.]+ s by poison", block["detail"]), block
-    assert "messages of other groups completed meanwhile" in block["detail"]
-    # MiniStack accepts a standard DLQ for a FIFO queue (AWS refuses): labelled, not hidden
-    assert "sqs.fifo_dlq" in report["shims"]
