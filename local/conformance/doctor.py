@@ -15,8 +15,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from core.aws import Endpoints
 from core.errors import EmulatorUnavailable, KitError
-from local.conformance.probe import run_probe
+from local.conformance.probe import make_clients, run_probe
 from local.conformance.results import ProbeReport
 from local.emulators import select
 from local.emulators.base import answers, identify
@@ -56,17 +57,22 @@ def render(report: ProbeReport, console: Any = None) -> None:
 
 
 @contextlib.contextmanager
-def _target(endpoint: str | None, emulator: str) -> Iterator[tuple[str, str, str]]:
-    """(endpoint, emulator name, why) for the probe; starts an embedded one when needed."""
+def _target(endpoint: str | None, emulator: str) -> Iterator[tuple[Endpoints, str, str]]:
+    """(endpoints, emulator name, why) for the probe; starts an embedded one when needed.
+
+    With per-service endpoints (``sqs=localstack,dynamodb=ministack``) the name says which
+    emulator serves which service.
+    """
     if endpoint:
         if not answers(endpoint):
             raise EmulatorUnavailable(
                 f"nothing answers at {endpoint}; start an emulator there or drop --endpoint"
             )
-        yield endpoint, identify(endpoint), f"--endpoint {endpoint}"
+        yield Endpoints(endpoint), identify(endpoint), f"--endpoint {endpoint}"
         return
     with select(emulator) as sel:
-        yield sel.endpoint, sel.emulator.name, sel.reason
+        name = ",".join(f"{service}={part.emulator.name}" for service, part in sel.services)
+        yield sel.endpoints, name or sel.emulator.name, sel.reason
 
 
 def doctor(
@@ -79,9 +85,12 @@ def doctor(
 ) -> ProbeReport:
     """What `scenario doctor` and `python -m local.conformance` do: select, probe, print, save."""
     out = console or Console()
-    with _target(endpoint, emulator) as (url, name, why):
+    with _target(endpoint, emulator) as (endpoints, name, why):
+        url = endpoints.default or ""
         out.print(f"[bold]emulator[/bold]: {name} at {url} - {why}")
-        report = run_probe(url, emulator=name, only=only)
+        # a split probes each service where the scenarios will reach it
+        clients = make_clients(url, dynamodb_endpoint=endpoints.url("dynamodb"))
+        report = run_probe(url, emulator=name, only=only, clients=clients)
     render(report, out)
     if json_path:
         report.write_json(json_path)

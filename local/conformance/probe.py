@@ -33,8 +33,11 @@ _PROBE_CLIENT_CONFIG = Config(
 )
 
 
-def make_clients(endpoint: str, region: str | None = None) -> Clients:
-    """Fail-fast clients for the probe (one attempt, short timeouts)."""
+def make_clients(
+    endpoint: str, region: str | None = None, *, dynamodb_endpoint: str | None = None
+) -> Clients:
+    """Fail-fast clients for the probe (one attempt, short timeouts); DynamoDB's at
+    ``dynamodb_endpoint`` when it is served elsewhere (per-service endpoints)."""
     kw: dict[str, Any] = {
         "endpoint_url": endpoint,
         "region": region,
@@ -42,7 +45,7 @@ def make_clients(endpoint: str, region: str | None = None) -> Clients:
     }
     return Clients(
         sqs=client("sqs", **kw),
-        ddb=client("dynamodb", **kw),
+        ddb=client("dynamodb", **{**kw, "endpoint_url": dynamodb_endpoint or endpoint}),
         ecs=client("ecs", **kw),
         ec2=client("ec2", **kw),
     )

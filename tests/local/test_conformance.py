@@ -23,6 +23,7 @@ from local.conformance import (
     render,
     run_probe,
 )
+from local.conformance.probe import make_clients
 from local.emulators import MiniStackEmulator, MotoEmulator, embedded
 from local.emulators.base import free_port, identify
 
@@ -163,6 +164,17 @@ def test_a_fake_endpoint_fails_every_check_without_crashing(fake_endpoint):
     assert report.passed == []
     assert report.capabilities() == frozenset()
     assert all(r.detail for r in report.failed)
+
+
+@pytest.mark.integration
+def test_a_split_probes_dynamodb_where_it_is_served(fake_endpoint, emulator_endpoint):
+    # GIVEN SQS "served" by an endpoint that answers nothing right, DynamoDB by the emulator
+    # (as `scenario doctor --emulator sqs=localstack,dynamodb=ministack` sets them up)
+    clients = make_clients(fake_endpoint, dynamodb_endpoint=emulator_endpoint)
+    report = run_probe(fake_endpoint, only="ddb.", clients=clients)
+    # THEN DynamoDB's checks reach DynamoDB's emulator, and pass
+    assert report.results and report.failed == [], report.failed
+    assert make_clients(fake_endpoint).ddb.meta.endpoint_url == fake_endpoint
 
 
 @pytest.mark.integration
