@@ -690,6 +690,9 @@ class FaultProxy:
         return protocol.conditional_check_failed_response(call)
 
     def _fired(self, call: Call, fire: Fire, detail: dict[str, Any]) -> None:
+        if call.invocation_id is not None:
+            # which SDK invocation and attempt the fault hit: a later attempt of it is a retry
+            detail = {**detail, "invocation_id": call.invocation_id, "attempt": call.attempt}
         record = FiredFault(
             ts=time.time(),
             service=call.service,
@@ -745,6 +748,8 @@ class FaultProxy:
                 queue_url=queue_url,
                 message_ids=ids,
                 receipt_handles=handles,
+                sdk_invocation_id=call.invocation_id,
+                sdk_request=call.sdk_request,
             )
         )
 

@@ -439,3 +439,24 @@ def unused_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def test_an_sdk_retry_shares_its_invocation_id_and_a_callers_repeat_does_not(
+    proxy_factory: ProxyFactory, queue: str
+) -> None:
+    # GIVEN one throttled send, retried by botocore, then a second send the caller makes itself
+    proxy = proxy_factory(
+        _plan({"service": "sqs", "operation": "SendMessage", "fault": "throttle", "max_fires": 1})
+    )
+    sqs = client("sqs", proxy.endpoint, max_attempts=3)
+    sqs.send_message(QueueUrl=queue, MessageBody="x")
+    sqs.send_message(QueueUrl=queue, MessageBody="x")
+    sends = [c for c in proxy.records() if c.operation == "SendMessage"]
+    # THEN the fault and botocore's retry carry one invocation id, attempts 1 and 2
+    [fault] = proxy.fired()
+    assert fault.detail["invocation_id"] == sends[0].sdk_invocation_id
+    assert fault.detail["attempt"] == 1
+    assert [(c.status, c.attempt) for c in sends] == [(403, 1), (200, 2), (200, 1)]
+    assert sends[1].sdk_invocation_id == sends[0].sdk_invocation_id
+    # AND the caller's own second send is a new invocation
+    assert sends[2].sdk_invocation_id not in (None, sends[0].sdk_invocation_id)
