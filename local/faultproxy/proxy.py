@@ -70,7 +70,7 @@ def parse_upstream(url: str) -> tuple[str, int]:
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop when installed (a third less CPU per relayed call), else the stdlib's."""
+    """uvloop's loop when installed (less CPU per relayed call), else the stdlib's."""
     try:
         import uvloop
     except ImportError:
@@ -103,10 +103,10 @@ class _UpstreamConnection(asyncio.Protocol):
         self.open = True
 
     def exchange(
-        self, request: wire.Request, on_answer: OnAnswer, on_stale: Callable[[], None]
+        self, request: wire.Request, on_answer: OnAnswer, on_stale: Callable[[], None] | None
     ) -> None:
-        """Send ``request``; ``on_answer`` gets the answer, or ``on_stale`` is called instead
-        when a kept-alive connection turns out closed before a single byte of answer."""
+        """Send ``request``; ``on_answer`` gets the answer, or ``on_stale`` (if given) is called
+        instead when a kept-alive connection turns out closed before a single byte of answer."""
         assert self.transport is not None
         self._method = request.method
         self._on_answer, self._on_stale = on_answer, on_stale
@@ -231,11 +231,7 @@ class _Upstream:
             connection.close()
             return
         self._connection = connection
-
-        def stale() -> None:  # a fresh connection is never retried
-            on_answer(UpstreamError("upstream closed the connection before answering"))
-
-        connection.exchange(request, on_answer, stale)
+        connection.exchange(request, on_answer, None)  # a fresh connection is never retried
 
     async def exchange(self, request: wire.Request) -> wire.Response:
         """``send`` as a coroutine: the answer, or the ``UpstreamError`` raised."""
