@@ -9,7 +9,11 @@ workloads, each on a fresh queue:
 Rounds rotate which endpoint goes first; the medians over rounds are compared. Reported:
 calls per second and p50 call latency, each as a ratio proxy / direct (target: at most 10%
 lost, throughput ratio >= 0.90, p50 ratio <= 1.10), and the CPU the proxy process spends per
-call, the number a loaded machine moves least.
+call (user and system), the number a loaded machine moves least.
+
+The floor: when ``socat`` is installed, the same workload through a bare TCP relay in C
+(``socat`` with TCP_NODELAY, no parsing at all) - what the extra loopback hop alone costs on
+this machine, which no relay can go below. Without socat the floor is left out, and said so.
 
 ``BENCH_PROXY_N`` (default 200 cycles) and ``BENCH_PROXY_ROUNDS`` (default 7) scale it;
 ``SQSKIT_BENCH_ENDPOINT`` uses an emulator that is already running.
@@ -18,8 +22,11 @@ call, the number a loaded machine moves least.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -38,9 +45,12 @@ from consumer.contract import (
     ENV_AWS_ACCESS_KEY_ID,
     ENV_AWS_SECRET_ACCESS_KEY,
 )
+from local.faultproxy.proxy import parse_upstream
 
 TARGET_THROUGHPUT = 0.90
 TARGET_P50 = 1.10
+#: the label of the bare C relay the proxy is compared with (the extra hop's own cost)
+FLOOR = "floor (socat, bare TCP relay)"
 
 
 def _client(endpoint: str) -> Any:
@@ -54,11 +64,48 @@ def _client(endpoint: str) -> Any:
     )
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc (Linux)."""
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU time of a process, from /proc (Linux)."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextlib.contextmanager
+def _socat(upstream: str) -> Iterator[str | None]:
+    """A bare C relay in front of ``upstream`` (the floor), or None when socat is missing."""
+    binary = shutil.which("socat")
+    if binary is None:
+        yield None
+        return
+    host, port = parse_upstream(upstream)
+    listen = _free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            f"TCP-LISTEN:{listen},bind=127.0.0.1,reuseaddr,fork,nodelay",
+            f"TCP:{host}:{port},nodelay",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):  # until it listens, bounded
+            with contextlib.closing(socket.socket()) as probe:
+                if probe.connect_ex(("127.0.0.1", listen)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{listen}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @contextlib.contextmanager
@@ -140,14 +187,21 @@ def _round(endpoint: str, workload: Callable[..., int], n: int) -> tuple[float, 
 def run() -> list[tuple[str, str]]:
     n = int(os.environ.get("BENCH_PROXY_N", "200"))
     rounds = int(os.environ.get("BENCH_PROXY_ROUNDS", "7"))
-    results: list[tuple[str, str]] = []
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio (uvloop not installed)"
+    print(f"proxy event loop: {loop}", flush=True)
+    results: list[tuple[str, str]] = [("proxy event loop", loop)]
     with (
         bench_endpoint() as upstream,
         tempfile.TemporaryDirectory() as tmp,
         _proxy(upstream) as (relay, relay_pid),
         _proxy(upstream, "--record", f"{tmp}/calls.jsonl") as (recording, recording_pid),
+        _socat(upstream) as floor,
     ):
         endpoints = {"direct": upstream, "proxy": relay, "proxy+record": recording}
+        if floor is None:
+            results.append((FLOOR, "not measured: socat is not installed (apt-get install socat)"))
+        else:
+            endpoints[FLOOR] = floor
         pids = {"proxy": relay_pid, "proxy+record": recording_pid}
         calls_through = dict.fromkeys(pids, 0)
         cpu_start = {key: _cpu_seconds(pid) for key, pid in pids.items()}
@@ -167,25 +221,43 @@ def run() -> list[tuple[str, str]]:
             direct_rate = statistics.median(throughput["direct"])
             direct_p50 = statistics.median(p50["direct"])
             print(f"{name}: direct {direct_rate:.0f} calls/s, p50 {direct_p50:.2f} ms", flush=True)
-            for key in pids:
+            for key in [k for k in endpoints if k != "direct"]:
                 rate = statistics.median(throughput[key])
                 median = statistics.median(p50[key])
                 rate_ratio, p50_ratio = rate / direct_rate, median / direct_p50
                 print(f"{name}: {key} {rate:.0f} calls/s, p50 {median:.2f} ms", flush=True)
-                rate_ok = "ok" if rate_ratio >= TARGET_THROUGHPUT else "MISSED"
-                p50_ok = "ok" if p50_ratio <= TARGET_P50 else "MISSED"
+                rate_text = f"{rate_ratio:.3f} ({rate:.0f} / {direct_rate:.0f} calls/s)"
+                p50_text = f"{p50_ratio:.3f} ({median:.2f} / {direct_p50:.2f} ms)"
+                if key == FLOOR:  # no candidate: what the hop alone costs, without a verdict
+                    results += [
+                        (f"{name}: {key} throughput / direct", rate_text),
+                        (f"{name}: {key} p50 latency / direct", p50_text),
+                    ]
+                    continue
                 results += [
                     (
                         f"{name}: {key} throughput / direct (target >= {TARGET_THROUGHPUT:.2f})",
-                        f"{rate_ratio:.3f} ({rate:.0f} / {direct_rate:.0f} calls/s) {rate_ok}",
+                        f"{rate_text} {_verdict(rate_ratio >= TARGET_THROUGHPUT)}",
                     ),
                     (
                         f"{name}: {key} p50 latency / direct (target <= {TARGET_P50:.2f})",
-                        f"{p50_ratio:.3f} ({median:.2f} / {direct_p50:.2f} ms) {p50_ok}",
+                        f"{p50_text} {_verdict(p50_ratio <= TARGET_P50)}",
                     ),
                 ]
         # The number a loaded machine moves least: what the proxy process itself spends.
         for key, pid in pids.items():
-            cpu_us = (_cpu_seconds(pid) - cpu_start[key]) / max(1, calls_through[key]) * 1e6
-            results.append((f"{key}: CPU of the proxy process per call", f"{cpu_us:.0f} us"))
+            user, system = (
+                (now - then) / max(1, calls_through[key]) * 1e6
+                for now, then in zip(_cpu_seconds(pid), cpu_start[key], strict=True)
+            )
+            results.append(
+                (
+                    f"{key}: CPU of the proxy process per call",
+                    f"{user + system:.0f} us (user {user:.0f}, system {system:.0f})",
+                )
+            )
     return results
+
+
+def _verdict(met: bool) -> str:
+    return "ok" if met else "MISSED"

@@ -90,10 +90,35 @@ class Protocol(StrEnum):
     OTHER = "other"
 
 
-class Call:
-    """One identified API call: service, operation, protocol, and its parameters on demand."""
+#: the SDK's retry headers (botocore, the AWS SDK for JavaScript v3, ...): one invocation id for
+#: all attempts of one API call, and ``attempt=N; max=M`` (with a ``ttl=`` in some modes)
+INVOCATION_ID_HEADER: Final = "amz-sdk-invocation-id"
+SDK_REQUEST_HEADER: Final = "amz-sdk-request"
+_ATTEMPT = re.compile(r"(?:^|;)\s*attempt=(\d+)")
 
-    __slots__ = ("_params", "body", "operation", "protocol", "service")
+
+def sdk_attempt(sdk_request: str | None) -> int | None:
+    """The attempt number an ``amz-sdk-request`` header carries (1 = the first try), or None."""
+    found = _ATTEMPT.search(sdk_request) if sdk_request else None
+    return int(found.group(1)) if found else None
+
+
+class Call:
+    """One identified API call: service, operation, protocol, and its parameters on demand.
+
+    ``invocation_id`` and ``sdk_request`` are the SDK's retry headers, when the client sent
+    them: a later call with the same invocation id is the SDK retrying this one.
+    """
+
+    __slots__ = (
+        "_params",
+        "body",
+        "invocation_id",
+        "operation",
+        "protocol",
+        "sdk_request",
+        "service",
+    )
 
     def __init__(
         self,
@@ -102,12 +127,22 @@ class Call:
         protocol: Protocol,
         body: bytes = b"",
         params: dict[str, Any] | None = None,
+        *,
+        invocation_id: str | None = None,
+        sdk_request: str | None = None,
     ) -> None:
         self.service = service
         self.operation = operation
         self.protocol = protocol
         self.body = body
         self._params = params
+        self.invocation_id = invocation_id
+        self.sdk_request = sdk_request
+
+    @property
+    def attempt(self) -> int | None:
+        """Which attempt of its invocation this call is (1 = the first), when the SDK says."""
+        return sdk_attempt(self.sdk_request)
 
     def __repr__(self) -> str:
         return f"Call({self.service}.{self.operation or '?'} over {self.protocol})"
@@ -130,23 +165,48 @@ def _scope_service(headers: Mapping[str, str]) -> str | None:
 
 def identify(request: wire.Request) -> Call:
     """Which service and operation ``request`` is, from its target header, form or signature."""
-    target = request.headers.get("x-amz-target")
+    headers = request.headers
+    invocation_id = headers.get(INVOCATION_ID_HEADER)
+    sdk_request = headers.get(SDK_REQUEST_HEADER)
+    target = headers.get("x-amz-target")
     if target:
         prefix, _, operation = target.rpartition(".")
-        service = _TARGET_PREFIXES.get(prefix) or _scope_service(request.headers) or UNKNOWN
-        return Call(service, operation, Protocol.JSON, request.body)
+        service = _TARGET_PREFIXES.get(prefix) or _scope_service(headers) or UNKNOWN
+        return Call(
+            service,
+            operation,
+            Protocol.JSON,
+            request.body,
+            invocation_id=invocation_id,
+            sdk_request=sdk_request,
+        )
     query = urlsplit(request.target).query
-    form = request.body.decode("utf-8", "replace") if _is_form(request.headers) else ""
+    form = request.body.decode("utf-8", "replace") if _is_form(headers) else ""
     fields = dict(parse_qsl(query)) if query else {}
     if form:
         fields.update(parse_qsl(form, keep_blank_values=True))
     action = fields.get("Action")
     if action:
-        service = _scope_service(request.headers) or (
+        service = _scope_service(headers) or (
             SQS if fields.get("Version") == _SQS_API_VERSION else UNKNOWN
         )
-        return Call(service, action, Protocol.QUERY, request.body, fields)
-    return Call(_scope_service(request.headers) or UNKNOWN, "", Protocol.OTHER, request.body)
+        return Call(
+            service,
+            action,
+            Protocol.QUERY,
+            request.body,
+            fields,
+            invocation_id=invocation_id,
+            sdk_request=sdk_request,
+        )
+    return Call(
+        _scope_service(headers) or UNKNOWN,
+        "",
+        Protocol.OTHER,
+        request.body,
+        invocation_id=invocation_id,
+        sdk_request=sdk_request,
+    )
 
 
 def _is_form(headers: Mapping[str, str]) -> bool:

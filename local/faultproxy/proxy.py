@@ -1,10 +1,16 @@
 """The fault proxy: an HTTP/1.1 relay between AWS clients and an endpoint that applies a plan's
 faults and records what it saw.
 
-It runs an asyncio loop in its own thread, so a test, the scenario engine or the CLI can start
-it in-process, swap plans between phases and read its records while clients talk through it.
-Each client connection gets its own upstream connection; requests and answers are relayed
-byte for byte, so the proxy adds one loopback hop and a header parse to a call.
+It runs an asyncio loop (uvloop's when installed) in its own thread, so a test, the scenario
+engine or the CLI can start it in-process, swap plans between phases and read its records while
+clients talk through it. Each client connection gets its own upstream connection; requests and
+answers are relayed byte for byte, so the proxy adds one loopback hop and a header parse to a
+call.
+
+The relay is built for a small overhead (issue 16): asyncio protocols, not streams, and a call
+that no rule of the plan can touch is relayed from the protocols' callbacks without a task, a
+future or a parse of its body - unless call records are kept, which need the operation. Only a
+call a rule fired on runs as a task (:meth:`FaultProxy._handle`).
 """
 
 from __future__ import annotations
@@ -17,14 +23,16 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, cast
 from urllib.parse import urlsplit
 
 from local.faultproxy import protocol, wire
 from local.faultproxy.errors import FaultProxyError, UpstreamError, UpstreamTimeout
-from local.faultproxy.inject import Fire, Injector
+from local.faultproxy.inject import PASS, Decision, Fire, Injector
 from local.faultproxy.plan import FAIL_RESET, FaultKind, Plan
 from local.faultproxy.protocol import SQS, Call
 from local.faultproxy.records import CallRecord, FiredFault, Recorder
@@ -61,74 +69,292 @@ def parse_upstream(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-class _StaleConnection(Exception):
-    """A kept-alive upstream connection turned out to be closed before the call reached it."""
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop when installed (less CPU per relayed call), else the stdlib's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+#: what an upstream exchange ends with: the answer, or why there is none
+Answer = wire.Response | UpstreamError
+OnAnswer = Callable[[Answer], None]
+
+
+class _UpstreamConnection(asyncio.Protocol):
+    """One TCP connection to the upstream, carrying one exchange at a time."""
+
+    def __init__(self, owner: _Upstream) -> None:
+        self.owner = owner
+        self.transport: asyncio.Transport | None = None
+        self.buffer = wire.Buffer()
+        self.open = False
+        self.reused = False
+        self._method = ""
+        self._on_answer: OnAnswer | None = None
+        self._on_stale: Callable[[], None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._answering = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        self.open = True
+
+    def exchange(
+        self, request: wire.Request, on_answer: OnAnswer, on_stale: Callable[[], None] | None
+    ) -> None:
+        """Send ``request``; ``on_answer`` gets the answer, or ``on_stale`` (if given) is called
+        instead when a kept-alive connection turns out closed before a single byte of answer."""
+        assert self.transport is not None
+        self._method = request.method
+        self._on_answer, self._on_stale = on_answer, on_stale
+        self._answering = False
+        self._timer = self.owner.loop.call_later(self.owner.timeout_s, self._timed_out)
+        self.transport.write(request.raw)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer.feed(data)
+        if self._on_answer is None:
+            return  # an answer nobody asked for: dropped with the connection on the next call
+        self._answering = True
+        self._take(eof=False)
+
+    def eof_received(self) -> bool:
+        self.open = False
+        if self._on_answer is not None:
+            self._take(eof=True)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open = False
+        if self._on_answer is not None:
+            self._closed_early(f"upstream connection failed: {exc or 'closed'}")
+
+    def _take(self, *, eof: bool) -> None:
+        try:
+            response = self.buffer.take_response(self._method, eof=eof)
+        except wire.ClosedBeforeAnswer as exc:
+            self._closed_early(str(exc))
+            return
+        except wire.WireError as exc:
+            self._finish(UpstreamError(f"upstream connection failed: {exc}"))
+            self.close()
+            return
+        if response is None:
+            return
+        self._finish(response)
+        if not response.keep_alive:
+            self.close()
+
+    def _closed_early(self, why: str) -> None:
+        if self.reused and not self._answering and self._on_stale is not None:
+            on_stale = self._on_stale
+            self._clear()
+            self.close()
+            on_stale()
+            return
+        self._finish(UpstreamError(why))
+        self.close()
+
+    def _timed_out(self) -> None:
+        self._finish(UpstreamTimeout(f"no answer within {self.owner.timeout_s:g} s"))
+        self.close()
+
+    def _clear(self) -> OnAnswer | None:
+        on_answer = self._on_answer
+        self._on_answer = self._on_stale = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return on_answer
+
+    def _finish(self, answer: Answer) -> None:
+        on_answer = self._clear()
+        self.reused = True
+        if on_answer is not None:
+            on_answer(answer)
+
+    def close(self, *, abandon: bool = False) -> None:
+        """Close the connection; ``abandon`` also forgets the exchange in progress, if any."""
+        self.open = False
+        if abandon:
+            self._clear()
+        if self.transport is not None:
+            self.transport.close()
 
 
 class _Upstream:
     """The upstream connection paired with one client connection, opened on first use."""
 
-    def __init__(self, host: str, port: int, timeout_s: float) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, host: str, port: int, timeout_s: float
+    ) -> None:
+        self.loop = loop
         self.host = host
         self.port = port
         self.timeout_s = timeout_s
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self._connection: _UpstreamConnection | None = None
+        self._opening: asyncio.Task[None] | None = None
+        self._closed = False
 
-    async def exchange(self, request: wire.Request) -> wire.Response:
-        """Send ``request`` and read the answer.
+    def send(self, request: wire.Request, on_answer: OnAnswer) -> None:
+        """Relay ``request``; ``on_answer`` gets the answer or an ``UpstreamError``.
 
         One retry, on a fresh connection, when a kept-alive one turned out to be closed by the
-        upstream's idle timeout: the write failed, or the upstream closed without a single
-        byte of answer. Never once an answer began.
+        upstream's idle timeout: the upstream closed without a single byte of answer. Never
+        once an answer began.
         """
-        try:
-            return await self._exchange_once(request)
-        except _StaleConnection:
-            return await self._exchange_once(request)
+        connection = self._connection
+        if connection is not None and connection.open:
+            connection.exchange(request, on_answer, lambda: self._open_and_send(request, on_answer))
+        else:
+            self._open_and_send(request, on_answer)
 
-    async def _exchange_once(self, request: wire.Request) -> wire.Response:
-        reused = self.writer is not None
-        if self.writer is None:
-            try:
-                self.reader, self.writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.host, self.port, limit=wire.MAX_HEAD_BYTES),
-                    _CONNECT_TIMEOUT_S,
-                )
-            except (OSError, TimeoutError) as exc:
-                raise UpstreamError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
-        assert self.reader is not None and self.writer is not None
+    def _open_and_send(self, request: wire.Request, on_answer: OnAnswer) -> None:
+        if self._closed:  # the client went away: nobody to answer
+            return
+        self._opening = self.loop.create_task(self._open(request, on_answer))
+
+    async def _open(self, request: wire.Request, on_answer: OnAnswer) -> None:
+        connection = _UpstreamConnection(self)
         try:
-            self.writer.write(request.raw)
-            await self.writer.drain()
-        except ConnectionError as exc:
-            self.close()
-            if reused:
-                raise _StaleConnection from exc
-            raise UpstreamError(f"upstream connection failed: {exc}") from exc
-        try:
-            # asyncio.timeout, not wait_for: no extra task per call (a third of the overhead)
-            async with asyncio.timeout(self.timeout_s):
-                response = await wire.read_response(self.reader, request.method)
-        except TimeoutError as exc:
-            self.close()
-            raise UpstreamTimeout(f"no answer within {self.timeout_s:g} s") from exc
-        except wire.ClosedBeforeAnswer as exc:
-            self.close()
-            if reused:
-                raise _StaleConnection from exc
-            raise UpstreamError(str(exc)) from exc
-        except (ConnectionError, wire.WireError) as exc:
-            self.close()
-            raise UpstreamError(f"upstream connection failed: {exc}") from exc
-        if not response.keep_alive:
-            self.close()
-        return response
+            await asyncio.wait_for(
+                self.loop.create_connection(lambda: connection, self.host, self.port),
+                _CONNECT_TIMEOUT_S,
+            )
+        except (OSError, TimeoutError) as exc:
+            on_answer(UpstreamError(f"cannot connect to {self.host}:{self.port}: {exc}"))
+            return
+        if self._closed:
+            connection.close()
+            return
+        self._connection = connection
+        connection.exchange(request, on_answer, None)  # a fresh connection is never retried
+
+    async def exchange(self, request: wire.Request) -> wire.Response:
+        """``send`` as a coroutine: the answer, or the ``UpstreamError`` raised."""
+        future: asyncio.Future[Answer] = self.loop.create_future()
+
+        def done(answer: Answer) -> None:
+            if not future.done():
+                future.set_result(answer)
+
+        self.send(request, done)
+        answer = await future
+        if isinstance(answer, UpstreamError):
+            raise answer
+        return answer
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
+        """Close for good: the client connection it served is over."""
+        self._closed = True
+        if self._opening is not None:
+            self._opening.cancel()
+        if self._connection is not None:
+            self._connection.close(abandon=True)
+            self._connection = None
+
+
+class _Client(asyncio.Protocol):
+    """One client connection: cuts its bytes into requests and hands them to the proxy, one at
+    a time (the next waits in the buffer until this one is answered)."""
+
+    def __init__(self, proxy: FaultProxy, loop: asyncio.AbstractEventLoop) -> None:
+        self.proxy = proxy
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.buffer = wire.Buffer()
+        self.upstream = _Upstream(loop, proxy._up_host, proxy._up_port, proxy._timeout_s)
+        self.busy = False
+        self.eof = False
+        self.lost = False
+        self.task: asyncio.Task[Any] | None = None
+        self._input: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        self.proxy._clients.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer.feed(data)
+        self._poke()
+        if not self.busy:
+            self._next()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._poke()
+        if not self.busy:
+            self._next()
+        return True  # keep the transport: a call in progress still gets its answer
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self._poke()
+        self.upstream.close()
+        if self.task is not None:
+            self.task.cancel()
+        self.proxy._clients.discard(self)
+
+    def _poke(self) -> None:
+        if self._input is not None and not self._input.done():
+            self._input.set_result(None)
+
+    def _next(self) -> None:
+        try:
+            request = self.buffer.take_request(self._continue, eof=self.eof)
+        except wire.WireError:
+            self.close()  # the client spoke garbage: nothing left to answer
+            return
+        if request is None:
+            if self.eof:
+                self.close()
+            return
+        self.busy = True
+        self.proxy._dispatch(self, request)
+
+    def _continue(self) -> None:
+        self.write(wire.CONTINUE)
+
+    def write(self, data: bytes) -> None:
+        """Send bytes to the client, unless it is gone."""
+        if self.transport is not None and not self.lost and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def done(self, keep_alive: bool) -> None:
+        """The call in progress is over: read the next one, or close."""
+        self.busy = False
+        self.task = None
+        if not keep_alive or self.lost:
+            self.close()
+        elif self.buffer.data or self.eof:
+            self._next()
+
+    async def wait_input(self, timeout_s: float) -> None:
+        """Until the client sends a byte or closes, at most ``timeout_s``."""
+        if self.lost or self.eof:
+            return
+        self._input = self.loop.create_future()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._input, timeout_s)
+        self._input = None
+
+    def reset(self) -> None:
+        """Abort the connection with a TCP RST (SO_LINGER 0), like a dropped link."""
+        if self.transport is None:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
+
+    def close(self) -> None:
+        self.upstream.close()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
 
 
 @dataclass(slots=True)
@@ -137,15 +363,6 @@ class _Outcome:
     forwarded: bool
     keep_alive: bool
     upstream: wire.Response | None = None
-
-
-def _reset(writer: asyncio.StreamWriter) -> None:
-    """Abort the client connection with a TCP RST (SO_LINGER 0), like a dropped link."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
 
 
 class FaultProxy:
@@ -176,7 +393,7 @@ class FaultProxy:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._clients: set[_Client] = set()
         self._endpoint: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -192,7 +409,7 @@ class FaultProxy:
         """Listen and serve in a background thread; returns the endpoint URL."""
         if self._thread is not None:
             raise FaultProxyError("the fault proxy is already running")
-        loop = asyncio.new_event_loop()
+        loop = _new_loop()
         ready: concurrent.futures.Future[int] = concurrent.futures.Future()
         thread = threading.Thread(
             target=self._run, args=(loop, ready), name="faultproxy", daemon=True
@@ -215,7 +432,7 @@ class FaultProxy:
         asyncio.set_event_loop(loop)
         try:
             self._server = loop.run_until_complete(
-                asyncio.start_server(self._serve, self._host, self._port, limit=wire.MAX_HEAD_BYTES)
+                loop.create_server(lambda: _Client(self, loop), self._host, self._port)
             )
         except OSError as exc:
             ready.set_exception(
@@ -249,9 +466,12 @@ class FaultProxy:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        tasks = list(self._tasks)
+        clients = list(self._clients)
+        tasks = [c.task for c in clients if c.task is not None]
         for task in tasks:
             task.cancel()
+        for client in clients:
+            client.close()
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
@@ -301,62 +521,99 @@ class FaultProxy:
 
     # -- serving --------------------------------------------------------------------------------
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        upstream = _Upstream(self._up_host, self._up_port, self._timeout_s)
-        try:
-            while True:
-                request = await wire.read_request(reader, writer)
-                if request is None or not await self._handle(request, upstream, reader, writer):
-                    break
-        except (wire.WireError, ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client went away or spoke garbage: nothing left to answer
-        except asyncio.CancelledError:
-            pass  # stop(): ending quietly keeps asyncio from logging the cancelled task
-        finally:
-            upstream.close()
-            if not writer.is_closing():
-                writer.close()
-            if task is not None:
-                self._tasks.discard(task)
-
-    async def _handle(
-        self,
-        request: wire.Request,
-        upstream: _Upstream,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-    ) -> bool:
+    def _dispatch(self, client: _Client, request: wire.Request) -> None:
+        """Decide a call's fate; relay it from callbacks unless a rule fired on it."""
+        injector = self._injector
+        recording = self.recorder.calls_enabled
+        if not recording and not injector.plan.rules:
+            # The fast path: no rule can touch the call and nobody reads its record, so
+            # which operation it is does not matter.
+            client.upstream.send(request, partial(self._relayed, client, request, None))
+            return
         call = protocol.identify(request)
         started_at = time.time()
         t0 = time.perf_counter()
-        decision = self._injector.decide(call.service, call.operation)
-        for fire in decision.latency:
-            latency = fire.rule.latency
-            assert latency is not None
-            self._fired(
-                call, fire, {"delay_ms": round(fire.delay_s * 1000, 3), **latency.describe()}
+        decision = injector.decide(call.service, call.operation)
+        if decision is PASS:
+            client.upstream.send(
+                request, partial(self._relayed, client, request, call, started_at=started_at, t0=t0)
             )
-        if decision.delay_s > 0:
-            await asyncio.sleep(decision.delay_s)
-        action = decision.action
-        if action is None:
-            response = await self._forward(call, request, upstream)
-            outcome = _Outcome(
-                response.status, True, request.keep_alive and response.keep_alive, response
+            return
+        client.task = client.loop.create_task(
+            self._handle(client, request, call, decision, started_at=started_at, t0=t0)
+        )
+
+    def _relayed(
+        self,
+        client: _Client,
+        request: wire.Request,
+        call: Call | None,
+        answer: Answer,
+        *,
+        started_at: float = 0.0,
+        t0: float = 0.0,
+    ) -> None:
+        """The upstream's answer to a call no rule fired on: record it, relay it."""
+        if isinstance(answer, UpstreamError):
+            call = call or protocol.identify(request)
+            answer = self._gateway_error(call, answer)
+        keep_alive = request.keep_alive and answer.keep_alive
+        # Recorded before the client gets its answer: whoever holds a response can read
+        # the record of the call that produced it.
+        if call is not None and self.recorder.calls_enabled:
+            self._record(
+                call, started_at, t0, _Outcome(answer.status, True, keep_alive, answer), None
             )
-            # Recorded before the client gets its answer: whoever holds a response can read
-            # the record of the call that produced it.
-            if self.recorder.calls_enabled:
-                self._record(call, started_at, t0, outcome, action)
-            await self._send(writer, response)
-            return outcome.keep_alive
-        outcome = await self._apply(call, request, action, upstream, reader=reader, writer=writer)
-        if self.recorder.calls_enabled:
-            self._record(call, started_at, t0, outcome, action)
-        return outcome.keep_alive
+        client.write(answer.raw)
+        client.done(keep_alive)
+
+    async def _handle(
+        self,
+        client: _Client,
+        request: wire.Request,
+        call: Call,
+        decision: Decision,
+        *,
+        started_at: float,
+        t0: float,
+    ) -> None:
+        """A call some rule fired on: its latency, then its fault (or its relay)."""
+        keep_alive = False
+        try:
+            for fire in decision.latency:
+                latency = fire.rule.latency
+                assert latency is not None
+                self._fired(
+                    call, fire, {"delay_ms": round(fire.delay_s * 1000, 3), **latency.describe()}
+                )
+            if decision.delay_s > 0:
+                await asyncio.sleep(decision.delay_s)
+            action = decision.action
+            if action is None:
+                response = await self._forward(call, request, client.upstream)
+                outcome = _Outcome(
+                    response.status, True, request.keep_alive and response.keep_alive, response
+                )
+                if self.recorder.calls_enabled:
+                    self._record(call, started_at, t0, outcome, action)
+                client.write(response.raw)
+            else:
+                outcome = await self._apply(call, request, action, client)
+                if self.recorder.calls_enabled:
+                    self._record(call, started_at, t0, outcome, action)
+            keep_alive = outcome.keep_alive
+        except asyncio.CancelledError:
+            pass  # stop() or the client went away: ending quietly keeps asyncio from logging it
+        finally:
+            client.done(keep_alive)
+
+    def _gateway_error(self, call: Call, exc: UpstreamError) -> wire.Response:
+        log.warning(
+            "faultproxy.upstream_error",
+            extra={"upstream": self.upstream, "operation": call.operation, "error": str(exc)},
+        )
+        status = 504 if isinstance(exc, UpstreamTimeout) else 502
+        return protocol.gateway_error_response(call, status, str(exc))
 
     async def _forward(
         self, call: Call, request: wire.Request, upstream: _Upstream
@@ -364,27 +621,10 @@ class FaultProxy:
         try:
             return await upstream.exchange(request)
         except UpstreamError as exc:
-            log.warning(
-                "faultproxy.upstream_error",
-                extra={"upstream": self.upstream, "operation": call.operation, "error": str(exc)},
-            )
-            status = 504 if isinstance(exc, UpstreamTimeout) else 502
-            return protocol.gateway_error_response(call, status, str(exc))
-
-    @staticmethod
-    async def _send(writer: asyncio.StreamWriter, response: wire.Response) -> None:
-        writer.write(response.raw)
-        await writer.drain()
+            return self._gateway_error(call, exc)
 
     async def _apply(
-        self,
-        call: Call,
-        request: wire.Request,
-        action: Fire,
-        upstream: _Upstream,
-        *,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        self, call: Call, request: wire.Request, action: Fire, client: _Client
     ) -> _Outcome:
         rule = action.rule
         kind = rule.fault
@@ -398,22 +638,20 @@ class FaultProxy:
             else:
                 detail["code"] = _error_code(reply)
             self._fired(call, action, detail)
-            await self._send(writer, reply)
+            client.write(reply.raw)
             return _Outcome(reply.status, False, request.keep_alive)
         if kind is FaultKind.RESET_BEFORE:
             self._fired(call, action, {})
-            _reset(writer)
+            client.reset()
             return _Outcome(None, False, False)
         if kind is FaultKind.STALL:
             assert rule.stall_s is not None
             self._fired(call, action, {"stall_s": rule.stall_s})
-            with contextlib.suppress(TimeoutError, ConnectionError):
-                # Ends early when the client gives up (its read timeout) and closes.
-                await asyncio.wait_for(reader.read(1), rule.stall_s)
-            writer.close()
+            # Ends early when the client gives up (its read timeout) and closes.
+            await client.wait_input(rule.stall_s)
             return _Outcome(None, False, False)
         # Forward first, then fail the answer: the upstream applied the call.
-        response = await self._forward(call, request, upstream)
+        response = await self._forward(call, request, client.upstream)
         detail = {"upstream_status": response.status}
         if kind is FaultKind.LOST_RECEIVE and response.status == 200:
             pairs = protocol.received_messages(call, response.body)
@@ -421,12 +659,12 @@ class FaultProxy:
         fail_with = FAIL_RESET if kind is FaultKind.RESET_AFTER else rule.fail_with
         if fail_with == FAIL_RESET:
             self._fired(call, action, {**detail, "fail_with": FAIL_RESET})
-            _reset(writer)
+            client.reset()
             return _Outcome(None, True, False, response)
         assert isinstance(fail_with, int)
         reply = protocol.server_error_response(call, fail_with)
         self._fired(call, action, {**detail, "fail_with": fail_with, "code": _error_code(reply)})
-        await self._send(writer, reply)
+        client.write(reply.raw)
         return _Outcome(reply.status, True, request.keep_alive, response)
 
     @staticmethod
@@ -448,6 +686,9 @@ class FaultProxy:
         return protocol.conditional_check_failed_response(call)
 
     def _fired(self, call: Call, fire: Fire, detail: dict[str, Any]) -> None:
+        if call.invocation_id is not None:
+            # which SDK invocation and attempt the fault hit: a later attempt of it is a retry
+            detail = {**detail, "invocation_id": call.invocation_id, "attempt": call.attempt}
         record = FiredFault(
             ts=time.time(),
             service=call.service,
@@ -503,6 +744,8 @@ class FaultProxy:
                 queue_url=queue_url,
                 message_ids=ids,
                 receipt_handles=handles,
+                sdk_invocation_id=call.invocation_id,
+                sdk_request=call.sdk_request,
             )
         )
 

@@ -12,9 +12,11 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, Final
+
+from local.faultproxy.protocol import sdk_attempt
 
 RECORD_FAULT: Final = "fault"
 RECORD_CALL: Final = "call"
@@ -50,6 +52,9 @@ class CallRecord:
     ``forwarded`` says whether the upstream saw the call; ``fault`` names the kind that
     decided its fate, if any. ``message_ids`` are those a receive returned or a send
     accepted, or those a delete/visibility change targeted (resolved from the handles).
+    ``sdk_invocation_id`` and ``sdk_request`` are the SDK's ``amz-sdk-invocation-id`` and
+    ``amz-sdk-request`` headers (None when the client sent none): every attempt of one API
+    call shares the invocation id, so a later attempt of it is an SDK retry.
     """
 
     ts: float
@@ -63,13 +68,26 @@ class CallRecord:
     queue_url: str | None = None
     message_ids: tuple[str, ...] = ()
     receipt_handles: tuple[str, ...] = ()
+    sdk_invocation_id: str | None = None
+    sdk_request: str | None = None
+
+    @property
+    def attempt(self) -> int | None:
+        """Which attempt of its invocation the call was (1 = the first), when the SDK said."""
+        return sdk_attempt(self.sdk_request)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, tagged ``"record": "call"``."""
-        data = asdict(self)
+        # Field by field, not dataclasses.asdict: its deep copy was most of a record's cost.
+        data: dict[str, Any] = {"record": RECORD_CALL}
+        for name in _CALL_FIELDS:
+            data[name] = getattr(self, name)
         data["message_ids"] = list(self.message_ids)
         data["receipt_handles"] = list(self.receipt_handles)
-        return {"record": RECORD_CALL, **data}
+        return data
+
+
+_CALL_FIELDS: Final = tuple(f.name for f in fields(CallRecord))
 
 
 class Recorder:

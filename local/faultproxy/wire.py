@@ -1,13 +1,16 @@
-"""HTTP/1.1 framing on asyncio streams: just enough to relay AWS API calls byte for byte.
+"""HTTP/1.1 framing, sans I/O: just enough to relay AWS API calls byte for byte.
 
-Requests and responses keep their head and body exactly as received, so a relayed call is
-what the client sent (its SigV4 signature stays valid) and a relayed answer is what the
-upstream said. The decoded body is kept beside the raw one for the protocol layer.
+A :class:`Buffer` holds the bytes one connection received so far and cuts whole messages out
+of them; the proxy feeds it from its asyncio protocols. Requests and responses keep their head
+and body exactly as received, so a relayed call is what the client sent (its SigV4 signature
+stays valid) and a relayed answer is what the upstream said. The decoded body is kept beside
+the raw one for the protocol layer.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 _CRLF = b"\r\n"
@@ -15,7 +18,10 @@ _HEAD_END = b"\r\n\r\n"
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024
 _NO_BODY_STATUS = frozenset({204, 304})
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: body framings besides a Content-Length
+_CHUNKED = -1
+_TO_EOF = -2
 
 
 class WireError(Exception):
@@ -26,23 +32,26 @@ class ClosedBeforeAnswer(WireError):
     """The peer closed the connection before sending a single byte of its answer."""
 
 
-def _parse_headers(lines: list[bytes]) -> dict[str, str]:
+def _parse_headers(text: str) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for line in lines:
+    for line in text.split("\r\n"):
         if not line:
             continue
-        name, sep, value = line.partition(b":")
+        name, sep, value = line.partition(":")
         if not sep:
             raise WireError(f"malformed header line {line[:80]!r}")
-        key = name.strip().decode("latin-1").lower()
-        text = value.strip().decode("latin-1")
+        key = name.strip().lower()
+        value = value.strip()
         # Repeated headers are joined as RFC 9110 allows; only a handful are ever read here.
-        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
     return headers
 
 
 def _keep_alive(version: str, headers: dict[str, str]) -> bool:
-    tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+    connection = headers.get("connection")
+    if connection is None:
+        return version != "HTTP/1.0"
+    tokens = {t.strip().lower() for t in connection.split(",")}
     if version == "HTTP/1.0":
         return "keep-alive" in tokens
     return "close" not in tokens
@@ -80,50 +89,14 @@ class Response:
         return not self.close_delimited and _keep_alive(self.version, self.headers)
 
 
-async def _read_head(reader: asyncio.StreamReader) -> bytes | None:
-    try:
-        return await reader.readuntil(_HEAD_END)
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial:
-            return None
-        raise WireError("connection closed inside a message head") from exc
-    except asyncio.LimitOverrunError as exc:
-        raise WireError(f"message head longer than {MAX_HEAD_BYTES} bytes") from exc
+@dataclass(slots=True)
+class _Head:
+    """The parsed head of the message at the front of a buffer (its body may be incomplete)."""
 
-
-async def _read_chunked(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
-    """Decode a chunked body; returns (decoded, raw framing as received)."""
-    decoded = bytearray()
-    raw = bytearray()
-    while True:
-        size_line = await reader.readuntil(_CRLF)
-        raw += size_line
-        try:
-            size = int(size_line.split(b";", 1)[0].strip(), 16)
-        except ValueError as exc:
-            raise WireError(f"malformed chunk size {size_line[:40]!r}") from exc
-        if size == 0:
-            break
-        if len(decoded) + size > MAX_BODY_BYTES:
-            raise WireError(f"body longer than {MAX_BODY_BYTES} bytes")
-        chunk = await reader.readexactly(size + 2)
-        raw += chunk
-        decoded += chunk[:-2]
-    while True:  # trailers, up to the empty line
-        line = await reader.readuntil(_CRLF)
-        raw += line
-        if line == _CRLF:
-            break
-    return bytes(decoded), bytes(raw)
-
-
-async def _read_to_eof(reader: asyncio.StreamReader) -> bytes:
-    data = bytearray()
-    while chunk := await reader.read(65536):
-        data += chunk
-        if len(data) > MAX_BODY_BYTES:
-            raise WireError(f"body longer than {MAX_BODY_BYTES} bytes")
-    return bytes(data)
+    start: list[str]
+    headers: dict[str, str]
+    size: int
+    body: int  # a Content-Length, _CHUNKED or _TO_EOF
 
 
 def _content_length(headers: dict[str, str]) -> int:
@@ -140,69 +113,180 @@ def _is_chunked(headers: dict[str, str]) -> bool:
     return "chunked" in headers.get("transfer-encoding", "").lower()
 
 
-async def read_request(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter | None = None
-) -> Request | None:
-    """The next request on a client connection, or None when the client closed it cleanly.
-
-    ``Expect: 100-continue`` is answered here (through ``writer``) before the body is read.
-    """
-    head = await _read_head(reader)
-    if head is None:
-        return None
-    lines = head[: -len(_HEAD_END)].split(_CRLF)
-    parts = lines[0].decode("latin-1").split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise WireError(f"malformed request line {lines[0][:80]!r}")
-    method, target, version = parts
-    headers = _parse_headers(lines[1:])
-    if writer is not None and headers.get("expect", "").lower() == "100-continue":
-        writer.write(_CONTINUE)
-    try:
-        if _is_chunked(headers):
-            body, raw_body = await _read_chunked(reader)
-        else:
-            length = _content_length(headers)
-            body = raw_body = await reader.readexactly(length) if length else b""
-    except asyncio.IncompleteReadError as exc:
-        raise WireError("connection closed inside a request body") from exc
-    return Request(method, target, version, headers, body, head + raw_body)
-
-
-async def read_response(reader: asyncio.StreamReader, method: str) -> Response:
-    """The response to a request sent with ``method``; interim 1xx responses are skipped."""
+def _chunked(data: bytearray, start: int) -> tuple[bytes, int] | None:
+    """Decode the chunked body at ``data[start:]``: (decoded, end offset), None if incomplete."""
+    decoded = bytearray()
+    pos = start
     while True:
-        head = await _read_head(reader)
-        if head is None:
-            raise ClosedBeforeAnswer("upstream closed the connection before answering")
-        lines = head[: -len(_HEAD_END)].split(_CRLF)
-        status_line = lines[0].decode("latin-1").split(" ", 2)
-        if len(status_line) < 2 or not status_line[0].startswith("HTTP/1."):
-            raise WireError(f"malformed status line {lines[0][:80]!r}")
+        eol = data.find(_CRLF, pos)
+        if eol < 0:
+            return None
+        size_field = bytes(data[pos:eol]).split(b";", 1)[0].strip()
         try:
-            status = int(status_line[1])
+            size = int(size_field, 16)
         except ValueError as exc:
-            raise WireError(f"malformed status line {lines[0][:80]!r}") from exc
-        if 100 <= status < 200:
-            continue
-        break
-    version = status_line[0]
-    headers = _parse_headers(lines[1:])
-    close_delimited = False
-    try:
-        if method == "HEAD" or status in _NO_BODY_STATUS:
-            body = raw_body = b""
-        elif _is_chunked(headers):
-            body, raw_body = await _read_chunked(reader)
-        elif "content-length" in headers:
-            length = _content_length(headers)
-            body = raw_body = await reader.readexactly(length) if length else b""
-        else:
-            body = raw_body = await _read_to_eof(reader)
-            close_delimited = True
-    except asyncio.IncompleteReadError as exc:
-        raise WireError("upstream closed the connection inside a response body") from exc
-    return Response(status, version, headers, body, head + raw_body, close_delimited)
+            raise WireError(f"malformed chunk size {bytes(data[pos:eol])[:40]!r}") from exc
+        pos = eol + 2
+        if size == 0:
+            break
+        if len(decoded) + size > MAX_BODY_BYTES:
+            raise WireError(f"body longer than {MAX_BODY_BYTES} bytes")
+        if len(data) < pos + size + 2:
+            return None
+        decoded += data[pos : pos + size]
+        pos += size + 2
+    while True:  # trailers, up to the empty line
+        eol = data.find(_CRLF, pos)
+        if eol < 0:
+            return None
+        empty = eol == pos
+        pos = eol + 2
+        if empty:
+            return bytes(decoded), pos
+
+
+def _status(start: list[str]) -> int:
+    if len(start) >= 2 and start[0].startswith("HTTP/1."):
+        with contextlib.suppress(ValueError):
+            return int(start[1])
+    raise WireError(f"malformed status line {' '.join(start)[:80]!r}")
+
+
+def _response_framing(headers: dict[str, str], status: int, method: str) -> int:
+    if method == "HEAD" or status in _NO_BODY_STATUS:
+        return 0
+    if _is_chunked(headers):
+        return _CHUNKED
+    if "content-length" in headers:
+        return _content_length(headers)
+    return _TO_EOF
+
+
+class Buffer:
+    """The bytes a connection received and not yet consumed, cut into whole messages.
+
+    ``take_request`` / ``take_response`` return the message at the front once all of it is
+    there (and drop its bytes), None while it is incomplete. ``eof=True`` says the peer closed:
+    a message cut short is then an error, and a response framed by the close completes.
+    """
+
+    __slots__ = ("_continued", "_head", "data")
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self._head: _Head | None = None
+        self._continued = False
+
+    def feed(self, data: bytes) -> None:
+        """Append received bytes."""
+        self.data += data
+
+    def _parse_head(self, eof: bool) -> _Head | None:
+        if self._head is not None:
+            return self._head
+        end = self.data.find(_HEAD_END)
+        if end < 0:
+            if len(self.data) > MAX_HEAD_BYTES:
+                raise WireError(f"message head longer than {MAX_HEAD_BYTES} bytes")
+            if eof and self.data:
+                raise WireError("connection closed inside a message head")
+            return None
+        if end > MAX_HEAD_BYTES:
+            raise WireError(f"message head longer than {MAX_HEAD_BYTES} bytes")
+        text = self.data[:end].decode("latin-1")
+        first, _, rest = text.partition("\r\n")
+        self._head = _Head(first.split(" ", 2), _parse_headers(rest), end + 4, 0)
+        return self._head
+
+    def _body(self, head: _Head, eof: bool) -> tuple[bytes, bytes] | None:
+        """(decoded, raw) body of the message ``head`` starts, None while incomplete."""
+        start = head.size
+        if head.body == _CHUNKED:
+            found = _chunked(self.data, start)
+            if found is None:
+                return None
+            decoded, end = found
+            return decoded, bytes(self.data[start:end])
+        if head.body == _TO_EOF:
+            if not eof:
+                if len(self.data) - start > MAX_BODY_BYTES:
+                    raise WireError(f"body longer than {MAX_BODY_BYTES} bytes")
+                return None
+            body = bytes(self.data[start:])
+            return body, body
+        end = start + head.body
+        if len(self.data) < end:
+            return None
+        body = bytes(self.data[start:end])
+        return body, body
+
+    def _consume(self, head: _Head, raw_body: bytes) -> bytes:
+        raw = bytes(self.data[: head.size]) + raw_body
+        del self.data[: len(raw)]
+        self._head = None
+        self._continued = False
+        return raw
+
+    def take_request(
+        self, on_continue: Callable[[], None] | None = None, *, eof: bool = False
+    ) -> Request | None:
+        """The next whole request, or None (incomplete, or a clean close between requests).
+
+        ``Expect: 100-continue`` calls ``on_continue`` once, as soon as the head is in.
+        """
+        fresh = self._head is None
+        head = self._parse_head(eof)
+        if head is None:
+            return None
+        if fresh:
+            parts = head.start
+            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+                self._head = None
+                raise WireError(f"malformed request line {' '.join(parts)[:80]!r}")
+            head.body = _CHUNKED if _is_chunked(head.headers) else _content_length(head.headers)
+        if (
+            on_continue is not None
+            and not self._continued
+            and head.headers.get("expect", "").lower() == "100-continue"
+        ):
+            self._continued = True
+            on_continue()
+        body = self._body(head, eof)
+        if body is None:
+            if eof:
+                raise WireError("connection closed inside a request body")
+            return None
+        method, target, version = head.start
+        raw = self._consume(head, body[1])
+        return Request(method, target, version, head.headers, body[0], raw)
+
+    def take_response(self, method: str, *, eof: bool = False) -> Response | None:
+        """The next whole response to a ``method`` request (interim 1xx ones are dropped)."""
+        while True:
+            if eof and not self.data and self._head is None:
+                raise ClosedBeforeAnswer("upstream closed the connection before answering")
+            fresh = self._head is None
+            head = self._parse_head(eof)
+            if head is None:
+                return None
+            if not fresh:
+                break
+            status = _status(head.start)
+            if 100 <= status < 200:
+                del self.data[: head.size]
+                self._head = None
+                continue
+            head.body = _response_framing(head.headers, status, method)
+            break
+        body = self._body(head, eof)
+        if body is None:
+            if eof:
+                raise WireError("upstream closed the connection inside a response body")
+            return None
+        status = int(head.start[1])
+        version = head.start[0]
+        raw = self._consume(head, body[1])
+        return Response(status, version, head.headers, body[0], raw, head.body == _TO_EOF)
 
 
 _REASONS = {

@@ -31,8 +31,11 @@ from scenarios.judging.facts import (
     DELETE_OPS,
     FROM_PASSTHROUGH,
     MAX_LISTED,
+    RETRIED_BY_CALLER,
+    RETRIED_BY_SDK,
     RETRY_WINDOW_S,
     VISIBILITY_OPS,
+    ApiFault,
     CheckResult,
     Facts,
     FaultRecord,
@@ -797,9 +800,12 @@ class FaultsFired:
 
 @dataclass(frozen=True)
 class CallsRetried:
-    """Calls the proxy failed were retried: a successful call of the same operation followed
-    (for a delete or a visibility change: of the same receipt handles).
+    """Calls the proxy failed were retried by the SDK.
 
+    Where the faulted call carried the SDK's retry headers, only a later attempt of the same
+    invocation counts: the consumer calling again by its own loop (a new invocation) is told
+    apart and does not. Without the headers, a successful call of the same operation (for a
+    delete or a visibility change: of the same receipt handles) soon after counts.
     ``at_least`` failed calls must have been retried, and at least ``min_share`` of them: a
     consumer that gives up on the first error (no SDK retries) retries none.
     """
@@ -817,15 +823,27 @@ class CallsRetried:
             if not facts.api_faults and not facts.planned_faults:
                 return CheckResult(self.name, False, NO_PROXY)
             return CheckResult(self.name, False, "no call failed: nothing to retry")
-        retried = [f for f in failed if f.retried]
+        retried = [f for f in failed if _retried_by_sdk(f)]
         share = len(retried) / len(failed)
         ok = len(retried) >= self.at_least and share >= self.min_share
-        by_op = Counter(f.operation for f in failed if not f.retried)
+        by_sdk = sum(1 for f in failed if f.retried_by == RETRIED_BY_SDK)
+        by_caller = sum(1 for f in failed if f.retried_by == RETRIED_BY_CALLER)
+        unattributed = len(retried) - by_sdk
         detail = (
-            f"{len(retried)} of {len(failed)} failed calls were followed within "
-            f"{RETRY_WINDOW_S:g} s by a successful call of the same operation (the same receipt "
-            "handles) from the same consumer slot"
+            f"{len(retried)} of {len(failed)} failed calls were retried: {by_sdk} by the SDK "
+            f"(a later attempt of the same amz-sdk-invocation-id, within {RETRY_WINDOW_S:g} s)"
         )
+        if unattributed:
+            detail += (
+                f", {unattributed} by a successful call of the same operation (the same receipt "
+                "handles) from the same consumer slot (the client sent no SDK retry headers)"
+            )
+        if by_caller:
+            detail += (
+                f"; {by_caller} made again by the consumer's own loop (a new invocation), "
+                "not counted"
+            )
+        by_op = Counter(f.operation for f in failed if not _retried_by_sdk(f))
         if by_op:
             detail += f"; not retried: {_per_operation(dict(sorted(by_op.items())))}"
         if not ok:
@@ -834,6 +852,13 @@ class CallsRetried:
                 "does not retry throttling, 5xx and resets fails on every transient error"
             )
         return CheckResult(self.name, ok, detail)
+
+
+def _retried_by_sdk(fault: ApiFault) -> bool:
+    """The SDK retried the faulted call: by its headers when it sent them, else the heuristic."""
+    if fault.sdk_evidence:
+        return fault.retried_by == RETRIED_BY_SDK
+    return bool(fault.retried)
 
 
 #: how the runners record that the engine itself stopped a consumer (not a crash)

@@ -215,10 +215,18 @@ class Call:
 class ApiFault:
     """One fault the fault proxy injected into one consumer call (``faults_fired``).
 
-    ``status`` is what the consumer got (None: a reset or a stall); ``retried`` whether a
-    successful call of the same operation (a delete or visibility change: of the same receipt
-    handles) from the same slot followed within ``RETRY_WINDOW_S``; None for a fault that
-    answered success (``latency``, ``ack_dropped``): there was nothing to retry.
+    ``status`` is what the consumer got (None: a reset or a stall). ``retried`` says whether
+    the call was tried again within ``RETRY_WINDOW_S``, from the same slot; None for a fault
+    that answered success (``latency``, ``ack_dropped``): there was nothing to retry.
+    ``retried_by`` says who tried again, when the SDK's retry headers tell:
+
+    - ``"sdk"`` (``RETRIED_BY_SDK``): a later attempt of the same SDK invocation (the same
+      ``amz-sdk-invocation-id``, a higher attempt in ``amz-sdk-request``): the SDK retried;
+    - ``"caller"`` (``RETRIED_BY_CALLER``): no later attempt, but a successful call of the same
+      operation (a delete or visibility change: of the same receipt handles) under a new
+      invocation id: the consumer's own loop made the call again;
+    - None: not retried, or a client that sends no such headers. For such a client
+      ``retried`` falls back to the second rule alone, whoever made the call.
     """
 
     ts: float
@@ -229,6 +237,15 @@ class ApiFault:
     rule: str = ""
     status: int | None = None
     retried: bool | None = None
+    retried_by: str | None = None
+    #: whether the faulted call carried the SDK's retry headers (``retried_by`` can say who)
+    sdk_evidence: bool = False
+
+
+#: ``ApiFault.retried_by``: the SDK retried the call (a later attempt of its invocation)
+RETRIED_BY_SDK = "sdk"
+#: ``ApiFault.retried_by``: the caller made the call again (a new invocation)
+RETRIED_BY_CALLER = "caller"
 
 
 #: how soon after a failed call its retry must come to count as botocore's (its standard mode

@@ -17,7 +17,8 @@ more than once, and why each extra run happened), ``phases`` [...], ``shims``, `
 checks this run could not decide, e.g. the kit's records for a consumer seen from outside).
 ``faults_fired`` {total, by_kind {kind: {operation: n}}} counts the API faults the fault
 proxy injected (docs/faults.md); each phase has its own, with ``events`` [{t, at, slot,
-service, operation, kind, rule, status, retried}], and its timeline lists them as
+service, operation, kind, rule, status, retried, retried_by}] (``retried_by``: "sdk", "caller"
+or null, docs/faults.md), and its timeline lists them as
 ``api_faults`` [[t, kind, operation]] for the PNG.
 """
 
@@ -126,6 +127,7 @@ def _phase(p: PhaseResult) -> dict[str, Any]:
                     "rule": a.rule,
                     "status": a.status,
                     "retried": a.retried,
+                    "retried_by": a.retried_by,
                 }
                 for a in f.api_faults
             ],

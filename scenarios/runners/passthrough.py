@@ -27,7 +27,13 @@ from local.faultproxy import FaultKind, FaultProxy, FaultProxyError, Plan, PlanE
 from local.faultproxy.protocol import HANDLE_OPS, SQS
 from local.faultproxy.proxy import parse_upstream
 from local.faultproxy.records import CallRecord, FiredFault
-from scenarios.judging.facts import RETRY_WINDOW_S, ApiFault, Call
+from scenarios.judging.facts import (
+    RETRIED_BY_CALLER,
+    RETRIED_BY_SDK,
+    RETRY_WINDOW_S,
+    ApiFault,
+    Call,
+)
 
 log = logging.getLogger(__name__)
 
@@ -203,32 +209,47 @@ def _call(slot: int, record: CallRecord) -> Call:
 
 
 def _api_fault(slot: int, fault: FiredFault, calls: list[CallRecord]) -> ApiFault:
-    """``fault`` as a fact: what the consumer got, and whether its call was retried.
+    """``fault`` as a fact: what the consumer got, and whether (and by whom) its call was retried.
 
-    A retry is a call of the same operation that began after the fault fired and within
-    ``RETRY_WINDOW_S``, and got a 200: the fault's own call began before it fired. A delete or
-    visibility change must also target the same receipt handles as the faulted call - a later
-    delete of other messages (a restarted consumer's, say) is not its retry.
+    The SDK's retry headers decide when the faulted call carried them: a call of the same
+    operation within ``RETRY_WINDOW_S`` after the fault, with the same invocation id and a
+    higher attempt, is the SDK's retry. Otherwise a retry is a call of the same operation that
+    began after the fault fired and within the window, and got a 200 (the fault's own call
+    began before it fired); a delete or visibility change must also target the same receipt
+    handles as the faulted call - a later delete of other messages (a restarted consumer's,
+    say) is not its retry. With the headers, such a call under a new invocation id is the
+    caller's own; without them, nobody can tell whose it is.
     """
     status = fault.detail.get("status")
     retried: bool | None = None
+    retried_by: str | None = None
+    invocation_id, attempt = _invocation(fault, calls)
     if fault.kind not in _ANSWERED_OK:
-        own = [
+        later = [
             c
             for c in calls
-            if c.fault == fault.kind and c.operation == fault.operation and c.ts <= fault.ts
-        ]
-        # a receive's handles are what it returned: only a handle operation names its targets
-        targets = own[-1].receipt_handles if own and fault.operation in HANDLE_OPS else ()
-        handles = set(targets)
-        retried = any(
-            c.service == fault.service
+            if c.service == fault.service
             and c.operation == fault.operation
-            and c.status == 200
             and fault.ts < c.ts <= fault.ts + RETRY_WINDOW_S
-            and (not handles or set(c.receipt_handles) == handles)
-            for c in calls
-        )
+        ]
+        if invocation_id is not None and any(
+            c.sdk_invocation_id == invocation_id and (c.attempt or 0) > (attempt or 0)
+            for c in later
+        ):
+            retried_by = RETRIED_BY_SDK
+        else:
+            handles = set(_faulted_handles(fault, calls))
+            again = [
+                c
+                for c in later
+                if c.status == 200
+                and (not handles or set(c.receipt_handles) == handles)
+                and (invocation_id is None or c.sdk_invocation_id != invocation_id)
+            ]
+            if again and invocation_id is not None:
+                retried_by = RETRIED_BY_CALLER
+            retried = bool(again)
+        retried = retried or retried_by is not None
     return ApiFault(
         ts=fault.ts,
         slot=slot,
@@ -238,4 +259,36 @@ def _api_fault(slot: int, fault: FiredFault, calls: list[CallRecord]) -> ApiFaul
         rule=fault.rule,
         status=status if isinstance(status, int) else None,
         retried=retried,
+        retried_by=retried_by,
+        sdk_evidence=invocation_id is not None,
     )
+
+
+def _own_call(fault: FiredFault, calls: list[CallRecord]) -> CallRecord | None:
+    """The record of the call ``fault`` hit: the last one of its kind that began before it."""
+    own = [
+        c
+        for c in calls
+        if c.fault == fault.kind and c.operation == fault.operation and c.ts <= fault.ts
+    ]
+    return own[-1] if own else None
+
+
+def _invocation(fault: FiredFault, calls: list[CallRecord]) -> tuple[str | None, int | None]:
+    """The SDK invocation id and attempt of the faulted call, if the client sent them."""
+    invocation_id = fault.detail.get("invocation_id")
+    if isinstance(invocation_id, str):
+        attempt = fault.detail.get("attempt")
+        return invocation_id, attempt if isinstance(attempt, int) else None
+    own = _own_call(fault, calls)  # a fault recorded before the proxy put them in its detail
+    if own is not None and own.sdk_invocation_id is not None:
+        return own.sdk_invocation_id, own.attempt
+    return None, None
+
+
+def _faulted_handles(fault: FiredFault, calls: list[CallRecord]) -> tuple[str, ...]:
+    # a receive's handles are what it returned: only a handle operation names its targets
+    if fault.operation not in HANDLE_OPS:
+        return ()
+    own = _own_call(fault, calls)
+    return own.receipt_handles if own is not None else ()

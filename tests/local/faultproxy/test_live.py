@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,12 @@ def _receive_all(sqs: Any, url: str, want: int, *, budget_s: float = 30.0) -> li
             QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=30
         ).get("Messages", [])
     return got
+
+
+def _without_sdk(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """A fired fault's detail without the SDK invocation and attempt it hit (botocore's)."""
+    assert isinstance(detail.get("invocation_id"), str), "botocore sends its invocation id"
+    return {k: v for k, v in detail.items() if k not in ("invocation_id", "attempt")}
 
 
 def _empty_after(sqs: Any, url: str, wait_s: int = 3) -> bool:
@@ -326,7 +332,12 @@ def test_an_applied_but_failed_send_is_retried_into_a_duplicate(
     response = sqs.send_message(QueueUrl=queue, MessageBody="twice")
     assert response["ResponseMetadata"]["RetryAttempts"] == 1
     (fired,) = proxy.fired()
-    assert fired.detail == {"upstream_status": 200, "fail_with": 500, "code": "InternalFailure"}
+    assert _without_sdk(fired.detail) == {
+        "upstream_status": 200,
+        "fail_with": 500,
+        "code": "InternalFailure",
+    }
+    assert fired.detail["attempt"] == 1, "the first attempt was hit"
     bodies = [m["Body"] for m in _receive_all(direct_sqs, queue, 2)]
     assert bodies == ["twice", "twice"], "the first attempt applied, the retry applied again"
 
@@ -402,7 +413,7 @@ def test_latency_delays_the_call_by_what_it_drew(proxy_factory: ProxyFactory, qu
     sqs = client("sqs", proxy.endpoint)
     sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])
     (fired,) = proxy.fired()
-    assert fired.detail == {"delay_ms": 300.0, "fixed_ms": 300.0}
+    assert _without_sdk(fired.detail) == {"delay_ms": 300.0, "fixed_ms": 300.0}
     (record,) = [c for c in proxy.records() if c.operation == "GetQueueAttributes"]
     assert record.latency_ms >= 300, "a lower bound: the sleep happened"
     assert record.status == 200 and record.fault is None, "latency delays, then forwards"
@@ -439,3 +450,24 @@ def unused_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def test_an_sdk_retry_shares_its_invocation_id_and_a_callers_repeat_does_not(
+    proxy_factory: ProxyFactory, queue: str
+) -> None:
+    # GIVEN one throttled send, retried by botocore, then a second send the caller makes itself
+    proxy = proxy_factory(
+        _plan({"service": "sqs", "operation": "SendMessage", "fault": "throttle", "max_fires": 1})
+    )
+    sqs = client("sqs", proxy.endpoint, max_attempts=3)
+    sqs.send_message(QueueUrl=queue, MessageBody="x")
+    sqs.send_message(QueueUrl=queue, MessageBody="x")
+    sends = [c for c in proxy.records() if c.operation == "SendMessage"]
+    # THEN the fault and botocore's retry carry one invocation id, attempts 1 and 2
+    [fault] = proxy.fired()
+    assert fault.detail["invocation_id"] == sends[0].sdk_invocation_id
+    assert fault.detail["attempt"] == 1
+    assert [(c.status, c.attempt) for c in sends] == [(403, 1), (200, 2), (200, 1)]
+    assert sends[1].sdk_invocation_id == sends[0].sdk_invocation_id
+    # AND the caller's own second send is a new invocation
+    assert sends[2].sdk_invocation_id not in (None, sends[0].sdk_invocation_id)

@@ -289,3 +289,33 @@ def test_received_messages_and_sent_ids_from_json_and_xml() -> None:
         {"Successful": [{"Id": "0", "MessageId": "a"}, {"Id": "1", "MessageId": "b"}]}
     )
     assert protocol.sent_message_ids(send, sent.encode()) == ["a", "b"]
+
+
+def test_the_sdk_retry_headers_are_read_from_a_botocore_call() -> None:
+    # GIVEN a call as botocore sends it (every attempt carries the two retry headers)
+    sqs = client("sqs", ENDPOINT)
+    call = protocol.identify(captured_request(sqs, "send_message", QueueUrl=QUEUE, MessageBody="x"))
+    # THEN the invocation id is botocore's UUID and this is the first of three attempts
+    assert call.invocation_id is not None and len(call.invocation_id) == 36
+    assert call.sdk_request is not None and call.attempt == 1
+    # AND a client that sends no such header has neither
+    bare = protocol.identify(Request("GET", "/health", "HTTP/1.1", {}, b"", b""))
+    assert (bare.invocation_id, bare.sdk_request, bare.attempt) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("header", "attempt"),
+    [
+        ("attempt=1; max=3", 1),
+        ("ttl=20261130T051500Z; attempt=2; max=5", 2),
+        ("attempt=12", 12),
+        ("max=3", None),
+        ("xattempt=2", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_the_attempt_number_is_parsed_only_from_an_attempt_field(
+    header: str | None, attempt: int | None
+) -> None:
+    assert protocol.sdk_attempt(header) == attempt

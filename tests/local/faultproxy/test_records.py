@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -88,3 +89,24 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     recorder.close()
     assert len(recorder.calls()) == 800
     assert len(read_records(sink)[1]) == 800
+
+
+def test_the_sdk_retry_headers_round_trip_and_old_lines_still_load(tmp_path: Path) -> None:
+    # GIVEN a call recorded with botocore's retry headers
+    sink = tmp_path / "calls.jsonl"
+    recorder = Recorder(sink=sink)
+    retry = dataclasses.replace(
+        _call(), sdk_invocation_id="inv-1", sdk_request="ttl=20261130T051500Z; attempt=2; max=3"
+    )
+    recorder.add_call(retry)
+    recorder.close()
+    # THEN they are in the line, typed back, and the attempt is read from them
+    assert json.loads(sink.read_text())["sdk_invocation_id"] == "inv-1"
+    [back] = read_records(sink)[1]
+    assert back == retry and back.attempt == 2
+    # AND a line written before these fields existed still loads, with neither
+    old = tmp_path / "old.jsonl"
+    line = {k: v for k, v in _call().to_dict().items() if not k.startswith("sdk_")}
+    old.write_text(json.dumps(line) + "\n")
+    [loaded] = read_records(old)[1]
+    assert loaded.sdk_invocation_id is None and loaded.attempt is None

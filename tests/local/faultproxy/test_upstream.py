@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.faultproxy import FaultProxy
+from local.faultproxy import FaultProxy, Recorder
 
 pytestmark = pytest.mark.integration
 
@@ -77,14 +77,23 @@ def _upstream(mode: str) -> Iterator[_Upstream]:
         server.server_close()
 
 
+#: with call records the proxy identifies every call; without them (and no plan) it relays
+#: bytes only, from its protocol callbacks: both paths must behave the same
+RECORDING = pytest.mark.parametrize("recording", [True, False], ids=["recording", "bytes-only"])
+
+
 def _post(conn: http.client.HTTPConnection) -> tuple[int, bytes]:
     conn.request("POST", "/", body=b"{}", headers=SQS_HEADERS)
     response = conn.getresponse()
     return response.status, response.read()
 
 
-def test_a_kept_alive_upstream_connection_closed_while_idle_is_reopened() -> None:
-    with _upstream("one-per-connection") as upstream, FaultProxy(upstream.url) as proxy:
+@RECORDING
+def test_a_kept_alive_upstream_connection_closed_while_idle_is_reopened(recording: bool) -> None:
+    with (
+        _upstream("one-per-connection") as upstream,
+        FaultProxy(upstream.url, recorder=Recorder(calls=recording)) as proxy,
+    ):
         port = int(proxy.endpoint.rsplit(":", 1)[1])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
@@ -98,8 +107,12 @@ def test_a_kept_alive_upstream_connection_closed_while_idle_is_reopened() -> Non
     assert upstream.connections == 3
 
 
-def test_an_upstream_that_does_not_answer_is_a_504() -> None:
-    with _upstream("silent") as upstream, FaultProxy(upstream.url, upstream_timeout_s=1) as proxy:
+@RECORDING
+def test_an_upstream_that_does_not_answer_is_a_504(recording: bool) -> None:
+    with (
+        _upstream("silent") as upstream,
+        FaultProxy(upstream.url, recorder=Recorder(calls=recording), upstream_timeout_s=1) as proxy,
+    ):
         port = int(proxy.endpoint.rsplit(":", 1)[1])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
@@ -110,8 +123,12 @@ def test_an_upstream_that_does_not_answer_is_a_504() -> None:
     assert json.loads(body)["__type"].endswith("#ServiceUnavailable")
 
 
-def test_a_truncated_answer_is_a_502_and_an_unreachable_upstream_too() -> None:
-    with _upstream("truncated") as upstream, FaultProxy(upstream.url) as proxy:
+@RECORDING
+def test_a_truncated_answer_is_a_502_and_an_unreachable_upstream_too(recording: bool) -> None:
+    with (
+        _upstream("truncated") as upstream,
+        FaultProxy(upstream.url, recorder=Recorder(calls=recording)) as proxy,
+    ):
         port = int(proxy.endpoint.rsplit(":", 1)[1])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
@@ -121,7 +138,7 @@ def test_a_truncated_answer_is_a_502_and_an_unreachable_upstream_too() -> None:
     with contextlib.closing(socket.socket()) as probe:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]
-    with FaultProxy(f"http://127.0.0.1:{free}") as proxy:
+    with FaultProxy(f"http://127.0.0.1:{free}", recorder=Recorder(calls=recording)) as proxy:
         port = int(proxy.endpoint.rsplit(":", 1)[1])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:

@@ -1,8 +1,6 @@
-"""HTTP/1.1 framing: unit tier (streams fed in memory)."""
+"""HTTP/1.1 framing: unit tier (buffers fed in memory)."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
@@ -11,25 +9,18 @@ from local.faultproxy import wire
 pytestmark = pytest.mark.unit
 
 
-async def _fed(data: bytes) -> asyncio.StreamReader:
-    reader = asyncio.StreamReader(limit=wire.MAX_HEAD_BYTES)
-    reader.feed_data(data)
-    reader.feed_eof()
-    return reader
-
-
 def _request(data: bytes) -> wire.Request | None:
-    async def read() -> wire.Request | None:
-        return await wire.read_request(await _fed(data))
-
-    return asyncio.run(read())
+    buffer = wire.Buffer()
+    buffer.feed(data)
+    return buffer.take_request(eof=True)
 
 
 def _response(data: bytes, method: str = "POST") -> wire.Response:
-    async def read() -> wire.Response:
-        return await wire.read_response(await _fed(data), method)
-
-    return asyncio.run(read())
+    buffer = wire.Buffer()
+    buffer.feed(data)
+    response = buffer.take_response(method, eof=True)
+    assert response is not None
+    return response
 
 
 def test_a_request_keeps_its_raw_bytes_and_decodes_its_body() -> None:
@@ -104,3 +95,48 @@ def test_built_responses_are_framed() -> None:
     assert response.raw.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
     assert response.raw.endswith(b"Content-Length: 4\r\n\r\n<x/>")
     assert _response(response.raw).body == b"<x/>"
+
+
+def test_messages_fed_byte_by_byte_complete_exactly_once() -> None:
+    # GIVEN two requests on one connection, one with Expect: 100-continue, arriving byte by byte
+    first = b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"
+    second = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
+    buffer = wire.Buffer()
+    continued: list[bool] = []
+    got: list[wire.Request] = []
+    for byte in first + second:
+        buffer.feed(bytes([byte]))
+        request = buffer.take_request(lambda: continued.append(True))
+        if request is not None:
+            got.append(request)
+    # THEN each is cut out once, whole, and the 100 Continue was asked for once
+    assert [r.raw for r in got] == [first, second]
+    assert [r.body for r in got] == [b"abc", b"de"]
+    assert continued == [True]
+    assert buffer.take_request(eof=True) is None, "a clean close between requests"
+
+
+def test_a_response_fed_in_pieces_waits_for_its_body_or_the_close() -> None:
+    buffer = wire.Buffer()
+    buffer.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n{")
+    assert buffer.take_response("POST") is None
+    buffer.feed(b'"a"}')
+    response = buffer.take_response("POST")
+    assert response is not None and response.body == b'{"a"'
+    assert buffer.data == bytearray(b"}"), "the rest stays for the next message"
+    until_close = wire.Buffer()
+    until_close.feed(b"HTTP/1.1 200 OK\r\n\r\npartial")
+    assert until_close.take_response("POST") is None, "framed by the close: not done yet"
+    done = until_close.take_response("POST", eof=True)
+    assert done is not None and done.body == b"partial" and not done.keep_alive
+
+
+def test_a_response_cut_short_or_a_head_too_long_is_an_error() -> None:
+    with pytest.raises(wire.WireError, match="inside a response body"):
+        _response(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}")
+    with pytest.raises(wire.WireError, match="malformed status line"):
+        _response(b"SPDY/3 200 OK\r\n\r\n")
+    huge = wire.Buffer()
+    huge.feed(b"POST / HTTP/1.1\r\nX: " + b"y" * (wire.MAX_HEAD_BYTES + 1))
+    with pytest.raises(wire.WireError, match="head longer"):
+        huge.take_request()

@@ -5,15 +5,38 @@ from __future__ import annotations
 import pytest
 
 from scenarios.judging.expectations import CallsRetried, FaultsFired, NoConsumerCrashed
-from scenarios.judging.facts import ApiFault, ConsumerRun, fired_summary
+from scenarios.judging.facts import (
+    RETRIED_BY_CALLER,
+    RETRIED_BY_SDK,
+    ApiFault,
+    ConsumerRun,
+    fired_summary,
+)
 from tests.scenarios.factories import T0, clean_facts, event, with_events
 
 pytestmark = pytest.mark.unit
 
 
-def fault(kind: str, op: str = "ReceiveMessage", *, retried: bool | None = True, t: float = 1.0):
+def fault(
+    kind: str,
+    op: str = "ReceiveMessage",
+    *,
+    retried: bool | None = True,
+    t: float = 1.0,
+    by: str | None = None,
+):
+    """A fired fault; ``by`` (sdk/caller) makes it one whose call carried SDK retry headers."""
     service = "dynamodb" if op in ("PutItem", "UpdateItem") else "sqs"
-    return ApiFault(ts=T0 + t, slot=0, service=service, operation=op, kind=kind, retried=retried)
+    return ApiFault(
+        ts=T0 + t,
+        slot=0,
+        service=service,
+        operation=op,
+        kind=kind,
+        retried=retried,
+        retried_by=by,
+        sdk_evidence=by is not None,
+    )
 
 
 def test_fired_summary_counts_per_kind_then_operation():
@@ -60,7 +83,39 @@ def test_calls_retried_passes_when_the_failed_calls_were_retried():
     )
     result = CallsRetried().check(facts)
     assert result.passed, result.detail
-    assert result.detail.startswith("2 of 2 failed calls")
+    assert result.detail.startswith("2 of 2 failed calls were retried: 0 by the SDK")
+    assert "2 by a successful call of the same operation" in result.detail
+
+
+def test_calls_retried_counts_sdk_retries_and_names_the_callers_own():
+    # GIVEN two faults the SDK retried and one only the consumer's own loop called again
+    facts = clean_facts(
+        api_faults=(
+            fault("throttle", by=RETRIED_BY_SDK),
+            fault("error_500", "PutItem", by=RETRIED_BY_SDK),
+            fault("reset_after", "DeleteMessage", by=RETRIED_BY_CALLER),
+        )
+    )
+    result = CallsRetried().check(facts)
+    # THEN the SDK's count, and the caller's repeat reported apart and not counted
+    assert result.passed, result.detail
+    assert result.detail.startswith("2 of 3 failed calls were retried: 2 by the SDK")
+    assert "1 made again by the consumer's own loop" in result.detail
+    assert "not retried: DeleteMessage 1" in result.detail
+
+
+def test_calls_retried_fails_when_only_the_callers_loop_called_again():
+    # GIVEN an SDK with retries off, wrapped in a loop that repeats every failed call itself
+    facts = clean_facts(
+        api_faults=(
+            fault("throttle", by=RETRIED_BY_CALLER),
+            fault("error_500", "DeleteMessageBatch", by=RETRIED_BY_CALLER),
+        )
+    )
+    result = CallsRetried().check(facts)
+    # THEN the SDK retried nothing: the phenomenon is not shown
+    assert not result.passed
+    assert "0 of 2" in result.detail and "2 made again by the consumer's own loop" in result.detail
 
 
 def test_calls_retried_fails_for_a_consumer_that_never_retries():

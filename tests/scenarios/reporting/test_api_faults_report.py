@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 
 FIRED = (
     ApiFault(T0 + 1.0, 0, "sqs", "ReceiveMessage", "throttle", "rules[0]", 403, True),
-    ApiFault(T0 + 1.5, 1, "dynamodb", "PutItem", "throttle", "rules[1]", 400, True),
+    ApiFault(T0 + 1.5, 1, "dynamodb", "PutItem", "throttle", "rules[1]", 400, True, "sdk", True),
     ApiFault(T0 + 2.0, 0, "sqs", "DeleteMessageBatch", "ack_dropped", "rules[2]", 200, None),
 )
 
@@ -42,6 +42,7 @@ def test_the_json_counts_fired_faults_per_kind_and_operation_with_times():
     event = first["faults_fired"]["events"][1]
     assert event["t"] == 1.5 and event["slot"] == 1 and event["operation"] == "PutItem"
     assert event["status"] == 400 and event["retried"] is True and event["at"].endswith("Z")
+    assert event["retried_by"] == "sdk" and first["faults_fired"]["events"][0]["retried_by"] is None
     timeline = data["timeline"]["phases"][0]["api_faults"]
     assert timeline[0] == [1.0, "throttle", "ReceiveMessage"] and len(timeline) == 3
 

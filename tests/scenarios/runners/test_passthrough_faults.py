@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from consumer.contract import EMULATOR_CREDENTIALS
 from local.faultproxy import Plan
+from scenarios.judging.facts import RETRIED_BY_CALLER, RETRIED_BY_SDK
 from scenarios.runners.passthrough import HOLD_RULE, PassThrough
 
 pytestmark = pytest.mark.integration
@@ -77,7 +78,26 @@ def test_every_slot_runs_the_plan_and_a_retried_fault_is_reported(
         (1, "throttle", "ReceiveMessage", 403),
     ]
     assert all(f.retried for f in fired)
+    assert [f.retried_by for f in fired] == [RETRIED_BY_SDK, RETRIED_BY_SDK]
     assert passthrough.describe()["fault_plan"] == "t"
+
+
+def test_a_client_that_repeats_the_call_itself_is_the_caller_not_the_sdk(
+    passthrough: PassThrough, queue: str
+) -> None:
+    # GIVEN a scripted client with botocore's retries off, which calls again on an error
+    client = sqs(passthrough.endpoint(0), 0)
+    for _ in range(2):
+        try:
+            client.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
+            break
+        except ClientError:
+            continue
+    # THEN the fault was retried, by the caller: its second call is a new invocation
+    [fired] = passthrough.fired()
+    assert (fired.retried, fired.retried_by, fired.sdk_evidence) == (True, RETRIED_BY_CALLER, True)
+    calls = passthrough._proxies[0].records()
+    assert len({c.sdk_invocation_id for c in calls}) == 2
 
 
 def test_a_fault_nobody_retried_is_reported_as_not_retried(
@@ -88,7 +108,7 @@ def test_a_fault_nobody_retried_is_reported_as_not_retried(
         sqs(passthrough.endpoint(0), 0).receive_message(QueueUrl=queue, WaitTimeSeconds=0)
     # THEN the fault fired, and no successful receive followed
     [fired] = passthrough.fired()
-    assert fired.retried is False
+    assert fired.retried is False and fired.retried_by is None
 
 
 def test_a_held_delete_keeps_the_plan_in_force_and_is_not_a_plan_fault(
