@@ -32,7 +32,7 @@ class Burst(Scenario):
         sleep_max=0.0,
         timeout_s=120.0,
     )
-    expected_s = 9.0
+    expected_s = 16.0
     needs = BASE_NEEDS
 
     def phases(self, k: Knobs) -> Sequence[Phase]:

@@ -29,7 +29,7 @@ class ScaleOut(Scenario):
         sleep_min=0.1,
         sleep_max=0.1,
     )
-    expected_s = 11.0
+    expected_s = 10.0
     # Its phenomenon is a ratio of two throughputs measured one after the other: next to other
     # scenarios it measures their load instead (2.2x to 5.7x for 3 consumers, ~3x alone).
     exclusive = True

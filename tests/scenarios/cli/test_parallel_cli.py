@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import io
+from types import SimpleNamespace
+
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
+from scenarios.catalogue import ALL
 from scenarios.cli import cli
+from scenarios.cli.parallel import Board, run_parallel
+from scenarios.running.scenario import Scenario, Status
 
 pytestmark = pytest.mark.unit
 
@@ -35,3 +42,42 @@ def test_parallel_on_aws_is_refused_naming_the_flag_and_the_target(tmp_path):
     assert out.exit_code == 2
     assert "--parallel 2 runs on --target local only" in out.output
     assert not list(tmp_path.iterdir())  # refused before anything was created
+
+
+class _Twin:
+    def close(self) -> None:
+        pass
+
+
+class _Target:
+    def fork(self) -> _Twin:
+        return _Twin()
+
+
+def test_the_longest_scenarios_start_first_and_the_exclusive_last():
+    # GIVEN scenarios in catalogue order, with their expected durations and one exclusive
+    scenarios = [
+        SimpleNamespace(name="short", exclusive=False, expected_s=4.0),
+        SimpleNamespace(name="alone", exclusive=True, expected_s=20.0),
+        SimpleNamespace(name="long", exclusive=False, expected_s=16.0),
+        SimpleNamespace(name="mid", exclusive=False, expected_s=9.0),
+    ]
+    started: list[str] = []
+
+    def execute(scenario, _target, _progress):
+        started.append(scenario.name)
+        return Status.PASSED, {"scenario": scenario.name}
+
+    # WHEN one worker runs them
+    board = Board(scenarios, console=Console(file=io.StringIO(), width=120))
+    out = run_parallel(scenarios, _Target(), workers=1, execute=execute, board=board)
+
+    # THEN the longest started first, the exclusive one last, and results keep the given order
+    assert started == ["long", "mid", "short", "alone"]
+    assert [d["scenario"] for _, d in out] == ["short", "alone", "long", "mid"]
+
+
+def test_every_catalogue_scenario_declares_its_measured_duration():
+    # --parallel orders by it: a scenario left at the default would be scheduled blind
+    unset = [cls.name for cls in ALL if cls.expected_s == Scenario.expected_s]
+    assert not unset, f"set expected_s (measured with --parallel 4) on {unset}"
