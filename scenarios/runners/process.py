@@ -10,23 +10,31 @@ interpreter the kit runs in (the one with boto3).
   which then stops its consumers in order) and asks the kernel for SIGKILL when the thread that
   started it dies (``PR_SET_PDEATHSIG``), so no consumer outlives a killed engine;
 - the environment is a small allow-list of the caller's (PATH, HOME, the venv, AWS credentials)
-  plus the scenario's, so a stray CRASH_RATE in the user's shell cannot leak into a run.
+  plus the scenario's, so a stray CRASH_RATE in the user's shell cannot leak into a run;
+- the kit's own consumer starts warm: a few spare ``python -m consumer`` processes wait with
+  their imports done (``SQSKIT_WARM_START``) and one becomes the incarnation, taking its
+  environment and log files from stdin. Importing Python and botocore costs 0.15-0.2 CPU s, a
+  second or more of wall clock on a loaded machine, at every start and every restart.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
+import json
 import logging
 import os
+import queue
 import signal as signals
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from consumer.contract import ENV_AWS_ACCESS_KEY_ID, ENV_AWS_SECRET_ACCESS_KEY
+from consumer.contract import ENV_AWS_ACCESS_KEY_ID, ENV_AWS_SECRET_ACCESS_KEY, ENV_WARM_START
 from core.aws import with_emulator_credentials
 from core.errors import InfrastructureError
 from scenarios.runners.base import ConsumerRunner, Incarnation
@@ -77,6 +85,105 @@ def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the for
         os._exit(1)
 
 
+#: warm spares kept per command: a group of up to this many consumers starts without imports
+WARM_SPARES = 4
+
+_Key = tuple[tuple[str, ...], str | None]  # (command, cwd)
+
+
+class _Spares:
+    """Warm ``python -m consumer`` processes, their imports done, each waiting for an incarnation.
+
+    One daemon thread spawns them all, so the parent-death signal (``PR_SET_PDEATHSIG``) ties
+    them to a thread that lives as long as the engine: a spare never outlives it. ``take`` answers
+    at once - a spare, or None for a cold start - and has the spares topped up behind it.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._ready: dict[_Key, list[subprocess.Popen[bytes]]] = {}
+        self._pending: dict[_Key, int] = {}
+        self._wanted: queue.Queue[tuple[_Key, dict[str, str]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def take(self, key: _Key, env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+        """A live spare for ``key`` (None if none is ready); spares are spawned to replace it."""
+        spare = None
+        with self._lock:
+            ready = self._ready.setdefault(key, [])
+            while ready and spare is None:
+                candidate = ready.pop(0)
+                if candidate.poll() is None:
+                    spare = candidate
+            missing = self.size - len(ready) - self._pending.get(key, 0)
+            self._pending[key] = self._pending.get(key, 0) + max(0, missing)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._spawn_loop, name="consumer-spares", daemon=True
+                )
+                self._thread.start()
+        for _ in range(max(0, missing)):
+            self._wanted.put((key, env))
+        return spare
+
+    def close(self) -> None:
+        """Kill every spare (they hold no message: they never received their environment)."""
+        with self._lock:
+            spares = [p for ready in self._ready.values() for p in ready]
+            self._ready.clear()
+        for spare in spares:
+            with contextlib.suppress(ProcessLookupError):
+                spare.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                spare.wait(timeout=5)
+
+    def _spawn_loop(self) -> None:
+        parent = os.getpid()
+        while True:
+            key, env = self._wanted.get()
+            command, cwd = key
+            try:
+                spare: subprocess.Popen[bytes] | None = subprocess.Popen(
+                    command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env={**env, ENV_WARM_START: "1"},
+                    cwd=cwd,
+                    start_new_session=True,
+                    preexec_fn=lambda: _die_with_parent(parent),  # noqa: PLW1509
+                    close_fds=True,
+                )
+            except OSError as exc:  # a cold start will say why, in the consumer's own log
+                log.warning("runner.spare_failed", extra={"error": str(exc)})
+                spare = None
+            with self._lock:
+                self._pending[key] -= 1
+                if spare is not None:
+                    self._ready.setdefault(key, []).append(spare)
+
+
+_SPARES = _Spares(WARM_SPARES)
+atexit.register(_SPARES.close)
+
+
+def _hand_over(
+    spare: subprocess.Popen[bytes], env: dict[str, str], log_path: Path, err_path: Path
+) -> bool:
+    """Give a spare its incarnation; False (and the spare killed) if it cannot take it."""
+    line = json.dumps({"env": env, "stdout": str(log_path), "stderr": str(err_path)})
+    assert spare.stdin is not None
+    try:
+        spare.stdin.write(line.encode() + b"\n")
+        spare.stdin.close()
+    except OSError:
+        with contextlib.suppress(ProcessLookupError):
+            spare.kill()
+        return False
+    return True
+
+
 @dataclass
 class _Proc:
     popen: subprocess.Popen[bytes]
@@ -104,8 +211,11 @@ class ProcessRunner(ConsumerRunner):
         command: list[str] | None = None,
         cwd: Path | None = None,
         interpreter_first: bool = False,
+        warm: bool | None = None,
     ) -> None:
         super().__init__()
+        #: start from a warm spare (default: for the kit's own consumer, ``python -m consumer``)
+        self.warm = command is None if warm is None else warm
         self.log_dir = Path(log_dir)
         self.command = command or [python, "-m", module]
         #: where the consumers start (None: the engine's working directory)
@@ -134,13 +244,19 @@ class ProcessRunner(ConsumerRunner):
         stdout = log_path.open("wb")
         stderr = err_path.open("wb")
         parent = os.getpid()
+        child_env = self.child_env(env)
+        if self.warm:
+            key: _Key = (tuple(self.command), str(self.cwd) if self.cwd else None)
+            spare = _SPARES.take(key, self.child_env({}))
+            if spare is not None and _hand_over(spare, child_env, log_path, err_path):
+                return str(spare.pid), _Proc(spare, log_path, err_path, stdout, stderr)
         try:
             popen = subprocess.Popen(
                 self.command,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=stderr,
-                env=self.child_env(env),
+                env=child_env,
                 cwd=self.cwd,
                 start_new_session=True,
                 preexec_fn=lambda: _die_with_parent(parent),  # noqa: PLW1509 - one prctl call
