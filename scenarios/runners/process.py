@@ -116,16 +116,22 @@ class _Spares:
                 candidate = ready.pop(0)
                 if candidate.poll() is None:
                     spare = candidate
-            missing = self.size - len(ready) - self._pending.get(key, 0)
-            self._pending[key] = self._pending.get(key, 0) + max(0, missing)
-            if self._thread is None:
+        self.top_up(key, env)
+        return spare
+
+    def top_up(self, key: _Key, env: dict[str, str]) -> None:
+        """Have spares spawned for ``key`` until ``size`` are ready or on their way."""
+        with self._lock:
+            ready = self._ready.setdefault(key, [])
+            missing = max(0, self.size - len(ready) - self._pending.get(key, 0))
+            self._pending[key] = self._pending.get(key, 0) + missing
+            if missing and self._thread is None:
                 self._thread = threading.Thread(
                     target=self._spawn_loop, name="consumer-spares", daemon=True
                 )
                 self._thread.start()
-        for _ in range(max(0, missing)):
+        for _ in range(missing):
             self._wanted.put((key, env))
-        return spare
 
     def close(self) -> None:
         """Kill every spare (they hold no message: they never received their environment)."""
@@ -214,8 +220,6 @@ class ProcessRunner(ConsumerRunner):
         warm: bool | None = None,
     ) -> None:
         super().__init__()
-        #: start from a warm spare (default: for the kit's own consumer, ``python -m consumer``)
-        self.warm = command is None if warm is None else warm
         self.log_dir = Path(log_dir)
         self.command = command or [python, "-m", module]
         #: where the consumers start (None: the engine's working directory)
@@ -223,6 +227,10 @@ class ProcessRunner(ConsumerRunner):
         #: put ``python``'s directory first on PATH (a user's command says just ``python``)
         self.interpreter_first = interpreter_first
         self._python = python
+        #: start from a warm spare (default: for the kit's own consumer, ``python -m consumer``)
+        self.warm = command is None if warm is None else warm
+        if self.warm:  # a runner is made as its stack is provisioned: its consumers come next
+            _SPARES.top_up(self._spare_key(), self.child_env({}))
 
     def child_env(self, env: dict[str, str]) -> dict[str, str]:
         """The allow-listed parent environment plus ``env`` (dummy credentials for emulators)."""
@@ -235,6 +243,9 @@ class ProcessRunner(ConsumerRunner):
         out["PYTHONUNBUFFERED"] = "1"
         return out
 
+    def _spare_key(self) -> _Key:
+        return tuple(self.command), str(self.cwd) if self.cwd else None
+
     # -- backend primitives -----------------------------------------------------------------------
 
     def _launch(self, slot: int, consumer_id: str, env: dict[str, str]) -> tuple[str, Any]:
@@ -246,8 +257,7 @@ class ProcessRunner(ConsumerRunner):
         parent = os.getpid()
         child_env = self.child_env(env)
         if self.warm:
-            key: _Key = (tuple(self.command), str(self.cwd) if self.cwd else None)
-            spare = _SPARES.take(key, self.child_env({}))
+            spare = _SPARES.take(self._spare_key(), self.child_env({}))
             if spare is not None and _hand_over(spare, child_env, log_path, err_path):
                 return str(spare.pid), _Proc(spare, log_path, err_path, stdout, stderr)
         try:

@@ -130,17 +130,19 @@ def _began(runner, handle) -> float:
         time.sleep(0.05)
 
 
-def test_the_kit_consumer_starts_from_a_warm_spare_once_one_is_ready(tmp_path, spares):
-    # GIVEN a warm runner: its first consumer starts cold, and spares are spawned behind it
-    runner = ProcessRunner(tmp_path / "logs", command=[sys.executable, "-c", WARM_FAKE], warm=True)
+def _warm_runner(tmp_path):
+    return ProcessRunner(tmp_path / "logs", command=[sys.executable, "-c", WARM_FAKE], warm=True)
+
+
+def test_the_kit_consumer_starts_from_a_spare_spawned_when_its_runner_was_made(tmp_path, spares):
+    # GIVEN a warm runner: making it has spares spawned
+    runner = _warm_runner(tmp_path)
     try:
-        [cold] = runner.start(1, env={"SLEEP": "5"})
-        assert _began(runner, cold) >= cold.current.launched_at
         deadline = time.monotonic() + 30
-        while len(spares._ready.get(next(iter(spares._ready)), [])) < 2:
+        while sum(len(r) for r in spares._ready.values()) < 2:
             assert time.monotonic() < deadline, "no spare was spawned"
             time.sleep(0.05)
-        # WHEN a second consumer starts
+        # WHEN a consumer starts
         [warm] = runner.start(1, env={"SLEEP": "5"})
         # THEN it is a process started before it was launched, running with its own consumer
         # id and writing to its own log file
@@ -148,7 +150,18 @@ def test_the_kit_consumer_starts_from_a_warm_spare_once_one_is_ready(tmp_path, s
         log_file = tmp_path / "logs" / f"{warm.current.consumer_id}.log"
         assert warm.current.consumer_id in log_file.read_text()
         runner.stop_all(timeout=5)
-        assert _gone(int(cold.current.native_id)) and _gone(int(warm.current.native_id))
+        assert _gone(int(warm.current.native_id))
+    finally:
+        runner.stop_all(timeout=2)
+
+
+def test_without_a_spare_the_consumer_starts_cold(tmp_path, monkeypatch):
+    monkeypatch.setattr(process, "_SPARES", process._Spares(0))  # never any spare
+    runner = _warm_runner(tmp_path)
+    try:
+        [cold] = runner.start(1)
+        assert _began(runner, cold) >= cold.current.launched_at
+        assert runner.wait_all(timeout=20) and cold.current.exit_code == 0
     finally:
         runner.stop_all(timeout=2)
 
@@ -165,6 +178,7 @@ def test_closing_the_spares_kills_every_spare(tmp_path, spares):
     assert all(_gone(pid) for pid in pids)
 
 
-def test_a_user_command_never_starts_warm(tmp_path):
+def test_only_the_kit_consumer_starts_warm(tmp_path, spares):
     assert ProcessRunner(tmp_path, command=[sys.executable, "-c", FAKE]).warm is False
+    assert not spares._pending and not spares._ready
     assert ProcessRunner(tmp_path).warm is True
