@@ -20,8 +20,9 @@ import os
 import resource
 import subprocess
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,71 @@ def _machine_busy_s() -> float:
     return (sum(values[:8]) - values[3] - values[4]) / _TICKS
 
 
+#: what a process of the run is, from its command line (the root is the engine)
+_KINDS = (("-m consumer", "consumers"), ("ministack", "emulator"), ("moto", "emulator"))
+
+
+def _cpu_and_kids() -> tuple[dict[int, float], dict[int, list[int]]]:
+    """Every process's CPU seconds so far, and each one's children (one pass over /proc)."""
+    cpu: dict[int, float] = {}
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / _TICKS
+        kids.setdefault(int(fields[1]), []).append(int(entry))
+    return cpu, kids
+
+
+def _kind(pid: int, root: int) -> str:
+    if pid == root:
+        return "engine"
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""  # gone: decided on a later sight, if any
+    return next((kind for needle, kind in _KINDS if needle in cmdline), "other")
+
+
+@dataclass
+class CpuSplit:
+    """CPU seconds of a process tree by kind (engine, consumers, emulator, other), sampled from
+    /proc every ``interval_s``: a process's last fraction of an interval is not seen."""
+
+    root: int
+    interval_s: float = 0.2
+    seen: dict[int, tuple[str, float]] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def sample(self) -> None:
+        cpu, kids = _cpu_and_kids()
+        todo = [self.root]
+        while todo:
+            pid = todo.pop()
+            todo += kids.get(pid, [])
+            kind, _ = self.seen.get(pid, ("", 0.0))
+            kind = kind or _kind(pid, self.root)
+            self.seen[pid] = (kind, max(cpu.get(pid, 0.0), self.seen.get(pid, ("", 0.0))[1]))
+
+    def run(self) -> None:
+        while not self.stop.wait(self.interval_s):
+            self.sample()
+
+    def totals(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for kind, seconds in self.seen.values():
+            out[kind or "other"] = out.get(kind or "other", 0.0) + seconds
+        return out
+
+    def processes(self, kind: str) -> int:
+        return sum(1 for k, _ in self.seen.values() if k == kind)
+
+
 @dataclass(frozen=True)
 class Run:
     """One `scenario run all`: its summary and what it cost."""
@@ -49,6 +115,8 @@ class Run:
     summary: dict[str, Any]
     cpu_s: float  # the scenario process and every child it waited for
     machine_s: float  # every core of the machine, over the same wall clock
+    split: dict[str, float] = field(default_factory=dict)  # CPU s by kind, sampled
+    consumers: int = 0  # consumer processes started (warm spares included)
 
     @property
     def others_s(self) -> float:
@@ -64,18 +132,48 @@ def run_all(label: str, extra: list[str], report_dir: str) -> Run:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = _machine_busy_s()
     started = time.monotonic()
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        split = CpuSplit(proc.pid)
+        sampler = threading.Thread(target=split.run, daemon=True)
+        sampler.start()
+        stdout, stderr = proc.communicate(timeout=1800)
+        split.stop.set()
+        sampler.join()
     wall = time.monotonic() - started
     machine = _machine_busy_s() - busy
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     try:
-        summary = json.loads(proc.stdout)
+        summary = json.loads(stdout)
     except ValueError:
         raise RuntimeError(
-            f"`{' '.join(command)}` exited {proc.returncode}: {proc.stderr[-1500:]}"
+            f"`{' '.join(command)}` exited {proc.returncode}: {stderr[-1500:]}"
         ) from None
-    return Run(label, wall, proc.returncode, summary, cpu, machine)
+    return Run(
+        label,
+        wall,
+        proc.returncode,
+        summary,
+        cpu,
+        machine,
+        split=split.totals(),
+        consumers=split.processes("consumers"),
+    )
+
+
+def cpu_split(run: Run) -> str:
+    """Where the run's CPU went, by kind of process (sampled: a little under the total)."""
+    parts = sorted(run.split.items(), key=lambda kv: -kv[1])
+    return (
+        ", ".join(
+            f"{kind} {seconds:.1f} s"
+            + (f" ({run.consumers} processes)" if kind == "consumers" else "")
+            for kind, seconds in parts
+        )
+        + f" (sampled {sum(run.split.values()):.1f} of {run.cpu_s:.1f} CPU s)"
+    )
 
 
 def verdicts(run: Run) -> dict[str, tuple[str, frozenset[tuple[str, bool]]]]:
@@ -169,6 +267,7 @@ def run() -> list[tuple[str, str]]:
     )
     for r in (seq, par):
         print(f"{r.label}: {bound(r, cores)}", flush=True)
+        print(f"  CPU by process: {cpu_split(r)}", flush=True)
     exclusive = {name for name, cls in SCENARIOS.items() if cls.exclusive}
     floor, how = schedule_floor(par, PARALLEL, exclusive)
     quiet, quiet_how = schedule_floor(seq, PARALLEL, exclusive)

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import pytest
 
-from bench.bench_parallel import Run, bound, differences, schedule_floor, table
+from bench.bench_parallel import (
+    CpuSplit,
+    Run,
+    bound,
+    cpu_split,
+    differences,
+    schedule_floor,
+    table,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -57,3 +70,22 @@ def test_the_schedule_floor_is_the_shared_sum_over_the_workers_plus_the_exclusiv
     # one scenario longer than the shared sum over the workers bounds it instead
     long = _run("par", ("a", "passed", 20.0, True), ("b", "passed", 2.0, True))
     assert schedule_floor(long, 4, set())[0] == pytest.approx(20.0)
+
+
+def test_the_cpu_split_names_each_process_by_its_command_line():
+    # GIVEN a busy child whose command line says it is a consumer, under this process
+    child = subprocess.Popen(
+        [sys.executable, "-c", "sum(range(4 * 10**7))", "-m", "consumer"],
+        stdout=subprocess.DEVNULL,
+    )
+    split = CpuSplit(os.getpid())
+    # WHEN it is sampled until the child ends
+    while child.poll() is None:
+        split.sample()
+        time.sleep(0.02)
+    # THEN its CPU counts as a consumer's, and this process as the engine
+    totals = split.totals()
+    assert totals["consumers"] > 0 and split.processes("consumers") == 1
+    assert totals["engine"] > 0
+    run = Run("p", 1.0, 0, {}, cpu_s=9.0, machine_s=9.0, split=totals, consumers=1)
+    assert "consumers" in cpu_split(run) and "(1 processes)" in cpu_split(run)
