@@ -7,6 +7,7 @@ each run provisions and tears down its own uniquely named stack.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -209,16 +210,20 @@ def test_the_seeds_duplicates_command_lets_the_slow_consumer_finish(emulator_end
 
 
 def _consumers_of(prefix: str) -> list[int]:
-    """PIDs of live processes whose environment points at this stack's queue."""
+    """PIDs of live processes whose environment points at this stack's queue, or whose stdout
+    is one of its consumer logs (a warm spare keeps the environment it was started with)."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             environ = (proc / "environ").read_bytes()
+            stdout = os.readlink(proc / "fd" / "1")
         except OSError:
             continue
-        if f"{prefix}-queue".encode() in environ and b"CONSUMER_ID=" in environ:
+        if (f"{prefix}-queue".encode() in environ and b"CONSUMER_ID=" in environ) or (
+            f"/logs/{prefix}/" in stdout and stdout.endswith(".log")
+        ):
             pids.append(int(proc.name))
     return pids
 
