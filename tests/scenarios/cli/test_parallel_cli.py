@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -57,10 +59,10 @@ class _Target:
 def test_the_longest_scenarios_start_first_and_the_exclusive_last():
     # GIVEN scenarios in catalogue order, with their expected durations and one exclusive
     scenarios = [
-        SimpleNamespace(name="short", exclusive=False, expected_s=4.0),
-        SimpleNamespace(name="alone", exclusive=True, expected_s=20.0),
-        SimpleNamespace(name="long", exclusive=False, expected_s=16.0),
-        SimpleNamespace(name="mid", exclusive=False, expected_s=9.0),
+        SimpleNamespace(name="short", exclusive=False, expected_s=4.0, cpu_bound=False),
+        SimpleNamespace(name="alone", exclusive=True, expected_s=20.0, cpu_bound=False),
+        SimpleNamespace(name="long", exclusive=False, expected_s=16.0, cpu_bound=False),
+        SimpleNamespace(name="mid", exclusive=False, expected_s=9.0, cpu_bound=False),
     ]
     started: list[str] = []
 
@@ -81,3 +83,26 @@ def test_every_catalogue_scenario_declares_its_measured_duration():
     # --parallel orders by it: a scenario left at the default would be scheduled blind
     unset = [cls.name for cls in ALL if cls.expected_s == Scenario.expected_s]
     assert not unset, f"set expected_s (measured with --parallel 4) on {unset}"
+
+
+def test_two_cpu_bound_scenarios_never_run_side_by_side():
+    # GIVEN two CPU-bound scenarios and a light one, on two workers
+    scenarios = [
+        SimpleNamespace(name=n, exclusive=False, expected_s=w, cpu_bound=h)
+        for n, w, h in (("burst", 16.0, True), ("autoscale", 13.0, True), ("happy", 4.0, False))
+    ]
+    lock, running, most = threading.Lock(), set(), [0]
+
+    def execute(scenario, _target, _progress):
+        with lock:
+            running.add(scenario.name)
+            most[0] = max(most[0], len(running & {"burst", "autoscale"}))
+        time.sleep(0.2)
+        with lock:
+            running.discard(scenario.name)
+        return Status.PASSED, {"scenario": scenario.name}
+
+    board = Board(scenarios, console=Console(file=io.StringIO(), width=120))
+    run_parallel(scenarios, _Target(), workers=2, execute=execute, board=board)
+    # THEN the CPU-bound ones ran one at a time
+    assert most[0] == 1
