@@ -106,6 +106,7 @@ class _Spares:
         self._pending: dict[_Key, int] = {}
         self._wanted: queue.Queue[tuple[_Key, dict[str, str]]] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def take(self, key: _Key, env: dict[str, str]) -> subprocess.Popen[bytes] | None:
         """A live spare for ``key`` (None if none is ready); spares are spawned to replace it."""
@@ -122,6 +123,8 @@ class _Spares:
     def top_up(self, key: _Key, env: dict[str, str]) -> None:
         """Have spares spawned for ``key`` until ``size`` are ready or on their way."""
         with self._lock:
+            if self._closed:
+                return
             ready = self._ready.setdefault(key, [])
             missing = max(0, self.size - len(ready) - self._pending.get(key, 0))
             self._pending[key] = self._pending.get(key, 0) + missing
@@ -134,21 +137,24 @@ class _Spares:
             self._wanted.put((key, env))
 
     def close(self) -> None:
-        """Kill every spare (they hold no message: they never received their environment)."""
+        """Kill every spare (they hold no message: they never received their environment) and
+        spawn no more."""
         with self._lock:
+            self._closed = True
             spares = [p for ready in self._ready.values() for p in ready]
             self._ready.clear()
         for spare in spares:
-            with contextlib.suppress(ProcessLookupError):
-                spare.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                spare.wait(timeout=5)
+            _kill(spare)
 
     def _spawn_loop(self) -> None:
         parent = os.getpid()
         while True:
             key, env = self._wanted.get()
             command, cwd = key
+            with self._lock:
+                if self._closed:
+                    self._pending[key] -= 1
+                    continue
             try:
                 spare: subprocess.Popen[bytes] | None = subprocess.Popen(
                     command,
@@ -166,8 +172,18 @@ class _Spares:
                 spare = None
             with self._lock:
                 self._pending[key] -= 1
-                if spare is not None:
+                if spare is not None and not self._closed:
                     self._ready.setdefault(key, []).append(spare)
+                    spare = None
+            if spare is not None:  # spawned while the spares were being closed
+                _kill(spare)
+
+
+def _kill(spare: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        spare.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        spare.wait(timeout=5)
 
 
 _SPARES = _Spares(WARM_SPARES)
@@ -184,8 +200,7 @@ def _hand_over(
         spare.stdin.write(line.encode() + b"\n")
         spare.stdin.close()
     except OSError:
-        with contextlib.suppress(ProcessLookupError):
-            spare.kill()
+        _kill(spare)
         return False
     return True
 
