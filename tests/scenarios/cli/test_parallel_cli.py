@@ -6,6 +6,7 @@ import io
 import threading
 import time
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -56,9 +57,12 @@ class _Target:
         return _Twin()
 
 
+_TARGET: Any = _Target()  # what run_parallel uses of a Target: fork() and the twin's close()
+
+
 def test_the_longest_scenarios_start_first_and_the_exclusive_last():
     # GIVEN scenarios in catalogue order, with their expected durations and one exclusive
-    scenarios = [
+    scenarios: Any = [
         SimpleNamespace(name="short", exclusive=False, expected_s=4.0, cpu_bound=False),
         SimpleNamespace(name="alone", exclusive=True, expected_s=20.0, cpu_bound=False),
         SimpleNamespace(name="long", exclusive=False, expected_s=16.0, cpu_bound=False),
@@ -72,7 +76,7 @@ def test_the_longest_scenarios_start_first_and_the_exclusive_last():
 
     # WHEN one worker runs them
     board = Board(scenarios, console=Console(file=io.StringIO(), width=120))
-    out = run_parallel(scenarios, _Target(), workers=1, execute=execute, board=board)
+    out = run_parallel(scenarios, _TARGET, workers=1, execute=execute, board=board)
 
     # THEN the longest started first, the exclusive one last, and results keep the given order
     assert started == ["long", "mid", "short", "alone"]
@@ -87,7 +91,7 @@ def test_every_catalogue_scenario_declares_its_measured_duration():
 
 def test_two_cpu_bound_scenarios_never_run_side_by_side():
     # GIVEN two CPU-bound scenarios and a light one, on two workers
-    scenarios = [
+    scenarios: Any = [
         SimpleNamespace(name=n, exclusive=False, expected_s=w, cpu_bound=h)
         for n, w, h in (("burst", 16.0, True), ("autoscale", 13.0, True), ("happy", 4.0, False))
     ]
@@ -103,6 +107,6 @@ def test_two_cpu_bound_scenarios_never_run_side_by_side():
         return Status.PASSED, {"scenario": scenario.name}
 
     board = Board(scenarios, console=Console(file=io.StringIO(), width=120))
-    run_parallel(scenarios, _Target(), workers=2, execute=execute, board=board)
+    run_parallel(scenarios, _TARGET, workers=2, execute=execute, board=board)
     # THEN the CPU-bound ones ran one at a time
     assert most[0] == 1
