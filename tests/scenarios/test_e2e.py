@@ -7,7 +7,6 @@ each run provisions and tears down its own uniquely named stack.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -218,7 +217,7 @@ def _consumers_of(prefix: str) -> list[int]:
             continue
         try:
             environ = (proc / "environ").read_bytes()
-            stdout = os.readlink(proc / "fd" / "1")
+            stdout = str((proc / "fd" / "1").readlink())
         except OSError:
             continue
         if (f"{prefix}-queue".encode() in environ and b"CONSUMER_ID=" in environ) or (
