@@ -9,6 +9,10 @@ work: it gets the leases, the heartbeat and the drain, and the scenario's work t
 ``HANDLER_PATH`` lists directories to append to ``sys.path`` first (the docker runner mounts the
 user's working directory there).
 
+With ``SQSKIT_WARM_START`` set, the process is a spare: it does every import, then waits on stdin
+for the environment and the log files of the incarnation it becomes (the process runner keeps a
+few, so a consumer starts without paying for Python and botocore's imports on the way).
+
 Started by hand without ``QUEUE_URL`` (after ``make local-up`` or ``make aws-up``), it reads the
 missing variables from ``.env`` (``SQSKIT_ENV_FILE``); exported values win. A launcher that sets
 ``QUEUE_URL`` (the kit's runners, ECS) owns the whole environment, so the file is not read then.
@@ -17,6 +21,7 @@ missing variables from ``.env`` (``SQSKIT_ENV_FILE``); exported values win. A la
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import signal
@@ -25,6 +30,7 @@ import time
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from types import FrameType
+from typing import BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -36,12 +42,13 @@ from consumer.contract import (
     ENV_ENV_FILE,
     ENV_HANDLER,
     ENV_QUEUE_URL,
+    ENV_WARM_START,
     EV_CONSUMER_FAILED,
     EV_CONSUMER_SIGNAL,
     parse_env_file,
 )
 from consumer.errors import ConfigError
-from consumer.exit_codes import EXIT_CONFIG, EXIT_UNEXPECTED
+from consumer.exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_UNEXPECTED
 from consumer.message import Handler, Message
 from consumer.worker import Worker
 
@@ -83,6 +90,25 @@ def load_env_file(environ: MutableMapping[str, str] = os.environ) -> list[str]:
     for key in added:
         environ[key] = values[key]
     return added
+
+
+def become(launch: BinaryIO, environ: MutableMapping[str, str] = os.environ) -> bool:
+    """A warm spare takes its incarnation: the environment and log files on one JSON line of
+    ``launch``. False when ``launch`` ends without one (the spare was not needed)."""
+    line = launch.readline()
+    if not line.strip():
+        return False
+    spec = json.loads(line)
+    for fd, path in ((1, spec["stdout"]), (2, spec["stderr"])):
+        target = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(target, fd)  # sys.stdout and sys.stderr write to fds 1 and 2
+        os.close(target)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    environ.clear()
+    environ.update({str(k): str(v) for k, v in spec["env"].items()})
+    return True
 
 
 def load_handler(spec: str, path: str | None = None) -> Handler:
@@ -138,6 +164,8 @@ def with_simulated_work(
 
 def main() -> int:
     """Run the worker until its limit, idle timeout or a signal; return the exit code."""
+    if os.environ.get(ENV_WARM_START) and not become(sys.stdin.buffer):
+        return EXIT_OK
     load_env_file()
     try:
         config = WorkerConfig.from_env()

@@ -131,6 +131,10 @@ ENV_CRASH_AFTER_RECEIVE: Final = "CRASH_AFTER_RECEIVE"
 ENV_CRASH_RATE: Final = "CRASH_RATE"
 ENV_RELEASE_BACKOFF_SECONDS: Final = "RELEASE_BACKOFF_SECONDS"
 ENV_LOG_LEVEL: Final = "LOG_LEVEL"
+#: a warm start (the process runner's spares): the consumer imports everything, then waits for
+#: one JSON line on stdin - ``{"env": {...}, "stdout": path, "stderr": path}`` - and runs with
+#: that environment and those log files; an empty stdin makes it exit 0 unused
+ENV_WARM_START: Final = "SQSKIT_WARM_START"
 #: ``LOG_FORMAT`` value the runners ask for: one JSON event per stdout line
 LOG_FORMAT_JSON: Final = "json"
 

@@ -129,6 +129,7 @@ class ApiFaults(Scenario):
         heartbeat_seconds=0.25,
         timeout_s=60.0,
     )
+    expected_s = 13.0
     needs = BASE_NEEDS
     calibration = calibration_of(__doc__)
     ecs = ECS_NO_PROXY

@@ -48,7 +48,9 @@ class Autoscale(Scenario):
         sleep_max=0.1,
         shutdown_timeout=5.0,
     )
-    expected_s = 14.0
+    expected_s = 13.0
+    # its burst drains as fast as the CPU allows: beside `burst` it measured 17-27 s, not 11-14 s
+    cpu_bound = True
     # a scale-in is a SIGTERM, as ECS sends it
     plugged_in = "each scale-in is a SIGTERM: it must hand back what it holds and exit 0"
     needs = BASE_NEEDS

@@ -42,6 +42,7 @@ class Duplicates(Scenario):
         second_start_delay=1.0,
         sleep_max=0.02,
     )
+    expected_s = 8.5
     needs = BASE_NEEDS
     ecs = ECS_SLOW_CONSUMER
     needs_receives = True

@@ -50,6 +50,7 @@ class FifoPoison(Scenario):
         sleep_min=0.2,
         sleep_max=0.3,
     )
+    expected_s = 8.5
     needs = (
         *BASE_NEEDS,
         *FIFO_NEEDS,

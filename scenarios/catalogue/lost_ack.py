@@ -87,6 +87,7 @@ class LostAck(Scenario):
         heartbeat_seconds=0.3,
         timeout_s=60.0,
     )
+    expected_s = 10.0
     needs = BASE_NEEDS
     calibration = calibration_of(__doc__)
     ecs = ECS_NO_PROXY

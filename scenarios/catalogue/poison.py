@@ -49,6 +49,7 @@ class Poison(Scenario):
         max_receive_count=3,
         sleep_max=0.02,
     )
+    expected_s = 10.0
     plugged_in = "it must survive every poison body and never delete one"
     needs = (
         *BASE_NEEDS,

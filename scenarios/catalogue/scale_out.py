@@ -21,15 +21,18 @@ MIN_SPEEDUP = 1.5
 class ScaleOut(Scenario):
     name = "scale-out"
     summary = "A backlog drained by 1 consumer, then by 3: throughput of both."
+    # 24 messages: 2.4 s of work for one consumer, 0.8 s for three; it runs alone, so every
+    # second of it is a second of `scenario run all --parallel`. Measured 2.2x-2.8x on a loaded
+    # machine at this count (40 gave ~3x), well clear of MIN_SPEEDUP.
     defaults = Knobs(
-        count=40,
+        count=24,
         consumers=1,
         scaled_consumers=3,
         visibility_timeout=5,
         sleep_min=0.1,
         sleep_max=0.1,
     )
-    expected_s = 11.0
+    expected_s = 8.0
     # Its phenomenon is a ratio of two throughputs measured one after the other: next to other
     # scenarios it measures their load instead (2.2x to 5.7x for 3 consumers, ~3x alone).
     exclusive = True

@@ -54,7 +54,7 @@ class VisibilityOverrun(Scenario):
         heartbeat_seconds=0.5,
         sleep_max=0.02,
     )
-    expected_s = 14.0
+    expected_s = 16.0
     needs = (*BASE_NEEDS, Need(cap.SQS_CHANGE_VISIBILITY))
     ecs = ECS_SLOW_CONSUMER
     needs_receives = True

@@ -2,8 +2,9 @@
 
 Each scenario gets its own target forked from the run's (the same emulator, its own stacks,
 runner and consumers) and writes its own report; the engine is the sequential one, run in a
-worker thread (:mod:`scenarios.running.parallel`). Scenarios that declare ``exclusive`` run
-alone after the others, so their timing phenomena see no extra load.
+worker thread (:mod:`scenarios.running.parallel`). The longest (``expected_s``) start first,
+two ``cpu_bound`` ones never side by side; scenarios that declare ``exclusive`` run alone after
+the others, so their timing phenomena see no extra load.
 """
 
 from __future__ import annotations
@@ -54,7 +55,14 @@ def run_parallel(
         return status, data
 
     with board:
-        return run_side_by_side(scenarios, work, workers=workers, exclusive=lambda s: s.exclusive)
+        return run_side_by_side(
+            scenarios,
+            work,
+            workers=workers,
+            exclusive=lambda s: s.exclusive,
+            weight=lambda s: s.expected_s,  # the longest first: one started last finishes alone
+            heavy=lambda s: s.cpu_bound,
+        )
 
 
 @dataclass

@@ -10,23 +10,31 @@ interpreter the kit runs in (the one with boto3).
   which then stops its consumers in order) and asks the kernel for SIGKILL when the thread that
   started it dies (``PR_SET_PDEATHSIG``), so no consumer outlives a killed engine;
 - the environment is a small allow-list of the caller's (PATH, HOME, the venv, AWS credentials)
-  plus the scenario's, so a stray CRASH_RATE in the user's shell cannot leak into a run.
+  plus the scenario's, so a stray CRASH_RATE in the user's shell cannot leak into a run;
+- the kit's own consumer starts warm: a few spare ``python -m consumer`` processes wait with
+  their imports done (``SQSKIT_WARM_START``) and one becomes the incarnation, taking its
+  environment and log files from stdin. Importing Python and botocore costs 0.15-0.2 CPU s, a
+  second or more of wall clock on a loaded machine, at every start and every restart.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
+import json
 import logging
 import os
+import queue
 import signal as signals
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from consumer.contract import ENV_AWS_ACCESS_KEY_ID, ENV_AWS_SECRET_ACCESS_KEY
+from consumer.contract import ENV_AWS_ACCESS_KEY_ID, ENV_AWS_SECRET_ACCESS_KEY, ENV_WARM_START
 from core.aws import with_emulator_credentials
 from core.errors import InfrastructureError
 from scenarios.runners.base import ConsumerRunner, Incarnation
@@ -77,6 +85,126 @@ def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the for
         os._exit(1)
 
 
+#: warm spares kept per command: a group of up to this many consumers starts without imports
+WARM_SPARES = 4
+
+_Key = tuple[tuple[str, ...], str | None]  # (command, cwd)
+
+
+class _Spares:
+    """Warm ``python -m consumer`` processes, their imports done, each waiting for an incarnation.
+
+    One daemon thread spawns them all, so the parent-death signal (``PR_SET_PDEATHSIG``) ties
+    them to a thread that lives as long as the engine: a spare never outlives it. ``take`` answers
+    at once - a spare, or None for a cold start - and has the spares topped up behind it.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._ready: dict[_Key, list[subprocess.Popen[bytes]]] = {}
+        self._pending: dict[_Key, int] = {}
+        self._wanted: queue.Queue[tuple[_Key, dict[str, str]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def take(self, key: _Key, env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+        """A live spare for ``key`` (None if none is ready); spares are spawned to replace it."""
+        spare = None
+        with self._lock:
+            ready = self._ready.setdefault(key, [])
+            while ready and spare is None:
+                candidate = ready.pop(0)
+                if candidate.poll() is None:
+                    spare = candidate
+        self.top_up(key, env)
+        return spare
+
+    def top_up(self, key: _Key, env: dict[str, str]) -> None:
+        """Have spares spawned for ``key`` until ``size`` are ready or on their way."""
+        with self._lock:
+            if self._closed:
+                return
+            ready = self._ready.setdefault(key, [])
+            missing = max(0, self.size - len(ready) - self._pending.get(key, 0))
+            self._pending[key] = self._pending.get(key, 0) + missing
+            if missing and self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._spawn_loop, name="consumer-spares", daemon=True
+                )
+                self._thread.start()
+        for _ in range(missing):
+            self._wanted.put((key, env))
+
+    def close(self) -> None:
+        """Kill every spare (they hold no message: they never received their environment) and
+        spawn no more."""
+        with self._lock:
+            self._closed = True
+            spares = [p for ready in self._ready.values() for p in ready]
+            self._ready.clear()
+        for spare in spares:
+            _kill(spare)
+
+    def _spawn_loop(self) -> None:
+        parent = os.getpid()
+        while True:
+            key, env = self._wanted.get()
+            command, cwd = key
+            with self._lock:
+                if self._closed:
+                    self._pending[key] -= 1
+                    continue
+            try:
+                spare: subprocess.Popen[bytes] | None = subprocess.Popen(
+                    command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env={**env, ENV_WARM_START: "1"},
+                    cwd=cwd,
+                    start_new_session=True,
+                    preexec_fn=lambda: _die_with_parent(parent),  # noqa: PLW1509
+                    close_fds=True,
+                )
+            except OSError as exc:  # a cold start will say why, in the consumer's own log
+                log.warning("runner.spare_failed", extra={"error": str(exc)})
+                spare = None
+            with self._lock:
+                self._pending[key] -= 1
+                if spare is not None and not self._closed:
+                    self._ready.setdefault(key, []).append(spare)
+                    spare = None
+            if spare is not None:  # spawned while the spares were being closed
+                _kill(spare)
+
+
+def _kill(spare: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        spare.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        spare.wait(timeout=5)
+
+
+_SPARES = _Spares(WARM_SPARES)
+atexit.register(_SPARES.close)
+
+
+def _hand_over(
+    spare: subprocess.Popen[bytes], env: dict[str, str], log_path: Path, err_path: Path
+) -> bool:
+    """Give a spare its incarnation; False (and the spare killed) if it cannot take it."""
+    line = json.dumps({"env": env, "stdout": str(log_path), "stderr": str(err_path)})
+    assert spare.stdin is not None
+    try:
+        spare.stdin.write(line.encode() + b"\n")
+        spare.stdin.close()
+    except OSError:
+        _kill(spare)
+        return False
+    return True
+
+
 @dataclass
 class _Proc:
     popen: subprocess.Popen[bytes]
@@ -104,6 +232,7 @@ class ProcessRunner(ConsumerRunner):
         command: list[str] | None = None,
         cwd: Path | None = None,
         interpreter_first: bool = False,
+        warm: bool | None = None,
     ) -> None:
         super().__init__()
         self.log_dir = Path(log_dir)
@@ -113,6 +242,10 @@ class ProcessRunner(ConsumerRunner):
         #: put ``python``'s directory first on PATH (a user's command says just ``python``)
         self.interpreter_first = interpreter_first
         self._python = python
+        #: start from a warm spare (default: for the kit's own consumer, ``python -m consumer``)
+        self.warm = command is None if warm is None else warm
+        if self.warm:  # a runner is made as its stack is provisioned: its consumers come next
+            _SPARES.top_up(self._spare_key(), self.child_env({}))
 
     def child_env(self, env: dict[str, str]) -> dict[str, str]:
         """The allow-listed parent environment plus ``env`` (dummy credentials for emulators)."""
@@ -125,6 +258,9 @@ class ProcessRunner(ConsumerRunner):
         out["PYTHONUNBUFFERED"] = "1"
         return out
 
+    def _spare_key(self) -> _Key:
+        return tuple(self.command), str(self.cwd) if self.cwd else None
+
     # -- backend primitives -----------------------------------------------------------------------
 
     def _launch(self, slot: int, consumer_id: str, env: dict[str, str]) -> tuple[str, Any]:
@@ -134,13 +270,18 @@ class ProcessRunner(ConsumerRunner):
         stdout = log_path.open("wb")
         stderr = err_path.open("wb")
         parent = os.getpid()
+        child_env = self.child_env(env)
+        if self.warm:
+            spare = _SPARES.take(self._spare_key(), self.child_env({}))
+            if spare is not None and _hand_over(spare, child_env, log_path, err_path):
+                return str(spare.pid), _Proc(spare, log_path, err_path, stdout, stderr)
         try:
             popen = subprocess.Popen(
                 self.command,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=stderr,
-                env=self.child_env(env),
+                env=child_env,
                 cwd=self.cwd,
                 start_new_session=True,
                 preexec_fn=lambda: _die_with_parent(parent),  # noqa: PLW1509 - one prctl call

@@ -5,6 +5,9 @@ report), so this module only schedules:
 
 - the shared items run in up to ``workers`` threads at once, the heaviest first (``weight``,
   e.g. the expected duration: a long item started last would finish alone);
+- two *heavy* ones (each drains a backlog as fast as the CPU allows) never run at the same time:
+  side by side on two cores each would take twice as long, and slow down the others too; a
+  free worker takes the next item that is not heavy meanwhile;
 - the *exclusive* ones (a timing phenomenon that extra load would make unreliable) run after
   them, alone, one at a time;
 - results come back in the order given, whatever order they finished in.
@@ -38,20 +41,28 @@ _POLL_S = 0.2
 class _Pool(Generic[T, R]):
     items: Sequence[T]
     work: Callable[[T], R]
+    heavy: Callable[[T], bool] = lambda _: False
     results: dict[int, R] = field(default_factory=dict)
     errors: dict[int, BaseException] = field(default_factory=dict)
     busy: dict[int, int] = field(default_factory=dict)  # thread ident -> item index
     lock: threading.Lock = field(default_factory=threading.Lock)
+    heavy_running: int = 0
+    changed: threading.Condition = field(init=False)  # a heavy item ended
+
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.lock)
 
     def run_queue(self, queue: list[int]) -> None:
-        """A worker: take the next index until none is left."""
+        """A worker: take the next index that may start until none is left."""
         me = threading.get_ident()
         try:
             while True:
                 with self.lock:
-                    if not queue:
+                    index = self._next(queue)
+                    if index is None:
                         return
-                    index = queue.pop(0)
+                    heavy = self.heavy(self.items[index])
+                    self.heavy_running += heavy
                     self.busy[me] = index
                 try:
                     self.results[index] = self.work(self.items[index])
@@ -60,8 +71,20 @@ class _Pool(Generic[T, R]):
                 finally:
                     with self.lock:
                         self.busy.pop(me, None)
+                        self.heavy_running -= heavy
+                        self.changed.notify_all()
         except KeyboardInterrupt:  # a Ctrl-C aimed at an item that had just finished
             return
+
+    def _next(self, queue: list[int]) -> int | None:
+        """With the lock held: the first queued index that may start now (a heavy one only when
+        no other heavy one runs), waiting for one if need be; None once the queue is empty."""
+        while queue:
+            for position, index in enumerate(queue):
+                if not (self.heavy_running and self.heavy(self.items[index])):
+                    return queue.pop(position)
+            self.changed.wait(_POLL_S)  # only heavy ones are left: wait for the running one
+        return None
 
 
 def run_side_by_side(
@@ -71,15 +94,17 @@ def run_side_by_side(
     workers: int,
     exclusive: Callable[[T], bool] = lambda _: False,
     weight: Callable[[T], float] = lambda _: 0.0,
+    heavy: Callable[[T], bool] = lambda _: False,
 ) -> list[R]:
-    """``work(item)`` for every item, ``workers`` at a time, the exclusive ones alone at the end.
+    """``work(item)`` for every item, ``workers`` at a time, the exclusive ones alone at the end;
+    never two ``heavy`` ones at once.
 
     The first exception a ``work`` raised is raised here once every item is done (results of the
     others are then lost with it: ``work`` should turn its own failures into results).
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, not {workers}")
-    pool: _Pool[T, R] = _Pool(items, work)
+    pool: _Pool[T, R] = _Pool(items, work, heavy)
     by_weight = sorted(range(len(items)), key=lambda i: -weight(items[i]))  # stable
     shared = [i for i in by_weight if not exclusive(items[i])]
     alone = [i for i in by_weight if exclusive(items[i])]

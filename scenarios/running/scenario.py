@@ -90,8 +90,11 @@ class Scenario(abc.ABC):
     #: a timing phenomenon that extra load would make unreliable: ``--parallel`` runs it
     #: alone, after the others
     exclusive: ClassVar[bool] = False
-    #: roughly how long a run takes on the embedded default, in seconds: ``--parallel`` starts
-    #: the longest first
+    #: it drains a backlog as fast as the CPU allows: ``--parallel`` never runs two such side by
+    #: side (each would take about twice as long, and slow every other scenario down)
+    cpu_bound: ClassVar[bool] = False
+    #: roughly how long a run takes on the embedded default next to three others
+    #: (``--parallel 4``, measured), in seconds: ``--parallel`` starts the longest first
     expected_s: ClassVar[float] = 5.0
     #: for a consumer seen from outside: what changes (None: it runs as it is)
     plugged_in: ClassVar[str | None] = None

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import pytest
 
-from bench.bench_parallel import Run, bound, differences, table
+from bench.bench_parallel import (
+    CpuSplit,
+    Run,
+    bound,
+    cpu_split,
+    differences,
+    schedule_floor,
+    table,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -41,3 +53,39 @@ def test_the_bound_says_cpu_when_the_cores_were_busy_and_waiting_otherwise():
     assert "CPU-bound" in bound(busy, 2) and ">= 6.0 s" in bound(busy, 2)
     idle = Run("p", 10.0, 0, {}, cpu_s=3.0, machine_s=5.0)
     assert "not CPU-bound" in bound(idle, 2)
+
+
+def test_the_schedule_floor_is_the_shared_sum_over_the_workers_plus_the_exclusive_alone():
+    par = _run(
+        "par",
+        ("a", "passed", 8.0, True),
+        ("b", "passed", 6.0, True),
+        ("c", "passed", 2.0, True),
+        ("solo", "passed", 5.0, True),
+    )
+    floor, how = schedule_floor(par, 2, {"solo"})
+    assert floor == pytest.approx(16.0 / 2 + 5.0)
+    assert "solo 5.0 s alone" in how and "= 13.0 s" in how
+    # one scenario longer than the shared sum over the workers bounds it instead
+    long = _run("par", ("a", "passed", 20.0, True), ("b", "passed", 2.0, True))
+    assert schedule_floor(long, 4, set())[0] == pytest.approx(20.0)
+
+
+def test_the_cpu_split_names_each_process_by_its_command_line():
+    # GIVEN a stand-in engine whose child's command line says it is a consumer, and works
+    busy = [sys.executable, "-c", "sum(range(4 * 10**7))", "-m", "consumer"]
+    engine = subprocess.Popen(
+        [sys.executable, "-c", f"import subprocess; subprocess.run({busy!r})"],
+        stdout=subprocess.DEVNULL,
+    )
+    split = CpuSplit(engine.pid)
+    # WHEN it is sampled until the engine ends
+    while engine.poll() is None:
+        split.sample()
+        time.sleep(0.02)
+    # THEN the child's CPU counts as a consumer's, the root's as the engine's
+    totals = split.totals()
+    assert totals["consumers"] > 0 and split.processes("consumers") == 1
+    assert split.processes("engine") == 1
+    run = Run("p", 1.0, 0, {}, cpu_s=9.0, machine_s=9.0, split=totals, consumers=1)
+    assert "consumers" in cpu_split(run) and "(1 processes)" in cpu_split(run)

@@ -224,16 +224,20 @@ def test_the_seeds_duplicates_command_lets_the_slow_consumer_finish(emulator_end
 
 
 def _consumers_of(prefix: str) -> list[int]:
-    """PIDs of live processes whose environment points at this stack's queue."""
+    """PIDs of live processes whose environment points at this stack's queue, or whose stdout
+    is one of its consumer logs (a warm spare keeps the environment it was started with)."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             environ = (proc / "environ").read_bytes()
+            stdout = str((proc / "fd" / "1").readlink())
         except OSError:
             continue
-        if f"{prefix}-queue".encode() in environ and b"CONSUMER_ID=" in environ:
+        if (f"{prefix}-queue".encode() in environ and b"CONSUMER_ID=" in environ) or (
+            f"/logs/{prefix}/" in stdout and stdout.endswith(".log")
+        ):
             pids.append(int(proc.name))
     return pids
 

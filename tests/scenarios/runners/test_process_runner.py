@@ -10,6 +10,7 @@ import time
 import pytest
 
 from scenarios.model import ConsumerSettings, RestartPolicy
+from scenarios.runners import process
 from scenarios.runners.process import ProcessRunner
 
 pytestmark = pytest.mark.integration
@@ -94,3 +95,92 @@ def test_a_clean_exit_is_not_restarted(runner):
     [handle] = runner.start(1, restart=RestartPolicy.ON_FAILURE)
     assert runner.wait_all(timeout=20)
     assert [i.exit_code for i in handle.incarnations] == [0]
+
+
+# The stand-in as a warm spare: it notes when it started, then takes its incarnation from stdin.
+WARM_FAKE = r"""
+import json, os, sys, time
+began = time.time()
+if os.environ.get("SQSKIT_WARM_START"):
+    from consumer.__main__ import become
+    if not become(sys.stdin.buffer):
+        sys.exit(0)
+cid = os.environ["CONSUMER_ID"]
+print(json.dumps({"event": "consumer.started", "consumer_id": cid, "began": began}), flush=True)
+time.sleep(float(os.environ.get("SLEEP", "0")))
+print(json.dumps({"event": "consumer.stopped", "consumer_id": cid, "reason": "idle"}), flush=True)
+"""
+
+
+@pytest.fixture
+def spares(monkeypatch):
+    pool = process._Spares(2)
+    monkeypatch.setattr(process, "_SPARES", pool)
+    yield pool
+    pool.close()
+
+
+def _began(runner, handle) -> float:
+    deadline = time.monotonic() + 20
+    while True:
+        started = [e for e in runner.events(handle) if e["event"] == "consumer.started"]
+        if started:
+            return float(started[-1]["began"])
+        assert time.monotonic() < deadline, "the consumer never started"
+        time.sleep(0.05)
+
+
+def _warm_runner(tmp_path):
+    return ProcessRunner(tmp_path / "logs", command=[sys.executable, "-c", WARM_FAKE], warm=True)
+
+
+def test_the_kit_consumer_starts_from_a_spare_spawned_when_its_runner_was_made(tmp_path, spares):
+    # GIVEN a warm runner: making it has spares spawned
+    runner = _warm_runner(tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while sum(len(r) for r in spares._ready.values()) < 2:
+            assert time.monotonic() < deadline, "no spare was spawned"
+            time.sleep(0.05)
+        waiting = {p.pid for ready in spares._ready.values() for p in ready}
+        # WHEN a consumer starts
+        [warm] = runner.start(1, env={"SLEEP": "5"})
+        # THEN it is one of the spares, running with its own consumer id and writing to its
+        # own log file
+        assert int(warm.current.native_id) in waiting
+        _began(runner, warm)
+        log_file = tmp_path / "logs" / f"{warm.current.consumer_id}.log"
+        assert warm.current.consumer_id in log_file.read_text()
+        runner.stop_all(timeout=5)
+        assert _gone(int(warm.current.native_id))
+    finally:
+        runner.stop_all(timeout=2)
+
+
+def test_without_a_spare_the_consumer_starts_cold(tmp_path, monkeypatch):
+    monkeypatch.setattr(process, "_SPARES", process._Spares(0))  # never any spare
+    runner = _warm_runner(tmp_path)
+    try:
+        [cold] = runner.start(1)
+        assert _began(runner, cold) >= cold.current.launched_at
+        assert runner.wait_all(timeout=20) and cold.current.exit_code == 0
+    finally:
+        runner.stop_all(timeout=2)
+
+
+def test_closing_the_spares_kills_every_spare(tmp_path, spares):
+    key = ((sys.executable, "-c", WARM_FAKE), None)
+    assert spares.take(key, {"PATH": os.environ.get("PATH", "")}) is None  # none ready yet
+    deadline = time.monotonic() + 30
+    while len(spares._ready.get(key, [])) < 2:
+        assert time.monotonic() < deadline, "no spare was spawned"
+        time.sleep(0.05)
+    pids = [p.pid for p in spares._ready[key]]
+    spares.close()
+    assert all(_gone(pid) for pid in pids)
+
+
+def test_only_the_kit_consumer_starts_warm(tmp_path, spares):
+    assert ProcessRunner(tmp_path, command=[sys.executable, "-c", FAKE]).warm is False
+    assert not spares._pending and not spares._ready
+    assert ProcessRunner(tmp_path).warm is True

@@ -103,3 +103,31 @@ def test_ctrl_c_is_raised_in_every_running_worker_and_then_here():
 def test_workers_must_be_positive():
     with pytest.raises(ValueError, match="workers must be >= 1"):
         run_side_by_side(["a"], str.upper, workers=0)
+
+
+def test_two_heavy_items_never_run_at_the_same_time_and_light_ones_fill_in():
+    # GIVEN two heavy items first in line, and light ones behind them
+    work = Recorder()
+    items = ["heavy-1", "heavy-2", "a", "b", "c"]
+    weights = {"heavy-1": 9.0, "heavy-2": 8.0, "a": 1.0, "b": 1.0, "c": 1.0}
+    # WHEN three workers run them, the heaviest first
+    out = run_side_by_side(
+        items,
+        work,
+        workers=3,
+        weight=weights.__getitem__,
+        heavy=lambda i: i.startswith("heavy"),
+    )
+    # THEN the heavy ones never overlapped, light ones ran beside the first, and all ran
+    assert out == [i.upper() for i in items]
+    assert "heavy-2" not in work.overlaps["heavy-1"]
+    assert set(work.started[:3]) == {"heavy-1", "a", "b"}
+    assert work.overlaps["heavy-1"] & {"a", "b"}
+
+
+def test_only_heavy_items_left_wait_for_each_other():
+    work = Recorder()
+    items = ["h1", "h2", "h3"]
+    run_side_by_side(items, work, workers=3, heavy=lambda _: True)
+    assert all(not overlaps for overlaps in work.overlaps.values())
+    assert work.started == items
