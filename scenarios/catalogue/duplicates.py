@@ -43,6 +43,7 @@ class Duplicates(Scenario):
         sleep_max=0.02,
     )
     expected_s = 8.5
+    start_window = True  # the takeover must start before the slow work's visibility runs out
     needs = BASE_NEEDS
     ecs = ECS_SLOW_CONSUMER
     needs_receives = True

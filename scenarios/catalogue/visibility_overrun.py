@@ -55,6 +55,7 @@ class VisibilityOverrun(Scenario):
         sleep_max=0.02,
     )
     expected_s = 16.0
+    start_window = True  # the takeover must start before the slow work's visibility runs out
     needs = (*BASE_NEEDS, Need(cap.SQS_CHANGE_VISIBILITY))
     ecs = ECS_SLOW_CONSUMER
     needs_receives = True

@@ -3,8 +3,9 @@
 Each scenario gets its own target forked from the run's (the same emulator, its own stacks,
 runner and consumers) and writes its own report; the engine is the sequential one, run in a
 worker thread (:mod:`scenarios.running.parallel`). The longest (``expected_s``) start first,
-two ``cpu_bound`` ones never side by side; scenarios that declare ``exclusive`` run alone after
-the others, so their timing phenomena see no extra load.
+two ``cpu_bound`` ones never side by side, nor a ``start_window`` one beside a ``cpu_bound``
+one; scenarios that declare ``exclusive`` run alone after the others, so their timing
+phenomena see no extra load.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def run_parallel(
             exclusive=lambda s: s.exclusive,
             weight=lambda s: s.expected_s,  # the longest first: one started last finishes alone
             heavy=lambda s: s.cpu_bound,
+            fragile=lambda s: s.start_window,
         )
 
 

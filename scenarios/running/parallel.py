@@ -8,6 +8,8 @@ report), so this module only schedules:
 - two *heavy* ones (each drains a backlog as fast as the CPU allows) never run at the same time:
   side by side on two cores each would take twice as long, and slow down the others too; a
   free worker takes the next item that is not heavy meanwhile;
+- a *fragile* one (its phenomenon needs a consumer to start within a window of seconds) never
+  runs beside a heavy one, whose load can stretch a start past the window;
 - the *exclusive* ones (a timing phenomenon that extra load would make unreliable) run after
   them, alone, one at a time;
 - results come back in the order given, whatever order they finished in.
@@ -42,12 +44,12 @@ class _Pool(Generic[T, R]):
     items: Sequence[T]
     work: Callable[[T], R]
     heavy: Callable[[T], bool] = lambda _: False
+    fragile: Callable[[T], bool] = lambda _: False
     results: dict[int, R] = field(default_factory=dict)
     errors: dict[int, BaseException] = field(default_factory=dict)
     busy: dict[int, int] = field(default_factory=dict)  # thread ident -> item index
     lock: threading.Lock = field(default_factory=threading.Lock)
-    heavy_running: int = 0
-    changed: threading.Condition = field(init=False)  # a heavy item ended
+    changed: threading.Condition = field(init=False)  # an item ended
 
     def __post_init__(self) -> None:
         self.changed = threading.Condition(self.lock)
@@ -61,8 +63,6 @@ class _Pool(Generic[T, R]):
                     index = self._next(queue)
                     if index is None:
                         return
-                    heavy = self.heavy(self.items[index])
-                    self.heavy_running += heavy
                     self.busy[me] = index
                 try:
                     self.results[index] = self.work(self.items[index])
@@ -71,19 +71,25 @@ class _Pool(Generic[T, R]):
                 finally:
                     with self.lock:
                         self.busy.pop(me, None)
-                        self.heavy_running -= heavy
                         self.changed.notify_all()
         except KeyboardInterrupt:  # a Ctrl-C aimed at an item that had just finished
             return
 
+    def _clashes(self, a: T, b: T) -> bool:
+        """Whether ``a`` and ``b`` must not run side by side: both heavy, or one heavy and the
+        other fragile."""
+        heavy_a, heavy_b = self.heavy(a), self.heavy(b)
+        return (heavy_a and (heavy_b or self.fragile(b))) or (heavy_b and self.fragile(a))
+
     def _next(self, queue: list[int]) -> int | None:
-        """With the lock held: the first queued index that may start now (a heavy one only when
-        no other heavy one runs), waiting for one if need be; None once the queue is empty."""
+        """With the lock held: the first queued index that clashes with none running, waiting
+        for one if need be; None once the queue is empty."""
         while queue:
+            running = [self.items[i] for i in self.busy.values()]
             for position, index in enumerate(queue):
-                if not (self.heavy_running and self.heavy(self.items[index])):
+                if not any(self._clashes(self.items[index], other) for other in running):
                     return queue.pop(position)
-            self.changed.wait(_POLL_S)  # only heavy ones are left: wait for the running one
+            self.changed.wait(_POLL_S)  # only clashing ones are left: wait for one to end
         return None
 
 
@@ -95,16 +101,17 @@ def run_side_by_side(
     exclusive: Callable[[T], bool] = lambda _: False,
     weight: Callable[[T], float] = lambda _: 0.0,
     heavy: Callable[[T], bool] = lambda _: False,
+    fragile: Callable[[T], bool] = lambda _: False,
 ) -> list[R]:
     """``work(item)`` for every item, ``workers`` at a time, the exclusive ones alone at the end;
-    never two ``heavy`` ones at once.
+    never two ``heavy`` ones at once, nor a ``fragile`` one beside a heavy one.
 
     The first exception a ``work`` raised is raised here once every item is done (results of the
     others are then lost with it: ``work`` should turn its own failures into results).
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, not {workers}")
-    pool: _Pool[T, R] = _Pool(items, work, heavy)
+    pool: _Pool[T, R] = _Pool(items, work, heavy, fragile)
     by_weight = sorted(range(len(items)), key=lambda i: -weight(items[i]))  # stable
     shared = [i for i in by_weight if not exclusive(items[i])]
     alone = [i for i in by_weight if exclusive(items[i])]

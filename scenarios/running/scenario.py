@@ -93,6 +93,9 @@ class Scenario(abc.ABC):
     #: it drains a backlog as fast as the CPU allows: ``--parallel`` never runs two such side by
     #: side (each would take about twice as long, and slow every other scenario down)
     cpu_bound: ClassVar[bool] = False
+    #: its phenomenon needs a consumer started within a window of seconds (a takeover before a
+    #: visibility timeout runs out): ``--parallel`` never runs it beside a ``cpu_bound`` one
+    start_window: ClassVar[bool] = False
     #: roughly how long a run takes on the embedded default next to three others
     #: (``--parallel 4``, measured), in seconds: ``--parallel`` starts the longest first
     expected_s: ClassVar[float] = 5.0

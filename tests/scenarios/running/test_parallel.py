@@ -131,3 +131,22 @@ def test_only_heavy_items_left_wait_for_each_other():
     run_side_by_side(items, work, workers=3, heavy=lambda _: True)
     assert all(not overlaps for overlaps in work.overlaps.values())
     assert work.started == items
+
+
+def test_a_fragile_item_never_runs_beside_a_heavy_one_but_beside_light_ones():
+    # GIVEN a heavy item and a fragile one first in line, and light ones behind them
+    work = Recorder()
+    items = ["heavy", "fragile", "a", "b"]
+    weights = {"heavy": 9.0, "fragile": 8.0, "a": 1.0, "b": 1.0}
+    run_side_by_side(
+        items,
+        work,
+        workers=3,
+        weight=weights.__getitem__,
+        heavy=lambda i: i == "heavy",
+        fragile=lambda i: i == "fragile",
+    )
+    # THEN the fragile one waited for the heavy one, and light ones filled in beside either
+    assert "fragile" not in work.overlaps["heavy"]
+    assert work.overlaps["heavy"] & {"a", "b"}
+    assert work.started.index("fragile") > work.started.index("a")
