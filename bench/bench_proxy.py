@@ -14,6 +14,8 @@ call (user and system), the number a loaded machine moves least.
 The floor: when ``socat`` is installed, the same workload through a bare TCP relay in C
 (``socat`` with TCP_NODELAY, no parsing at all) - what the extra loopback hop alone costs on
 this machine, which no relay can go below. Without socat the floor is left out, and said so.
+With it, a ``proxy bound`` line per workload names what bounds the proxy: the hop (the bare
+relay misses the target too) or the proxy's own work (the bare relay meets it).
 
 ``BENCH_PROXY_N`` (default 200 cycles) and ``BENCH_PROXY_ROUNDS`` (default 7) scale it;
 ``SQSKIT_BENCH_ENDPOINT`` uses an emulator that is already running.
