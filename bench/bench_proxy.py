@@ -14,6 +14,8 @@ call (user and system), the number a loaded machine moves least.
 The floor: when ``socat`` is installed, the same workload through a bare TCP relay in C
 (``socat`` with TCP_NODELAY, no parsing at all) - what the extra loopback hop alone costs on
 this machine, which no relay can go below. Without socat the floor is left out, and said so.
+With it, a ``proxy bound`` line per workload names what bounds the proxy: the hop (the bare
+relay misses the target too) or the proxy's own work (the bare relay meets it).
 
 ``BENCH_PROXY_N`` (default 200 cycles) and ``BENCH_PROXY_ROUNDS`` (default 7) scale it;
 ``SQSKIT_BENCH_ENDPOINT`` uses an emulator that is already running.
@@ -34,6 +36,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -51,6 +54,35 @@ TARGET_THROUGHPUT = 0.90
 TARGET_P50 = 1.10
 #: the label of the bare C relay the proxy is compared with (the extra hop's own cost)
 FLOOR = "floor (socat, bare TCP relay)"
+
+
+@dataclass(frozen=True)
+class Relay:
+    """One relay against the direct endpoint: ratios, and the p50 it adds in ms."""
+
+    throughput: float
+    p50: float
+    added_ms: float
+
+    @property
+    def meets(self) -> bool:
+        """Both targets met."""
+        return self.throughput >= TARGET_THROUGHPUT and self.p50 <= TARGET_P50
+
+
+def bound(proxy: Relay, floor: Relay) -> str:
+    """What bounds the proxy's overhead, in one line: the extra loopback hop (when the bare C
+    relay misses the target too) or the proxy's own work (when that relay meets it)."""
+    hop = (
+        f"a bare C relay loses {1 - floor.throughput:.0%} throughput and adds "
+        f"{floor.p50 - 1:.0%} ({floor.added_ms:.2f} ms) to p50"
+    )
+    own = f"the proxy's own work adds {proxy.added_ms - floor.added_ms:.2f} ms p50 beyond it"
+    if proxy.meets:
+        return f"targets met; {hop}; {own}"
+    if not floor.meets:
+        return f"bound: the extra loopback hop, {hop}, so no relay meets the target here; {own}"
+    return f"not the hop: {hop} and meets the target; {own} (HTTP framing, Python callbacks)"
 
 
 def _client(endpoint: str) -> Any:
@@ -221,10 +253,12 @@ def run() -> list[tuple[str, str]]:
             direct_rate = statistics.median(throughput["direct"])
             direct_p50 = statistics.median(p50["direct"])
             print(f"{name}: direct {direct_rate:.0f} calls/s, p50 {direct_p50:.2f} ms", flush=True)
+            relays: dict[str, Relay] = {}
             for key in [k for k in endpoints if k != "direct"]:
                 rate = statistics.median(throughput[key])
                 median = statistics.median(p50[key])
                 rate_ratio, p50_ratio = rate / direct_rate, median / direct_p50
+                relays[key] = Relay(rate_ratio, p50_ratio, median - direct_p50)
                 print(f"{name}: {key} {rate:.0f} calls/s, p50 {median:.2f} ms", flush=True)
                 rate_text = f"{rate_ratio:.3f} ({rate:.0f} / {direct_rate:.0f} calls/s)"
                 p50_text = f"{p50_ratio:.3f} ({median:.2f} / {direct_p50:.2f} ms)"
@@ -244,6 +278,8 @@ def run() -> list[tuple[str, str]]:
                         f"{p50_text} {_verdict(p50_ratio <= TARGET_P50)}",
                     ),
                 ]
+            if FLOOR in relays:
+                results.append((f"{name}: proxy bound", bound(relays["proxy"], relays[FLOOR])))
         # The number a loaded machine moves least: what the proxy process itself spends.
         for key, pid in pids.items():
             user, system = (

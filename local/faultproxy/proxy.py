@@ -44,6 +44,8 @@ LOOPBACK: Final = "127.0.0.1"
 DEFAULT_UPSTREAM_TIMEOUT_S: Final = 120.0
 _CONNECT_TIMEOUT_S: Final = 10.0
 _STOP_TIMEOUT_S: Final = 10.0
+#: a deadline timer may fire this early (uvloop rounds its delays to milliseconds)
+_TIMER_SLACK_S: Final = 0.001
 _SYNTHESIZED: Final = {
     FaultKind.ERROR_500,
     FaultKind.ERROR_503,
@@ -95,6 +97,10 @@ class _UpstreamConnection(asyncio.Protocol):
         self._method = ""
         self._on_answer: OnAnswer | None = None
         self._on_stale: Callable[[], None] | None = None
+        # One timer per connection, not one per exchange: an exchange only moves the deadline,
+        # and the timer re-arms itself for the later deadline when it fires (issue 16: a timer
+        # made and cancelled per call was about a tenth of the relay's own time per call).
+        self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._answering = False
 
@@ -111,7 +117,10 @@ class _UpstreamConnection(asyncio.Protocol):
         self._method = request.method
         self._on_answer, self._on_stale = on_answer, on_stale
         self._answering = False
-        self._timer = self.owner.loop.call_later(self.owner.timeout_s, self._timed_out)
+        loop = self.owner.loop
+        self._deadline = deadline = loop.time() + self.owner.timeout_s
+        if self._timer is None:
+            self._timer = loop.call_at(deadline, self._check_deadline)
         self.transport.write(request.raw)
 
     def data_received(self, data: bytes) -> None:
@@ -131,6 +140,7 @@ class _UpstreamConnection(asyncio.Protocol):
         self.open = False
         if self._on_answer is not None:
             self._closed_early(f"upstream connection failed: {exc or 'closed'}")
+        self._stop_timer()
 
     def _take(self, *, eof: bool) -> None:
         try:
@@ -158,16 +168,27 @@ class _UpstreamConnection(asyncio.Protocol):
         self._finish(UpstreamError(why))
         self.close()
 
-    def _timed_out(self) -> None:
+    def _check_deadline(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None or self._on_answer is None:
+            return  # the exchange it was armed for is over, and no other is waiting
+        remaining = deadline - self.owner.loop.time()
+        if remaining > _TIMER_SLACK_S:  # armed for an earlier exchange: wait for this one's
+            self._timer = self.owner.loop.call_at(deadline, self._check_deadline)
+            return
         self._finish(UpstreamTimeout(f"no answer within {self.owner.timeout_s:g} s"))
         self.close()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _clear(self) -> OnAnswer | None:
         on_answer = self._on_answer
         self._on_answer = self._on_stale = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline = None  # the timer stays armed: the next exchange reuses it
         return on_answer
 
     def _finish(self, answer: Answer) -> None:
@@ -181,6 +202,7 @@ class _UpstreamConnection(asyncio.Protocol):
         self.open = False
         if abandon:
             self._clear()
+        self._stop_timer()
         if self.transport is not None:
             self.transport.close()
 

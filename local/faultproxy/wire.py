@@ -198,34 +198,39 @@ class Buffer:
         self._head = _Head(first.split(" ", 2), _parse_headers(rest), end + 4, 0)
         return self._head
 
-    def _body(self, head: _Head, eof: bool) -> tuple[bytes, bytes] | None:
-        """(decoded, raw) body of the message ``head`` starts, None while incomplete."""
-        start = head.size
+    def _end(self, head: _Head, eof: bool) -> tuple[bytes | None, int] | None:
+        """Where the message ``head`` starts ends, with its decoded body when that is not
+        the raw one (chunked); None while incomplete."""
         if head.body == _CHUNKED:
-            found = _chunked(self.data, start)
+            found = _chunked(self.data, head.size)
             if found is None:
                 return None
-            decoded, end = found
-            return decoded, bytes(self.data[start:end])
+            return found
         if head.body == _TO_EOF:
             if not eof:
-                if len(self.data) - start > MAX_BODY_BYTES:
+                if len(self.data) - head.size > MAX_BODY_BYTES:
                     raise WireError(f"body longer than {MAX_BODY_BYTES} bytes")
                 return None
-            body = bytes(self.data[start:])
-            return body, body
-        end = start + head.body
+            return None, len(self.data)
+        end = head.size + head.body
         if len(self.data) < end:
             return None
-        body = bytes(self.data[start:end])
-        return body, body
+        return None, end
 
-    def _consume(self, head: _Head, raw_body: bytes) -> bytes:
-        raw = bytes(self.data[: head.size]) + raw_body
-        del self.data[: len(raw)]
+    def _consume(self, head: _Head, end: int, decoded: bytes | None) -> tuple[bytes, bytes]:
+        """Cut the message out of the buffer: (raw message, decoded body)."""
+        # One copy of the message, the body sliced from it (issue 16: it was copied three
+        # times, and the buffer most often holds exactly the one message).
+        data = self.data
+        if end == len(data):
+            raw = bytes(data)
+            data.clear()
+        else:
+            raw = bytes(data[:end])
+            del data[:end]
         self._head = None
         self._continued = False
-        return raw
+        return raw, raw[head.size :] if decoded is None else decoded
 
     def take_request(
         self, on_continue: Callable[[], None] | None = None, *, eof: bool = False
@@ -251,14 +256,14 @@ class Buffer:
         ):
             self._continued = True
             on_continue()
-        body = self._body(head, eof)
-        if body is None:
+        found = self._end(head, eof)
+        if found is None:
             if eof:
                 raise WireError("connection closed inside a request body")
             return None
         method, target, version = head.start
-        raw = self._consume(head, body[1])
-        return Request(method, target, version, head.headers, body[0], raw)
+        raw, body = self._consume(head, found[1], found[0])
+        return Request(method, target, version, head.headers, body, raw)
 
     def take_response(self, method: str, *, eof: bool = False) -> Response | None:
         """The next whole response to a ``method`` request (interim 1xx ones are dropped)."""
@@ -278,15 +283,15 @@ class Buffer:
                 continue
             head.body = _response_framing(head.headers, status, method)
             break
-        body = self._body(head, eof)
-        if body is None:
+        found = self._end(head, eof)
+        if found is None:
             if eof:
                 raise WireError("upstream closed the connection inside a response body")
             return None
         status = int(head.start[1])
         version = head.start[0]
-        raw = self._consume(head, body[1])
-        return Response(status, version, head.headers, body[0], raw, head.body == _TO_EOF)
+        raw, body = self._consume(head, found[1], found[0])
+        return Response(status, version, head.headers, body, raw, head.body == _TO_EOF)
 
 
 _REASONS = {

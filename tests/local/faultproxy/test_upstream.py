@@ -8,6 +8,7 @@ import json
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,12 @@ from local.faultproxy import FaultProxy, Recorder
 
 pytestmark = pytest.mark.integration
 
+#: the upstream timeout of the deadline test, the pause between its calls and the second
+#: call's answer time: that answer comes after the first call's deadline (2.5 s > 2 s) and
+#: well before its own (3.2 s), with half a second of margin each way for a loaded machine
+TIMEOUT_S = 2.0
+PAUSE_S = 1.2
+SLOW_ANSWER_S = 1.3
 SQS_HEADERS = {"X-Amz-Target": "AmazonSQS.ListQueues", "Content-Type": "application/x-amz-json-1.0"}
 
 
@@ -39,6 +46,9 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         self.server.connections += 1
+        if self.server.mode == "slower-each-call":
+            self._serve_kept_alive()
+            return
         head = b""
         while not head.endswith(b"\r\n\r\n"):
             chunk = self.rfile.readline()
@@ -62,6 +72,26 @@ class _Handler(socketserver.StreamRequestHandler):
             return
         # "one-per-connection": answer keep-alive, then close anyway (an idle-timeout race)
         self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    def _serve_kept_alive(self) -> None:
+        """One connection, kept alive: the first call answered at once, the second after
+        ``SLOW_ANSWER_S``, any later one never."""
+        calls = 0
+        while True:
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                chunk = self.rfile.readline()
+                if not chunk:
+                    return
+                head += chunk
+            self.rfile.read(2)  # the tests' body: b"{}"
+            calls += 1
+            if calls == 2:
+                time.sleep(SLOW_ANSWER_S)
+            elif calls > 2:
+                self.server.release.wait(30)
+                return
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
 
 
 @contextlib.contextmanager
@@ -147,3 +177,28 @@ def test_a_truncated_answer_is_a_502_and_an_unreachable_upstream_too(recording: 
             conn.close()
     assert status == 502
     assert b"cannot connect" in body
+
+
+@RECORDING
+def test_each_exchange_on_a_kept_alive_connection_gets_its_own_timeout(recording: bool) -> None:
+    with (
+        _upstream("slower-each-call") as upstream,
+        FaultProxy(
+            upstream.url, recorder=Recorder(calls=recording), upstream_timeout_s=TIMEOUT_S
+        ) as proxy,
+    ):
+        port = int(proxy.endpoint.rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            # GIVEN a first call answered at once on a kept-alive upstream connection
+            assert _post(conn) == (200, b"{}")
+            time.sleep(PAUSE_S)
+            # WHEN the second is answered after the first one's deadline, but within its own
+            # THEN it is relayed (the deadline moved with the exchange) ...
+            assert _post(conn) == (200, b"{}")
+            # ... AND a third, never answered, still times out
+            status, _ = _post(conn)
+        finally:
+            conn.close()
+    assert status == 504
+    assert upstream.connections == 1

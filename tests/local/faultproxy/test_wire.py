@@ -140,3 +140,16 @@ def test_a_response_cut_short_or_a_head_too_long_is_an_error() -> None:
     huge.feed(b"POST / HTTP/1.1\r\nX: " + b"y" * (wire.MAX_HEAD_BYTES + 1))
     with pytest.raises(wire.WireError, match="head longer"):
         huge.take_request()
+
+
+def test_two_messages_in_one_read_are_cut_byte_exact_and_leave_nothing() -> None:
+    first = b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+    second = b"POST /q HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
+    buffer = wire.Buffer()
+    buffer.feed(first + second)
+    one, two = buffer.take_request(), buffer.take_request()
+    assert one is not None and two is not None
+    assert (one.raw, one.body) == (first, b"abc")
+    assert (two.raw, two.body, two.target) == (second, b"de", "/q")
+    assert buffer.data == b"", "both messages consumed, nothing else"
+    assert buffer.take_request(eof=True) is None
