@@ -128,10 +128,15 @@ def _run(pool: _Pool[T, R], queue: list[int], workers: int) -> None:
     # Workers say they are done through events: a Ctrl-C that lands in Thread.join() can leave
     # the thread looking stopped while it still runs (CPython before 3.13).
     done = [threading.Event() for _ in range(workers)]
+    broken: list[BaseException] = []  # the scheduler's own failures, raised here
 
     def worker(finished: threading.Event) -> None:
         try:
             pool.run_queue(queue)
+        except Exception as exc:  # not an item's (those are results): never lose it
+            broken.append(exc)
+            with pool.lock:
+                queue.clear()
         finally:
             finished.set()
 
@@ -152,6 +157,8 @@ def _run(pool: _Pool[T, R], queue: list[int], workers: int) -> None:
         for finished in done:
             finished.wait(max(0.0, deadline - time.monotonic()))
         raise
+    if broken:
+        raise broken[0]
 
 
 def _interrupt(ident: int) -> None:

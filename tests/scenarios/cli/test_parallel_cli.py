@@ -63,10 +63,18 @@ _TARGET: Any = _Target()  # what run_parallel uses of a Target: fork() and the t
 def test_the_longest_scenarios_start_first_and_the_exclusive_last():
     # GIVEN scenarios in catalogue order, with their expected durations and one exclusive
     scenarios: Any = [
-        SimpleNamespace(name="short", exclusive=False, expected_s=4.0, cpu_bound=False),
-        SimpleNamespace(name="alone", exclusive=True, expected_s=20.0, cpu_bound=False),
-        SimpleNamespace(name="long", exclusive=False, expected_s=16.0, cpu_bound=False),
-        SimpleNamespace(name="mid", exclusive=False, expected_s=9.0, cpu_bound=False),
+        SimpleNamespace(
+            name="short", exclusive=False, expected_s=4.0, cpu_bound=False, start_window=False
+        ),
+        SimpleNamespace(
+            name="alone", exclusive=True, expected_s=20.0, cpu_bound=False, start_window=False
+        ),
+        SimpleNamespace(
+            name="long", exclusive=False, expected_s=16.0, cpu_bound=False, start_window=False
+        ),
+        SimpleNamespace(
+            name="mid", exclusive=False, expected_s=9.0, cpu_bound=False, start_window=False
+        ),
     ]
     started: list[str] = []
 
@@ -92,7 +100,7 @@ def test_every_catalogue_scenario_declares_its_measured_duration():
 def test_two_cpu_bound_scenarios_never_run_side_by_side():
     # GIVEN two CPU-bound scenarios and a light one, on two workers
     scenarios: Any = [
-        SimpleNamespace(name=n, exclusive=False, expected_s=w, cpu_bound=h)
+        SimpleNamespace(name=n, exclusive=False, expected_s=w, cpu_bound=h, start_window=False)
         for n, w, h in (("burst", 16.0, True), ("autoscale", 13.0, True), ("happy", 4.0, False))
     ]
     lock, running, most = threading.Lock(), set(), [0]

@@ -150,3 +150,13 @@ def test_a_fragile_item_never_runs_beside_a_heavy_one_but_beside_light_ones():
     assert "fragile" not in work.overlaps["heavy"]
     assert work.overlaps["heavy"] & {"a", "b"}
     assert work.started.index("fragile") > work.started.index("a")
+
+
+def test_a_failure_of_the_scheduler_itself_is_raised_not_lost():
+    # GIVEN a predicate that breaks (as a stand-in scenario missing an attribute did)
+    def broken(_item: str) -> bool:
+        raise AttributeError("no start_window")
+
+    # THEN the run raises it instead of returning with items never run
+    with pytest.raises(AttributeError, match="no start_window"):
+        run_side_by_side(["a", "b"], Recorder(), workers=2, heavy=broken)
