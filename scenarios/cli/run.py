@@ -228,7 +228,7 @@ def _settings(opts: dict[str, Any], scenarios: list[Scenario]) -> RunSettings:
     # a bad plan, or a phase a scenario lacks, is a usage error before anything starts
     user = load_user_plan(settings.faults)
     for scenario in scenarios:
-        names = [p.name for p in scenario.phases(scenario.knobs(settings))]
+        names = [p.name for p in scenario.run_phases(scenario.knobs(settings), settings)]
         check_phases(user, scenario.name, names)
     return settings
 

@@ -27,6 +27,7 @@ from scenarios.judging.facts import CheckResult
 from scenarios.judging.oracle import explained_by_slowness, prefixed
 from scenarios.model import Need, Phase
 from scenarios.model.ecs import EcsSupport
+from scenarios.running.apifaults import check_phases, load_user_plan
 from scenarios.running.phase import PhaseExecution, PhaseResult, ProgressFn
 from scenarios.settings import Knobs, RunSettings
 from scenarios.targets.base import Target
@@ -131,6 +132,11 @@ class Scenario(abc.ABC):
         on_ecs = settings.target == "aws"
         return (self.ecs.apply(self.defaults) if on_ecs else self.defaults).override(settings)
 
+    def run_phases(self, k: Knobs, settings: RunSettings) -> list[Phase]:
+        """The phases a run with ``settings`` goes through: a plugged-in consumer's own
+        (:meth:`outside_phases`) or the kit consumer's (:meth:`phases`)."""
+        return list(self.outside_phases(k) if settings.plugged.external else self.phases(k))
+
     def execute(
         self,
         target: Target,
@@ -143,7 +149,9 @@ class Scenario(abc.ABC):
         started = time.time()
         k = self.knobs(settings)
         outside = settings.plugged.external
-        plan = list(self.outside_phases(k) if outside else self.phases(k))
+        plan = self.run_phases(k, settings)
+        # the CLI checks this before anything starts; a library caller gets the same error
+        check_phases(load_user_plan(settings.faults), self.name, [p.name for p in plan])
         result = ScenarioResult(
             scenario=self.name,
             summary=self.summary,

@@ -7,11 +7,13 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from core.errors import ConfigError
 from scenarios import catalogue
 from scenarios.cli import cli
 from scenarios.reporting import document
 from scenarios.run import alias
 from scenarios.running.scenario import Status
+from scenarios.settings import RunSettings
 from tests.scenarios.reporting.test_report import crashed_facts, result
 
 pytestmark = pytest.mark.unit
@@ -177,3 +179,26 @@ def test_a_bad_per_service_emulator_is_a_usage_error_before_anything_starts(runn
 def test_run_help_shows_the_per_service_spelling(runner):
     out = runner.invoke(cli, ["run", "--help"], env={"COLUMNS": "200"})
     assert "sqs=localstack,dynamodb=ministack" in out.output
+
+
+def test_a_plugged_in_consumers_phases_are_the_ones_checked(runner, tmp_path):
+    # GIVEN visibility-overrun with a consumer of the user's: its one phase is `overrun`
+    reports = tmp_path / "reports"
+    consumer = ["--consumer-cmd", "python -c pass", "--report-dir", str(reports)]
+    path = tmp_path / "plan.yaml"
+    path.write_text("phases: [heartbeat-off]\nrules: []\n")
+    # THEN the kit consumer's phase names are refused, naming the one it will run
+    out = runner.invoke(cli, ["run", "visibility-overrun", "--faults", str(path), *consumer])
+    assert out.exit_code == 2, out.output
+    assert "has no phase 'heartbeat-off'; valid: 'overrun'" in out.output
+    assert not reports.exists()
+
+
+def test_a_library_caller_gets_the_same_phase_error(tmp_path):
+    # GIVEN a caller that skips the CLI and executes a scenario with a plan for another phase
+    path = tmp_path / "plan.yaml"
+    path.write_text("phases: [recovery]\nrules: []\n")
+    settings = RunSettings(faults=path)
+    # THEN it is refused before any phase starts (the target is never touched)
+    with pytest.raises(ConfigError, match="happy has no phase 'recovery'"):
+        catalogue.get("happy").execute(None, settings, run_dir=tmp_path)  # type: ignore[arg-type]
