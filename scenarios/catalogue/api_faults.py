@@ -18,19 +18,13 @@ is most of the run's time, short. Only a lost receive costs a message a receive:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from scenarios.catalogue.common import (
-    BASE_NEEDS,
     DELETES,
-    ECS_NO_PROXY,
     VISIBILITY_CHANGES,
-    api_fault_phase,
+    ApiFaultScenario,
     calibration_of,
 )
-from scenarios.model import Phase
 from scenarios.running.apifaults import ProxyFaults
-from scenarios.running.scenario import Scenario
 from scenarios.settings import Knobs
 
 PLAN = ProxyFaults(
@@ -116,7 +110,7 @@ PLAN = ProxyFaults(
 )
 
 
-class ApiFaults(Scenario):
+class ApiFaults(ApiFaultScenario):
     name = "api-faults"
     summary = "Throttling, 5xx and resets on every SQS and DynamoDB call; retries recover all."
     defaults = Knobs(
@@ -130,17 +124,7 @@ class ApiFaults(Scenario):
         timeout_s=60.0,
     )
     expected_s = 13.0
-    needs = BASE_NEEDS
     calibration = calibration_of(__doc__)
-    ecs = ECS_NO_PROXY
-    plugged_in = "behind the fault proxy like the kit's own; heartbeat faults need a heartbeat"
-
-    def phases(self, k: Knobs) -> Sequence[Phase]:
-        return [
-            api_fault_phase(
-                k,
-                PLAN,
-                note="every call type faulted through the proxy",
-                redelivery="redelivery after a lost receive",
-            )
-        ]
+    proxy_plan = PLAN
+    phase_note = "every call type faulted through the proxy"
+    redelivery = "redelivery after a lost receive"

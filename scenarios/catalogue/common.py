@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import ClassVar
+
 from core import capabilities as cap
 from scenarios.judging.expectations import (
     CallsRetried,
@@ -12,6 +15,7 @@ from scenarios.judging.expectations import (
 from scenarios.model import Need, Phase
 from scenarios.model.ecs import NO_SIGKILL_ON_ECS, EcsSupport
 from scenarios.running.apifaults import ProxyFaults
+from scenarios.running.scenario import Scenario
 from scenarios.settings import Knobs
 
 BASE_NEEDS: tuple[Need, ...] = (
@@ -68,17 +72,34 @@ def calibration_of(doc: str | None) -> str | None:
     return doc.split("Chaos calibration. ", 1)[1].split("\n\n", 1)[0].strip()
 
 
-def api_fault_phase(k: Knobs, plan: ProxyFaults, *, note: str, redelivery: str) -> Phase:
-    """One phase behind the fault proxy: every planned kind fired, the failed calls retried, a
-    redelivery (``redelivery`` says which), and no consumer crashed."""
-    return Phase.from_knobs(
-        k,
-        note=note,
-        faults=(plan,),
-        expect=(
-            FaultsFired(plan.kinds),
-            CallsRetried(),
-            Redelivered(why=redelivery),
-            NoConsumerCrashed(),
-        ),
-    )
+class ApiFaultScenario(Scenario):
+    """A scenario of one phase behind the fault proxy (``api-faults``, ``lost-ack``): every
+    planned kind fired, the failed calls retried, a redelivery, and no consumer crashed.
+
+    A subclass names its plan, the phase's note and which redelivery it shows.
+    """
+
+    needs = BASE_NEEDS
+    ecs = ECS_NO_PROXY
+    plugged_in = "behind the fault proxy like the kit's own; heartbeat faults need a heartbeat"
+    proxy_plan: ClassVar[ProxyFaults]
+    #: the phase's note in the report
+    phase_note: ClassVar[str]
+    #: the redelivery phenomenon's reason, e.g. "redelivery after a dropped delete"
+    redelivery: ClassVar[str]
+
+    def phases(self, k: Knobs) -> Sequence[Phase]:
+        plan = self.proxy_plan
+        return [
+            Phase.from_knobs(
+                k,
+                note=self.phase_note,
+                faults=(plan,),
+                expect=(
+                    FaultsFired(plan.kinds),
+                    CallsRetried(),
+                    Redelivered(why=self.redelivery),
+                    NoConsumerCrashed(),
+                ),
+            )
+        ]

@@ -18,19 +18,13 @@ dropped extension, so no message overruns its visibility because of the faults.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from scenarios.catalogue.common import (
-    BASE_NEEDS,
     DELETES,
-    ECS_NO_PROXY,
     VISIBILITY_CHANGES,
-    api_fault_phase,
+    ApiFaultScenario,
     calibration_of,
 )
-from scenarios.model import Phase
 from scenarios.running.apifaults import ProxyFaults
-from scenarios.running.scenario import Scenario
 from scenarios.settings import Knobs
 
 PLAN = ProxyFaults(
@@ -74,7 +68,7 @@ PLAN = ProxyFaults(
 )
 
 
-class LostAck(Scenario):
+class LostAck(ApiFaultScenario):
     name = "lost-ack"
     summary = "Deletes and heartbeats applied-but-failed or acked-but-dropped; nothing doubles."
     defaults = Knobs(
@@ -88,17 +82,7 @@ class LostAck(Scenario):
         timeout_s=60.0,
     )
     expected_s = 10.0
-    needs = BASE_NEEDS
     calibration = calibration_of(__doc__)
-    ecs = ECS_NO_PROXY
-    plugged_in = "behind the fault proxy like the kit's own; heartbeat faults need a heartbeat"
-
-    def phases(self, k: Knobs) -> Sequence[Phase]:
-        return [
-            api_fault_phase(
-                k,
-                PLAN,
-                note="acknowledgements lost through the proxy",
-                redelivery="redelivery after a dropped delete",
-            )
-        ]
+    proxy_plan = PLAN
+    phase_note = "acknowledgements lost through the proxy"
+    redelivery = "redelivery after a dropped delete"
