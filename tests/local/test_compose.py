@@ -50,8 +50,12 @@ def test_compose_profile_starts_answers_and_stops(require_docker, service, monke
         monkeypatch.setenv("SQSKIT_EMULATOR_NETWORK", "host")
         monkeypatch.setenv("SQSKIT_EMULATOR_BIND", "127.0.0.1")
     elif not _image_present(PUBLIC_IMAGES[service]):
-        # Not a missing tool: no registry can be reached, so the image cannot exist here.
-        pytest.skip(f"{PUBLIC_IMAGES[service]} is not present locally and cannot be pulled")
+        # Not a missing tool: no registry can be reached here, so the image cannot exist. A
+        # machine that can pull it sets REQUIRE_PUBLIC_IMAGES=1 to make this a failure.
+        skip_or_fail(
+            f"{PUBLIC_IMAGES[service]} is not present locally and cannot be pulled",
+            required_by="REQUIRE_PUBLIC_IMAGES",
+        )
     kind = "localstack" if service == "localstack" else f"compose:{service}"
     port = free_port()
     with select(kind, port=port) as sel:
