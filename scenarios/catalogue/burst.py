@@ -37,7 +37,7 @@ class Burst(Scenario):
         sleep_max=0.0,
         timeout_s=120.0,
     )
-    expected_s = 7.0
+    expected_s = 6.0
     # 500 messages at --rate 0 drained by 4 consumers: about 1.2 cores by itself (7 CPU s)
     cpu_bound = True
     needs = BASE_NEEDS

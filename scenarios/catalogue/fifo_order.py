@@ -49,7 +49,7 @@ class FifoOrder(Scenario):
         sleep_min=0.3,
         sleep_max=0.5,
     )
-    expected_s = 9.0
+    expected_s = 8.0
     needs = (*BASE_NEEDS, *FIFO_NEEDS)
     calibration = __doc__.split("Chaos calibration: ", 1)[1].strip() if __doc__ else None
 

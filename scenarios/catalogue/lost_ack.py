@@ -83,7 +83,7 @@ class LostAck(ApiFaultScenario):
         heartbeat_seconds=0.3,
         timeout_s=60.0,
     )
-    expected_s = 9.0
+    expected_s = 7.0
     calibration = calibration_of(__doc__)
     proxy_plan = PLAN
     phase_note = "acknowledgements lost through the proxy"

@@ -52,7 +52,7 @@ class Poison(Scenario):
         max_receive_count=2,
         sleep_max=0.02,
     )
-    expected_s = 8.0
+    expected_s = 7.0
     plugged_in = "it must survive every poison body and never delete one"
     needs = (
         *BASE_NEEDS,

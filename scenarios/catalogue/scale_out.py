@@ -31,7 +31,7 @@ class ScaleOut(Scenario):
         sleep_min=0.1,
         sleep_max=0.1,
     )
-    expected_s = 6.0
+    expected_s = 7.5
     # Its phenomenon is a ratio of two throughputs measured one after the other, of work that
     # sleeps (0.1 s a message, about 10 ms of CPU): next to scenarios that sleep too it holds,
     # but a CPU-bound neighbour (a burst drained as fast as the CPU allows) slows whichever

@@ -56,7 +56,7 @@ class VisibilityOverrun(Scenario):
         heartbeat_seconds=0.5,
         sleep_max=0.02,
     )
-    expected_s = 11.0
+    expected_s = 10.0
     start_window = True  # the takeover must start before the slow work's visibility runs out
     needs = (*BASE_NEEDS, Need(cap.SQS_CHANGE_VISIBILITY))
     ecs = ECS_SLOW_CONSUMER
