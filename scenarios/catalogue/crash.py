@@ -55,7 +55,7 @@ class Crash(Scenario):
         crash_rate=0.04,
         sleep_max=0.02,
     )
-    expected_s = 5.0
+    expected_s = 5.5
     needs = BASE_NEEDS
     calibration = calibration_of(__doc__)
     ecs = ECS_CRASH

@@ -44,7 +44,7 @@ class Duplicates(Scenario):
         second_start_delay=1.0,
         sleep_max=0.02,
     )
-    expected_s = 5.0
+    expected_s = 5.5
     start_window = True  # the takeover must start before the slow work's visibility runs out
     needs = BASE_NEEDS
     ecs = ECS_SLOW_CONSUMER

@@ -30,7 +30,7 @@ class KillMidRun(Scenario):
         sleep_min=0.5,
         sleep_max=0.8,
     )
-    expected_s = 5.0
+    expected_s = 5.5
     needs = BASE_NEEDS
     needs_receives = True
     calibration = __doc__.split("Chaos calibration: ", 1)[1].strip() if __doc__ else None

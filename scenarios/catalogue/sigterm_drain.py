@@ -30,7 +30,7 @@ class SigtermDrain(Scenario):
         sleep_max=1.6,
         shutdown_timeout=0.8,
     )
-    expected_s = 5.0
+    expected_s = 5.5
     needs = BASE_NEEDS
     ecs = ECS_SIGTERM
     needs_receives = True
