@@ -46,7 +46,7 @@ class Crash(Scenario):
     name = "crash"
     summary = "Consumers crash mid-message and are restarted; redelivery recovers every message."
     defaults = Knobs(
-        count=24,
+        count=16,
         consumers=2,
         max_messages=2,
         visibility_timeout=2,
@@ -55,7 +55,7 @@ class Crash(Scenario):
         crash_rate=0.04,
         sleep_max=0.02,
     )
-    expected_s = 11.0
+    expected_s = 5.5
     needs = BASE_NEEDS
     calibration = calibration_of(__doc__)
     ecs = ECS_CRASH

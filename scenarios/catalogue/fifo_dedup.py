@@ -29,7 +29,7 @@ class FifoDedup(Scenario):
     name = "fifo-dedup"
     summary = "Resends with the same deduplication id inside the window: one copy is delivered."
     defaults = Knobs(count=20, groups=4, consumers=2, duplicate_ids=0.5, visibility_timeout=5)
-    expected_s = 8.0
+    expected_s = 4.5
     needs = (*BASE_NEEDS, Need(cap.SQS_FIFO), Need(cap.SQS_FIFO_DEDUP))
 
     def phases(self, k: Knobs) -> Sequence[Phase]:

@@ -10,9 +10,13 @@ interrupted a group whose later messages completed after it.
 Chaos calibration: one message in flight per consumer (``MAX_MESSAGES=1``, ``CONCURRENCY=1``),
 so a crash or a kill hands back one message with one more receive, and never cuts another
 message off between its record and its ``message.completed`` line. Each incarnation crashes
-once, on its 5th message, and there is one kill: a message gains at most two receives,
-against ``maxReceiveCount=5``. The kill lands within 0.15 s of a receive, while the work
-(0.3-0.5 s) still runs. The visibility timeout (3 s) bounds how long a group stays blocked.
+once, on its 6th message, and there is one kill: a message gains at most two receives,
+against ``maxReceiveCount=5``. 16 messages and a kill on the 3rd receive of one slot leave
+at least 14 receives to the other slot and the killed one's replacement: one of them reaches
+its 6th, so every run crashes. The kill lands within 0.15 s of a receive, while the work
+(0.3-0.5 s) still runs. The visibility timeout (2 s, four times the work) bounds how long a
+group stays blocked; a one-at-a-time FIFO consumer deletes at once, so it never runs out on
+completed work.
 """
 
 from __future__ import annotations
@@ -36,16 +40,16 @@ class FifoOrder(Scenario):
     name = "fifo-order"
     summary = "FIFO groups under crashes and a kill mid-group: each group keeps its send order."
     defaults = Knobs(
-        count=24,
+        count=16,
         groups=4,
         consumers=2,
-        visibility_timeout=3,
+        visibility_timeout=2,
         max_receive_count=5,
-        crash_after_receive=5,
+        crash_after_receive=6,
         sleep_min=0.3,
         sleep_max=0.5,
     )
-    expected_s = 15.0
+    expected_s = 8.0
     needs = (*BASE_NEEDS, *FIFO_NEEDS)
     calibration = __doc__.split("Chaos calibration: ", 1)[1].strip() if __doc__ else None
 

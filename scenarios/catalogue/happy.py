@@ -15,7 +15,7 @@ class Happy(Scenario):
     name = "happy"
     summary = "Messages flow through cleanly: all are processed once and deleted."
     defaults = Knobs(count=20, consumers=2, visibility_timeout=5, sleep_max=0.02)
-    expected_s = 4.0
+    expected_s = 3.0
     needs = BASE_NEEDS
 
     def phases(self, k: Knobs) -> Sequence[Phase]:

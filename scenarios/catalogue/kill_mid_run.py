@@ -24,13 +24,13 @@ class KillMidRun(Scenario):
     name = "kill-mid-run"
     summary = "SIGKILL a consumer mid-message: the message reappears and completes once."
     defaults = Knobs(
-        count=8,
+        count=6,
         consumers=2,
         visibility_timeout=2,
         sleep_min=0.5,
         sleep_max=0.8,
     )
-    expected_s = 8.0
+    expected_s = 5.5
     needs = BASE_NEEDS
     needs_receives = True
     calibration = __doc__.split("Chaos calibration: ", 1)[1].strip() if __doc__ else None

@@ -21,9 +21,8 @@ MIN_SPEEDUP = 1.5
 class ScaleOut(Scenario):
     name = "scale-out"
     summary = "A backlog drained by 1 consumer, then by 3: throughput of both."
-    # 24 messages: 2.4 s of work for one consumer, 0.8 s for three; it runs alone, so every
-    # second of it is a second of `scenario run all --parallel`. Measured 2.2x-2.8x on a loaded
-    # machine at this count (40 gave ~3x), well clear of MIN_SPEEDUP.
+    # 24 messages: 2.4 s of work for one consumer, 0.8 s for three. Measured 2.2x-2.8x on a
+    # loaded machine at this count (40 gave ~3x), well clear of MIN_SPEEDUP.
     defaults = Knobs(
         count=24,
         consumers=1,
@@ -32,10 +31,13 @@ class ScaleOut(Scenario):
         sleep_min=0.1,
         sleep_max=0.1,
     )
-    expected_s = 8.0
-    # Its phenomenon is a ratio of two throughputs measured one after the other: next to other
-    # scenarios it measures their load instead (2.2x to 5.7x for 3 consumers, ~3x alone).
-    exclusive = True
+    expected_s = 7.5
+    # Its phenomenon is a ratio of two throughputs measured one after the other, of work that
+    # sleeps (0.1 s a message, about 10 ms of CPU): next to scenarios that sleep too it holds,
+    # but a CPU-bound neighbour (a burst drained as fast as the CPU allows) slows whichever
+    # phase it overlaps, and the 3 consumers must all be up within the 0.8 s their share
+    # takes. So `--parallel` never runs it beside a `cpu_bound` one (alone it measured ~3x).
+    start_window = True
     needs = BASE_NEEDS
     plugged_in = "the speed-up shows only if it honours SLEEP_MIN_SECONDS"
 

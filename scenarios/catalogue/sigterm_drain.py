@@ -23,14 +23,14 @@ class SigtermDrain(Scenario):
     name = "sigterm-drain"
     summary = "SIGTERM mid-message: in-flight work finishes or is released, nothing is lost."
     defaults = Knobs(
-        count=8,
+        count=6,
         consumers=3,
         visibility_timeout=5,
         sleep_min=0.4,
         sleep_max=1.6,
         shutdown_timeout=0.8,
     )
-    expected_s = 8.0
+    expected_s = 5.5
     needs = BASE_NEEDS
     ecs = ECS_SIGTERM
     needs_receives = True

@@ -33,7 +33,7 @@ def test_an_unsupported_scenario_is_skipped_on_the_aws_target_with_its_reason(
 def test_ecs_knob_defaults_apply_on_the_aws_target_and_the_users_flags_win() -> None:
     local = Duplicates().knobs(RunSettings())
     aws = Duplicates().knobs(RunSettings(target="aws"))
-    assert local.slow_seconds == 5.0 and local.timeout_s == 60
+    assert local.slow_seconds == 3.5 and local.timeout_s == 60
     assert aws.slow_seconds == 75.0 and aws.settle_s == 70.0
     assert aws.timeout_s == ECS_MIN_TIMEOUT_S
     mine = Duplicates().knobs(
