@@ -118,9 +118,17 @@ def run_side_by_side(
     shared = [i for i in by_weight if not exclusive(items[i])]
     alone = [i for i in by_weight if exclusive(items[i])]
     weights = [weight(item) for item in items]
-    shared = plan_order(
-        shared, weights, workers, lambda a, b: pool._clashes(items[a], items[b])
-    ).order
+    plan = plan_order(shared, weights, workers, lambda a, b: pool._clashes(items[a], items[b]))
+    shared = plan.order
+    log.info(
+        "parallel.planned",
+        extra={
+            "workers": workers,
+            "simulated_s": round(plan.makespan, 1),
+            "heaviest_first_s": round(plan.baseline, 1),
+            "alone_s": round(sum(weights[i] for i in alone), 1),
+        },
+    )
     for queue, n in ((shared, workers), (alone, 1)):
         if queue:
             _run(pool, queue, min(n, len(queue)))
