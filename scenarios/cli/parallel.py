@@ -2,10 +2,10 @@
 
 Each scenario gets its own target forked from the run's (the same emulator, its own stacks,
 runner and consumers) and writes its own report; the engine is the sequential one, run in a
-worker thread (:mod:`scenarios.running.parallel`). The longest (``expected_s``) start first,
-two ``cpu_bound`` ones never side by side, nor a ``start_window`` one beside a ``cpu_bound``
-one; scenarios that declare ``exclusive`` run alone after the others, so their timing
-phenomena see no extra load.
+worker thread (:mod:`scenarios.running.parallel`). The order is planned on the measured
+durations (``expected_s``); two ``cpu_bound`` ones never side by side, nor a ``start_window``
+one beside a ``cpu_bound`` one; scenarios that declare ``exclusive`` run alone after the
+others, so their timing phenomena see no extra load.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def run_parallel(
             work,
             workers=workers,
             exclusive=lambda s: s.exclusive,
-            weight=lambda s: s.expected_s,  # the longest first: one started last finishes alone
+            weight=lambda s: s.expected_s,  # what the order is planned on
             heavy=lambda s: s.cpu_bound,
             fragile=lambda s: s.start_window,
         )

@@ -19,6 +19,7 @@ from scenarios.cli.options import consumer_options, knob_options, output_options
 from scenarios.cli.parallel import MAX_PARALLEL, Board, Outcome, run_parallel
 from scenarios.cli.progress import ProgressView
 from scenarios.reporting import console, document
+from scenarios.reporting.png import BackgroundRenderer
 from scenarios.running.apifaults import ENV_FAULTS, FAULTS_FLAG, check_phases, load_user_plan
 from scenarios.running.phase import ProgressFn
 from scenarios.running.scenario import Scenario, Status
@@ -115,18 +116,15 @@ def run_command(ctx: click.Context, /, names: tuple[str, ...], **opts: Any) -> N
             f"{info.get('provisioner')}; consumer: {settings.plugged.describe()}; "
             f"reports in {run_dir}" + (f"; {workers} side by side" if side_by_side else "")
         )
-        if side_by_side:
-            outcomes = _side_by_side(
-                scenarios, target, settings=settings, run_dir=run_dir, workers=workers
-            )
-            if not as_json:
-                for _, data in outcomes:
-                    _render(data)
-        else:
-            outcomes = [
-                _run_one(s, target, settings=settings, run_dir=run_dir, view=view, as_json=as_json)
-                for s in scenarios
-            ]
+        outcomes = _run_scenarios(
+            scenarios,
+            target,
+            settings=settings,
+            run_dir=run_dir,
+            view=view,
+            workers=workers if side_by_side else 1,
+            as_json=as_json,
+        )
     finally:
         try:
             target.close()
@@ -158,6 +156,53 @@ def run_command(ctx: click.Context, /, names: tuple[str, ...], **opts: Any) -> N
     ctx.exit(exit_code(statuses))
 
 
+def _run_scenarios(
+    scenarios: list[Scenario],
+    target: Target,
+    *,
+    settings: RunSettings,
+    run_dir: Path,
+    view: ProgressView,
+    workers: int,
+    as_json: bool,
+) -> list[Outcome]:
+    """Every scenario, side by side when ``workers`` > 1, else one after the other."""
+    # With several scenarios, PNGs render in a process of their own while the next runs.
+    renderer = BackgroundRenderer() if len(scenarios) > 1 and settings.png else None
+    finished = False
+    try:
+        if workers > 1:
+            outcomes = _side_by_side(
+                scenarios,
+                target,
+                settings=settings,
+                run_dir=run_dir,
+                workers=workers,
+                renderer=renderer,
+            )
+            if not as_json:
+                for _, data in outcomes:
+                    _render(data)
+        else:
+            outcomes = [
+                _run_one(
+                    s,
+                    target,
+                    settings=settings,
+                    run_dir=run_dir,
+                    view=view,
+                    as_json=as_json,
+                    renderer=renderer,
+                )
+                for s in scenarios
+            ]
+        finished = True
+    finally:
+        if renderer is not None:
+            renderer.close(cancel=not finished)  # a failed render fails the run
+    return outcomes
+
+
 def _side_by_side(
     scenarios: list[Scenario],
     target: Target,
@@ -165,9 +210,17 @@ def _side_by_side(
     settings: RunSettings,
     run_dir: Path,
     workers: int,
+    renderer: BackgroundRenderer | None,
 ) -> list[Outcome]:
     def execute(scenario: Scenario, twin: Target, progress: ProgressFn) -> Outcome:
-        return _execute(scenario, twin, settings=settings, run_dir=run_dir, progress=progress)
+        return _execute(
+            scenario,
+            twin,
+            settings=settings,
+            run_dir=run_dir,
+            progress=progress,
+            renderer=renderer,
+        )
 
     return run_parallel(scenarios, target, workers=workers, execute=execute, board=Board(scenarios))
 
@@ -180,9 +233,12 @@ def _run_one(
     run_dir: Path,
     view: ProgressView,
     as_json: bool,
+    renderer: BackgroundRenderer | None,
 ) -> Outcome:
     with view:
-        status, data = _execute(scenario, target, settings=settings, run_dir=run_dir, progress=view)
+        status, data = _execute(
+            scenario, target, settings=settings, run_dir=run_dir, progress=view, renderer=renderer
+        )
     if not as_json:
         _render(data)
     return status, data
@@ -195,6 +251,7 @@ def _execute(
     settings: RunSettings,
     run_dir: Path,
     progress: ProgressFn,
+    renderer: BackgroundRenderer | None = None,
 ) -> Outcome:
     """Execute one scenario and write its report; an infrastructure error is its report too."""
     started = time.time()
@@ -212,7 +269,7 @@ def _execute(
             reason=str(exc),
             duration_s=time.time() - started,
         )
-    return status, document.write(data, run_dir, png=settings.png)
+    return status, document.write(data, run_dir, png=settings.png, renderer=renderer)
 
 
 def _render(data: dict[str, Any]) -> None:

@@ -36,7 +36,7 @@ from core.errors import ConfigError
 from scenarios.judging.executions import repeats
 from scenarios.judging.facts import ApiFault, Facts, event_time, fired_summary
 from scenarios.judging.metrics import Counts, completion_times, counts, latency, throughput
-from scenarios.reporting.png import timeline_png
+from scenarios.reporting.png import BackgroundRenderer, timeline_png
 from scenarios.running.phase import PhaseResult
 from scenarios.running.scenario import ScenarioResult, Status
 
@@ -243,15 +243,28 @@ def _iso(t: float) -> str:
 # -- files ---------------------------------------------------------------------------------------
 
 
-def write(report: dict[str, Any], directory: Path, *, png: bool = True) -> dict[str, Any]:
-    """Write ``<scenario>.json`` (and ``.png``) into ``directory``; returns the report."""
+def write(
+    report: dict[str, Any],
+    directory: Path,
+    *,
+    png: bool = True,
+    renderer: BackgroundRenderer | None = None,
+) -> dict[str, Any]:
+    """Write ``<scenario>.json`` (and ``.png``, by ``renderer`` when given: in the background)
+    into ``directory``; returns the report."""
     directory.mkdir(parents=True, exist_ok=True)
     base = directory / str(report["scenario"])
-    artifacts = {"json": str(base.with_suffix(".json"))}
-    if png and report.get("phases"):
-        artifacts["png"] = str(timeline_png(report, base.with_suffix(".png")))
+    source = base.with_suffix(".json")
+    artifacts = {"json": str(source)}
+    png_path = base.with_suffix(".png") if png and report.get("phases") else None
+    if png_path is not None:
+        artifacts["png"] = str(png_path)
+        if renderer is None:
+            timeline_png(report, png_path)
     report["artifacts"] = artifacts
-    base.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    source.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if png_path is not None and renderer is not None:
+        renderer.submit(source, png_path)  # rendered from the JSON just written
     return report
 
 

@@ -9,9 +9,13 @@ display.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from core.errors import InfrastructureError
 
 _MARKER_STYLE = {
     "crash": ("tab:red", "--"),
@@ -139,3 +143,55 @@ def _plot_api_faults(ax: Any, faults: list[Any]) -> None:
             color=f"C{(i + 4) % 10}",
             label=f"fault: {kind} ({len(ts)})",
         )
+
+
+class BackgroundRenderer:
+    """Renders timeline PNGs in one process of its own, one after the other.
+
+    A run of several scenarios hands each written report here and goes on: the render (0.2-0.7
+    CPU s of matplotlib each) then neither holds a ``--parallel`` worker nor the engine's GIL,
+    and pyplot, which is not thread-safe, never runs in two threads at once. The process
+    (``python -m scenarios.reporting.render``) starts on the first render and reads one
+    ``JSON<TAB>PNG`` pair of paths per line. ``close()`` waits for every render and raises the
+    first failure.
+    """
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[str] | None = None
+
+    def submit(self, report_json: Path, path: Path) -> Path:
+        """Queue the render of the report written at ``report_json`` to ``path``."""
+        if self._process is None:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "scenarios.reporting.render"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # Ctrl-C is the engine's to handle: it closes this
+            )
+        assert self._process.stdin is not None
+        try:
+            self._process.stdin.write(f"{report_json}\t{path}\n")
+            self._process.stdin.flush()
+        except OSError as exc:
+            raise InfrastructureError(f"cannot render {path}: the renderer died ({exc})") from exc
+        return path
+
+    def close(self, *, cancel: bool = False) -> None:
+        """Wait for every queued render and stop the process; a render that failed is raised
+        as an InfrastructureError naming its file. ``cancel`` (the run was interrupted) stops
+        it at once and raises nothing."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if cancel:
+            process.kill()
+            process.communicate()
+            return
+        out, _ = process.communicate()  # closes stdin: the renderer ends after the last one
+        failures = [line.split("\t", 2) for line in out.splitlines() if line.startswith("error")]
+        if failures:
+            _, png, why = failures[0]
+            raise InfrastructureError(f"cannot render {png}: {why}")
+        if process.returncode:
+            raise InfrastructureError(f"the PNG renderer exited with code {process.returncode}")

@@ -14,6 +14,7 @@ from bench.bench_parallel import (
     bound,
     cpu_split,
     differences,
+    planned,
     schedule_floor,
     table,
 )
@@ -69,6 +70,23 @@ def test_the_schedule_floor_is_the_shared_sum_over_the_workers_plus_the_exclusiv
     # one scenario longer than the shared sum over the workers bounds it instead
     long = _run("par", ("a", "passed", 20.0, True), ("b", "passed", 2.0, True))
     assert schedule_floor(long, 4, set())[0] == pytest.approx(20.0)
+
+
+def test_the_planned_schedule_pays_for_the_rules_above_the_floor():
+    # GIVEN two cpu_bound scenarios (never side by side) and two light ones on four workers
+    par = _run(
+        "par",
+        ("h1", "passed", 8.0, True),
+        ("h2", "passed", 6.0, True),
+        ("a", "passed", 2.0, True),
+        ("solo", "passed", 5.0, True),
+    )
+    rules = {"h1": (False, True, False), "h2": (False, True, False), "solo": (True, False, False)}
+    # THEN the heavy ones run one after the other (14 s), then solo alone (5 s)
+    assert planned(par, 4, rules) == pytest.approx(19.0)
+    # AND without the rule, the longest one bounds it as the floor says
+    assert planned(par, 4, {"solo": (True, False, False)}) == pytest.approx(13.0)
+    assert schedule_floor(par, 4, {"solo"})[0] == pytest.approx(13.0)
 
 
 def test_the_cpu_split_names_each_process_by_its_command_line():

@@ -8,11 +8,12 @@ from dataclasses import replace
 
 import pytest
 
-from core.errors import ConfigError
+from core.errors import ConfigError, InfrastructureError
 from scenarios.judging.facts import ConsumerRun
 from scenarios.judging.metrics import latency, percentile
 from scenarios.judging.oracle import check_settled, judge
 from scenarios.reporting import console, document
+from scenarios.reporting.png import BackgroundRenderer
 from scenarios.running.phase import PhaseResult
 from scenarios.running.scenario import ScenarioResult, Status
 from scenarios.running.traffic import SendOutcome
@@ -98,6 +99,35 @@ def test_a_task_that_never_started_ran_zero_seconds_and_stays_valid_json():
     (row,) = [c for c in data["phases"][0]["consumers"] if c["slot"] == 1]
     assert row["ran_s"] == 0.0
     json.dumps(data, allow_nan=False)
+
+
+def test_a_background_renderer_writes_the_png_by_close(tmp_path):
+    # GIVEN two reports handed to a background renderer
+    renderer = BackgroundRenderer()
+    data = document.build(result(crashed_facts()))
+    document.write(data, tmp_path / "a", renderer=renderer)
+    document.write(data, tmp_path / "b", renderer=renderer)
+    # WHEN it is closed
+    renderer.close()
+    # THEN both PNGs are there, and the JSON names them
+    for sub in ("a", "b"):
+        png = tmp_path / sub / "happy.png"
+        assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 5000
+        assert json.loads((tmp_path / sub / "happy.json").read_text())["artifacts"]["png"] == str(
+            png
+        )
+
+
+def test_a_failed_background_render_fails_at_close_naming_the_file(tmp_path):
+    renderer = BackgroundRenderer()
+    data = document.build(result(crashed_facts()))
+    data["timeline"] = {"phases": [{"samples": "not a list of samples"}]}
+    document.write(data, tmp_path, renderer=renderer)
+    with pytest.raises(InfrastructureError, match=r"cannot render .*happy\.png"):
+        renderer.close()
+    # an interrupted run drops what is queued and raises nothing of its own
+    renderer.submit(tmp_path / "happy.json", tmp_path / "again.png")
+    renderer.close(cancel=True)
 
 
 def test_multi_phase_checks_are_prefixed_and_counts_summed():

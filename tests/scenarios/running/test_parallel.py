@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from scenarios.running.parallel import run_side_by_side
+from scenarios.running.parallel import plan_order, run_side_by_side, simulate
 
 pytestmark = pytest.mark.unit
 
@@ -160,3 +160,65 @@ def test_a_failure_of_the_scheduler_itself_is_raised_not_lost():
     # THEN the run raises it instead of returning with items never run
     with pytest.raises(AttributeError, match="no start_window"):
         run_side_by_side(["a", "b"], Recorder(), workers=2, heavy=broken)
+
+
+def _rules(heavy: set[int], fragile: set[int]):  # type: ignore[no-untyped-def]
+    def clashes(a: int, b: int) -> bool:
+        return (a in heavy and (b in heavy or b in fragile)) or (b in heavy and a in fragile)
+
+    return clashes
+
+
+def test_simulate_dispatches_as_the_workers_do():
+    # GIVEN 0 and 1 heavy (never together), 2 light; two workers
+    weights = [4.0, 3.0, 2.0]
+    clashes = _rules(heavy={0, 1}, fragile=set())
+    # THEN 0 and 2 start, 1 waits for 0 to end (at 4), and ends at 7
+    assert simulate([0, 1, 2], weights, 2, clashes) == 7.0
+    # AND with no rule, 0 and 1 start together, 2 starts at 3 and ends at 5
+    assert simulate([0, 1, 2], weights, 2, lambda a, b: False) == 5.0
+    # AND one worker runs them one after the other
+    assert simulate([0, 1, 2], weights, 1, clashes) == 9.0
+
+
+def test_the_plan_starts_the_heavy_item_early_so_the_fragile_one_is_not_left_alone():
+    # GIVEN a (10 s), b (9 s), a heavy item (9 s) and a fragile one (8 s) on two workers.
+    # Heaviest first, a and b start; the heavy one takes b's place at 9 s, and the fragile one,
+    # which never runs beside it, waits until 18 s and then runs alone until 26 s.
+    weights = [10.0, 9.0, 9.0, 8.0]
+    clashes = _rules(heavy={2}, fragile={3})
+    order = [0, 1, 2, 3]
+    assert simulate(order, weights, 2, clashes) == 26.0
+    # WHEN the order is planned
+    plan = plan_order(order, weights, 2, clashes)
+    # THEN the heavy one starts first beside a, and the fragile one runs beside b
+    assert plan.baseline == 26.0
+    assert plan.order[0] == 2
+    assert plan.makespan == 18.0
+    assert plan.makespan == simulate(plan.order, weights, 2, clashes)
+    assert sorted(plan.order) == order
+
+
+def test_the_plan_keeps_heaviest_first_when_no_rule_is_in_the_way():
+    weights = [9.0, 7.0, 5.0, 3.0, 1.0]
+    plan = plan_order([0, 1, 2, 3, 4], weights, 2, lambda a, b: False)
+    assert plan.order == [0, 1, 2, 3, 4]
+    assert plan.makespan == plan.baseline
+
+
+def test_the_workers_follow_the_planned_order():
+    # GIVEN the case above, run for real
+    work = Recorder()
+    items = ["a", "b", "heavy", "fragile"]
+    weights = dict(zip(items, [10.0, 9.0, 9.0, 8.0], strict=True))
+    run_side_by_side(
+        items,
+        work,
+        workers=2,
+        weight=weights.__getitem__,
+        heavy=lambda i: i == "heavy",
+        fragile=lambda i: i == "fragile",
+    )
+    # THEN the heavy one started first, and the fragile one never ran beside it
+    assert work.started[0] == "heavy"
+    assert "fragile" not in work.overlaps["heavy"]
