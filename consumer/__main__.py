@@ -1,7 +1,8 @@
 """`python -m consumer`: read the environment, run the worker, map the outcome to an exit code.
 
 The first SIGTERM/SIGINT drains (stop receiving, finish or release in-flight work, exit 0);
-a second one exits at once.
+a second one exits at once. The engine ends a settled phase with ``SIGNAL_SETTLED_STOP``
+(SIGUSR1): the same drain, without waiting for the idle long poll in progress.
 
 With ``HANDLER=package.module:function`` the worker runs that handler instead of the simulated
 work: it gets the leases, the heartbeat and the drain, and the scenario's work time (``SLEEP_*``,
@@ -45,6 +46,7 @@ from consumer.contract import (
     ENV_WARM_START,
     EV_CONSUMER_FAILED,
     EV_CONSUMER_SIGNAL,
+    SIGNAL_SETTLED_STOP,
     parse_env_file,
 )
 from consumer.errors import ConfigError
@@ -63,8 +65,12 @@ def _install_signal_handlers(worker: Worker) -> None:
         received.append(signum)
         fields = {"consumer_id": worker.config.consumer_id, "signal": name}
         if len(received) == 1:
-            log.info(EV_CONSUMER_SIGNAL, extra={**fields, "action": "drain"})
-            worker.stop()
+            settled = signum == SIGNAL_SETTLED_STOP
+            log.info(
+                EV_CONSUMER_SIGNAL,
+                extra={**fields, "action": "drain", "abandon_poll": settled},
+            )
+            worker.stop(abandon_poll=settled)
             return
         log.warning(
             EV_CONSUMER_SIGNAL, extra={**fields, "action": "exit_now", "exit_code": EXIT_UNEXPECTED}
@@ -75,6 +81,7 @@ def _install_signal_handlers(worker: Worker) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(SIGNAL_SETTLED_STOP, on_signal)
 
 
 def load_env_file(environ: MutableMapping[str, str] = os.environ) -> list[str]:

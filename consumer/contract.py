@@ -8,6 +8,7 @@ own consumer in another language.
 
 from __future__ import annotations
 
+import signal
 from typing import Final
 
 # -- events: one JSON object per stdout line, ``{"ts", "level", "event", "consumer_id", ...}`` --
@@ -82,6 +83,14 @@ EXIT_SIGKILL_PROCESS: Final = -9
 #: how runners report a SIGTERM that ended a consumer: containers as 128 + 15, subprocesses as -15
 EXIT_SIGTERM_CONTAINER: Final = 143
 EXIT_SIGTERM_PROCESS: Final = -15
+
+# -- signals the engine sends the kit's own consumer ----------------------------------------
+
+SIGNAL_SETTLED_STOP: Final = signal.SIGUSR1
+"""The engine's stop at the end of a settled phase, for the kit's own consumer only: it has
+just read the queue empty (nothing visible, in flight or delayed) after the traffic ended, so
+no receive can bring a message any more. The consumer drains as on SIGTERM, but abandons its
+idle long poll instead of waiting up to WaitTimeSeconds for it. Any other stop is a SIGTERM."""
 
 # -- environment: what every consumer (the kit's or a plugged-in one) receives -----------------
 

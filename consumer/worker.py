@@ -32,6 +32,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -260,6 +261,8 @@ class Worker:
         self._groups: dict[str, _Group] = {}  # FIFO: the groups held, by MessageGroupId
         self._stop_requested = threading.Event()
         self._stop_deadline: float | None = None
+        # Done when a stop may abandon the long poll in progress (SIGNAL_SETTLED_STOP).
+        self._abandon_poll: Future[None] = Future()
         self._done = threading.Event()
         self._cond = threading.Condition()
         self._inflight: set[_Task] = set()
@@ -310,14 +313,21 @@ class Worker:
         self._spawn(self._deletes.run, "consumer-delete")
         self._spawn(self._run, "consumer-receive")
 
-    def stop(self) -> None:
-        """Ask for a drain: stop receiving, finish in-flight work within the shutdown timeout."""
-        if self._stop_requested.is_set():
-            return
-        self._stop_deadline = time.monotonic() + self.config.shutdown_timeout_seconds
-        self._stop_requested.set()
-        with self._cond:
-            self._cond.notify_all()
+    def stop(self, *, abandon_poll: bool = False) -> None:
+        """Ask for a drain: stop receiving, finish in-flight work within the shutdown timeout.
+
+        ``abandon_poll``: do not wait for the long poll in progress - for a stop by someone who
+        knows the queue holds nothing (the engine's end of a settled phase). A message a late
+        answer brings anyway is released at once.
+        """
+        if not self._stop_requested.is_set():
+            self._stop_deadline = time.monotonic() + self.config.shutdown_timeout_seconds
+            self._stop_requested.set()
+            with self._cond:
+                self._cond.notify_all()
+        # After the stop request: the receive loop it wakes must see the stop, not poll again.
+        if abandon_poll and not self._abandon_poll.done():
+            self._abandon_poll.set_result(None)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the worker to finish; True once it has."""
@@ -537,12 +547,43 @@ class Worker:
             self._cond.notify_all()
 
     def _receive(self, wanted: int) -> list[dict[str, Any]] | None:
+        # The long poll runs in a thread of its own, so that a settled stop need not wait for
+        # it (up to WaitTimeSeconds of an idle poll on an empty queue, for every consumer).
+        answer: Future[list[dict[str, Any]]] = Future()
+
+        def poll() -> None:
+            try:
+                answer.set_result(self.queue.receive(wanted))
+            except BaseException as exc:  # handed to the receive loop
+                answer.set_exception(exc)
+
+        threading.Thread(target=poll, name="consumer-poll", daemon=True).start()
+        either: list[Future[Any]] = [answer, self._abandon_poll]
+        wait(either, return_when=FIRST_COMPLETED)
+        if not answer.done():
+            self._log(logging.INFO, EV_CONSUMER_DRAINING, step="abandon_poll")
+            answer.add_done_callback(self._release_late)
+            return []
         try:
-            return self.queue.receive(wanted)
+            return answer.result()
         except QueueError as exc:
             self.counters.add("errors")
             self._log(logging.ERROR, EV_RECEIVE_FAILED, error=str(exc))
             return None
+
+    def _release_late(self, answer: Future[list[dict[str, Any]]]) -> None:
+        """An abandoned poll answered after all: what it brought goes back to the queue."""
+        if answer.exception() is not None:
+            return
+        for raw in answer.result():
+            self.queue.release(str(raw["ReceiptHandle"]), 0)
+            self._log(
+                logging.WARNING,
+                EV_RELEASED,
+                message_id=raw.get("MessageId"),
+                visibility=0,
+                reason="abandoned_poll",
+            )
 
     def _drain(self, reason: StopReason) -> None:
         self._log(logging.INFO, EV_CONSUMER_DRAINING, step="stop_receiving", reason=reason.value)

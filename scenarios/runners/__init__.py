@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from consumer.contract import ENV_HANDLER, ENV_HANDLER_PATH
+from consumer.contract import ENV_HANDLER, ENV_HANDLER_PATH, SIGNAL_SETTLED_STOP
 from core.errors import ConfigError, InfrastructureError
 from local.docker.engine import docker_client, docker_module, docker_runner_available
 from scenarios.model import RestartPolicy
@@ -181,6 +181,8 @@ def get_runner(
         if plug.kind == HANDLER:
             assert plug.handler is not None
             runner.extra_env = {ENV_HANDLER: plug.handler, ENV_HANDLER_PATH: str(where)}
+        if plug.kind != COMMAND:  # the kit's own consumer (a --handler runs inside it)
+            runner.settled_stop_signal = SIGNAL_SETTLED_STOP
         return runner
     if name == "docker":
         if plug.kind == COMMAND:
@@ -191,6 +193,7 @@ def get_runner(
         if plug.kind == HANDLER:
             assert plug.handler is not None
             runner.extra_env = {ENV_HANDLER: plug.handler, ENV_HANDLER_PATH: USER_CODE_DIR}
+        # No settled stop here: an image built from an older checkout would die of SIGUSR1.
         return runner
     raise ConfigError(f"unknown runner {name!r}: choose 'process' or 'docker'")
 

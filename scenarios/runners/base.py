@@ -22,7 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.contract import ENV_CONSUMER_ID, ENV_LOG_FORMAT, EXIT_OK, LOG_FORMAT_JSON
+from consumer.contract import (
+    ENV_CONSUMER_ID,
+    ENV_LOG_FORMAT,
+    EV_CONSUMER_STARTED,
+    EXIT_OK,
+    LOG_FORMAT_JSON,
+)
 from scenarios.model import ConsumerSettings, RestartPolicy
 
 log = logging.getLogger(__name__)
@@ -114,6 +120,9 @@ class ConsumerRunner(abc.ABC):
         self._seq = 0
         #: variables every consumer of this runner gets (a ``--handler``'s HANDLER, say)
         self.extra_env: dict[str, str] = {}
+        #: what ends a settled phase, when the consumer knows a faster stop than SIGTERM (the
+        #: kit's own: SIGNAL_SETTLED_STOP); None: SIGTERM
+        self.settled_stop_signal: int | None = None
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -210,14 +219,32 @@ class ConsumerRunner(abc.ABC):
             time.sleep(0.1)
         return False
 
-    def stop_all(self, timeout: float = 10.0) -> None:
-        """Stop every consumer: SIGTERM (drain), then SIGKILL after ``timeout``; never restart."""
+    def stop_all(self, timeout: float = 10.0, *, settled: bool = False) -> None:
+        """Stop every consumer: SIGTERM (drain), then SIGKILL after ``timeout``; never restart.
+
+        ``settled``: the caller has just read the queue empty after the traffic ended, so the
+        consumers get ``settled_stop_signal`` when they have one (a drain that need not wait
+        for an idle long poll).
+        """
+        fast = signals.SIGTERM
+        ready: set[str] = set()
+        if settled and self.settled_stop_signal is not None:
+            fast = signals.Signals(self.settled_stop_signal)
+            # Only a consumer that said it started has its handler for it: one still starting
+            # (a restart) would die of it, so it gets SIGTERM like any other stop.
+            ready = {
+                str(e.get("_incarnation"))
+                for e in self.events()
+                if e.get("event") == EV_CONSUMER_STARTED
+            }
+        drains = {signals.SIGTERM.name, fast.name}
         self._stop.set()
         with self._lock:
             for handle in self._handles:
-                # A second SIGTERM means "exit now" to the consumer: never cut a drain short.
-                if handle.running and "SIGTERM" not in handle.current.signals_sent:
-                    self.signal(handle, signals.SIGTERM)
+                # A second stop signal means "exit now" to the consumer: never cut a drain short.
+                if handle.running and not drains & set(handle.current.signals_sent):
+                    ok = handle.current.consumer_id in ready
+                    self.signal(handle, fast if ok else signals.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and any(h.running for h in self._handles):
             self.poll()

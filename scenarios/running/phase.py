@@ -375,7 +375,10 @@ class PhaseExecution:
 
     def collect(self, live: LiveRun, outcome: SendOutcome, sampler: observe.DepthSampler) -> Facts:
         self.progress("collecting", live=live, sent=len(outcome.ledger), sampler=sampler)
-        self.target.stop_consumers(timeout=self.phase_stop_timeout())
+        # Read again just before: a queue that is empty now, after the traffic, stays empty,
+        # so the consumers need not finish the idle long poll they are in.
+        settled = not self.timed_out and observe.depth(live.sqs, live.stack.queue_url).total == 0
+        self.target.stop_consumers(timeout=self.phase_stop_timeout(), settled=settled)
         live.refresh()
         sampler.sample()
         ddb = self.target.client("dynamodb")

@@ -126,10 +126,11 @@ class Target(Scoped, abc.ABC):
         """Every fault the fault proxy fired into the current stack's consumers' calls."""
         return self.passthrough.fired() if self.passthrough is not None else []
 
-    def stop_consumers(self, timeout: float = 10.0) -> None:
-        """Drain (SIGTERM) and then kill every consumer still running."""
+    def stop_consumers(self, timeout: float = 10.0, *, settled: bool = False) -> None:
+        """Drain (SIGTERM; ``settled``: the runner's settled stop) and then kill every consumer
+        still running."""
         if self.runner is not None:
-            self.runner.stop_all(timeout=self.stop_timeout(timeout))
+            self.runner.stop_all(timeout=self.stop_timeout(timeout), settled=settled)
 
     # -- per stack -----------------------------------------------------------------------------
 

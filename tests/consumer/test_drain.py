@@ -133,6 +133,56 @@ def test_what_a_long_poll_returns_during_the_drain_is_released_at_once(
     assert stack.visible() == 1
 
 
+def test_a_settled_stop_does_not_wait_for_the_idle_poll(stack: Stack, events: Any) -> None:
+    # GIVEN a long poll in progress on an empty queue (it blocks until the test lets it go)
+    sqs = BlockingReceive(stack.sqs)
+    worker = Worker(stack.config(), Gate(), sqs=sqs, dynamodb=stack.ddb)
+    worker.start()
+    assert sqs.polling.wait(WAIT_S)
+    try:
+        # WHEN the engine stops it at the end of a settled phase
+        worker.stop(abandon_poll=True)
+        # THEN it drains and stops while the poll is still blocked
+        assert worker.join(WAIT_S / 2)
+        assert not sqs.go.is_set()
+        assert worker.stop_reason is StopReason.DRAIN and worker.exit_code == 0
+        steps = [e["step"] for e in events.named(EV_CONSUMER_DRAINING)]
+        assert steps == ["abandon_poll", "stop_receiving", "finish_in_flight", "release", "close"]
+    finally:
+        sqs.go.set()
+
+
+def test_a_plain_stop_still_waits_for_the_poll_in_progress(stack: Stack) -> None:
+    sqs = BlockingReceive(stack.sqs)
+    worker = Worker(stack.config(), Gate(), sqs=sqs, dynamodb=stack.ddb)
+    worker.start()
+    assert sqs.polling.wait(WAIT_S)
+    worker.stop()
+    assert not worker.join(0.5)  # the poll holds it
+    sqs.go.set()
+    assert worker.join(WAIT_S)
+
+
+def test_what_an_abandoned_poll_brings_late_is_released_at_once(stack: Stack, events: Any) -> None:
+    # GIVEN a settled stop that abandoned a poll in progress
+    sqs = BlockingReceive(stack.sqs)
+    handler = Gate()
+    worker = Worker(stack.config(), handler, sqs=sqs, dynamodb=stack.ddb)
+    worker.start()
+    assert sqs.polling.wait(WAIT_S)
+    worker.stop(abandon_poll=True)
+    assert worker.join(WAIT_S)
+    # WHEN the poll answers after all, with a message (the queue was not empty after all)
+    stack.send({"id": "late"})
+    sqs.go.set()
+    # THEN the message goes back to the queue at once, unstarted
+    assert wait_until(lambda: len(events.named(EV_RELEASED)) == 1)
+    (released,) = events.named(EV_RELEASED)
+    assert released["reason"] == "abandoned_poll" and released["visibility"] == 0
+    assert handler.calls == 0
+    assert wait_until(lambda: stack.visible() == 1)
+
+
 def test_a_message_given_back_while_it_was_being_claimed_never_starts(
     stack: Stack, events: Any
 ) -> None:

@@ -25,6 +25,7 @@ from consumer.contract import (
     EV_CONSUMER_CRASH,
     EV_CONSUMER_DRAINING,
     EV_CONSUMER_SIGNAL,
+    EV_CONSUMER_STARTED,
     EV_CONSUMER_STOPPED,
     EV_DUPLICATE,
     EV_EFFECT_APPLIED,
@@ -32,6 +33,7 @@ from consumer.contract import (
     EV_LEFT_IN_FLIGHT,
     EV_RECEIVED,
     EV_RELEASED,
+    SIGNAL_SETTLED_STOP,
 )
 from consumer.idempotency import Outcome
 from tests.consumer.conftest import REGION, Stack
@@ -191,6 +193,24 @@ def test_a_second_signal_exits_at_once(stack: Stack) -> None:
         consumer.proc.send_signal(signal.SIGINT)
         assert consumer.wait(10) == 1
         assert [e["action"] for e in consumer.events(EV_CONSUMER_SIGNAL)] == ["drain", "exit_now"]
+    finally:
+        consumer.kill()
+
+
+def test_the_settled_stop_signal_drains_without_waiting_for_the_long_poll(stack: Stack) -> None:
+    # GIVEN a consumer in a 20 s long poll on an empty queue
+    consumer = Consumer(stack, WAIT_TIME_SECONDS="20")
+    try:
+        consumer.wait_for(EV_CONSUMER_STARTED)
+        time.sleep(0.5)  # into its first poll
+        # WHEN the engine's settled stop arrives
+        consumer.proc.send_signal(SIGNAL_SETTLED_STOP)
+        # THEN it drains and exits 0 long before the poll would have ended
+        assert consumer.wait(10) == 0
+        (sig,) = consumer.events(EV_CONSUMER_SIGNAL)
+        assert sig["signal"] == "SIGUSR1" and sig["action"] == "drain" and sig["abandon_poll"]
+        steps = [e["step"] for e in consumer.events(EV_CONSUMER_DRAINING)]
+        assert steps[:2] == ["abandon_poll", "stop_receiving"] and steps[-1] == "close"
     finally:
         consumer.kill()
 

@@ -56,6 +56,8 @@ class InstantTarget(Target):
         self.events: list[dict[str, Any]] = []
         self.signals: list[tuple[str, int]] = []
         self.torn_down = 0
+        #: ``settled`` of every stop_consumers call, in order
+        self.stops: list[bool] = []
         self._provisioner: ApiProvisioner | None = None
 
     # -- Target ---------------------------------------------------------------------------------
@@ -152,7 +154,8 @@ class InstantTarget(Target):
             },
         )
 
-    def stop_consumers(self, timeout: float = 10.0) -> None:
+    def stop_consumers(self, timeout: float = 10.0, *, settled: bool = False) -> None:
+        self.stops.append(settled)
         for h in self.handles:
             if h.running:
                 h.current.exit_code, h.current.ended_at = 0, time.time()

@@ -21,10 +21,12 @@ import json, os, sys, time, signal
 cid = os.environ["CONSUMER_ID"]
 def say(event, **kw):
     print(json.dumps({"event": event, "consumer_id": cid, **kw}), flush=True)
-def on_term(*_):
-    say("consumer.stopped", reason="drain"); sys.exit(0)
+def on_term(signum, _):
+    say("consumer.stopped", reason="drain", signal=signal.Signals(signum).name); sys.exit(0)
 signal.signal(signal.SIGTERM, on_term)
-say("consumer.started", seed=os.environ.get("CHAOS_SEED"))
+signal.signal(signal.SIGUSR1, on_term)
+if not os.environ.get("NOT_STARTED"):  # a consumer still starting has not said so yet
+    say("consumer.started", seed=os.environ.get("CHAOS_SEED"))
 print("not json, ignored", flush=True)
 say("message.received", message_id="m1")
 marker = os.environ.get("CRASH_ONCE_FILE")
@@ -89,6 +91,48 @@ def test_sigkill_is_restarted_and_stop_all_leaves_no_orphan(runner):
     runner.stop_all(timeout=5)
     assert _gone(first) and _gone(second)
     assert handle.current.exit_code == 0  # the stand-in drained on SIGTERM
+
+
+def _started(runner, handle) -> None:
+    deadline = time.monotonic() + 15
+    while not any(e["event"] == "message.received" for e in runner.events(handle)):
+        assert time.monotonic() < deadline, "the stand-in consumer never started"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("settled_signal", "settled", "started", "expected"),
+    [
+        (signal.SIGUSR1, True, True, "SIGUSR1"),  # the kit's consumer, after a settled phase
+        (signal.SIGUSR1, False, True, "SIGTERM"),  # the kit's consumer, any other stop
+        (None, True, True, "SIGTERM"),  # a consumer with no settled stop (a --consumer-cmd)
+        (signal.SIGUSR1, True, False, "SIGTERM"),  # one still starting: no handler for it yet
+    ],
+)
+def test_stop_all_sends_the_settled_stop_only_when_settled_and_known(
+    runner, settled_signal, settled, started, expected
+):
+    runner.settled_stop_signal = settled_signal
+    env = {"SLEEP": "30"} if started else {"SLEEP": "30", "NOT_STARTED": "1"}
+    [handle] = runner.start(1, env=env)
+    _started(runner, handle)
+    runner.stop_all(timeout=5, settled=settled)
+    assert handle.current.signals_sent == [expected]
+    (stopped,) = [e for e in runner.events(handle) if e["event"] == "consumer.stopped"]
+    assert stopped["signal"] == expected and handle.current.exit_code == 0
+
+
+def test_only_the_kit_consumer_gets_the_settled_stop(tmp_path):
+    from consumer.contract import SIGNAL_SETTLED_STOP
+    from scenarios.runners import get_runner
+    from scenarios.settings import PluggedConsumer
+
+    kit = get_runner("process", log_dir=tmp_path)
+    handler = get_runner("process", log_dir=tmp_path, plug=PluggedConsumer(handler="app:handle"))
+    command = get_runner("process", log_dir=tmp_path, plug=PluggedConsumer(command=("./run",)))
+    assert kit.settled_stop_signal == SIGNAL_SETTLED_STOP
+    assert handler.settled_stop_signal == SIGNAL_SETTLED_STOP
+    assert command.settled_stop_signal is None
 
 
 def test_a_clean_exit_is_not_restarted(runner):

@@ -73,7 +73,7 @@ class BareTarget(Target):
     def consumer_events(self, handle: ConsumerHandle | None = None) -> list[dict[str, Any]]:
         raise AssertionError("a skipped scenario must not read consumer events")
 
-    def stop_consumers(self, timeout: float = 10.0) -> None:
+    def stop_consumers(self, timeout: float = 10.0, *, settled: bool = False) -> None:
         raise AssertionError("a skipped scenario must not stop consumers")
 
     def client(self, service: str) -> Any:
@@ -263,9 +263,9 @@ class PacedTarget(InstantTarget):
             self._record(mid, consumer_id)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
-    def stop_consumers(self, timeout: float = 10.0) -> None:
+    def stop_consumers(self, timeout: float = 10.0, *, settled: bool = False) -> None:
         self.running_at_stop += [h.consumer_id for h in self.handles if h.running]
-        super().stop_consumers(timeout)
+        super().stop_consumers(timeout, settled=settled)
 
 
 def _iso(t: float) -> str:
@@ -336,6 +336,20 @@ def test_messages_still_queued_at_the_deadline_are_unfinished_never_lost(tmp_pat
     assert not checks["nothing left unfinished"].passed
     assert result.status == "failed"  # it stopped draining: a real failure, not a slow system
     assert document.build(result)["counts"]["unfinished"] == 5
+
+
+def test_only_a_settled_phase_stops_its_consumers_with_the_settled_stop(tmp_path):
+    # GIVEN a phase that settles, and one whose consumers never finish before the deadline
+    with mock_aws():
+        settles = PacedTarget(per_poll=None)
+        Backlog(3, 30.0).execute(settles, RunSettings(), run_dir=tmp_path / "a")
+        stuck = PacedTarget(per_poll=0)
+        Backlog(3, 1.0).execute(stuck, RunSettings(), run_dir=tmp_path / "b")
+    # THEN the first phase's consumers got the settled stop (the queue read empty just
+    # before), the timed-out one's a plain drain; teardown's stops are always plain ones
+    assert settles.stops[0] is True
+    assert stuck.stops[0] is False
+    assert not any(settles.stops[1:]) and not any(stuck.stops[1:])
 
 
 def test_a_system_too_slow_for_the_count_is_skipped_with_the_measured_rate(tmp_path):
