@@ -7,16 +7,17 @@ signature stays valid) and a relayed answer is what the upstream said.
 
 Framing is on the path of every relayed call, so it reads only what it must, with a few
 C-level byte operations (issue 16): where the head ends (``find``), the method or status from
-the first line, the four headers that frame a message or its connection (Content-Length,
-Transfer-Encoding, Connection, Expect) with one precompiled regex over the head, and one more
-scan that rejects a header line without a colon. Nothing is decoded but the first line. The
-header dict is parsed lazily, the first time something asks for it (:attr:`Request.headers`);
+the first line, and the four headers that frame a message or its connection (Content-Length,
+Transfer-Encoding, Connection, Expect) with one precompiled regex over the head. The header
+dict is parsed lazily, the first time something asks for it (:attr:`Request.headers`), and
+that parse is what rejects a header line without a colon: the relay passes such a request on
+for the upstream to judge, as it passes on any header it does not read.
 :meth:`Request.pick_headers` reads a few headers with one scan and no dict of the rest. The
-body is sliced from the raw message on demand, and a chunked one is kept decoded beside it.
+body is sliced from the raw message on demand; a chunked one is kept decoded beside it.
 
-Header names match case-insensitively; optional whitespace around names and values is space
-and tab (RFC 9110's OWS). A header repeated is one value, joined with ", " (RFC 9110), so two
-Content-Length headers are an error, like a malformed one.
+Header names match case-insensitively and start their line; optional whitespace around the
+colon is space and tab (RFC 9110's OWS). A header repeated is one value, joined with ", "
+(RFC 9110), so two Content-Length headers are an error, like a malformed one.
 """
 
 from __future__ import annotations
@@ -40,14 +41,13 @@ _HTTP_1: Final = b"HTTP/1."
 #: a header value: up to the CRLF that ends its line (a bare CR or LF is part of the value)
 _VALUE: Final = rb"([^\r]*(?:\r(?!\n)[^\r]*)*)"
 #: the headers that frame a message or its connection, searched between the first line's CRLF
-#: and the last header line's; a name must follow a CRLF, so neither another header's value
-#: nor the body can fool it
+#: and the last header line's; a name must start its line (right after a CRLF: a line that
+#: starts with whitespace continues the one before, RFC 9112), so neither another header's
+#: value nor the body can fool it
 _FRAMING: Final = re.compile(
-    rb"\r\n[ \t]*(content-length|transfer-encoding|connection|expect)[ \t]*:" + _VALUE,
+    rb"\r\n(content-length|transfer-encoding|connection|expect)[ \t]*:[ \t]*" + _VALUE,
     re.IGNORECASE,
 )
-#: a header line (between two CRLFs of the head) without a colon
-_NO_COLON: Final = re.compile(rb"\r\n([^:]*?)\r\n")
 
 
 class WireError(Exception):
@@ -83,6 +83,12 @@ def _keep_alive(version: str, connection: str | None) -> bool:
     return "close" not in tokens
 
 
+def _keep_alive_bytes(version: bytes, connection: bytes | None) -> bool:
+    if connection is None:  # the common case, decided without decoding
+        return version != b"HTTP/1.0"
+    return _keep_alive(version.decode("latin-1"), connection.decode("latin-1"))
+
+
 @functools.cache
 def _picker(names: tuple[str, ...]) -> re.Pattern[bytes]:
     alternatives = b"|".join(re.escape(n.encode("latin-1")) for n in names)
@@ -94,23 +100,12 @@ class _Message:
 
     __slots__ = ("_body", "_headers", "head_size", "keep_alive", "raw", "version")
 
-    def __init__(
-        self,
-        version: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        raw: bytes,
-        head_size: int | None,
-    ) -> None:
-        if head_size is None:  # built from its parts: find the head in raw, if there is one
-            end = raw.find(_HEAD_END)
-            head_size = end + 4 if end >= 0 else len(raw)
-        self.version = version
-        self._headers = dict(headers) if headers is not None else None
-        self._body = body
-        self.raw = raw
-        self.head_size = head_size
-        self.keep_alive = True
+    _body: bytes | None
+    _headers: dict[str, str] | None
+    head_size: int
+    keep_alive: bool
+    raw: bytes
+    version: str
 
     @property
     def headers(self) -> dict[str, str]:
@@ -144,11 +139,16 @@ class _Message:
         return body
 
 
+def _head_size(raw: bytes) -> int:
+    end = raw.find(_HEAD_END)
+    return end + 4 if end >= 0 else len(raw)
+
+
 class Request(_Message):
     """One HTTP request as received: ``raw`` is forwarded unchanged, ``body`` is decoded.
 
-    Built by :class:`Buffer` from ``raw`` alone (``headers`` None: parsed on first use), or
-    from its parts, as a test does.
+    Built by :class:`Buffer` from ``raw`` alone (``headers`` None: parsed on first use;
+    ``body`` None: sliced from ``raw``), or from its parts, as a test does.
     """
 
     __slots__ = ("method", "target")
@@ -165,9 +165,13 @@ class Request(_Message):
         head_size: int | None = None,
         keep_alive: bool | None = None,
     ) -> None:
-        super().__init__(version, headers, body, raw, head_size)
         self.method = method
         self.target = target
+        self.version = version
+        self._headers = None if headers is None else dict(headers)
+        self._body = body
+        self.raw = raw
+        self.head_size = _head_size(raw) if head_size is None else head_size
         if keep_alive is None:
             keep_alive = _keep_alive(version, self.headers.get("connection"))
         self.keep_alive = keep_alive
@@ -196,8 +200,12 @@ class Response(_Message):
         head_size: int | None = None,
         keep_alive: bool | None = None,
     ) -> None:
-        super().__init__(version, headers, body, raw, head_size)
         self.status = status
+        self.version = version
+        self._headers = None if headers is None else dict(headers)
+        self._body = body
+        self.raw = raw
+        self.head_size = _head_size(raw) if head_size is None else head_size
         self.close_delimited = close_delimited
         if keep_alive is None:
             keep_alive = _keep_alive(version, self.headers.get("connection"))
@@ -207,123 +215,99 @@ class Response(_Message):
         return f"Response({self.version} {self.status}, {len(self.raw)} bytes)"
 
 
-class _Frame:
-    """The head of the message at the front of a buffer, read (its body may be incomplete)."""
-
-    __slots__ = (
-        "body",
-        "expect_continue",
-        "head_size",
-        "keep_alive",
-        "method",
-        "status",
-        "target",
-        "version",
-    )
-
-    def __init__(self, head_size: int, version: str) -> None:
-        self.head_size = head_size
-        self.version = version
-        self.body = 0  # a Content-Length, _CHUNKED or _TO_EOF
-        self.keep_alive = True
-        self.expect_continue = False
-        self.method = ""
-        self.target = ""
-        self.status = 0
+#: what a request's head says: head size, body (a length, _CHUNKED), keep-alive, whether it
+#: expects 100-continue, method, target, version
+_RequestFrame = tuple[int, int, bool, bool, str, str, str]
+#: what a response's head says: head size, body (a length, _CHUNKED, _TO_EOF), keep-alive,
+#: status, version
+_ResponseFrame = tuple[int, int, bool, int, str]
 
 
-class _Fields:
-    """What the framing headers of one head say."""
-
-    __slots__ = ("chunked", "connection", "expect", "length")
-
-    def __init__(self) -> None:
-        self.length: str | None = None
-        self.chunked = False
-        self.connection: str | None = None
-        self.expect: str | None = None
-
-
-def _join(old: str | None, new: str) -> str:
-    return new if old is None else f"{old}, {new}"
-
-
-def _framing_fields(data: bytes | bytearray, line_end: int, end: int) -> _Fields:
-    """Validate the header lines of the head ending at ``end`` and read its framing headers."""
-    bad = _NO_COLON.search(data, line_end, end + 2)
-    if bad is not None:
-        raise WireError(f"malformed header line {bad.group(1).decode('latin-1')[:80]!r}")
-    fields = _Fields()
+def _framing_fields(
+    data: bytes | bytearray, line_end: int, end: int
+) -> tuple[bytes | None, bool, bytes | None, bytes | None]:
+    """The framing headers of the head ending at ``end``: (Content-Length, chunked,
+    Connection, Expect), repeated ones joined."""
+    length = connection = expect = None
+    chunked = False
     for name, raw_value in _FRAMING.findall(data, line_end, end + 2):
-        value = raw_value.decode("latin-1").strip(" \t")
+        value = raw_value.rstrip(b" \t")
         key = name.lower()
         if key == b"content-length":
-            fields.length = _join(fields.length, value)
+            length = value if length is None else length + b", " + value
         elif key == b"transfer-encoding":
-            fields.chunked = fields.chunked or "chunked" in value.lower()
+            chunked = chunked or b"chunked" in value.lower()
         elif key == b"connection":
-            fields.connection = _join(fields.connection, value)
+            connection = value if connection is None else connection + b", " + value
         else:
-            fields.expect = _join(fields.expect, value)
-    return fields
+            expect = value if expect is None else expect + b", " + value
+    return length, chunked, connection, expect
 
 
-def _content_length(value: str | None) -> int:
-    if not value:
-        return 0
-    if not value.isdigit() or not value.isascii():
-        raise WireError(f"malformed Content-Length {value!r}")
+def _content_length(value: bytes) -> int:
+    if not value.isdigit():  # ASCII digits only: no sign, no "_", no list
+        if not value:
+            return 0
+        raise WireError(f"malformed Content-Length {value.decode('latin-1')!r}")
     length = int(value)
     if length > MAX_BODY_BYTES:
         raise WireError(f"Content-Length {length} out of range")
     return length
 
 
-def _request_frame(data: bytes | bytearray, end: int) -> _Frame:
+def _request_frame(data: bytes | bytearray, end: int) -> _RequestFrame:
     line_end = data.find(_CRLF, 0, end + 2)
     first = data.find(b" ", 0, line_end)
-    second = data.find(b" ", first + 1, line_end) if first >= 0 else -1
-    if second < 0 or not data.startswith(_HTTP_1, second + 1, line_end):
+    second = data.find(b" ", first + 1, line_end)  # -1 too when there is no first
+    if first < 0 or second < 0 or not data.startswith(_HTTP_1, second + 1, line_end):
         line = bytes(data[:line_end]).decode("latin-1")
         raise WireError(f"malformed request line {line[:80]!r}")
-    frame = _Frame(end + 4, bytes(data[second + 1 : line_end]).decode("latin-1"))
-    frame.method = bytes(data[:first]).decode("latin-1")
-    frame.target = bytes(data[first + 1 : second]).decode("latin-1")
-    fields = _framing_fields(data, line_end, end)
-    frame.body = _CHUNKED if fields.chunked else _content_length(fields.length)
-    frame.keep_alive = _keep_alive(frame.version, fields.connection)
-    frame.expect_continue = fields.expect is not None and fields.expect.lower() == "100-continue"
-    return frame
+    length, chunked, connection, expect = _framing_fields(data, line_end, end)
+    version = bytes(data[second + 1 : line_end])
+    body = _CHUNKED if chunked else 0 if length is None else _content_length(length)
+    return (
+        end + 4,
+        body,
+        version != b"HTTP/1.0" if connection is None else _keep_alive_bytes(version, connection),
+        expect is not None and expect.lower() == b"100-continue",
+        data[:first].decode("latin-1"),
+        data[first + 1 : second].decode("latin-1"),
+        version.decode("latin-1"),
+    )
 
 
-def _response_frame(data: bytes | bytearray, end: int, method: str) -> _Frame | None:
+def _response_frame(data: bytes | bytearray, end: int, method: str) -> _ResponseFrame | None:
     """The frame of the response whose head ends at ``end``; None for an interim (1xx) one."""
     line_end = data.find(_CRLF, 0, end + 2)
     first = data.find(b" ", 0, line_end)
     status = -1
     if first > 0 and data.startswith(_HTTP_1, 0, first):
         second = data.find(b" ", first + 1, line_end)
-        token = bytes(data[first + 1 : second if second >= 0 else line_end])
+        token = data[first + 1 : second if second >= 0 else line_end]
         if token.isdigit():
             status = int(token)
     if status < 0:
         line = bytes(data[:line_end]).decode("latin-1")
         raise WireError(f"malformed status line {line[:80]!r}")
-    fields = _framing_fields(data, line_end, end)
-    if 100 <= status < 200:
+    if 100 <= status < 200:  # interim
         return None
-    frame = _Frame(end + 4, bytes(data[:first]).decode("latin-1"))
-    frame.status = status
+    length, chunked, connection, _ = _framing_fields(data, line_end, end)
     if method == "HEAD" or status in _NO_BODY_STATUS:
-        frame.body = 0
-    elif fields.chunked:
-        frame.body = _CHUNKED
-    elif fields.length is not None:
-        frame.body = _content_length(fields.length)
+        body = 0
+    elif chunked:
+        body = _CHUNKED
+    elif length is not None:
+        body = _content_length(length)
     else:
-        frame.body = _TO_EOF
-    frame.keep_alive = frame.body != _TO_EOF and _keep_alive(frame.version, fields.connection)
-    return frame
+        body = _TO_EOF
+    version = bytes(data[:first])
+    if body == _TO_EOF:
+        keep_alive = False
+    else:
+        keep_alive = (
+            version != b"HTTP/1.0" if connection is None else _keep_alive_bytes(version, connection)
+        )
+    return end + 4, body, keep_alive, status, version.decode("latin-1")
 
 
 def _chunked(data: bytes | bytearray, start: int) -> tuple[bytes, int] | None:
@@ -369,11 +353,13 @@ class Buffer:
     copied; one that arrived in pieces is collected in a bytearray and copied out once.
     """
 
-    __slots__ = ("_continued", "_frame", "_scanned", "data")
+    __slots__ = ("_continued", "_request", "_response", "_scanned", "data")
 
     def __init__(self) -> None:
         self.data: bytes | bytearray = b""
-        self._frame: _Frame | None = None
+        # the head at the front, read while its body is incomplete
+        self._request: _RequestFrame | None = None
+        self._response: _ResponseFrame | None = None
         self._continued = False
         self._scanned = 0  # where to resume looking for the head's end
 
@@ -402,18 +388,18 @@ class Buffer:
             raise WireError(f"message head longer than {MAX_HEAD_BYTES} bytes")
         return end
 
-    def _body_end(self, frame: _Frame, eof: bool) -> tuple[int, bytes | None] | None:
-        """Where the message framed by ``frame`` ends, with its decoded body when that is not
-        sliced from the raw one (chunked); None while incomplete."""
+    def _body_end(self, head_size: int, body: int, eof: bool) -> tuple[int, bytes | None] | None:
+        """Where the message ends, with its decoded body when that is not sliced from the raw
+        one (chunked); None while incomplete."""
         data = self.data
-        if frame.body >= 0:
-            stop = frame.head_size + frame.body
+        if body >= 0:
+            stop = head_size + body
             return (stop, None) if len(data) >= stop else None
-        if frame.body == _CHUNKED:
-            found = _chunked(data, frame.head_size)
+        if body == _CHUNKED:
+            found = _chunked(data, head_size)
             return None if found is None else (found[1], found[0])
         if not eof:  # _TO_EOF
-            if len(data) - frame.head_size > MAX_BODY_BYTES:
+            if len(data) - head_size > MAX_BODY_BYTES:
                 raise WireError(f"body longer than {MAX_BODY_BYTES} bytes")
             return None
         return len(data), None
@@ -427,8 +413,6 @@ class Buffer:
         else:
             raw = bytes(data[:stop])
             self.data = data[stop:]
-        self._frame = None
-        self._continued = False
         self._scanned = 0
         return raw
 
@@ -439,59 +423,76 @@ class Buffer:
 
         ``Expect: 100-continue`` calls ``on_continue`` once, as soon as the head is in.
         """
-        frame = self._frame
+        frame = self._request
         if frame is None:
             end = self._head_end(eof)
             if end < 0:
                 return None
-            frame = self._frame = _request_frame(self.data, end)
-        if frame.expect_continue and on_continue is not None and not self._continued:
+            frame = _request_frame(self.data, end)
+        head_size, body, keep_alive, expect, method, target, version = frame
+        if expect and on_continue is not None and not self._continued:
             self._continued = True
             on_continue()
-        found = self._body_end(frame, eof)
-        if found is None:
-            if eof:
-                raise WireError("connection closed inside a request body")
-            return None
-        stop, decoded = found
+        data = self.data
+        decoded: bytes | None = None
+        if body >= 0 and len(data) >= head_size + body:  # the common case, without a call
+            stop = head_size + body
+        else:
+            found = self._body_end(head_size, body, eof)
+            if found is None:
+                if eof:
+                    raise WireError("connection closed inside a request body")
+                self._request = frame
+                return None
+            stop, decoded = found
+        self._request = None
+        self._continued = False
         return Request(
-            frame.method,
-            frame.target,
-            frame.version,
+            method,
+            target,
+            version,
             None,
             decoded,
             self._cut(stop),
-            head_size=frame.head_size,
-            keep_alive=frame.keep_alive,
+            head_size=head_size,
+            keep_alive=keep_alive,
         )
 
     def take_response(self, method: str, *, eof: bool = False) -> Response | None:
         """The next whole response to a ``method`` request (interim 1xx ones are dropped)."""
-        frame = self._frame
+        frame = self._response
         while frame is None:
             if eof and not self.data:
                 raise ClosedBeforeAnswer("upstream closed the connection before answering")
             end = self._head_end(eof)
             if end < 0:
                 return None
-            frame = self._frame = _response_frame(self.data, end, method)
+            frame = _response_frame(self.data, end, method)
             if frame is None:  # an interim answer: dropped
                 self._cut(end + 4)
-        found = self._body_end(frame, eof)
-        if found is None:
-            if eof:
-                raise WireError("upstream closed the connection inside a response body")
-            return None
-        stop, decoded = found
+        head_size, body, keep_alive, status, version = frame
+        data = self.data
+        decoded: bytes | None = None
+        if body >= 0 and len(data) >= head_size + body:  # the common case, without a call
+            stop = head_size + body
+        else:
+            found = self._body_end(head_size, body, eof)
+            if found is None:
+                if eof:
+                    raise WireError("upstream closed the connection inside a response body")
+                self._response = frame
+                return None
+            stop, decoded = found
+        self._response = None
         return Response(
-            frame.status,
-            frame.version,
+            status,
+            version,
             None,
             decoded,
             self._cut(stop),
-            frame.body == _TO_EOF,
-            head_size=frame.head_size,
-            keep_alive=frame.keep_alive,
+            body == _TO_EOF,
+            head_size=head_size,
+            keep_alive=keep_alive,
         )
 
 
