@@ -161,6 +161,8 @@ class _Connection:
                         # record, so which operation it is does not matter.
                         answer = self.exchange(request)
                         if isinstance(answer, UpstreamError):
+                            if self.aborted:
+                                return  # stop(): not an upstream failure worth a warning
                             answer = proxy._gateway_error(protocol.identify(request), answer)
                         send(answer.raw)
                         keep_alive = request.keep_alive and answer.keep_alive
@@ -528,6 +530,8 @@ class FaultProxy:
             return self._handle(connection, request, call, decision, started_at=started_at, t0=t0)
         answer = connection.exchange(request)
         if isinstance(answer, UpstreamError):
+            if connection.aborted:
+                return False  # stop(): not an upstream failure worth a warning
             answer = self._gateway_error(call, answer)
         keep_alive = request.keep_alive and answer.keep_alive
         if recording and not connection.aborted:
@@ -575,6 +579,7 @@ class FaultProxy:
         return outcome.keep_alive
 
     def _gateway_error(self, call: Call, exc: UpstreamError) -> wire.Response:
+        """The 502/504 a client gets for ``exc``, logged."""
         log.warning(
             "faultproxy.upstream_error",
             extra={"upstream": self.upstream, "operation": call.operation, "error": str(exc)},
