@@ -373,20 +373,14 @@ class Buffer:
         else:
             self.data = bytearray(held) + data
 
-    def _head_end(self, eof: bool) -> int:
-        """Where the head at the front ends (its CRLFCRLF), -1 while it is incomplete."""
+    def _no_head(self, end: int, eof: bool) -> None:
+        """No whole head at the front (``end`` < 0), or one too long: None, or the error."""
         data = self.data
-        end = data.find(_HEAD_END, self._scanned)
-        if end < 0:
-            if len(data) > MAX_HEAD_BYTES:
-                raise WireError(f"message head longer than {MAX_HEAD_BYTES} bytes")
-            if eof and data:
-                raise WireError("connection closed inside a message head")
-            self._scanned = max(0, len(data) - 3)
-            return -1
-        if end > MAX_HEAD_BYTES:
+        if end > MAX_HEAD_BYTES or len(data) > MAX_HEAD_BYTES:
             raise WireError(f"message head longer than {MAX_HEAD_BYTES} bytes")
-        return end
+        if eof and data:
+            raise WireError("connection closed inside a message head")
+        self._scanned = max(0, len(data) - 3)
 
     def _body_end(self, head_size: int, body: int, eof: bool) -> tuple[int, bytes | None] | None:
         """Where the message ends, with its decoded body when that is not sliced from the raw
@@ -424,16 +418,17 @@ class Buffer:
         ``Expect: 100-continue`` calls ``on_continue`` once, as soon as the head is in.
         """
         frame = self._request
+        data = self.data
         if frame is None:
-            end = self._head_end(eof)
-            if end < 0:
+            end = data.find(_HEAD_END, self._scanned)
+            if end < 0 or end > MAX_HEAD_BYTES:
+                self._no_head(end, eof)
                 return None
-            frame = _request_frame(self.data, end)
+            frame = _request_frame(data, end)
         head_size, body, keep_alive, expect, method, target, version = frame
         if expect and on_continue is not None and not self._continued:
             self._continued = True
             on_continue()
-        data = self.data
         decoded: bytes | None = None
         if body >= 0 and len(data) >= head_size + body:  # the common case, without a call
             stop = head_size + body
@@ -447,13 +442,19 @@ class Buffer:
             stop, decoded = found
         self._request = None
         self._continued = False
+        if stop == len(data):  # the common case: the buffer held this message only
+            raw = data if isinstance(data, bytes) else bytes(data)
+            self.data = b""
+            self._scanned = 0
+        else:
+            raw = self._cut(stop)
         return Request(
             method,
             target,
             version,
             None,
             decoded,
-            self._cut(stop),
+            raw,
             head_size=head_size,
             keep_alive=keep_alive,
         )
@@ -462,12 +463,14 @@ class Buffer:
         """The next whole response to a ``method`` request (interim 1xx ones are dropped)."""
         frame = self._response
         while frame is None:
-            if eof and not self.data:
+            data = self.data
+            if eof and not data:
                 raise ClosedBeforeAnswer("upstream closed the connection before answering")
-            end = self._head_end(eof)
-            if end < 0:
+            end = data.find(_HEAD_END, self._scanned)
+            if end < 0 or end > MAX_HEAD_BYTES:
+                self._no_head(end, eof)
                 return None
-            frame = _response_frame(self.data, end, method)
+            frame = _response_frame(data, end, method)
             if frame is None:  # an interim answer: dropped
                 self._cut(end + 4)
         head_size, body, keep_alive, status, version = frame
@@ -484,12 +487,18 @@ class Buffer:
                 return None
             stop, decoded = found
         self._response = None
+        if stop == len(data):  # the common case: the buffer held this message only
+            raw = data if isinstance(data, bytes) else bytes(data)
+            self.data = b""
+            self._scanned = 0
+        else:
+            raw = self._cut(stop)
         return Response(
             status,
             version,
             None,
             decoded,
-            self._cut(stop),
+            raw,
             body == _TO_EOF,
             head_size=head_size,
             keep_alive=keep_alive,
