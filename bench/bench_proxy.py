@@ -24,7 +24,6 @@ relay misses the target too) or the proxy's own work (the bare relay meets it).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
 import signal
@@ -219,9 +218,9 @@ def _round(endpoint: str, workload: Callable[..., int], n: int) -> tuple[float, 
 def run() -> list[tuple[str, str]]:
     n = int(os.environ.get("BENCH_PROXY_N", "200"))
     rounds = int(os.environ.get("BENCH_PROXY_ROUNDS", "7"))
-    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio (uvloop not installed)"
-    print(f"proxy event loop: {loop}", flush=True)
-    results: list[tuple[str, str]] = [("proxy event loop", loop)]
+    engine = "blocking sockets, one thread per client connection"
+    print(f"proxy engine: {engine}", flush=True)
+    results: list[tuple[str, str]] = [("proxy engine", engine)]
     with (
         bench_endpoint() as upstream,
         tempfile.TemporaryDirectory() as tmp,

@@ -12,8 +12,8 @@ so botocore retries them as it would on AWS, and records every fired fault and e
         ...
     proxy.fired_counts()   # {"ack_dropped": 3, "throttle": 12}
 
-The engine is the kit's own small asyncio relay (on uvloop when installed); docs/faults.md
-says why.
+The engine is the kit's own small relay, on blocking sockets with a thread per client
+connection; docs/faults.md says why.
 """
 
 from local.faultproxy.errors import FaultProxyError, PlanError, UpstreamError, UpstreamTimeout

@@ -163,9 +163,19 @@ def _scope_service(headers: Mapping[str, str]) -> str | None:
     return found.group(1) if found else None
 
 
+#: the headers :func:`identify` reads: picked with one scan of the head, not a full parse
+_IDENTIFY_HEADERS: Final = (
+    "x-amz-target",
+    INVOCATION_ID_HEADER,
+    SDK_REQUEST_HEADER,
+    "content-type",
+    "authorization",
+)
+
+
 def identify(request: wire.Request) -> Call:
     """Which service and operation ``request`` is, from its target header, form or signature."""
-    headers = request.headers
+    headers = request.pick_headers(*_IDENTIFY_HEADERS)
     invocation_id = headers.get(INVOCATION_ID_HEADER)
     sdk_request = headers.get(SDK_REQUEST_HEADER)
     target = headers.get("x-amz-target")

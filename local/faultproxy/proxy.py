@@ -1,33 +1,32 @@
 """The fault proxy: an HTTP/1.1 relay between AWS clients and an endpoint that applies a plan's
 faults and records what it saw.
 
-It runs an asyncio loop (uvloop's when installed) in its own thread, so a test, the scenario
-engine or the CLI can start it in-process, swap plans between phases and read its records while
-clients talk through it. Each client connection gets its own upstream connection; requests and
-answers are relayed byte for byte, so the proxy adds one loopback hop and a header parse to a
-call.
+It serves from background threads, so a test, the scenario engine or the CLI can start it
+in-process, swap plans between phases and read its records while clients talk through it: one
+thread accepts, and each client connection gets its own thread and its own upstream connection,
+opened on first use. Requests and answers are relayed byte for byte, so the proxy adds one
+loopback hop and the framing of each message (:mod:`local.faultproxy.wire`) to a call.
 
-The relay is built for a small overhead (issue 16): asyncio protocols, not streams, and a call
-that no rule of the plan can touch is relayed from the protocols' callbacks without a task, a
-future or a parse of its body - unless call records are kept, which need the operation. Only a
-call a rule fired on runs as a task (:meth:`FaultProxy._handle`).
+The relay is built for a small overhead (issue 16). Its sockets block: a thread waiting in
+``recv`` is woken by the kernel with the bytes, where an event loop runs a poll, a callback and
+a timer per message; a call that no rule of the plan can touch and whose record nobody keeps is
+not even identified, only framed. The upstream timeout is the kernel's (``SO_RCVTIMEO``), not
+a timer. ``stop()`` shuts every socket down (``shutdown`` wakes a thread blocked in ``recv``,
+where ``close`` from another thread does not) and joins the threads, with a bound.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import logging
+import select
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from types import TracebackType
-from typing import Any, Final, Self, cast
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 from local.faultproxy import protocol, wire
@@ -44,8 +43,12 @@ LOOPBACK: Final = "127.0.0.1"
 DEFAULT_UPSTREAM_TIMEOUT_S: Final = 120.0
 _CONNECT_TIMEOUT_S: Final = 10.0
 _STOP_TIMEOUT_S: Final = 10.0
-#: a deadline timer may fire this early (uvloop rounds its delays to milliseconds)
-_TIMER_SLACK_S: Final = 0.001
+_BACKLOG: Final = 128
+#: bytes asked of one ``recv``: a whole AWS message, most often
+_READ_SIZE: Final = 256 * 1024
+#: the rest of an answer read this soon after the exchange began keeps the full timeout: the
+#: exchange's deadline may pass by this much, and a read right after the first costs no syscall
+_DEADLINE_SLACK_S: Final = 0.05
 _SYNTHESIZED: Final = {
     FaultKind.ERROR_500,
     FaultKind.ERROR_503,
@@ -71,320 +74,259 @@ def parse_upstream(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop when installed (less CPU per relayed call), else the stdlib's."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+def _timeval(seconds: float) -> bytes:
+    """A ``struct timeval`` for SO_RCVTIMEO / SO_SNDTIMEO (never zero: zero means no limit)."""
+    whole = int(seconds)
+    micros = int((seconds - whole) * 1_000_000)
+    return struct.pack("@ll", whole, micros if whole or micros else 1)
 
 
 #: what an upstream exchange ends with: the answer, or why there is none
 Answer = wire.Response | UpstreamError
-OnAnswer = Callable[[Answer], None]
 
 
-class _UpstreamConnection(asyncio.Protocol):
-    """One TCP connection to the upstream, carrying one exchange at a time."""
-
-    def __init__(self, owner: _Upstream) -> None:
-        self.owner = owner
-        self.transport: asyncio.Transport | None = None
-        self.buffer = wire.Buffer()
-        self.open = False
-        self.reused = False
-        self._method = ""
-        self._on_answer: OnAnswer | None = None
-        self._on_stale: Callable[[], None] | None = None
-        # One timer per connection, not one per exchange: an exchange only moves the deadline,
-        # and the timer re-arms itself for the later deadline when it fires (issue 16: a timer
-        # made and cancelled per call was about a tenth of the relay's own time per call).
-        self._deadline: float | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._answering = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
-        self.open = True
-
-    def exchange(
-        self, request: wire.Request, on_answer: OnAnswer, on_stale: Callable[[], None] | None
-    ) -> None:
-        """Send ``request``; ``on_answer`` gets the answer, or ``on_stale`` (if given) is called
-        instead when a kept-alive connection turns out closed before a single byte of answer."""
-        assert self.transport is not None
-        self._method = request.method
-        self._on_answer, self._on_stale = on_answer, on_stale
-        self._answering = False
-        loop = self.owner.loop
-        self._deadline = deadline = loop.time() + self.owner.timeout_s
-        if self._timer is None:
-            self._timer = loop.call_at(deadline, self._check_deadline)
-        self.transport.write(request.raw)
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer.feed(data)
-        if self._on_answer is None:
-            return  # an answer nobody asked for: dropped with the connection on the next call
-        self._answering = True
-        self._take(eof=False)
-
-    def eof_received(self) -> bool:
-        self.open = False
-        if self._on_answer is not None:
-            self._take(eof=True)
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.open = False
-        if self._on_answer is not None:
-            self._closed_early(f"upstream connection failed: {exc or 'closed'}")
-        self._stop_timer()
-
-    def _take(self, *, eof: bool) -> None:
-        try:
-            response = self.buffer.take_response(self._method, eof=eof)
-        except wire.ClosedBeforeAnswer as exc:
-            self._closed_early(str(exc))
-            return
-        except wire.WireError as exc:
-            self._finish(UpstreamError(f"upstream connection failed: {exc}"))
-            self.close()
-            return
-        if response is None:
-            return
-        self._finish(response)
-        if not response.keep_alive:
-            self.close()
-
-    def _closed_early(self, why: str) -> None:
-        if self.reused and not self._answering and self._on_stale is not None:
-            on_stale = self._on_stale
-            self._clear()
-            self.close()
-            on_stale()
-            return
-        self._finish(UpstreamError(why))
-        self.close()
-
-    def _check_deadline(self) -> None:
-        self._timer = None
-        deadline = self._deadline
-        if deadline is None or self._on_answer is None:
-            return  # the exchange it was armed for is over, and no other is waiting
-        remaining = deadline - self.owner.loop.time()
-        if remaining > _TIMER_SLACK_S:  # armed for an earlier exchange: wait for this one's
-            self._timer = self.owner.loop.call_at(deadline, self._check_deadline)
-            return
-        self._finish(UpstreamTimeout(f"no answer within {self.owner.timeout_s:g} s"))
-        self.close()
-
-    def _stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _clear(self) -> OnAnswer | None:
-        on_answer = self._on_answer
-        self._on_answer = self._on_stale = None
-        self._deadline = None  # the timer stays armed: the next exchange reuses it
-        return on_answer
-
-    def _finish(self, answer: Answer) -> None:
-        on_answer = self._clear()
-        self.reused = True
-        if on_answer is not None:
-            on_answer(answer)
-
-    def close(self, *, abandon: bool = False) -> None:
-        """Close the connection; ``abandon`` also forgets the exchange in progress, if any."""
-        self.open = False
-        if abandon:
-            self._clear()
-        self._stop_timer()
-        if self.transport is not None:
-            self.transport.close()
+class _Stale(Exception):
+    """A kept-alive upstream connection turned out closed before a single byte of answer."""
 
 
-class _Upstream:
-    """The upstream connection paired with one client connection, opened on first use."""
+@dataclass(slots=True)
+class _Outcome:
+    """How a call ended: what the client got (``reply`` bytes, a reset, or nothing)."""
+
+    status: int | None
+    forwarded: bool
+    keep_alive: bool
+    upstream: wire.Response | None = None
+    reply: bytes | None = None
+    reset: bool = False
+
+
+class _Connection:
+    """One client connection and the upstream connection paired with it, served by one thread,
+    one call at a time (a pipelined next request waits in the buffer until this one is
+    answered)."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, host: str, port: int, timeout_s: float
+        self, proxy: FaultProxy, client: socket.socket, number: int, stopping: threading.Event
     ) -> None:
-        self.loop = loop
-        self.host = host
-        self.port = port
-        self.timeout_s = timeout_s
-        self._connection: _UpstreamConnection | None = None
-        self._opening: asyncio.Task[None] | None = None
+        self.proxy = proxy
+        self.client = client
+        self.stopping = stopping
+        self.requests = wire.Buffer()
+        self.answers = wire.Buffer()
+        self.upstream: socket.socket | None = None
+        self.eof = False
+        self.aborted = False
         self._closed = False
+        self.timeout_s = proxy._timeout_s
+        self._read_timeout_s = 0.0
+        # Guards the sockets against stop(): only this connection's thread closes them, and
+        # stop() shuts down only those still open (never a descriptor already reused).
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(
+            target=self._run, name=f"faultproxy-conn-{number}", daemon=True
+        )
 
-    def send(self, request: wire.Request, on_answer: OnAnswer) -> None:
-        """Relay ``request``; ``on_answer`` gets the answer or an ``UpstreamError``.
+    def _run(self) -> None:
+        try:
+            self._serve()
+        except OSError:
+            pass  # the client went away, or stop() shut the connection down
+        except Exception:
+            # A bug, not the client: logged, and never raised out of the thread.
+            log.exception("faultproxy.connection_failed")
+        finally:
+            self.close()
+            self.proxy._forget(self)
+
+    def _serve(self) -> None:
+        proxy = self.proxy
+        recorder = proxy.recorder
+        requests = self.requests
+        take = requests.take_request
+        recv = self.client.recv
+        send = self.client.sendall
+        on_continue = self._continue
+        while True:
+            if requests.data or self.eof:
+                try:
+                    request = take(on_continue, eof=self.eof)
+                except wire.WireError:
+                    return  # the client spoke garbage: nothing left to answer
+                if request is not None:
+                    if recorder.calls_enabled or proxy._injector.plan.rules:
+                        keep_alive = proxy._serve_call(self, request)
+                    else:
+                        # The fast path: no rule can touch the call and nobody reads its
+                        # record, so which operation it is does not matter.
+                        answer = self.exchange(request)
+                        if isinstance(answer, UpstreamError):
+                            if self.aborted:
+                                return  # stop(): not an upstream failure worth a warning
+                            answer = proxy._gateway_error(protocol.identify(request), answer)
+                        send(answer.raw)
+                        keep_alive = request.keep_alive and answer.keep_alive
+                    if not keep_alive or self.aborted:
+                        return
+                    continue
+                if self.eof:
+                    return  # a clean close between requests
+            data = recv(_READ_SIZE)
+            if data:
+                requests.feed(data)
+            else:
+                self.eof = True
+
+    def _continue(self) -> None:
+        self.client.sendall(wire.CONTINUE)
+
+    def send(self, data: bytes) -> None:
+        """Send bytes to the client (an OSError ends the connection: the client is gone)."""
+        self.client.sendall(data)
+
+    # -- upstream ---------------------------------------------------------------------------
+
+    def exchange(self, request: wire.Request) -> Answer:
+        """Relay ``request`` upstream: its answer, or the ``UpstreamError`` why there is none.
 
         One retry, on a fresh connection, when a kept-alive one turned out to be closed by the
         upstream's idle timeout: the upstream closed without a single byte of answer. Never
         once an answer began.
         """
-        connection = self._connection
-        if connection is not None and connection.open:
-            connection.exchange(request, on_answer, lambda: self._open_and_send(request, on_answer))
-        else:
-            self._open_and_send(request, on_answer)
-
-    def _open_and_send(self, request: wire.Request, on_answer: OnAnswer) -> None:
-        if self._closed:  # the client went away: nobody to answer
-            return
-        self._opening = self.loop.create_task(self._open(request, on_answer))
-
-    async def _open(self, request: wire.Request, on_answer: OnAnswer) -> None:
-        connection = _UpstreamConnection(self)
+        if self.upstream is not None:
+            try:
+                return self._exchange(self.upstream, request, reused=True)
+            except _Stale:
+                self._close_upstream()
         try:
-            await asyncio.wait_for(
-                self.loop.create_connection(lambda: connection, self.host, self.port),
-                _CONNECT_TIMEOUT_S,
-            )
-        except (OSError, TimeoutError) as exc:
-            on_answer(UpstreamError(f"cannot connect to {self.host}:{self.port}: {exc}"))
-            return
-        if self._closed:
-            connection.close()
-            return
-        self._connection = connection
-        connection.exchange(request, on_answer, None)  # a fresh connection is never retried
+            upstream = self._open()
+            return self._exchange(upstream, request, reused=False)
+        except UpstreamError as exc:
+            return exc
 
-    async def exchange(self, request: wire.Request) -> wire.Response:
-        """``send`` as a coroutine: the answer, or the ``UpstreamError`` raised."""
-        future: asyncio.Future[Answer] = self.loop.create_future()
-
-        def done(answer: Answer) -> None:
-            if not future.done():
-                future.set_result(answer)
-
-        self.send(request, done)
-        answer = await future
-        if isinstance(answer, UpstreamError):
-            raise answer
-        return answer
-
-    def close(self) -> None:
-        """Close for good: the client connection it served is over."""
-        self._closed = True
-        if self._opening is not None:
-            self._opening.cancel()
-        if self._connection is not None:
-            self._connection.close(abandon=True)
-            self._connection = None
-
-
-class _Client(asyncio.Protocol):
-    """One client connection: cuts its bytes into requests and hands them to the proxy, one at
-    a time (the next waits in the buffer until this one is answered)."""
-
-    def __init__(self, proxy: FaultProxy, loop: asyncio.AbstractEventLoop) -> None:
-        self.proxy = proxy
-        self.loop = loop
-        self.transport: asyncio.Transport | None = None
-        self.buffer = wire.Buffer()
-        self.upstream = _Upstream(loop, proxy._up_host, proxy._up_port, proxy._timeout_s)
-        self.busy = False
-        self.eof = False
-        self.lost = False
-        self.task: asyncio.Task[Any] | None = None
-        self._input: asyncio.Future[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
-        self.proxy._clients.add(self)
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer.feed(data)
-        self._poke()
-        if not self.busy:
-            self._next()
-
-    def eof_received(self) -> bool:
-        self.eof = True
-        self._poke()
-        if not self.busy:
-            self._next()
-        return True  # keep the transport: a call in progress still gets its answer
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
-        self._poke()
-        self.upstream.close()
-        if self.task is not None:
-            self.task.cancel()
-        self.proxy._clients.discard(self)
-
-    def _poke(self) -> None:
-        if self._input is not None and not self._input.done():
-            self._input.set_result(None)
-
-    def _next(self) -> None:
+    def _open(self) -> socket.socket:
+        host, port = self.proxy._up_host, self.proxy._up_port
         try:
-            request = self.buffer.take_request(self._continue, eof=self.eof)
-        except wire.WireError:
-            self.close()  # the client spoke garbage: nothing left to answer
+            upstream = socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S)
+        except OSError as exc:
+            raise UpstreamError(f"cannot connect to {host}:{port}: {exc}") from exc
+        timeout_s = self.timeout_s
+        try:
+            upstream.settimeout(None)  # blocking: the kernel's timeouts below, no poll per recv
+            upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            upstream.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(timeout_s))
+            upstream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout_s))
+        except OSError as exc:
+            upstream.close()
+            raise UpstreamError(f"cannot connect to {host}:{port}: {exc}") from exc
+        with self._lock:
+            if self._closed or self.aborted:
+                upstream.close()
+                raise UpstreamError("the fault proxy is stopping")
+            self.upstream = upstream
+        self.answers = wire.Buffer()
+        self._read_timeout_s = timeout_s
+        return upstream
+
+    def _set_read_timeout(self, upstream: socket.socket, seconds: float) -> None:
+        upstream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+        self._read_timeout_s = seconds
+
+    def _exchange(  # noqa: PLR0912 - the relay's hot path, kept in one frame (issue 16)
+        self, upstream: socket.socket, request: wire.Request, *, reused: bool
+    ) -> Answer:
+        """One exchange on ``upstream``: the answer, or the ``UpstreamError`` why there is
+        none; raises ``_Stale`` for the retry (``reused`` only)."""
+        timeout_s = self.timeout_s
+        started = time.monotonic()
+        if self._read_timeout_s != timeout_s:
+            self._set_read_timeout(upstream, timeout_s)
+        answers = self.answers
+        method = request.method
+        answering = eof = False
+        try:
+            upstream.sendall(request.raw)
+            while True:
+                if answers.data or eof:
+                    response = answers.take_response(method, eof=eof)
+                    if response is not None:
+                        if not response.keep_alive:
+                            self._close_upstream()
+                        return response
+                if answering:  # the rest of an answer: within what is left of the deadline
+                    elapsed = time.monotonic() - started
+                    if elapsed >= timeout_s:
+                        raise UpstreamTimeout(f"no answer within {timeout_s:g} s")
+                    if elapsed > _DEADLINE_SLACK_S:
+                        self._set_read_timeout(upstream, timeout_s - elapsed)
+                data = upstream.recv(_READ_SIZE)
+                if data:
+                    answering = True
+                    answers.feed(data)
+                else:
+                    eof = True
+        except UpstreamError as exc:
+            failure = exc
+        except BlockingIOError:  # SO_SNDTIMEO / SO_RCVTIMEO ran out
+            failure = UpstreamTimeout(f"no answer within {timeout_s:g} s")
+        except wire.ClosedBeforeAnswer as exc:
+            if reused and not answering:
+                raise _Stale from exc
+            failure = UpstreamError(str(exc))
+        except (wire.WireError, OSError) as exc:
+            if reused and not answering and isinstance(exc, OSError):
+                raise _Stale from exc
+            failure = UpstreamError(f"upstream connection failed: {exc}")
+        self._close_upstream()
+        return failure
+
+    def _close_upstream(self) -> None:
+        with self._lock:
+            upstream, self.upstream = self.upstream, None
+            if upstream is not None:
+                upstream.close()
+
+    # -- faults and shutdown ----------------------------------------------------------------
+
+    def wait_input(self, timeout_s: float) -> None:
+        """Until the client sends a byte or closes, at most ``timeout_s`` (stop() ends it)."""
+        if self.eof:
             return
-        if request is None:
-            if self.eof:
-                self.close()
-            return
-        self.busy = True
-        self.proxy._dispatch(self, request)
-
-    def _continue(self) -> None:
-        self.write(wire.CONTINUE)
-
-    def write(self, data: bytes) -> None:
-        """Send bytes to the client, unless it is gone."""
-        if self.transport is not None and not self.lost and not self.transport.is_closing():
-            self.transport.write(data)
-
-    def done(self, keep_alive: bool) -> None:
-        """The call in progress is over: read the next one, or close."""
-        self.busy = False
-        self.task = None
-        if not keep_alive or self.lost:
-            self.close()
-        elif self.buffer.data or self.eof:
-            self._next()
-
-    async def wait_input(self, timeout_s: float) -> None:
-        """Until the client sends a byte or closes, at most ``timeout_s``."""
-        if self.lost or self.eof:
-            return
-        self._input = self.loop.create_future()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._input, timeout_s)
-        self._input = None
+        poller = select.poll()
+        poller.register(self.client, select.POLLIN | select.POLLHUP | select.POLLERR)
+        poller.poll(timeout_s * 1000)
 
     def reset(self) -> None:
-        """Abort the connection with a TCP RST (SO_LINGER 0), like a dropped link."""
-        if self.transport is None:
-            return
-        sock = self.transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.transport.abort()
+        """Abort the client connection with a TCP RST (SO_LINGER 0), like a dropped link."""
+        with self._lock:
+            if not self._closed:
+                with contextlib.suppress(OSError):
+                    self.client.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+        self.close()
 
     def close(self) -> None:
-        self.upstream.close()
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
+        """Close both sockets (this connection's thread only); idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            upstream, self.upstream = self.upstream, None
+            self.client.close()
+            if upstream is not None:
+                upstream.close()
 
-
-@dataclass(slots=True)
-class _Outcome:
-    status: int | None
-    forwarded: bool
-    keep_alive: bool
-    upstream: wire.Response | None = None
+    def abort(self) -> None:
+        """From stop(): shut both sockets down, which wakes the thread wherever it blocks."""
+        with self._lock:
+            self.aborted = True
+            if self._closed:
+                return
+            for sock in (self.client, self.upstream):
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
 
 
 class FaultProxy:
@@ -412,10 +354,13 @@ class FaultProxy:
         self._host = host
         self._port = port
         self._timeout_s = upstream_timeout_s
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
-        self._clients: set[_Client] = set()
+        self._listener: socket.socket | None = None
+        self._accepting: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._connections: set[_Connection] = set()
+        self._opened = 0
+        self._lock = threading.Lock()  # the connections, against stop()
+        self._decide_lock = threading.Lock()  # a plan's counters and random streams
         self._endpoint: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -428,75 +373,103 @@ class FaultProxy:
         return self._endpoint
 
     def start(self) -> str:
-        """Listen and serve in a background thread; returns the endpoint URL."""
-        if self._thread is not None:
+        """Listen and serve from background threads; returns the endpoint URL."""
+        if self._accepting is not None:
             raise FaultProxyError("the fault proxy is already running")
-        loop = _new_loop()
-        ready: concurrent.futures.Future[int] = concurrent.futures.Future()
+        listener = self._listen()
+        stopping = self._stopping = threading.Event()
         thread = threading.Thread(
-            target=self._run, args=(loop, ready), name="faultproxy", daemon=True
+            target=self._accept, args=(listener, stopping), name="faultproxy-accept", daemon=True
         )
+        self._listener, self._accepting = listener, thread
         thread.start()
-        try:
-            port = ready.result(timeout=_STOP_TIMEOUT_S)
-        except BaseException:
-            thread.join(_STOP_TIMEOUT_S)
-            raise
-        self._loop, self._thread = loop, thread
-        self._endpoint = f"http://{self._host}:{port}"
+        self._endpoint = f"http://{self._host}:{listener.getsockname()[1]}"
         log.info(
             "faultproxy.started",
             extra={"endpoint": self._endpoint, "upstream": self.upstream, **self._plan_fields()},
         )
         return self._endpoint
 
-    def _run(self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[int]) -> None:
-        asyncio.set_event_loop(loop)
+    def _listen(self) -> socket.socket:
+        where = f"{self._host}:{self._port}"
         try:
-            self._server = loop.run_until_complete(
-                loop.create_server(lambda: _Client(self, loop), self._host, self._port)
+            found = socket.getaddrinfo(
+                self._host, self._port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
             )
+            # IPv4 first, as a client resolving "localhost" most often tries it first
+            family, _, _, _, address = min(found, key=lambda f: f[0] != socket.AF_INET)
+            listener = socket.socket(family, socket.SOCK_STREAM)
         except OSError as exc:
-            ready.set_exception(
-                FaultProxyError(f"cannot listen on {self._host}:{self._port}: {exc.strerror}")
-            )
-            loop.close()
-            return
-        ready.set_result(self._server.sockets[0].getsockname()[1])
+            raise FaultProxyError(f"cannot listen on {where}: {exc.strerror}") from exc
         try:
-            loop.run_forever()
-        finally:
-            loop.close()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(address)
+            listener.listen(_BACKLOG)
+        except OSError as exc:
+            listener.close()
+            raise FaultProxyError(f"cannot listen on {where}: {exc.strerror}") from exc
+        return listener
+
+    def _accept(self, listener: socket.socket, stopping: threading.Event) -> None:
+        try:
+            while True:
+                try:
+                    client, _ = listener.accept()
+                except OSError as exc:
+                    if stopping.is_set():
+                        return
+                    # out of descriptors, say: wait a little rather than spin
+                    log.warning("faultproxy.accept_failed", extra={"error": str(exc)})
+                    if stopping.wait(0.1):
+                        return
+                    continue
+                with contextlib.suppress(OSError):
+                    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with self._lock:
+                    if stopping.is_set():
+                        client.close()
+                        return
+                    self._opened += 1
+                    connection = _Connection(self, client, self._opened, stopping)
+                    self._connections.add(connection)
+                    connection.thread.start()  # under the lock: stop() joins only started ones
+        except Exception:
+            log.exception("faultproxy.accept_failed")
+
+    def _forget(self, connection: _Connection) -> None:
+        with self._lock:
+            self._connections.discard(connection)
 
     def stop(self) -> None:
-        """Close the listener and every connection, stop the thread; idempotent."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        """Close the listener and every connection, join the threads (bounded); idempotent."""
+        listener, accepting = self._listener, self._accepting
+        if listener is None or accepting is None:
             return
-        future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
-        with contextlib.suppress(concurrent.futures.TimeoutError):
-            future.result(_STOP_TIMEOUT_S)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(_STOP_TIMEOUT_S)
-        self._loop = self._thread = None
+        deadline = time.monotonic() + _STOP_TIMEOUT_S
+        with self._lock:  # no connection registers after this
+            self._stopping.set()
+            connections = list(self._connections)
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes accept() on Linux
+        for connection in connections:
+            connection.abort()
+        accepting.join(1.0)
+        if accepting.is_alive():  # where shutdown does not wake accept(): connect to wake it
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(listener.getsockname()[:2], timeout=1.0),
+            ):
+                pass
+        accepting.join(max(0.0, deadline - time.monotonic()))
+        listener.close()
+        for connection in connections:
+            connection.thread.join(max(0.0, deadline - time.monotonic()))
+        self._listener = self._accepting = None
         log.info(
             "faultproxy.stopped",
             extra={"endpoint": self._endpoint, "faults_fired": self.recorder.fired_counts()},
         )
         self._endpoint = None
-
-    async def _shutdown(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        clients = list(self._clients)
-        tasks = [c.task for c in clients if c.task is not None]
-        for task in tasks:
-            task.cancel()
-        for client in clients:
-            client.close()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
 
     def __enter__(self) -> Self:
         self.start()
@@ -522,7 +495,7 @@ class FaultProxy:
 
         Calls already past their decision finish under the old plan.
         """
-        self._injector = Injector(plan)  # one reference swap: atomic for the loop thread
+        self._injector = Injector(plan)  # one reference swap: atomic for the serving threads
         log.info("faultproxy.plan_set", extra=self._plan_fields())
 
     def _plan_fields(self) -> dict[str, Any]:
@@ -543,93 +516,70 @@ class FaultProxy:
 
     # -- serving --------------------------------------------------------------------------------
 
-    def _dispatch(self, client: _Client, request: wire.Request) -> None:
-        """Decide a call's fate; relay it from callbacks unless a rule fired on it."""
+    def _serve_call(self, connection: _Connection, request: wire.Request) -> bool:
+        """Identify a call, decide its fate and serve it (the connection relays a call that
+        no rule can touch and nobody records itself); whether the connection stays open."""
         injector = self._injector
         recording = self.recorder.calls_enabled
-        if not recording and not injector.plan.rules:
-            # The fast path: no rule can touch the call and nobody reads its record, so
-            # which operation it is does not matter.
-            client.upstream.send(request, partial(self._relayed, client, request, None))
-            return
         call = protocol.identify(request)
         started_at = time.time()
         t0 = time.perf_counter()
-        decision = injector.decide(call.service, call.operation)
-        if decision is PASS:
-            client.upstream.send(
-                request, partial(self._relayed, client, request, call, started_at=started_at, t0=t0)
-            )
-            return
-        client.task = client.loop.create_task(
-            self._handle(client, request, call, decision, started_at=started_at, t0=t0)
-        )
-
-    def _relayed(
-        self,
-        client: _Client,
-        request: wire.Request,
-        call: Call | None,
-        answer: Answer,
-        *,
-        started_at: float = 0.0,
-        t0: float = 0.0,
-    ) -> None:
-        """The upstream's answer to a call no rule fired on: record it, relay it."""
+        with self._decide_lock:
+            decision = injector.decide(call.service, call.operation)
+        if decision is not PASS:
+            return self._handle(connection, request, call, decision, started_at=started_at, t0=t0)
+        answer = connection.exchange(request)
         if isinstance(answer, UpstreamError):
-            call = call or protocol.identify(request)
+            if connection.aborted:
+                return False  # stop(): not an upstream failure worth a warning
             answer = self._gateway_error(call, answer)
         keep_alive = request.keep_alive and answer.keep_alive
-        # Recorded before the client gets its answer: whoever holds a response can read
-        # the record of the call that produced it.
-        if call is not None and self.recorder.calls_enabled:
-            self._record(
-                call, started_at, t0, _Outcome(answer.status, True, keep_alive, answer), None
-            )
-        client.write(answer.raw)
-        client.done(keep_alive)
+        if recording and not connection.aborted:
+            # Recorded before the client gets its answer: whoever holds a response can read
+            # the record of the call that produced it.
+            self._record(call, started_at, t0, _Outcome(answer.status, True, keep_alive, answer))
+        connection.send(answer.raw)
+        return keep_alive
 
-    async def _handle(
+    def _handle(
         self,
-        client: _Client,
+        connection: _Connection,
         request: wire.Request,
         call: Call,
         decision: Decision,
         *,
         started_at: float,
         t0: float,
-    ) -> None:
+    ) -> bool:
         """A call some rule fired on: its latency, then its fault (or its relay)."""
-        keep_alive = False
-        try:
-            for fire in decision.latency:
-                latency = fire.rule.latency
-                assert latency is not None
-                self._fired(
-                    call, fire, {"delay_ms": round(fire.delay_s * 1000, 3), **latency.describe()}
-                )
-            if decision.delay_s > 0:
-                await asyncio.sleep(decision.delay_s)
-            action = decision.action
-            if action is None:
-                response = await self._forward(call, request, client.upstream)
-                outcome = _Outcome(
-                    response.status, True, request.keep_alive and response.keep_alive, response
-                )
-                if self.recorder.calls_enabled:
-                    self._record(call, started_at, t0, outcome, action)
-                client.write(response.raw)
-            else:
-                outcome = await self._apply(call, request, action, client)
-                if self.recorder.calls_enabled:
-                    self._record(call, started_at, t0, outcome, action)
-            keep_alive = outcome.keep_alive
-        except asyncio.CancelledError:
-            pass  # stop() or the client went away: ending quietly keeps asyncio from logging it
-        finally:
-            client.done(keep_alive)
+        for fire in decision.latency:
+            latency = fire.rule.latency
+            assert latency is not None
+            self._fired(
+                call, fire, {"delay_ms": round(fire.delay_s * 1000, 3), **latency.describe()}
+            )
+        if decision.delay_s > 0 and connection.stopping.wait(decision.delay_s):
+            return False  # stop(): the call ends with the proxy
+        action = decision.action
+        if action is None:
+            response = self._forward(call, request, connection)
+            keep_alive = request.keep_alive and response.keep_alive
+            outcome = _Outcome(response.status, True, keep_alive, response, reply=response.raw)
+        else:
+            outcome = self._apply(call, request, action, connection)
+        if connection.aborted:
+            return False
+        if self.recorder.calls_enabled:
+            self._record(call, started_at, t0, outcome, action)
+        if outcome.reset:
+            connection.reset()
+            return False
+        if outcome.reply is not None:
+            connection.send(outcome.reply)
+        return outcome.keep_alive
 
     def _gateway_error(self, call: Call, exc: UpstreamError) -> wire.Response:
+        """The 502/504 a client gets for ``exc``, logged."""
         log.warning(
             "faultproxy.upstream_error",
             extra={"upstream": self.upstream, "operation": call.operation, "error": str(exc)},
@@ -637,17 +587,16 @@ class FaultProxy:
         status = 504 if isinstance(exc, UpstreamTimeout) else 502
         return protocol.gateway_error_response(call, status, str(exc))
 
-    async def _forward(
-        self, call: Call, request: wire.Request, upstream: _Upstream
-    ) -> wire.Response:
-        try:
-            return await upstream.exchange(request)
-        except UpstreamError as exc:
-            return self._gateway_error(call, exc)
+    def _forward(self, call: Call, request: wire.Request, connection: _Connection) -> wire.Response:
+        answer = connection.exchange(request)
+        if isinstance(answer, UpstreamError):
+            return self._gateway_error(call, answer)
+        return answer
 
-    async def _apply(
-        self, call: Call, request: wire.Request, action: Fire, client: _Client
+    def _apply(
+        self, call: Call, request: wire.Request, action: Fire, connection: _Connection
     ) -> _Outcome:
+        """Apply the fault ``action`` to ``call``: what the client is to get, not sent yet."""
         rule = action.rule
         kind = rule.fault
         if kind in _SYNTHESIZED:
@@ -660,20 +609,18 @@ class FaultProxy:
             else:
                 detail["code"] = _error_code(reply)
             self._fired(call, action, detail)
-            client.write(reply.raw)
-            return _Outcome(reply.status, False, request.keep_alive)
+            return _Outcome(reply.status, False, request.keep_alive, reply=reply.raw)
         if kind is FaultKind.RESET_BEFORE:
             self._fired(call, action, {})
-            client.reset()
-            return _Outcome(None, False, False)
+            return _Outcome(None, False, False, reset=True)
         if kind is FaultKind.STALL:
             assert rule.stall_s is not None
             self._fired(call, action, {"stall_s": rule.stall_s})
             # Ends early when the client gives up (its read timeout) and closes.
-            await client.wait_input(rule.stall_s)
+            connection.wait_input(rule.stall_s)
             return _Outcome(None, False, False)
         # Forward first, then fail the answer: the upstream applied the call.
-        response = await self._forward(call, request, client.upstream)
+        response = self._forward(call, request, connection)
         detail = {"upstream_status": response.status}
         if kind is FaultKind.LOST_RECEIVE and response.status == 200:
             pairs = protocol.received_messages(call, response.body)
@@ -681,13 +628,11 @@ class FaultProxy:
         fail_with = FAIL_RESET if kind is FaultKind.RESET_AFTER else rule.fail_with
         if fail_with == FAIL_RESET:
             self._fired(call, action, {**detail, "fail_with": FAIL_RESET})
-            client.reset()
-            return _Outcome(None, True, False, response)
+            return _Outcome(None, True, False, response, reset=True)
         assert isinstance(fail_with, int)
         reply = protocol.server_error_response(call, fail_with)
         self._fired(call, action, {**detail, "fail_with": fail_with, "code": _error_code(reply)})
-        client.write(reply.raw)
-        return _Outcome(reply.status, True, request.keep_alive, response)
+        return _Outcome(reply.status, True, request.keep_alive, response, reply=reply.raw)
 
     @staticmethod
     def _synthesize(
@@ -734,7 +679,12 @@ class FaultProxy:
         )
 
     def _record(
-        self, call: Call, started_at: float, t0: float, outcome: _Outcome, action: Fire | None
+        self,
+        call: Call,
+        started_at: float,
+        t0: float,
+        outcome: _Outcome,
+        action: Fire | None = None,
     ) -> None:
         queue_url: str | None = None
         ids: tuple[str, ...] = ()

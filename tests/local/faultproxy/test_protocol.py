@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.parsers import create_parser
 from botocore.retries.standard import RetryContext, StandardRetryConditions
 
-from local.faultproxy import protocol
+from local.faultproxy import protocol, wire
 from local.faultproxy.protocol import Call, Protocol
 from local.faultproxy.wire import Request, Response
 from tests.local.faultproxy.conftest import captured_request, client, query_sqs_session
@@ -319,3 +319,38 @@ def test_the_attempt_number_is_parsed_only_from_an_attempt_field(
     header: str | None, attempt: int | None
 ) -> None:
     assert protocol.sdk_attempt(header) == attempt
+
+
+def _as_received(request: Request) -> Request:
+    """``request`` as the proxy receives it: framed from raw bytes, its headers not parsed."""
+    head = f"{request.method} {request.target} {request.version}\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in request.headers.items()
+    )
+    buffer = wire.Buffer()
+    buffer.feed(head.encode("latin-1") + b"\r\n" + request.body)
+    received = buffer.take_request(eof=True)
+    assert received is not None
+    return received
+
+
+def test_a_received_call_is_identified_as_its_parsed_headers_say(query_sqs: Any) -> None:
+    # GIVEN calls of each protocol, identified once from parsed headers, once from raw bytes
+    sqs, ddb = client("sqs", ENDPOINT), client("dynamodb", ENDPOINT)
+    requests = [
+        captured_request(sqs, "delete_message", QueueUrl=QUEUE, ReceiptHandle="h"),
+        captured_request(query_sqs, "send_message", QueueUrl=QUEUE, MessageBody="q"),
+        captured_request(ddb, "get_item", TableName="t", Key={"k": {"S": "v"}}),
+        Request("GET", "/health", "HTTP/1.1", {}, b"", b""),
+    ]
+    for request in requests:
+        parsed, received = protocol.identify(request), protocol.identify(_as_received(request))
+        # THEN both say the same
+        fields = ("service", "operation", "protocol", "invocation_id", "sdk_request", "body")
+        assert [getattr(received, f) for f in fields] == [getattr(parsed, f) for f in fields]
+        assert received.params() == parsed.params()
+    assert [protocol.identify(_as_received(r)).operation for r in requests] == [
+        "DeleteMessage",
+        "SendMessage",
+        "GetItem",
+        "",
+    ]

@@ -153,3 +153,114 @@ def test_two_messages_in_one_read_are_cut_byte_exact_and_leave_nothing() -> None
     assert (two.raw, two.body, two.target) == (second, b"de", "/q")
     assert buffer.data == b"", "both messages consumed, nothing else"
     assert buffer.take_request(eof=True) is None
+
+
+# -- the framing fast path: a few byte scans, the header dict parsed only when asked for -------
+
+
+def test_framing_headers_match_any_case_and_optional_whitespace() -> None:
+    raw = (
+        b"POST / HTTP/1.1\r\nCONTENT-length :\t 3 \r\nconnection:  Keep-Alive, CLOSE\r\n"
+        b"eXpEcT: 100-Continue\r\n\r\nabc"
+    )
+    buffer = wire.Buffer()
+    buffer.feed(raw)
+    continued: list[bool] = []
+    request = buffer.take_request(lambda: continued.append(True))
+    assert request is not None
+    assert (request.raw, request.body) == (raw, b"abc")
+    assert not request.keep_alive, "close is a token of the Connection header, in any case"
+    assert continued == [True]
+    chunked = _request(b"POST / HTTP/1.1\r\nTransfer-Encoding:  Chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n")
+    assert chunked is not None and chunked.body == b"z"
+    old = _request(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    assert old is not None and old.keep_alive
+
+
+def test_content_length_inside_another_header_or_the_body_does_not_fool_it() -> None:
+    # GIVEN "content-length" in a header value, in longer header names and in the body
+    body = b'{"note": "\r\nContent-Length: 999\r\n\r\n"}'
+    raw = (
+        b"POST / HTTP/1.1\r\nX-Note: content-length: 999\r\nX-Content-Length: 999\r\n"
+        b"Content-Length-Hint: 999\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    following = b"GET /next HTTP/1.1\r\n\r\n"
+    buffer = wire.Buffer()
+    buffer.feed(raw + body + following)
+    # THEN only the Content-Length header frames the body, and the next request follows it
+    first, second = buffer.take_request(), buffer.take_request()
+    assert first is not None and second is not None
+    assert (first.raw, first.body) == (raw + body, body)
+    assert (second.target, second.raw) == ("/next", following)
+    no_length = _request(b"POST / HTTP/1.1\r\nX-Note: a\nContent-Length: 5\r\n\r\n")
+    assert no_length is not None and no_length.body == b"", "a bare LF does not start a line"
+    assert no_length.headers == {"x-note": "a\nContent-Length: 5"}
+
+
+@pytest.mark.parametrize(
+    "length",
+    [b"Content-Length: 3\r\nContent-Length: 3", b"Content-Length: 3, 4", b"Content-Length: +3"],
+    ids=["duplicate", "list", "signed"],
+)
+def test_a_duplicate_or_non_numeric_content_length_is_an_error(length: bytes) -> None:
+    with pytest.raises(wire.WireError, match="malformed Content-Length"):
+        _request(b"POST / HTTP/1.1\r\n" + length + b"\r\n\r\nabc")
+    with pytest.raises(wire.WireError, match="malformed Content-Length"):
+        _response(b"HTTP/1.1 200 OK\r\n" + length + b"\r\n\r\nabc")
+
+
+def test_a_header_line_without_a_colon_is_the_upstreams_to_reject() -> None:
+    # GIVEN a request with a header line that has no colon
+    raw = b"POST / HTTP/1.1\r\nHost: x\r\nX-Broken\r\nContent-Length: 2\r\n\r\n{}"
+    request = _request(raw)
+    # THEN framing does not read it: the request is relayed whole, for the upstream to judge
+    assert request is not None and (request.raw, request.body) == (raw, b"{}")
+    # AND parsing the head says what is wrong with it
+    with pytest.raises(wire.WireError, match="malformed header line 'X-Broken'"):
+        _ = request.headers
+
+
+def test_a_bad_status_line_or_a_body_too_long_is_an_error() -> None:
+    with pytest.raises(wire.WireError, match="malformed status line"):
+        _response(b"HTTP/1.1 OK 200\r\nContent-Length: 0\r\n\r\n")
+    with pytest.raises(wire.WireError, match=r"Content-Length \d+ out of range"):
+        _request(b"POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % (wire.MAX_BODY_BYTES + 1))
+
+
+def test_the_header_dict_is_parsed_only_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    parses: list[str] = []
+    real = wire._parse_headers
+
+    def counted(text: str) -> dict[str, str]:
+        parses.append(text)
+        return real(text)
+
+    monkeypatch.setattr(wire, "_parse_headers", counted)
+    raw = (
+        b"POST / HTTP/1.1\r\nX-Amz-Target: AmazonSQS.SendMessage\r\nX-Dup: a\r\n"
+        b"x-dup:  b \r\nContent-Length: 2\r\n\r\n{}"
+    )
+    # WHEN a request is framed and a few headers are picked
+    request = _request(raw)
+    assert request is not None
+    picked = request.pick_headers("x-amz-target", "x-dup", "absent")
+    # THEN nothing parsed the head, and the picks join repeated headers as the dict does
+    assert parses == []
+    assert picked == {"x-amz-target": "AmazonSQS.SendMessage", "x-dup": "a, b"}
+    assert request.headers == {
+        "x-amz-target": "AmazonSQS.SendMessage",
+        "x-dup": "a, b",
+        "content-length": "2",
+    }
+    assert request.headers is request.headers
+    assert len(parses) == 1, "parsed once, on first use"
+    assert request.pick_headers("x-dup") == {"x-dup": "a, b"}
+
+
+def test_a_message_read_in_one_piece_is_passed_on_without_a_copy() -> None:
+    data = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    buffer = wire.Buffer()
+    buffer.feed(data)
+    response = buffer.take_response("POST")
+    assert response is not None and response.raw is data
+    assert buffer.data == b""

@@ -1,0 +1,306 @@
+"""The relay's HTTP/1.1 behaviour and its shutdown, with raw sockets on both sides (a scripted
+upstream on loopback): integration tier.
+
+Every byte each side sent is compared with what the other side received. Both serving paths
+run each test: recording (every call identified) and bytes-only (no plan, no records: framing
+only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from local.faultproxy import FaultProxy, Plan, Recorder, wire
+
+pytestmark = pytest.mark.integration
+
+#: a bound on every wait, never a measured time: a loaded machine stays far inside it
+WAIT_S = 30.0
+TARGET = b"X-Amz-Target: AmazonSQS.ListQueues\r\n"
+RECORDING = pytest.mark.parametrize("recording", [True, False], ids=["recording", "bytes-only"])
+
+#: the upstream's answer to a request: bytes to send, and whether to close after them
+Script = Callable[[wire.Request], tuple[bytes, bool]]
+
+
+class _Upstream:
+    """A scripted HTTP upstream that keeps every byte each connection received."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.received: list[bytearray] = []
+        self.ended = threading.Semaphore(0)  # released when a connection reads its EOF
+        self._threads: list[threading.Thread] = []
+        self._accept = threading.Thread(target=self._run, daemon=True)
+        self._accept.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.listener.accept()
+                log = bytearray()
+                self.received.append(log)
+                thread = threading.Thread(target=self._serve, args=(conn, log), daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _serve(self, conn: socket.socket, log: bytearray) -> None:
+        buffer = wire.Buffer()
+        with conn, contextlib.suppress(OSError):
+            while data := conn.recv(65536):
+                log += data
+                buffer.feed(data)
+                while (request := buffer.take_request()) is not None:
+                    reply, close = self.script(request)
+                    conn.sendall(reply)
+                    if close:
+                        return
+            self.ended.release()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for thread in [self._accept, *self._threads]:
+            thread.join(WAIT_S)
+
+
+@contextlib.contextmanager
+def _relay(script: Script, recording: bool, plan: Plan | None = None) -> Iterator[_Relay]:
+    upstream = _Upstream(script)
+    proxy = FaultProxy(upstream.url, plan, Recorder(calls=recording))
+    try:
+        proxy.start()
+        yield _Relay(proxy, upstream)
+    finally:
+        proxy.stop()
+        upstream.close()
+
+
+class _Relay:
+    def __init__(self, proxy: FaultProxy, upstream: _Upstream) -> None:
+        self.proxy = proxy
+        self.upstream = upstream
+
+    def connect(self) -> socket.socket:
+        port = int(self.proxy.endpoint.rsplit(":", 1)[1])
+        return socket.create_connection(("127.0.0.1", port), timeout=WAIT_S)
+
+
+def _read_answer(sock: socket.socket, buffer: wire.Buffer, method: str = "POST") -> bytes:
+    """The next whole answer on ``sock``, as raw bytes."""
+    while (response := buffer.take_response(method)) is None:
+        data = sock.recv(65536)
+        if not data:
+            response = buffer.take_response(method, eof=True)
+            assert response is not None
+            break
+        buffer.feed(data)
+    return response.raw
+
+
+def _read_to_eof(sock: socket.socket) -> bytes:
+    """Everything until the proxy closes the connection (a reset counts as a close)."""
+    got = bytearray()
+    with contextlib.suppress(ConnectionResetError):
+        while data := sock.recv(65536):
+            got += data
+    return bytes(got)
+
+
+def _ok(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+@RECORDING
+def test_requests_and_answers_are_relayed_byte_for_byte(recording: bool) -> None:
+    chunked_answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nworld\r\n0\r\n\r\n"
+
+    def script(request: wire.Request) -> tuple[bytes, bool]:
+        return (chunked_answer if request.target == "/chunked" else _ok(request.body)), False
+
+    head = b"POST /expect HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n" + TARGET
+    head += b"Content-Length: 5\r\n\r\n"
+    chunked = b"POST /chunked HTTP/1.1\r\n" + TARGET + b"Transfer-Encoding: chunked\r\n\r\n"
+    chunked += b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nTrailer: t\r\n\r\n"
+    plain = b"POST /plain HTTP/1.1\r\n" + TARGET + b"Content-Length: 2\r\n\r\n{}"
+    with _relay(script, recording) as relay, relay.connect() as client:
+        # GIVEN a request that waits for 100 Continue before sending its body
+        client.sendall(head)
+        interim = b""
+        while len(interim) < len(wire.CONTINUE):
+            interim += client.recv(len(wire.CONTINUE) - len(interim))
+        assert interim == wire.CONTINUE, "the proxy asked for the body itself"
+        client.sendall(b"hello")
+        answers = wire.Buffer()
+        first = _read_answer(client, answers)
+        # WHEN a chunked request and a plain one follow in a single write (pipelined)
+        client.sendall(chunked + plain)
+        second, third = _read_answer(client, answers), _read_answer(client, answers)
+    # THEN the upstream got each request as sent, once, in order, on one connection
+    assert [bytes(log) for log in relay.upstream.received] == [head + b"hello" + chunked + plain]
+    # AND the client got each answer as the upstream sent it
+    assert (first, second, third) == (_ok(b"hello"), chunked_answer, _ok(b"{}"))
+
+
+@RECORDING
+def test_head_204_and_304_answers_have_no_body_and_keep_the_connection(recording: bool) -> None:
+    answers = {
+        "/head": b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n",
+        "/204": b"HTTP/1.1 204 No Content\r\n\r\n",
+        "/304": b"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n",
+        "/ok": _ok(b"done"),
+    }
+
+    def script(request: wire.Request) -> tuple[bytes, bool]:
+        return answers[request.target], False
+
+    with _relay(script, recording) as relay, relay.connect() as client:
+        buffer = wire.Buffer()
+        got = []
+        for target in answers:
+            method = "HEAD" if target == "/head" else "GET"
+            client.sendall(f"{method} {target} HTTP/1.1\r\n".encode() + TARGET + b"\r\n")
+            got.append(_read_answer(client, buffer, method))
+    # THEN none of them waited for a body, and all four went over one upstream connection
+    assert got == list(answers.values())
+    assert len(relay.upstream.received) == 1
+
+
+@RECORDING
+def test_a_close_delimited_answer_is_relayed_whole_and_closes_both_sides(recording: bool) -> None:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nbody until the close"
+
+    def script(request: wire.Request) -> tuple[bytes, bool]:
+        return answer, True
+
+    with _relay(script, recording) as relay:
+        with relay.connect() as client:
+            client.sendall(b"GET / HTTP/1.1\r\n" + TARGET + b"\r\n")
+            assert _read_to_eof(client) == answer, "the whole body, then the close"
+        # AND the next client connection gets a fresh upstream connection
+        with relay.connect() as client:
+            client.sendall(b"GET / HTTP/1.1\r\n" + TARGET + b"\r\n")
+            assert _read_to_eof(client) == answer
+        assert len(relay.upstream.received) == 2
+
+
+@RECORDING
+def test_connection_close_ends_both_connections_after_the_answer(recording: bool) -> None:
+    def script(request: wire.Request) -> tuple[bytes, bool]:
+        return _ok(b"{}"), False
+
+    with _relay(script, recording) as relay, relay.connect() as client:
+        client.sendall(b"GET / HTTP/1.1\r\n" + TARGET + b"Connection: close\r\n\r\n")
+        assert _read_to_eof(client) == _ok(b"{}")
+        assert relay.upstream.ended.acquire(timeout=WAIT_S), "the upstream connection closed"
+
+
+@RECORDING
+def test_garbage_from_a_client_closes_it_unanswered_and_reaches_no_upstream(
+    recording: bool,
+) -> None:
+    def script(request: wire.Request) -> tuple[bytes, bool]:
+        return _ok(b"{}"), False
+
+    with _relay(script, recording) as relay:
+        with relay.connect() as client:
+            client.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            assert _read_to_eof(client) == b""
+        # control: a well-formed call on the same proxy is answered
+        with relay.connect() as client:
+            client.sendall(b"GET / HTTP/1.1\r\n" + TARGET + b"\r\n")
+            assert _read_answer(client, wire.Buffer(), "GET") == _ok(b"{}")
+        assert len(relay.upstream.received) == 1
+
+
+@RECORDING
+def test_each_client_connection_gets_one_upstream_connection_on_first_use(
+    recording: bool,
+) -> None:
+    def script(request: wire.Request) -> tuple[bytes, bool]:
+        return _ok(b"{}"), False
+
+    with _relay(script, recording) as relay, relay.connect() as idle, relay.connect() as busy:
+        # GIVEN one client connection that sends nothing and one that makes three calls
+        buffer = wire.Buffer()
+        for _ in range(3):
+            busy.sendall(b"GET / HTTP/1.1\r\n" + TARGET + b"\r\n")
+            assert _read_answer(busy, buffer, "GET") == _ok(b"{}")
+        # THEN only the busy one has an upstream connection, one for its three calls
+        assert len(relay.upstream.received) == 1
+        idle.sendall(b"GET / HTTP/1.1\r\n" + TARGET + b"\r\n")
+        assert _read_answer(idle, wire.Buffer(), "GET") == _ok(b"{}")
+        assert len(relay.upstream.received) == 2
+
+
+def _until(condition: Callable[[], bool]) -> bool:
+    """Poll ``condition`` within the wait bound (a bound, not a measurement)."""
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_stop_closes_every_connection_wherever_it_waits_and_leaves_no_thread() -> None:
+    # GIVEN calls held by a stall and by a long latency, one waiting on a silent upstream,
+    # and an idle client connection
+    release = threading.Event()
+
+    def script(request: wire.Request) -> tuple[bytes, bool]:
+        if request.target == "/silent":
+            release.wait(WAIT_S)  # never answers while the test runs
+        return _ok(b"{}"), False
+
+    plan = Plan.from_dict(
+        {
+            "seed": 1,
+            "rules": [
+                {"service": "sqs", "operation": "ReceiveMessage", "fault": "stall", "stall_s": 60},
+                {
+                    "service": "sqs",
+                    "operation": "SendMessage",
+                    "fault": "latency",
+                    "latency": 60000,
+                },
+            ],
+        }
+    )
+    upstream = _Upstream(script)
+    proxy = FaultProxy(upstream.url, plan, Recorder(calls=False))
+    proxy.start()
+    relay = _Relay(proxy, upstream)
+    clients = [relay.connect() for _ in range(4)]
+    try:
+        stalled, delayed, waiting, _idle = clients
+        stalled.sendall(b"POST / HTTP/1.1\r\nX-Amz-Target: AmazonSQS.ReceiveMessage\r\n\r\n")
+        delayed.sendall(b"POST / HTTP/1.1\r\nX-Amz-Target: AmazonSQS.SendMessage\r\n\r\n")
+        waiting.sendall(b"POST /silent HTTP/1.1\r\n" + TARGET + b"\r\n")
+        assert _until(lambda: len(proxy.fired()) == 2), "the stall and the latency fired"
+        assert _until(lambda: bool(upstream.received and upstream.received[0]))
+        # WHEN the proxy stops
+        proxy.stop()
+        # THEN every client connection was closed, none answered, and no thread is left
+        assert [_read_to_eof(c) for c in clients] == [b""] * 4
+        left = [t.name for t in threading.enumerate() if t.name.startswith("faultproxy")]
+        assert left == []
+        proxy.stop()  # idempotent
+    finally:
+        release.set()
+        for client in clients:
+            client.close()
+        proxy.stop()
+        upstream.close()
