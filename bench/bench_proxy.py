@@ -81,7 +81,7 @@ def bound(proxy: Relay, floor: Relay) -> str:
         return f"targets met; {hop}; {own}"
     if not floor.meets:
         return f"bound: the extra loopback hop, {hop}, so no relay meets the target here; {own}"
-    return f"not the hop: {hop} and meets the target; {own} (HTTP framing, Python callbacks)"
+    return f"not the hop: {hop} and meets the target; {own} (its Python run per message)"
 
 
 def _client(endpoint: str) -> Any:

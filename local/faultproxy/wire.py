@@ -429,25 +429,13 @@ class Buffer:
         if expect and on_continue is not None and not self._continued:
             self._continued = True
             on_continue()
-        decoded: bytes | None = None
-        if body >= 0 and len(data) >= head_size + body:  # the common case, without a call
-            stop = head_size + body
-        else:
-            found = self._body_end(head_size, body, eof)
-            if found is None:
-                if eof:
-                    raise WireError("connection closed inside a request body")
-                self._request = frame
-                return None
-            stop, decoded = found
+        taken = self._take(head_size, body, eof, "connection closed inside a request body")
+        if taken is None:
+            self._request = frame
+            return None
         self._request = None
         self._continued = False
-        if stop == len(data):  # the common case: the buffer held this message only
-            raw = data if isinstance(data, bytes) else bytes(data)
-            self.data = b""
-            self._scanned = 0
-        else:
-            raw = self._cut(stop)
+        raw, decoded = taken
         return Request(
             method,
             target,
@@ -458,6 +446,25 @@ class Buffer:
             head_size=head_size,
             keep_alive=keep_alive,
         )
+
+    def _take(
+        self, head_size: int, body: int, eof: bool, cut_short: str
+    ) -> tuple[bytes, bytes | None] | None:
+        """Cut the whole message at the front (its head is ``head_size`` bytes, its body framed
+        by ``body``): (raw, decoded body when it is not the raw one); None while incomplete,
+        a WireError saying ``cut_short`` when the peer closed inside it."""
+        data = self.data
+        decoded: bytes | None = None
+        if body >= 0 and len(data) >= head_size + body:  # the common case: a Content-Length
+            stop = head_size + body
+        else:
+            found = self._body_end(head_size, body, eof)
+            if found is None:
+                if eof:
+                    raise WireError(cut_short)
+                return None
+            stop, decoded = found
+        return self._cut(stop), decoded
 
     def take_response(self, method: str, *, eof: bool = False) -> Response | None:
         """The next whole response to a ``method`` request (interim 1xx ones are dropped)."""
@@ -474,25 +481,14 @@ class Buffer:
             if frame is None:  # an interim answer: dropped
                 self._cut(end + 4)
         head_size, body, keep_alive, status, version = frame
-        data = self.data
-        decoded: bytes | None = None
-        if body >= 0 and len(data) >= head_size + body:  # the common case, without a call
-            stop = head_size + body
-        else:
-            found = self._body_end(head_size, body, eof)
-            if found is None:
-                if eof:
-                    raise WireError("upstream closed the connection inside a response body")
-                self._response = frame
-                return None
-            stop, decoded = found
+        taken = self._take(
+            head_size, body, eof, "upstream closed the connection inside a response body"
+        )
+        if taken is None:
+            self._response = frame
+            return None
         self._response = None
-        if stop == len(data):  # the common case: the buffer held this message only
-            raw = data if isinstance(data, bytes) else bytes(data)
-            self.data = b""
-            self._scanned = 0
-        else:
-            raw = self._cut(stop)
+        raw, decoded = taken
         return Response(
             status,
             version,
