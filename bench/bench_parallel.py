@@ -28,7 +28,7 @@ from typing import Any
 
 from bench.bench_scenarios import scenario_command
 from scenarios.catalogue import SCENARIOS
-from scenarios.running.parallel import plan_order
+from scenarios.running.parallel import clash, plan_order
 
 PARALLEL = 4
 PARALLEL_TARGET_S = 30.0
@@ -246,8 +246,7 @@ def planned(
     weights = [durations[n] for n in names]
 
     def clashes(a: int, b: int) -> bool:
-        (_, heavy_a, fragile_a), (_, heavy_b, fragile_b) = flags[a], flags[b]
-        return (heavy_a and (heavy_b or fragile_b)) or (heavy_b and fragile_a)
+        return clash(flags[a][1], flags[a][2], flags[b][1], flags[b][2])
 
     shared = sorted((i for i in range(len(names)) if not flags[i][0]), key=lambda i: -weights[i])
     alone = sum(weights[i] for i in range(len(names)) if flags[i][0])

@@ -41,6 +41,12 @@ INTERRUPT_GRACE_S = 120.0
 _POLL_S = 0.2
 
 
+def clash(heavy_a: bool, fragile_a: bool, heavy_b: bool, fragile_b: bool) -> bool:
+    """Whether two items must not run side by side: both heavy, or one heavy and the other
+    fragile."""
+    return (heavy_a and (heavy_b or fragile_b)) or (heavy_b and fragile_a)
+
+
 @dataclass
 class _Pool(Generic[T, R]):
     items: Sequence[T]
@@ -78,10 +84,7 @@ class _Pool(Generic[T, R]):
             return
 
     def _clashes(self, a: T, b: T) -> bool:
-        """Whether ``a`` and ``b`` must not run side by side: both heavy, or one heavy and the
-        other fragile."""
-        heavy_a, heavy_b = self.heavy(a), self.heavy(b)
-        return (heavy_a and (heavy_b or self.fragile(b))) or (heavy_b and self.fragile(a))
+        return clash(self.heavy(a), self.fragile(a), self.heavy(b), self.fragile(b))
 
     def _next(self, queue: list[int]) -> int | None:
         """With the lock held: the first queued index that clashes with none running, waiting
