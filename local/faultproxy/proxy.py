@@ -24,13 +24,15 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
-from local.faultproxy import protocol, wire
+from local.faultproxy import fastpath, protocol, wire
 from local.faultproxy.errors import FaultProxyError, UpstreamError, UpstreamTimeout
+from local.faultproxy.fastpath import FastConnection
 from local.faultproxy.inject import PASS, Decision, Fire, Injector
 from local.faultproxy.plan import FAIL_RESET, FaultKind, Plan
 from local.faultproxy.protocol import SQS, Call
@@ -123,6 +125,9 @@ class _Connection:
         # Guards the sockets against stop(): only this connection's thread closes them, and
         # stop() shuts down only those still open (never a descriptor already reused).
         self._lock = threading.Lock()
+        switch = proxy._fast
+        #: this connection's state in the compiled fast path (None: Python relays every call)
+        self.fast = None if switch is None else switch.connection(client.fileno(), self.timeout_s)
         self.thread = threading.Thread(
             target=self._run, name=f"faultproxy-conn-{number}", daemon=True
         )
@@ -137,6 +142,8 @@ class _Connection:
             log.exception("faultproxy.connection_failed")
         finally:
             self.close()
+            if self.fast is not None:
+                self.fast.release()
             self.proxy._forget(self)
 
     def _serve(self) -> None:
@@ -147,25 +154,26 @@ class _Connection:
         recv = self.client.recv
         send = self.client.sendall
         on_continue = self._continue
+        fast = self.fast
+        python_turn = True  # the first call opens the upstream connection, in Python
         while True:
+            if fast is not None and not python_turn and self._compiled_can_serve():
+                # Calls no rule can touch, relayed in C until one is Python's.
+                python_turn = True
+                if not self._relay_compiled(fast):
+                    return
+                continue
             if requests.data or self.eof:
                 try:
                     request = take(on_continue, eof=self.eof)
                 except wire.WireError:
                     return  # the client spoke garbage: nothing left to answer
                 if request is not None:
+                    python_turn = False
                     if recorder.calls_enabled or proxy._injector.plan.rules:
                         keep_alive = proxy._serve_call(self, request)
                     else:
-                        # The fast path: no rule can touch the call and nobody reads its
-                        # record, so which operation it is does not matter.
-                        answer = self.exchange(request)
-                        if isinstance(answer, UpstreamError):
-                            if self.aborted:
-                                return  # stop(): not an upstream failure worth a warning
-                            answer = proxy._gateway_error(protocol.identify(request), answer)
-                        send(answer.raw)
-                        keep_alive = request.keep_alive and answer.keep_alive
+                        keep_alive = self._relay(request, send)
                     if not keep_alive or self.aborted:
                         return
                     continue
@@ -176,6 +184,58 @@ class _Connection:
                 requests.feed(data)
             else:
                 self.eof = True
+
+    def _compiled_can_serve(self) -> bool:
+        """Whether the compiled fast path may take the connection now: it is on, the upstream
+        is open, and no byte is half-framed on either side."""
+        switch = self.proxy._fast
+        return (
+            switch is not None
+            and switch.on
+            and self.upstream is not None
+            and not self.eof
+            and self.requests.between_messages
+            and not self.answers.data
+        )
+
+    def _relay(self, request: wire.Request, send: Callable[[bytes], None]) -> bool:
+        """Relay a call that no rule can touch and nobody records, so which operation it is
+        does not matter; whether the connection stays open."""
+        answer = self.exchange(request)
+        if isinstance(answer, UpstreamError):
+            if self.aborted:
+                return False  # stop(): not an upstream failure worth a warning
+            answer = self.proxy._gateway_error(protocol.identify(request), answer)
+        send(answer.raw)
+        return request.keep_alive and answer.keep_alive
+
+    def _relay_compiled(self, fast: FastConnection) -> bool:
+        """Hand the connection to the compiled fast path until a call is Python's; whether
+        the connection goes on (in Python, for at least one call)."""
+        upstream = self.upstream
+        assert upstream is not None
+        if self._read_timeout_s != self.timeout_s:
+            self._set_read_timeout(upstream, self.timeout_s)
+        event, pending, reason = fast.serve(upstream.fileno(), self.requests.hand_over())
+        self.requests.feed(pending)
+        if self.aborted or event in (fastpath.CLIENT_ERROR, fastpath.CLOSE):
+            return False
+        if event == fastpath.EOF:
+            self.eof = True
+        elif event == fastpath.STALE:
+            self._close_upstream()  # Python's exchange retries it on a fresh connection
+        elif event in (fastpath.UPSTREAM_ERROR, fastpath.UPSTREAM_TIMEOUT):
+            # The request went out and the upstream failed: answered here, as Python would.
+            self._close_upstream()
+            request = self.requests.take_request()
+            assert request is not None, "the fast path returns a failed request whole"
+            error = (UpstreamTimeout if event == fastpath.UPSTREAM_TIMEOUT else UpstreamError)(
+                reason
+            )
+            answer = self.proxy._gateway_error(protocol.identify(request), error)
+            self.send(answer.raw)
+            return request.keep_alive and answer.keep_alive
+        return True
 
     def _continue(self) -> None:
         self.client.sendall(wire.CONTINUE)
@@ -346,11 +406,17 @@ class FaultProxy:
         host: str = LOOPBACK,
         port: int = 0,
         upstream_timeout_s: float = DEFAULT_UPSTREAM_TIMEOUT_S,
+        compiled: bool | None = None,
     ) -> None:
+        """``compiled``: whether calls no rule can touch are relayed by the compiled fast path
+        (:mod:`local.faultproxy.fastpath`): True needs it, False refuses it, None follows
+        ``SQSKIT_PROXY_FASTPATH`` (by default, used where it builds)."""
         self.upstream = upstream.rstrip("/")
         self._up_host, self._up_port = parse_upstream(self.upstream)
         self.recorder = recorder if recorder is not None else Recorder()
         self._injector = Injector(plan or Plan())
+        self._fast = fastpath.switch_for(compiled)
+        self._update_fast()
         self._host = host
         self._port = port
         self._timeout_s = upstream_timeout_s
@@ -386,7 +452,12 @@ class FaultProxy:
         self._endpoint = f"http://{self._host}:{listener.getsockname()[1]}"
         log.info(
             "faultproxy.started",
-            extra={"endpoint": self._endpoint, "upstream": self.upstream, **self._plan_fields()},
+            extra={
+                "endpoint": self._endpoint,
+                "upstream": self.upstream,
+                "engine": self.engine,
+                **self._plan_fields(),
+            },
         )
         return self._endpoint
 
@@ -467,7 +538,11 @@ class FaultProxy:
         self._listener = self._accepting = None
         log.info(
             "faultproxy.stopped",
-            extra={"endpoint": self._endpoint, "faults_fired": self.recorder.fired_counts()},
+            extra={
+                "endpoint": self._endpoint,
+                "faults_fired": self.recorder.fired_counts(),
+                "compiled_calls": self.compiled_calls(),
+            },
         )
         self._endpoint = None
 
@@ -496,7 +571,22 @@ class FaultProxy:
         Calls already past their decision finish under the old plan.
         """
         self._injector = Injector(plan)  # one reference swap: atomic for the serving threads
+        self._update_fast()
         log.info("faultproxy.plan_set", extra=self._plan_fields())
+
+    def _update_fast(self) -> None:
+        # The compiled path relays bytes only: on while no rule can fire and no record is kept.
+        if self._fast is not None:
+            self._fast.set(not self._injector.plan.rules and not self.recorder.calls_enabled)
+
+    @property
+    def engine(self) -> str:
+        """``compiled`` when calls no rule can touch are relayed in C, else ``python``."""
+        return "python" if self._fast is None else "compiled"
+
+    def compiled_calls(self) -> int:
+        """Calls relayed by the compiled fast path so far (0 without it)."""
+        return 0 if self._fast is None else self._fast.relayed
 
     def _plan_fields(self) -> dict[str, Any]:
         plan = self._injector.plan

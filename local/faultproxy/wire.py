@@ -373,6 +373,19 @@ class Buffer:
         else:
             self.data = bytearray(held) + data
 
+    @property
+    def between_messages(self) -> bool:
+        """No message is half-framed at the front (its head read, its body awaited)."""
+        return self._request is None and self._response is None
+
+    def hand_over(self) -> bytes:
+        """Every byte held, taken out for another relay to frame (between messages only)."""
+        assert self.between_messages, "a message is half-framed"
+        data = self.data
+        self.data = b""
+        self._scanned = 0
+        return data if isinstance(data, bytes) else bytes(data)
+
     def _no_head(self, end: int, eof: bool) -> None:
         """No whole head at the front (``end`` < 0), or one too long: None, or the error."""
         data = self.data
