@@ -88,6 +88,25 @@ def client(service: str, endpoint: str, **config: Any) -> Any:
     )
 
 
+#: the three ways the proxy serves a call: identified and recorded; relayed as bytes in Python;
+#: relayed as bytes by the compiled fast path (each connection's calls after its first)
+ENGINES = ("recording", "python", "compiled")
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each of ENGINES in turn (the compiled one needs a C compiler)."""
+    name: str = request.param
+    if name == "compiled":
+        request.getfixturevalue("require_compiled_relay")
+    return name
+
+
+def engine_options(engine: str) -> dict[str, Any]:
+    """FaultProxy keyword arguments that make it serve calls the ``engine`` way."""
+    return {"recorder": Recorder(calls=engine == "recording"), "compiled": engine == "compiled"}
+
+
 def unique(prefix: str) -> str:
     return f"fp-{prefix}-{uuid.uuid4().hex[:10]}"
 

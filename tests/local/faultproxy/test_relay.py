@@ -1,9 +1,9 @@
 """The relay's HTTP/1.1 behaviour and its shutdown, with raw sockets on both sides (a scripted
 upstream on loopback): integration tier.
 
-Every byte each side sent is compared with what the other side received. Both serving paths
-run each test: recording (every call identified) and bytes-only (no plan, no records: framing
-only).
+Every byte each side sent is compared with what the other side received. Each serving path
+runs each test (``engine``): recording (every call identified), bytes-only in Python (no plan,
+no records: framing only) and bytes-only in the compiled fast path.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from local.faultproxy import FaultProxy, Plan, Recorder, wire
+from tests.local.faultproxy.conftest import engine_options
 
 pytestmark = pytest.mark.integration
 
 #: a bound on every wait, never a measured time: a loaded machine stays far inside it
 WAIT_S = 30.0
 TARGET = b"X-Amz-Target: AmazonSQS.ListQueues\r\n"
-RECORDING = pytest.mark.parametrize("recording", [True, False], ids=["recording", "bytes-only"])
 
 #: the upstream's answer to a request: bytes to send, and whether to close after them
 Script = Callable[[wire.Request], tuple[bytes, bool]]
@@ -77,9 +77,9 @@ class _Upstream:
 
 
 @contextlib.contextmanager
-def _relay(script: Script, recording: bool, plan: Plan | None = None) -> Iterator[_Relay]:
+def _relay(script: Script, engine: str, plan: Plan | None = None) -> Iterator[_Relay]:
     upstream = _Upstream(script)
-    proxy = FaultProxy(upstream.url, plan, Recorder(calls=recording))
+    proxy = FaultProxy(upstream.url, plan, **engine_options(engine))
     try:
         proxy.start()
         yield _Relay(proxy, upstream)
@@ -123,8 +123,7 @@ def _ok(body: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
-@RECORDING
-def test_requests_and_answers_are_relayed_byte_for_byte(recording: bool) -> None:
+def test_requests_and_answers_are_relayed_byte_for_byte(engine: str) -> None:
     chunked_answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nworld\r\n0\r\n\r\n"
 
     def script(request: wire.Request) -> tuple[bytes, bool]:
@@ -135,7 +134,7 @@ def test_requests_and_answers_are_relayed_byte_for_byte(recording: bool) -> None
     chunked = b"POST /chunked HTTP/1.1\r\n" + TARGET + b"Transfer-Encoding: chunked\r\n\r\n"
     chunked += b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nTrailer: t\r\n\r\n"
     plain = b"POST /plain HTTP/1.1\r\n" + TARGET + b"Content-Length: 2\r\n\r\n{}"
-    with _relay(script, recording) as relay, relay.connect() as client:
+    with _relay(script, engine) as relay, relay.connect() as client:
         # GIVEN a request that waits for 100 Continue before sending its body
         client.sendall(head)
         interim = b""
@@ -152,10 +151,12 @@ def test_requests_and_answers_are_relayed_byte_for_byte(recording: bool) -> None
     assert [bytes(log) for log in relay.upstream.received] == [head + b"hello" + chunked + plain]
     # AND the client got each answer as the upstream sent it
     assert (first, second, third) == (_ok(b"hello"), chunked_answer, _ok(b"{}"))
+    # AND the compiled path left the 100-continue and chunked requests to Python, relaying
+    # only the plain one itself
+    assert relay.proxy.compiled_calls() == (1 if engine == "compiled" else 0)
 
 
-@RECORDING
-def test_head_204_and_304_answers_have_no_body_and_keep_the_connection(recording: bool) -> None:
+def test_head_204_and_304_answers_have_no_body_and_keep_the_connection(engine: str) -> None:
     answers = {
         "/head": b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n",
         "/204": b"HTTP/1.1 204 No Content\r\n\r\n",
@@ -166,7 +167,7 @@ def test_head_204_and_304_answers_have_no_body_and_keep_the_connection(recording
     def script(request: wire.Request) -> tuple[bytes, bool]:
         return answers[request.target], False
 
-    with _relay(script, recording) as relay, relay.connect() as client:
+    with _relay(script, engine) as relay, relay.connect() as client:
         buffer = wire.Buffer()
         got = []
         for target in answers:
@@ -176,16 +177,17 @@ def test_head_204_and_304_answers_have_no_body_and_keep_the_connection(recording
     # THEN none of them waited for a body, and all four went over one upstream connection
     assert got == list(answers.values())
     assert len(relay.upstream.received) == 1
+    # (the compiled path relays every call after the connection's first)
+    assert relay.proxy.compiled_calls() == (3 if engine == "compiled" else 0)
 
 
-@RECORDING
-def test_a_close_delimited_answer_is_relayed_whole_and_closes_both_sides(recording: bool) -> None:
+def test_a_close_delimited_answer_is_relayed_whole_and_closes_both_sides(engine: str) -> None:
     answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nbody until the close"
 
     def script(request: wire.Request) -> tuple[bytes, bool]:
         return answer, True
 
-    with _relay(script, recording) as relay:
+    with _relay(script, engine) as relay:
         with relay.connect() as client:
             client.sendall(b"GET / HTTP/1.1\r\n" + TARGET + b"\r\n")
             assert _read_to_eof(client) == answer, "the whole body, then the close"
@@ -196,25 +198,23 @@ def test_a_close_delimited_answer_is_relayed_whole_and_closes_both_sides(recordi
         assert len(relay.upstream.received) == 2
 
 
-@RECORDING
-def test_connection_close_ends_both_connections_after_the_answer(recording: bool) -> None:
+def test_connection_close_ends_both_connections_after_the_answer(engine: str) -> None:
     def script(request: wire.Request) -> tuple[bytes, bool]:
         return _ok(b"{}"), False
 
-    with _relay(script, recording) as relay, relay.connect() as client:
+    with _relay(script, engine) as relay, relay.connect() as client:
         client.sendall(b"GET / HTTP/1.1\r\n" + TARGET + b"Connection: close\r\n\r\n")
         assert _read_to_eof(client) == _ok(b"{}")
         assert relay.upstream.ended.acquire(timeout=WAIT_S), "the upstream connection closed"
 
 
-@RECORDING
 def test_garbage_from_a_client_closes_it_unanswered_and_reaches_no_upstream(
-    recording: bool,
+    engine: str,
 ) -> None:
     def script(request: wire.Request) -> tuple[bytes, bool]:
         return _ok(b"{}"), False
 
-    with _relay(script, recording) as relay:
+    with _relay(script, engine) as relay:
         with relay.connect() as client:
             client.sendall(b"NOT HTTP AT ALL\r\n\r\n")
             assert _read_to_eof(client) == b""
@@ -225,14 +225,13 @@ def test_garbage_from_a_client_closes_it_unanswered_and_reaches_no_upstream(
         assert len(relay.upstream.received) == 1
 
 
-@RECORDING
 def test_each_client_connection_gets_one_upstream_connection_on_first_use(
-    recording: bool,
+    engine: str,
 ) -> None:
     def script(request: wire.Request) -> tuple[bytes, bool]:
         return _ok(b"{}"), False
 
-    with _relay(script, recording) as relay, relay.connect() as idle, relay.connect() as busy:
+    with _relay(script, engine) as relay, relay.connect() as idle, relay.connect() as busy:
         # GIVEN one client connection that sends nothing and one that makes three calls
         buffer = wire.Buffer()
         for _ in range(3):
@@ -243,6 +242,7 @@ def test_each_client_connection_gets_one_upstream_connection_on_first_use(
         idle.sendall(b"GET / HTTP/1.1\r\n" + TARGET + b"\r\n")
         assert _read_answer(idle, wire.Buffer(), "GET") == _ok(b"{}")
         assert len(relay.upstream.received) == 2
+        assert relay.proxy.compiled_calls() == (2 if engine == "compiled" else 0)
 
 
 def _until(condition: Callable[[], bool]) -> bool:
@@ -298,6 +298,94 @@ def test_stop_closes_every_connection_wherever_it_waits_and_leaves_no_thread() -
         left = [t.name for t in threading.enumerate() if t.name.startswith("faultproxy")]
         assert left == []
         proxy.stop()  # idempotent
+    finally:
+        release.set()
+        for client in clients:
+            client.close()
+        proxy.stop()
+        upstream.close()
+
+
+def test_a_one_mib_call_and_its_answer_are_relayed_whole(engine: str) -> None:
+    # SQS takes messages of up to 1 MiB: the relay's buffers grow to hold a whole one
+    body = bytes(range(256)) * 4096  # 1 MiB
+
+    def script(request: wire.Request) -> tuple[bytes, bool]:
+        return _ok(request.body[::-1]), False
+
+    big = b"POST / HTTP/1.1\r\n" + TARGET + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    with _relay(script, engine) as relay, relay.connect() as client:
+        buffer = wire.Buffer()
+        client.sendall(b"GET / HTTP/1.1\r\n" + TARGET + b"\r\n")  # the first call
+        assert _read_answer(client, buffer, "GET") == _ok(b"")
+        client.sendall(big)
+        assert _read_answer(client, buffer) == _ok(body[::-1])
+        assert relay.proxy.compiled_calls() == (1 if engine == "compiled" else 0)
+    assert bytes(relay.upstream.received[0]).endswith(big)
+
+
+def test_a_plan_that_gains_a_rule_takes_the_next_call_from_the_compiled_path(
+    require_compiled_relay: None,
+) -> None:
+    # GIVEN one kept-alive client connection whose calls the compiled path relays
+    def script(request: wire.Request) -> tuple[bytes, bool]:
+        return _ok(b"{}"), False
+
+    call = b"POST / HTTP/1.1\r\n" + TARGET + b"Content-Length: 2\r\n\r\n{}"
+    rule = {"service": "sqs", "operation": "ListQueues", "fault": "error_500"}
+    with _relay(script, "compiled") as relay, relay.connect() as client:
+        buffer = wire.Buffer()
+
+        def answer() -> bytes:
+            client.sendall(call)
+            return _read_answer(client, buffer)
+
+        assert [answer(), answer()] == [_ok(b"{}")] * 2
+        assert relay.proxy.compiled_calls() == 1
+        # WHEN a phase's plan gains a rule while C waits for the connection's next call
+        relay.proxy.set_plan(Plan.from_dict({"seed": 1, "rules": [rule]}))
+        failed = answer()
+        # THEN that very call gets the fault, from Python
+        assert failed.startswith(b"HTTP/1.1 500 ")
+        assert [f.kind for f in relay.proxy.fired()] == ["error_500"]
+        # AND once the rule is gone, the compiled path takes the connection again (from the
+        # next call, or the one after when Python already waits for it)
+        relay.proxy.set_plan(Plan())
+        assert [answer(), answer()] == [_ok(b"{}")] * 2
+        assert relay.proxy.compiled_calls() >= 2
+    # the faulted call never reached the upstream
+    assert bytes(relay.upstream.received[0]).count(call) == 4
+
+
+def test_stop_ends_the_connections_the_compiled_path_holds(require_compiled_relay: None) -> None:
+    # GIVEN two connections in C after their first call: one waiting for its client's next
+    # call, one waiting for an upstream that does not answer its second
+    release = threading.Event()
+    calls = 0
+
+    def script(request: wire.Request) -> tuple[bytes, bool]:
+        nonlocal calls
+        calls += 1
+        if request.target == "/silent":
+            release.wait(WAIT_S)
+        return _ok(b"{}"), False
+
+    upstream = _Upstream(script)
+    proxy = FaultProxy(upstream.url, compiled=True, recorder=Recorder(calls=False))
+    proxy.start()
+    relay = _Relay(proxy, upstream)
+    clients = [relay.connect() for _ in range(2)]
+    try:
+        for client in clients:
+            client.sendall(b"GET / HTTP/1.1\r\n" + TARGET + b"\r\n")
+            assert _read_answer(client, wire.Buffer(), "GET") == _ok(b"{}")
+        clients[1].sendall(b"GET /silent HTTP/1.1\r\n" + TARGET + b"\r\n")
+        assert _until(lambda: calls == 3), "the silent call reached the upstream"
+        # WHEN the proxy stops
+        proxy.stop()
+        # THEN both connections are closed unanswered and no proxy thread is left
+        assert [_read_to_eof(c) for c in clients] == [b""] * 2
+        assert [t.name for t in threading.enumerate() if t.name.startswith("faultproxy")] == []
     finally:
         release.set()
         for client in clients:

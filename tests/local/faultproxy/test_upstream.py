@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.faultproxy import FaultProxy, Recorder
+from local.faultproxy import FaultProxy
+from tests.local.faultproxy.conftest import engine_options
 
 pytestmark = pytest.mark.integration
 
@@ -107,22 +108,16 @@ def _upstream(mode: str) -> Iterator[_Upstream]:
         server.server_close()
 
 
-#: with call records the proxy identifies every call; without them (and no plan) it relays
-#: bytes only, from its protocol callbacks: both paths must behave the same
-RECORDING = pytest.mark.parametrize("recording", [True, False], ids=["recording", "bytes-only"])
-
-
 def _post(conn: http.client.HTTPConnection) -> tuple[int, bytes]:
     conn.request("POST", "/", body=b"{}", headers=SQS_HEADERS)
     response = conn.getresponse()
     return response.status, response.read()
 
 
-@RECORDING
-def test_a_kept_alive_upstream_connection_closed_while_idle_is_reopened(recording: bool) -> None:
+def test_a_kept_alive_upstream_connection_closed_while_idle_is_reopened(engine: str) -> None:
     with (
         _upstream("one-per-connection") as upstream,
-        FaultProxy(upstream.url, recorder=Recorder(calls=recording)) as proxy,
+        FaultProxy(upstream.url, **engine_options(engine)) as proxy,
     ):
         port = int(proxy.endpoint.rsplit(":", 1)[1])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -137,11 +132,10 @@ def test_a_kept_alive_upstream_connection_closed_while_idle_is_reopened(recordin
     assert upstream.connections == 3
 
 
-@RECORDING
-def test_an_upstream_that_does_not_answer_is_a_504(recording: bool) -> None:
+def test_an_upstream_that_does_not_answer_is_a_504(engine: str) -> None:
     with (
         _upstream("silent") as upstream,
-        FaultProxy(upstream.url, recorder=Recorder(calls=recording), upstream_timeout_s=1) as proxy,
+        FaultProxy(upstream.url, **engine_options(engine), upstream_timeout_s=1) as proxy,
     ):
         port = int(proxy.endpoint.rsplit(":", 1)[1])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -153,11 +147,10 @@ def test_an_upstream_that_does_not_answer_is_a_504(recording: bool) -> None:
     assert json.loads(body)["__type"].endswith("#ServiceUnavailable")
 
 
-@RECORDING
-def test_a_truncated_answer_is_a_502_and_an_unreachable_upstream_too(recording: bool) -> None:
+def test_a_truncated_answer_is_a_502_and_an_unreachable_upstream_too(engine: str) -> None:
     with (
         _upstream("truncated") as upstream,
-        FaultProxy(upstream.url, recorder=Recorder(calls=recording)) as proxy,
+        FaultProxy(upstream.url, **engine_options(engine)) as proxy,
     ):
         port = int(proxy.endpoint.rsplit(":", 1)[1])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -168,7 +161,7 @@ def test_a_truncated_answer_is_a_502_and_an_unreachable_upstream_too(recording: 
     with contextlib.closing(socket.socket()) as probe:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]
-    with FaultProxy(f"http://127.0.0.1:{free}", recorder=Recorder(calls=recording)) as proxy:
+    with FaultProxy(f"http://127.0.0.1:{free}", **engine_options(engine)) as proxy:
         port = int(proxy.endpoint.rsplit(":", 1)[1])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
@@ -179,13 +172,10 @@ def test_a_truncated_answer_is_a_502_and_an_unreachable_upstream_too(recording: 
     assert b"cannot connect" in body
 
 
-@RECORDING
-def test_each_exchange_on_a_kept_alive_connection_gets_its_own_timeout(recording: bool) -> None:
+def test_each_exchange_on_a_kept_alive_connection_gets_its_own_timeout(engine: str) -> None:
     with (
         _upstream("slower-each-call") as upstream,
-        FaultProxy(
-            upstream.url, recorder=Recorder(calls=recording), upstream_timeout_s=TIMEOUT_S
-        ) as proxy,
+        FaultProxy(upstream.url, **engine_options(engine), upstream_timeout_s=TIMEOUT_S) as proxy,
     ):
         port = int(proxy.endpoint.rsplit(":", 1)[1])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -202,3 +192,5 @@ def test_each_exchange_on_a_kept_alive_connection_gets_its_own_timeout(recording
             conn.close()
     assert status == 504
     assert upstream.connections == 1
+    # the second and third calls were the compiled path's: its deadline and its timeout
+    assert proxy.compiled_calls() == (1 if engine == "compiled" else 0)
