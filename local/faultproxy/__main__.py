@@ -18,6 +18,7 @@ import click
 
 from consumer import logging as kit_logging
 from local.faultproxy.errors import FaultProxyError, PlanError
+from local.faultproxy.fastpath import ENV_MODE, MODES, FastPathUnavailable
 from local.faultproxy.plan import Plan, load_plan
 from local.faultproxy.proxy import DEFAULT_UPSTREAM_TIMEOUT_S, LOOPBACK, FaultProxy
 from local.faultproxy.records import Recorder
@@ -92,6 +93,15 @@ Examples:
     help="Seconds to wait for the upstream's answer before a 504.",
 )
 @click.option(
+    "--fastpath",
+    envvar=ENV_MODE,
+    type=click.Choice(MODES),
+    default="auto",
+    show_default=True,
+    help="Relay calls no rule can touch in compiled C: auto uses it where a C compiler "
+    "builds it, on fails without it, off relays in Python only.",
+)
+@click.option(
     "--log-format",
     envvar="SQSKIT_PROXY_LOG_FORMAT",
     type=click.Choice(["json", "text"]),
@@ -106,6 +116,7 @@ def main(  # noqa: PLR0917 - click passes every option positionally
     host: str,
     record_path: Path | None,
     upstream_timeout: float,
+    fastpath: str,
     log_format: str,
 ) -> None:
     """Relay AWS API calls to --upstream, injecting the faults of --plan."""
@@ -114,11 +125,20 @@ def main(  # noqa: PLR0917 - click passes every option positionally
         # Call records only matter where someone can read them: the --record file.
         recorder = Recorder(calls=record_path is not None, sink=record_path)
         proxy = FaultProxy(
-            upstream, plan, recorder, host=host, port=port, upstream_timeout_s=upstream_timeout
+            upstream,
+            plan,
+            recorder,
+            host=host,
+            port=port,
+            upstream_timeout_s=upstream_timeout,
+            compiled={"auto": None, "on": True, "off": False}[fastpath],
         )
     except PlanError as exc:
         click.echo(f"error: --plan {exc}", err=True)
         raise SystemExit(EXIT_USAGE) from exc
+    except FastPathUnavailable as exc:
+        click.echo(f"error: --fastpath on: {exc}; use --fastpath auto or off", err=True)
+        raise SystemExit(EXIT_INFRA) from exc
     except FaultProxyError as exc:
         click.echo(f"error: --upstream: {exc}", err=True)
         raise SystemExit(EXIT_USAGE) from exc

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
-from local.faultproxy import read_records
+from local.faultproxy import fastpath, read_records
 from local.faultproxy.__main__ import EXIT_INFRA, EXIT_OK, EXIT_USAGE, main
 from tests.local.faultproxy.conftest import client, unique
 
@@ -63,6 +63,25 @@ def test_upstream_is_required_and_port_is_range_checked() -> None:
     bad_port = CliRunner().invoke(main, ["--upstream", "http://127.0.0.1:1", "--port", "70000"])
     assert bad_port.exit_code == EXIT_USAGE
     assert "--port" in bad_port.output
+
+
+@pytest.mark.unit
+def test_fastpath_takes_three_modes_and_on_without_a_compiler_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bad = CliRunner().invoke(main, ["--upstream", "http://127.0.0.1:1", "--fastpath", "fast"])
+    assert bad.exit_code == EXIT_USAGE
+    assert "--fastpath" in bad.output and "'auto', 'on', 'off'" in bad.output
+    # GIVEN no compiler on PATH and nothing built in this process yet
+    monkeypatch.setattr(fastpath, "_loaded", None)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CC", raising=False)
+    refused = CliRunner().invoke(main, ["--upstream", "http://127.0.0.1:1", "--fastpath", "on"])
+    assert refused.exit_code == EXIT_INFRA
+    assert refused.output.strip() == (
+        "error: --fastpath on: no C compiler on PATH (cc, gcc or clang; or set CC); "
+        "use --fastpath auto or off"
+    )
 
 
 @contextlib.contextmanager
