@@ -2,8 +2,10 @@
 calls straight to the embedded emulator (MiniStack), measured side by side in one run.
 
 The proxy runs as its own process (``python -m local.faultproxy``), as it would in front of
-consumers: once as a plain relay, once recording every call (``--record``, JSON lines). Two
-workloads, each on a fresh queue:
+consumers: as a plain relay with its compiled fast path (``--fastpath on``: calls no rule can
+touch are relayed in C), as a plain relay in Python only (``--fastpath off``, what a machine
+without a C compiler gets), and recording every call (``--record``, JSON lines; records are
+Python's). Two workloads, each on a fresh queue:
 - single: ``SendMessage``, ``ReceiveMessage``, ``DeleteMessage``, one message at a time;
 - batch: ``SendMessageBatch``, ``ReceiveMessage`` (up to 10), ``DeleteMessageBatch`` of 10.
 Rounds rotate which endpoint goes first; the medians over rounds are compared. Reported:
@@ -47,12 +49,16 @@ from consumer.contract import (
     ENV_AWS_ACCESS_KEY_ID,
     ENV_AWS_SECRET_ACCESS_KEY,
 )
+from local.faultproxy.fastpath import FastPathUnavailable
+from local.faultproxy.fastpath import load as load_fastpath
 from local.faultproxy.proxy import parse_upstream
 
 TARGET_THROUGHPUT = 0.90
 TARGET_P50 = 1.10
 #: the label of the bare C relay the proxy is compared with (the extra hop's own cost)
 FLOOR = "floor (socat, bare TCP relay)"
+#: the label of the proxy relaying in Python only
+PYTHON_ONLY = "proxy (Python only)"
 
 
 @dataclass(frozen=True)
@@ -76,12 +82,17 @@ def bound(proxy: Relay, floor: Relay) -> str:
         f"a bare C relay loses {1 - floor.throughput:.0%} throughput and adds "
         f"{floor.p50 - 1:.0%} ({floor.added_ms:.2f} ms) to p50"
     )
-    own = f"the proxy's own work adds {proxy.added_ms - floor.added_ms:.2f} ms p50 beyond it"
+    beyond = proxy.added_ms - floor.added_ms
+    own = (
+        f"the proxy's own work adds {beyond:.2f} ms p50 beyond it"
+        if beyond > 0
+        else f"the proxy adds {-beyond:.2f} ms p50 less than it"
+    )
     if proxy.meets:
         return f"targets met; {hop}; {own}"
     if not floor.meets:
         return f"bound: the extra loopback hop, {hop}, so no relay meets the target here; {own}"
-    return f"not the hop: {hop} and meets the target; {own} (its Python run per message)"
+    return f"not the hop: {hop} and meets the target; {own}"
 
 
 def _client(endpoint: str) -> Any:
@@ -215,25 +226,40 @@ def _round(endpoint: str, workload: Callable[..., int], n: int) -> tuple[float, 
     return calls / wall, statistics.median(latencies) * 1000, calls
 
 
+def _engine() -> tuple[bool, str]:
+    """Whether the compiled fast path is here, and the engine line that says what runs."""
+    threads = "blocking sockets, one thread per client connection"
+    try:
+        library = load_fastpath()
+    except FastPathUnavailable as exc:
+        return False, f"{threads}; Python only ({exc})"
+    return True, f"{threads}; compiled fast path ({library.path.name}) for calls no rule can touch"
+
+
 def run() -> list[tuple[str, str]]:
     n = int(os.environ.get("BENCH_PROXY_N", "200"))
     rounds = int(os.environ.get("BENCH_PROXY_ROUNDS", "7"))
-    engine = "blocking sockets, one thread per client connection"
+    compiled, engine = _engine()
     print(f"proxy engine: {engine}", flush=True)
     results: list[tuple[str, str]] = [("proxy engine", engine)]
+    fast = "on" if compiled else "off"
     with (
         bench_endpoint() as upstream,
         tempfile.TemporaryDirectory() as tmp,
-        _proxy(upstream) as (relay, relay_pid),
+        _proxy(upstream, "--fastpath", fast) as (relay, relay_pid),
+        _proxy(upstream, "--fastpath", "off") as (python_relay, python_pid),
         _proxy(upstream, "--record", f"{tmp}/calls.jsonl") as (recording, recording_pid),
         _socat(upstream) as floor,
     ):
-        endpoints = {"direct": upstream, "proxy": relay, "proxy+record": recording}
+        endpoints = {"direct": upstream, "proxy": relay}
+        pids = {"proxy": relay_pid}
+        if compiled:  # else "proxy" is the Python relay already
+            endpoints[PYTHON_ONLY], pids[PYTHON_ONLY] = python_relay, python_pid
+        endpoints["proxy+record"], pids["proxy+record"] = recording, recording_pid
         if floor is None:
             results.append((FLOOR, "not measured: socat is not installed (apt-get install socat)"))
         else:
             endpoints[FLOOR] = floor
-        pids = {"proxy": relay_pid, "proxy+record": recording_pid}
         calls_through = dict.fromkeys(pids, 0)
         cpu_start = {key: _cpu_seconds(pid) for key, pid in pids.items()}
         for name, workload in (("single", _single), ("batch", _batch)):

@@ -24,5 +24,8 @@ def test_a_floor_that_meets_the_target_puts_the_miss_on_the_proxy() -> None:
 
 def test_a_proxy_that_meets_the_targets_says_so() -> None:
     assert bound(Relay(0.93, 1.05, 0.07), Relay(0.97, 1.01, 0.02)).startswith("targets met")
+    # a proxy faster than the bare relay says so, not "adds -0.05 ms"
+    faster = bound(Relay(0.98, 1.04, 0.06), Relay(0.89, 1.13, 0.20))
+    assert faster.endswith("the proxy adds 0.14 ms p50 less than it")
     # one target missed is a miss
     assert not bound(Relay(0.93, 1.15, 0.07), Relay(0.97, 1.01, 0.02)).startswith("targets met")
