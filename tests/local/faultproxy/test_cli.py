@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,6 +135,47 @@ def test_the_process_relays_faults_records_and_stops_on_sigterm(
         assert faults[0].kind == "throttle" and faults[0].plan == "cli"
         assert [c.status for c in calls if c.operation == "SendMessage"][:2] == [403, 200]
     finally:
+        direct.delete_queue(QueueUrl=url)
+
+
+@pytest.mark.integration
+def test_signals_arriving_while_c_relays_do_not_fail_a_call(
+    require_compiled_relay: None, emulator_endpoint: str, tmp_path: Path
+) -> None:
+    # GIVEN the proxy process relaying in C, with a plan file that has no rule
+    plan = tmp_path / "quiet.yaml"
+    plan.write_text("name: quiet\nrules: []\n")
+    direct = client("sqs", emulator_endpoint)
+    url = direct.create_queue(QueueName=unique("cli-signals"))["QueueUrl"]
+    stop = threading.Event()
+    try:
+        with _proxy_process(
+            "--upstream", emulator_endpoint, "--plan", str(plan), "--fastpath", "on"
+        ) as (process, endpoint):
+            assert endpoint.startswith("http://127.0.0.1:"), process.stderr
+            sqs = client("sqs", endpoint, max_attempts=1)  # a failed call is not retried
+
+            def hang_ups() -> None:  # interrupts whichever thread the kernel picks
+                while not stop.wait(0.005):
+                    process.send_signal(signal.SIGHUP)
+
+            sender = threading.Thread(target=hang_ups, daemon=True)
+            sender.start()
+            # WHEN SIGHUP arrives every few milliseconds during 150 calls on one connection
+            sent = [sqs.send_message(QueueUrl=url, MessageBody=f"m{i}") for i in range(150)]
+            stop.set()
+            sender.join(30)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == EXIT_OK
+            assert process.stderr is not None
+            events = [json.loads(line) for line in process.stderr.read().splitlines()]
+        # THEN every call succeeded at its first attempt, and C relayed them
+        assert all(s["ResponseMetadata"]["RetryAttempts"] == 0 for s in sent)
+        stopped = [e for e in events if e["event"] == "faultproxy.stopped"]
+        assert stopped[0]["compiled_calls"] >= 149
+        assert sum(e["event"] == "faultproxy.plan_set" for e in events) > 10, "signals arrived"
+    finally:
+        stop.set()
         direct.delete_queue(QueueUrl=url)
 
 

@@ -9,6 +9,7 @@ no records: framing only) and bytes-only in the compiled fast path.
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import threading
 import time
@@ -392,3 +393,53 @@ def test_stop_ends_the_connections_the_compiled_path_holds(require_compiled_rela
             client.close()
         proxy.stop()
         upstream.close()
+
+
+def test_signals_that_interrupt_the_compiled_path_lose_no_call(
+    require_compiled_relay: None,
+) -> None:
+    # GIVEN a handler installed the way Python installs one (interrupting system calls),
+    # and a connection's thread inside C
+    def script(request: wire.Request) -> tuple[bytes, bool]:
+        time.sleep(0.002)  # the thread waits in recv on the upstream, too
+        return _ok(request.body), False
+
+    interrupted = []
+    previous = signal.signal(signal.SIGUSR2, lambda *_: interrupted.append(1))
+    stop = threading.Event()
+    try:
+        with _relay(script, "compiled") as relay, relay.connect() as client:
+            buffer = wire.Buffer()
+            client.sendall(b"GET / HTTP/1.1\r\n" + TARGET + b"\r\n")
+            assert _read_answer(client, buffer, "GET") == _ok(b"")
+            (connection,) = relay.proxy._connections
+            ident = connection.thread.ident
+            assert ident is not None
+
+            def interrupt() -> None:  # aimed at the connection's thread itself
+                while not stop.wait(0.001):
+                    with contextlib.suppress(ProcessLookupError):
+                        signal.pthread_kill(ident, signal.SIGUSR2)
+
+            sender = threading.Thread(target=interrupt, daemon=True)
+            sender.start()
+            # WHEN signals keep arriving while 200 calls go through it
+            bodies = [b"%d" % i for i in range(200)]
+            got = []
+            for body in bodies:
+                client.sendall(
+                    b"POST / HTTP/1.1\r\n"
+                    + TARGET
+                    + b"Content-Length: %d\r\n\r\n" % len(body)
+                    + body
+                )
+                got.append(_read_answer(client, buffer))
+            stop.set()
+            sender.join(WAIT_S)
+            # THEN each call got its own answer, relayed in C
+            assert got == [_ok(b) for b in bodies]
+            assert relay.proxy.compiled_calls() == 200
+    finally:
+        stop.set()
+        signal.signal(signal.SIGUSR2, previous)
+    assert interrupted, "the signals were delivered"
