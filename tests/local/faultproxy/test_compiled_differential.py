@@ -86,6 +86,7 @@ class _Exchange:
     actions: tuple[_Action, ...] = ()  # per arrival at the upstream (the last one repeats)
     failure: str | None = None
     garbage: bool = False  # the proxy closes the connection unanswered, nothing goes upstream
+    half_close: bool = False  # the client shuts its side down right after writing it
     features: set[str] = field(default_factory=set)
 
     @property
@@ -351,8 +352,11 @@ def _conversation(seed: int, *, hang_at: int | None = None, hang: str = HANG) ->
         exchanges.append(exchange)
         if not (exchange.keeps and keeps):
             break
-    if exchanges:
-        exchanges[-1].pipelined = False
+    else:  # the connection is still open after the last answer
+        if not tame and rng.random() < 0.3:
+            exchanges[-1].half_close = True
+            exchanges[-1].features.add("half-close")
+    exchanges[-1].pipelined = False
     return exchanges
 
 
@@ -527,6 +531,8 @@ def _talk(client: _Client, exchanges: list[_Exchange]) -> list[wire.Response]:
             client.send(first.raw, first.cuts)
         else:
             client.send(b"".join(e.raw for e in group))
+        if group[-1].half_close:  # the proxy still owes the answers
+            client.sock.shutdown(socket.SHUT_WR)
         for exchange in group:
             response = client.answer(exchange.method)
             if response is None:
@@ -534,7 +540,8 @@ def _talk(client: _Client, exchanges: list[_Exchange]) -> list[wire.Response]:
             answers.append(response)
             if not (exchange.keeps and response.keep_alive):
                 return answers
-    client.sock.shutdown(socket.SHUT_WR)  # the end: the proxy closes its side
+    if not exchanges[-1].half_close:
+        client.sock.shutdown(socket.SHUT_WR)  # the end: the proxy closes its side
     return answers
 
 
@@ -638,7 +645,7 @@ def test_the_conversations_cover_every_case_the_differential_is_for() -> None:
         "trailers", "chunked-answer", "close-delimited", "no-body", "interim", "split-answer",
         "answer-close", "answer-http10", "answer-http10-keep-alive", STALE, CLOSE_AFTER,
         MID_BODY, MALFORMED, HANG, HANG_MID_BODY, "pipelined-failure", "stale-reset",
-        "garbage-not-http",
+        "half-close", "garbage-not-http",
         "garbage-bad-length", "garbage-huge-head", "garbage-cut",
     }  # fmt: skip
     assert wanted - set(seen) == set(), "cases no conversation covers"
