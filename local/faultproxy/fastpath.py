@@ -51,6 +51,7 @@ CLOSE: Final = 3
 STALE: Final = 4
 UPSTREAM_ERROR: Final = 5
 UPSTREAM_TIMEOUT: Final = 6
+UPSTREAM_SPOILED: Final = 7
 
 
 class FastPathUnavailable(FaultProxyError):

@@ -46,6 +46,8 @@ enum fr_event {
     FR_STALE = 4,            /* the kept-alive upstream closed before a byte of answer */
     FR_UPSTREAM_ERROR = 5,   /* the upstream failed after the request went out (reason) */
     FR_UPSTREAM_TIMEOUT = 6, /* no answer within the timeout (reason) */
+    FR_UPSTREAM_SPOILED = 7, /* an answer was relayed, but the upstream sent bytes after it
+                                that no request asked for: its connection cannot be trusted */
 };
 
 /* One client connection. Mirrored by a ctypes Structure in fastpath.py: keep them in step
@@ -323,7 +325,7 @@ static int frame_answer(struct fr_conn *c, int head_request, int eof, struct ans
             size_t first = (size_t)(sp - p);
             const char *sp2 = memchr(p + first + 1, ' ', line_end - first - 1);
             size_t token_end = sp2 ? (size_t)(sp2 - p) : line_end;
-            if (token_end > first + 1 && token_end - first - 1 <= 9) {
+            if (token_end - first - 1 == 3) { /* 3DIGIT (RFC 9112) */
                 status = 0;
                 for (size_t i = first + 1; i < token_end; i++) {
                     if (p[i] < '0' || p[i] > '9') {
@@ -451,8 +453,10 @@ static int exchange(struct fr_conn *c, size_t req_size, int head_request, int re
     __atomic_add_fetch(c->relayed, 1, __ATOMIC_SEQ_CST);
     if (send_all(c->client_fd, c->ans, answer.stop) < 0) return FR_CLIENT_ERROR;
     consume(c->req, &c->req_len, req_size);
-    c->ans_len = 0; /* bytes after the answer answer no request: dropped */
-    return request_keeps && answer.keep_alive ? -1 : FR_CLOSE;
+    int spoiled = c->ans_len > answer.stop;
+    c->ans_len = 0;
+    if (!(request_keeps && answer.keep_alive)) return FR_CLOSE;
+    return spoiled ? FR_UPSTREAM_SPOILED : -1;
 timed_out:
     snprintf(c->reason, sizeof c->reason, "no answer within %g s", timeout_s);
     result = FR_UPSTREAM_TIMEOUT;

@@ -222,6 +222,8 @@ class _Connection:
             return False
         if event == fastpath.EOF:
             self.eof = True
+        elif event == fastpath.UPSTREAM_SPOILED:
+            self._spoiled()
         elif event == fastpath.STALE:
             self._close_upstream()  # Python's exchange retries it on a fresh connection
         elif event in (fastpath.UPSTREAM_ERROR, fastpath.UPSTREAM_TIMEOUT):
@@ -310,7 +312,9 @@ class _Connection:
                 if answers.data or eof:
                     response = answers.take_response(method, eof=eof)
                     if response is not None:
-                        if not response.keep_alive:
+                        if answers.data:
+                            self._spoiled()
+                        elif not response.keep_alive:
                             self._close_upstream()
                         return response
                 if answering:  # the rest of an answer: within what is left of the deadline
@@ -339,6 +343,14 @@ class _Connection:
             failure = UpstreamError(f"upstream connection failed: {exc}")
         self._close_upstream()
         return failure
+
+    def _spoiled(self) -> None:
+        """The upstream sent bytes after a whole answer that no request asked for: taken as
+        the next answer, they would answer the wrong call. Its connection is closed and the
+        bytes dropped; the next call gets a fresh connection."""
+        log.warning("faultproxy.upstream_extra_bytes", extra={"upstream": self.proxy.upstream})
+        self._close_upstream()
+        self.answers = wire.Buffer()
 
     def _close_upstream(self) -> None:
         with self._lock:

@@ -37,6 +37,7 @@ CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _CHUNKED: Final = -1
 _TO_EOF: Final = -2
 _HTTP_1: Final = b"HTTP/1."
+_HEX_DIGITS: Final = b"0123456789abcdefABCDEF"
 
 #: a header value: up to the CRLF that ends its line (a bare CR or LF is part of the value)
 _VALUE: Final = rb"([^\r]*(?:\r(?!\n)[^\r]*)*)"
@@ -284,7 +285,7 @@ def _response_frame(data: bytes | bytearray, end: int, method: str) -> _Response
     if first > 0 and data.startswith(_HTTP_1, 0, first):
         second = data.find(b" ", first + 1, line_end)
         token = data[first + 1 : second if second >= 0 else line_end]
-        if token.isdigit():
+        if len(token) == 3 and token.isdigit():  # 3DIGIT (RFC 9112)
             status = int(token)
     if status < 0:
         line = bytes(data[:line_end]).decode("latin-1")
@@ -318,11 +319,12 @@ def _chunked(data: bytes | bytearray, start: int) -> tuple[bytes, int] | None:
         eol = data.find(_CRLF, pos)
         if eol < 0:
             return None
-        size_field = bytes(data[pos:eol]).split(b";", 1)[0].strip()
-        try:
-            size = int(size_field, 16)
-        except ValueError as exc:
-            raise WireError(f"malformed chunk size {bytes(data[pos:eol])[:40]!r}") from exc
+        size_field = bytes(data[pos:eol]).split(b";", 1)[0].strip(b" \t")
+        # 1*HEXDIG (RFC 9112) and nothing else: int() alone would take "-6" and step back
+        # forever, or "0x2", "+2" and "0_2"
+        if not size_field or size_field.strip(_HEX_DIGITS):
+            raise WireError(f"malformed chunk size {bytes(data[pos:eol])[:40]!r}")
+        size = int(size_field, 16)
         pos = eol + 2
         if size == 0:
             break

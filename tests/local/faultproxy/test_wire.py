@@ -220,6 +220,27 @@ def test_a_header_line_without_a_colon_is_the_upstreams_to_reject() -> None:
         _ = request.headers
 
 
+@pytest.mark.parametrize("status", [b"OK 200", b"20 OK", b"2000 OK", b"0000000200 OK"])
+def test_a_status_code_that_is_not_three_digits_is_an_error(status: bytes) -> None:
+    with pytest.raises(wire.WireError, match="malformed status line"):
+        _response(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\n\r\n")
+
+
+@pytest.mark.parametrize("size", [b"-6", b"0x2", b"+2", b"0_2", b" ", b"2\x0b"])
+def test_a_chunk_size_that_is_not_hex_digits_is_an_error(size: bytes) -> None:
+    # int(size, 16) would take most of these, and "-6" would step the framing back forever
+    with pytest.raises(wire.WireError, match="malformed chunk size"):
+        _response(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%s\r\n%s\r\n0\r\n\r\n"
+            % (size, b"a" * 20)
+        )
+    # a chunk extension and spaces or tabs around the size are RFC 9112's
+    ok = _response(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 2\t;ext=1\r\n{}\r\n0\r\n\r\n"
+    )
+    assert ok is not None and ok.body == b"{}"
+
+
 def test_a_bad_status_line_or_a_body_too_long_is_an_error() -> None:
     with pytest.raises(wire.WireError, match="malformed status line"):
         _response(b"HTTP/1.1 OK 200\r\nContent-Length: 0\r\n\r\n")
