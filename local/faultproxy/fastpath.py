@@ -249,11 +249,12 @@ class FastConnection:
         self._cdll.fr_release(self._pointer)
 
 
-def switch_for(requested: bool | None) -> Switch | None:
+def switch_for(requested: bool | None, *, records: bool = False) -> Switch | None:
     """The fast path a new proxy gets: ``requested`` True needs it, False refuses it, None
-    follows ``SQSKIT_PROXY_FASTPATH``. None when the proxy relays in Python only."""
+    follows ``SQSKIT_PROXY_FASTPATH``. None when the proxy relays in Python only, as one that
+    keeps call ``records`` always does (records are built in Python, for the proxy's life)."""
     wanted = mode() if requested is None else ("on" if requested else "off")
-    if wanted == "off":
+    if wanted == "off" or records:
         return None
     try:
         return Switch(load())

@@ -422,12 +422,13 @@ class FaultProxy:
     ) -> None:
         """``compiled``: whether calls no rule can touch are relayed by the compiled fast path
         (:mod:`local.faultproxy.fastpath`): True needs it, False refuses it, None follows
-        ``SQSKIT_PROXY_FASTPATH`` (by default, used where it builds)."""
+        ``SQSKIT_PROXY_FASTPATH`` (by default, used where it builds). A proxy that records
+        calls relays in Python whatever it says."""
         self.upstream = upstream.rstrip("/")
         self._up_host, self._up_port = parse_upstream(self.upstream)
         self.recorder = recorder if recorder is not None else Recorder()
         self._injector = Injector(plan or Plan())
-        self._fast = fastpath.switch_for(compiled)
+        self._fast = fastpath.switch_for(compiled, records=self.recorder.calls_enabled)
         self._update_fast()
         self._host = host
         self._port = port
@@ -587,9 +588,9 @@ class FaultProxy:
         log.info("faultproxy.plan_set", extra=self._plan_fields())
 
     def _update_fast(self) -> None:
-        # The compiled path relays bytes only: on while no rule can fire and no record is kept.
+        # The compiled path relays bytes only: on while no rule can fire.
         if self._fast is not None:
-            self._fast.set(not self._injector.plan.rules and not self.recorder.calls_enabled)
+            self._fast.set(not self._injector.plan.rules)
 
     @property
     def engine(self) -> str:

@@ -7,6 +7,7 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,11 @@ from local.faultproxy.errors import FaultProxyError
 from local.faultproxy.fastpath import FastPathUnavailable
 
 UPSTREAM = "http://127.0.0.1:9"  # never contacted: these proxies are not started
+
+
+def _relay_only(**options: Any) -> FaultProxy:
+    """A proxy that keeps no call records: the compiled path's kind."""
+    return FaultProxy(UPSTREAM, recorder=Recorder(calls=False), **options)
 
 
 @pytest.fixture
@@ -39,15 +45,17 @@ def _fake_compiler(tmp_path: Path, script: str) -> Path:
 def test_an_unknown_mode_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(fastpath.ENV_MODE, "fast")
     with pytest.raises(FaultProxyError, match=r"SQSKIT_PROXY_FASTPATH='fast' .* auto, on, off"):
-        FaultProxy(UPSTREAM)
+        _relay_only()
+    with pytest.raises(FaultProxyError, match="SQSKIT_PROXY_FASTPATH='fast'"):
+        FaultProxy(UPSTREAM, recorder=Recorder(calls=True))  # checked where unused, too
 
 
 @pytest.mark.unit
 def test_off_and_false_mean_python_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(fastpath.ENV_MODE, "off")
-    assert FaultProxy(UPSTREAM).engine == "python"
+    assert _relay_only().engine == "python"
     monkeypatch.setenv(fastpath.ENV_MODE, "on")
-    assert FaultProxy(UPSTREAM, compiled=False).engine == "python"
+    assert _relay_only(compiled=False).engine == "python"
 
 
 @pytest.mark.unit
@@ -62,16 +70,16 @@ def test_without_a_compiler_auto_falls_back_once_with_a_warning_and_on_refuses(
     monkeypatch.setenv("PATH", str(empty))
     fastpath._say_unavailable.cache_clear()
     with caplog.at_level(logging.WARNING, logger="local.faultproxy.fastpath"):
-        assert FaultProxy(UPSTREAM).engine == "python"
-        assert FaultProxy(UPSTREAM).engine == "python"
+        assert _relay_only().engine == "python"
+        assert _relay_only().engine == "python"
     warned = [r for r in caplog.records if r.getMessage() == "faultproxy.fastpath_unavailable"]
     assert len(warned) == 1, "said once per reason, not per proxy"
     assert "no C compiler on PATH" in warned[0].__dict__["reason"]
     with pytest.raises(FastPathUnavailable, match="no C compiler on PATH"):
-        FaultProxy(UPSTREAM, compiled=True)
+        _relay_only(compiled=True)
     monkeypatch.setenv(fastpath.ENV_MODE, "on")
     with pytest.raises(FastPathUnavailable, match="no C compiler on PATH"):
-        FaultProxy(UPSTREAM)
+        _relay_only()
 
 
 @pytest.mark.unit
@@ -149,7 +157,9 @@ def test_the_c_source_compiles_without_a_warning(
 
 
 @pytest.mark.integration
-def test_the_switch_is_on_only_without_rules_and_records(require_compiled_relay: None) -> None:
+def test_the_switch_is_on_only_without_rules_and_never_with_records(
+    require_compiled_relay: None,
+) -> None:
     rule = {"service": "sqs", "fault": "error_500"}
     proxy = FaultProxy(UPSTREAM, compiled=True, recorder=Recorder(calls=False))
     assert proxy.engine == "compiled"
@@ -158,5 +168,5 @@ def test_the_switch_is_on_only_without_rules_and_records(require_compiled_relay:
     assert not proxy._fast.on
     proxy.set_plan(Plan())
     assert proxy._fast.on
-    recording = FaultProxy(UPSTREAM, compiled=True, recorder=Recorder(calls=True))
-    assert recording._fast is not None and not recording._fast.on
+    # a proxy that records calls never relays in C (nor builds the library for it)
+    assert FaultProxy(UPSTREAM, compiled=True, recorder=Recorder(calls=True)).engine == "python"
