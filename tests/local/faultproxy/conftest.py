@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -105,6 +108,45 @@ def engine(request: pytest.FixtureRequest) -> str:
 def engine_options(engine: str) -> dict[str, Any]:
     """FaultProxy keyword arguments that make it serve calls the ``engine`` way."""
     return {"recorder": Recorder(calls=engine == "recording"), "compiled": engine == "compiled"}
+
+
+class RawUpstream:
+    """A scripted HTTP upstream on loopback, raw sockets on its side: each connection it
+    accepts is served by ``serve`` in a thread of its own, and every byte a connection
+    received is kept in ``received`` (one bytearray per connection, in order of arrival)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.received: list[bytearray] = []
+        self._threads: list[threading.Thread] = []
+        self._accept = threading.Thread(target=self._run, daemon=True)
+        self._accept.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def serve(self, conn: socket.socket, log: bytearray) -> None:
+        """Serve one connection (the subclass's script), appending what it received to log."""
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.listener.accept()
+                log = bytearray()
+                self.received.append(log)
+                thread = threading.Thread(target=self.serve, args=(conn, log), daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def close(self, wait_s: float = 30.0) -> None:
+        """Stop accepting and join every thread (bounded by ``wait_s`` each)."""
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for thread in [self._accept, *self._threads]:
+            thread.join(wait_s)
 
 
 def unique(prefix: str) -> str:

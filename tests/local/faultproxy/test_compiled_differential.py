@@ -25,7 +25,6 @@ import json
 import random
 import socket
 import struct
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ import pytest
 from local.faultproxy import FaultProxy, Recorder, wire
 from local.faultproxy.fastpath import FastPathUnavailable, load
 from tests.fixtures.tiers import skip_or_fail
+from tests.local.faultproxy.conftest import RawUpstream
 
 pytestmark = pytest.mark.integration
 
@@ -389,34 +389,16 @@ def _expected_compiled(exchanges: list[_Exchange]) -> int:
 # -- running a conversation ---------------------------------------------------------------------
 
 
-class _Upstream:
+class _Upstream(RawUpstream):
     """A scripted upstream: the answer to a request is its exchange's action for that arrival.
     Keeps every byte each connection received."""
 
     def __init__(self, exchanges: list[_Exchange]) -> None:
         self.scripts = {e.index: e.actions for e in exchanges}
         self.arrivals: Counter[int] = Counter()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.received: list[bytearray] = []
-        self._threads: list[threading.Thread] = []
-        self._accept = threading.Thread(target=self._run, daemon=True)
-        self._accept.start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def _run(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                conn, _ = self.listener.accept()
-                log = bytearray()
-                self.received.append(log)
-                thread = threading.Thread(target=self._serve, args=(conn, log), daemon=True)
-                self._threads.append(thread)
-                thread.start()
-
-    def _serve(self, conn: socket.socket, log: bytearray) -> None:
+    def serve(self, conn: socket.socket, log: bytearray) -> None:
         buffer = wire.Buffer()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with conn, contextlib.suppress(OSError):
@@ -437,13 +419,6 @@ class _Upstream:
                         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
                     if action.then != KEEP:
                         return
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        for thread in [self._accept, *self._threads]:
-            thread.join(WAIT_S)
 
 
 @dataclass

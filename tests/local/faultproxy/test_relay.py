@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from local.faultproxy import FaultProxy, Plan, Recorder, wire
-from tests.local.faultproxy.conftest import engine_options
+from tests.local.faultproxy.conftest import RawUpstream, engine_options
 
 pytestmark = pytest.mark.integration
 
@@ -30,33 +30,15 @@ TARGET = b"X-Amz-Target: AmazonSQS.ListQueues\r\n"
 Script = Callable[[wire.Request], tuple[bytes, bool]]
 
 
-class _Upstream:
-    """A scripted HTTP upstream that keeps every byte each connection received."""
+class _Upstream(RawUpstream):
+    """A scripted HTTP upstream: ``script`` answers each request."""
 
     def __init__(self, script: Script) -> None:
         self.script = script
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.received: list[bytearray] = []
         self.ended = threading.Semaphore(0)  # released when a connection reads its EOF
-        self._threads: list[threading.Thread] = []
-        self._accept = threading.Thread(target=self._run, daemon=True)
-        self._accept.start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def _run(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                conn, _ = self.listener.accept()
-                log = bytearray()
-                self.received.append(log)
-                thread = threading.Thread(target=self._serve, args=(conn, log), daemon=True)
-                self._threads.append(thread)
-                thread.start()
-
-    def _serve(self, conn: socket.socket, log: bytearray) -> None:
+    def serve(self, conn: socket.socket, log: bytearray) -> None:
         buffer = wire.Buffer()
         with conn, contextlib.suppress(OSError):
             while data := conn.recv(65536):
@@ -68,13 +50,6 @@ class _Upstream:
                     if close:
                         return
             self.ended.release()
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        for thread in [self._accept, *self._threads]:
-            thread.join(WAIT_S)
 
 
 @contextlib.contextmanager
@@ -246,6 +221,17 @@ def test_each_client_connection_gets_one_upstream_connection_on_first_use(
         assert relay.proxy.compiled_calls() == (2 if engine == "compiled" else 0)
 
 
+def _tear_down(
+    release: threading.Event, clients: list[socket.socket], proxy: FaultProxy, upstream: _Upstream
+) -> None:
+    """Let the upstream's held answers go, then close everything a stop test opened."""
+    release.set()
+    for client in clients:
+        client.close()
+    proxy.stop()
+    upstream.close()
+
+
 def _until(condition: Callable[[], bool]) -> bool:
     """Poll ``condition`` within the wait bound (a bound, not a measurement)."""
     deadline = time.monotonic() + WAIT_S
@@ -300,11 +286,7 @@ def test_stop_closes_every_connection_wherever_it_waits_and_leaves_no_thread() -
         assert left == []
         proxy.stop()  # idempotent
     finally:
-        release.set()
-        for client in clients:
-            client.close()
-        proxy.stop()
-        upstream.close()
+        _tear_down(release, clients, proxy, upstream)
 
 
 def test_a_one_mib_call_and_its_answer_are_relayed_whole(engine: str) -> None:
@@ -388,11 +370,7 @@ def test_stop_ends_the_connections_the_compiled_path_holds(require_compiled_rela
         assert [_read_to_eof(c) for c in clients] == [b""] * 2
         assert [t.name for t in threading.enumerate() if t.name.startswith("faultproxy")] == []
     finally:
-        release.set()
-        for client in clients:
-            client.close()
-        proxy.stop()
-        upstream.close()
+        _tear_down(release, clients, proxy, upstream)
 
 
 def test_signals_that_interrupt_the_compiled_path_lose_no_call(
