@@ -139,6 +139,7 @@ static ssize_t read_into(int fd, char **buf, size_t *len, size_t *cap) {
 }
 
 static size_t head_end(const char *p, size_t len) {
+    if (len < 4) return NONE; /* also: no buffer yet (NULL), which memmem must not get */
     const char *found = memmem(p, len, "\r\n\r\n", 4);
     return found ? (size_t)(found - p) : NONE;
 }
