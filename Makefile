@@ -14,7 +14,7 @@ TEST_WORKERS ?= 2
 SEC_VENV ?= .venv-security
 CHECKOV  := $(SEC_VENV)/bin/checkov
 
-.PHONY: help venv demo test test-long test-unit lint typecheck security bench soak image local-up local-down \
+.PHONY: help venv demo test test-long test-unit lint typecheck security bench sanitize soak image local-up local-down \
         local-status emulator-matrix doctor scenarios-all aws-rehearsal aws-build-push aws-up \
         aws-logs aws-status aws-cleanup aws-down clean
 
@@ -70,6 +70,9 @@ image: $(STAMP) ## build the consumer image offline (base image, wheelhouse, ima
 
 bench: $(STAMP) ## print every number the issues ask for (side by side, one run)
 	$(PY) -m bench
+
+sanitize: $(STAMP) ## the fault proxy's C fast path under ASan and UBSan (gcc), its relay tests; not in `make test`
+	PY=$(PY) scripts/sanitize-fastpath.sh
 
 COUNT ?= 10000
 soak: $(STAMP) ## COUNT (10000) messages under crashes, SIGKILLs, duplicates and poison; not in `make test`
