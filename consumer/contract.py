@@ -92,6 +92,11 @@ just read the queue empty (nothing visible, in flight or delayed) after the traf
 no receive can bring a message any more. The consumer drains as on SIGTERM, but abandons its
 idle long poll instead of waiting up to WaitTimeSeconds for it. Any other stop is a SIGTERM."""
 
+IMAGE_LABEL_SETTLED_STOP: Final = "sqs-kit.settled-stop"
+"""The consumer image's label naming its settled-stop signal (``SIGUSR1``; consumer/Dockerfile
+sets it). The docker runner sends the settled stop only to an image that declares it: one
+built from an older checkout would die of SIGUSR1, so it gets SIGTERM."""
+
 # -- environment: what every consumer (the kit's or a plugged-in one) receives -----------------
 
 ENV_QUEUE_URL: Final = "QUEUE_URL"

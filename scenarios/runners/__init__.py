@@ -193,7 +193,9 @@ def get_runner(
         if plug.kind == HANDLER:
             assert plug.handler is not None
             runner.extra_env = {ENV_HANDLER: plug.handler, ENV_HANDLER_PATH: USER_CODE_DIR}
-        # No settled stop here: an image built from an older checkout would die of SIGUSR1.
+        if plug.image is None:  # the kit's own image (a --handler runs inside it)
+            # only when the image declares it: one built from an older checkout would die of it
+            runner.settled_stop_signal = runner.image_settled_stop()
         return runner
     raise ConfigError(f"unknown runner {name!r}: choose 'process' or 'docker'")
 

@@ -43,6 +43,8 @@ from consumer.contract import (
     ENV_AWS_REGION,
     ENV_AWS_SECRET_ACCESS_KEY,
     EXIT_SIGKILL_CONTAINER,
+    IMAGE_LABEL_SETTLED_STOP,
+    SIGNAL_SETTLED_STOP,
 )
 from core.aws import with_emulator_credentials
 from core.errors import ConfigError, InfrastructureError
@@ -178,6 +180,17 @@ class DockerRunner(ConsumerRunner):
         except Exception:  # the engine went away: nothing more we can remove
             log.warning("docker.cleanup_failed", extra={"run": self.run_id})
             return []
+
+    def image_settled_stop(self) -> int | None:
+        """The settled-stop signal the image declares (``IMAGE_LABEL_SETTLED_STOP``) when it
+        is the contract's; None for an image that predates it, or one not built yet (the
+        launch says so)."""
+        try:
+            labels = self._client.images.get(self.image).labels or {}
+        except Exception:  # not built, or the engine went away: the launch reports it
+            return None
+        declared = labels.get(IMAGE_LABEL_SETTLED_STOP)
+        return SIGNAL_SETTLED_STOP if declared == SIGNAL_SETTLED_STOP.name else None
 
     # -- backend primitives -----------------------------------------------------------------------
 

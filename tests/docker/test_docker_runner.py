@@ -154,3 +154,45 @@ def _wait_for_event(runner: DockerRunner, name: str, *, count: int, timeout: flo
 
 def test_emulator_is_a_container(emulator_container: EmulatorContainer) -> None:
     assert emulator_container.kind in {"localstack", "ministack"}
+
+
+def test_the_settled_stop_goes_to_an_image_that_declares_it_not_to_one_that_predates_it(
+    consumer_image: str, container_stack: Any, docker_client: Any, tmp_path: Path
+) -> None:
+    import io
+
+    from consumer.contract import IMAGE_LABEL_SETTLED_STOP, SIGNAL_SETTLED_STOP
+    from scenarios.runners import get_runner
+    from scenarios.settings import PluggedConsumer
+
+    # GIVEN the built image, and a copy labelled as an image built before the settled stop
+    older = f"sqs-kit-consumer:pre-settled-{unique_prefix('t')}"
+    dockerfile = f'FROM {consumer_image}\nLABEL {IMAGE_LABEL_SETTLED_STOP}=""\n'
+    docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=older, rm=True)
+    try:
+        tag = consumer_image.rsplit(":", 1)[1]
+        kit = get_runner("docker", log_dir=tmp_path / "kit", image_tag=tag)
+        assert kit.settled_stop_signal == SIGNAL_SETTLED_STOP
+        stale = DockerRunner(older, run_id=unique_prefix("t"), log_dir=tmp_path / "old")
+        assert stale.image_settled_stop() is None
+        # a user's image never gets it, whatever it is built from
+        byo = get_runner("docker", log_dir=tmp_path / "byo", plug=PluggedConsumer(image=older))
+        assert byo.settled_stop_signal is None
+    finally:
+        docker_client.images.remove(older, force=True)
+    # WHEN a started consumer of the kit's image is stopped at the end of a settled phase
+    assert isinstance(kit, DockerRunner)
+    env = {**container_stack.consumer_env(), **FAST_CONSUMER_ENV, "WAIT_TIME_SECONDS": "20"}
+    env["IDLE_TIMEOUT_SECONDS"] = "0"
+    try:
+        (handle,) = kit.start(1, env=env, restart=RestartPolicy.NEVER)
+        _wait_for_event(kit, "consumer.started", count=1)
+        kit.stop_all(timeout=30, settled=True)
+        # THEN it got SIGUSR1, drained and exited 0
+        assert handle.current.signals_sent == [SIGNAL_SETTLED_STOP.name]
+        assert handle.exit_codes == [0]
+        (signalled,) = [e for e in kit.events(handle) if e["event"] == "consumer.signal"]
+        assert signalled["signal"] == SIGNAL_SETTLED_STOP.name
+        assert signalled["abandon_poll"] is True, "the consumer knew it as the settled stop"
+    finally:
+        kit.cleanup()
