@@ -97,8 +97,8 @@ class Scenario(abc.ABC):
     #: its phenomenon needs a consumer started within a window of seconds (a takeover before a
     #: visibility timeout runs out): ``--parallel`` never runs it beside a ``cpu_bound`` one
     start_window: ClassVar[bool] = False
-    #: roughly how long a run takes on the embedded default next to three others
-    #: (``--parallel 4``, measured), in seconds: ``--parallel`` plans its order on it
+    #: roughly how long a run takes on the embedded default, in seconds, measured one after
+    #: the other (beside three others it takes longer): ``--parallel`` plans its order on it
     expected_s: ClassVar[float] = 5.0
     #: for a consumer seen from outside: what changes (None: it runs as it is)
     plugged_in: ClassVar[str | None] = None
