@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from consumer.contract import SIGNAL_SETTLED_STOP
+
 #: Keys whose values depend on where or when a run happened, at any depth of the report.
 TARGET_SPECIFIC_KEYS = frozenset(
     {
@@ -68,6 +70,11 @@ TARGET_SPECIFIC_KEYS = frozenset(
 )
 #: Check fields that are prose or numbers measured in time; a check's name and verdict count.
 INFORMATIONAL_CHECK_KEYS = frozenset({"detail"})
+#: The signals that end a phase with a drain. The kit's consumer gets the settled stop where its
+#: runner can send it (process, docker); ECS sends SIGTERM only. Which one a consumer got is
+#: the target's, so SIGTERM against the settled stop is a target-specific difference; any other
+#: signal (a SIGKILL, say) is compared strictly.
+DRAIN_SIGNALS = frozenset({"SIGTERM", SIGNAL_SETTLED_STOP.name})
 
 _MISSING = object()
 
@@ -138,7 +145,14 @@ def compare(
             ]
     if left == right:
         return []
-    return [Difference(path or "<root>", left, right, specific)]
+    return [Difference(path or "<root>", left, right, specific or _drain_stop(path, left, right))]
+
+
+def _drain_stop(path: str, left: Any, right: Any) -> bool:
+    """Two different drain signals in a consumer's ``signals`` (see DRAIN_SIGNALS)."""
+    if not (isinstance(left, str) and isinstance(right, str)):
+        return False
+    return ".signals[" in path and left in DRAIN_SIGNALS and right in DRAIN_SIGNALS
 
 
 @dataclass(frozen=True)

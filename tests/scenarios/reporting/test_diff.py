@@ -101,6 +101,18 @@ def test_a_deadline_raised_for_ecs_is_target_specific_but_a_count_knob_is_not() 
     assert other == ["knobs.count"]
 
 
+def test_a_settled_stop_against_ecs_sigterm_is_target_specific_but_a_sigkill_is_not() -> None:
+    # GIVEN a local run whose consumers got the settled stop at the phase's end, and an ECS run
+    # whose tasks got SIGTERM (all ECS can send)
+    local = copy.deepcopy(LOCAL)
+    local["phases"] = {"main": {"consumers": [{"signals": ["SIGUSR1"]}, {"signals": ["SIGKILL"]}]}}
+    aws = _aws()
+    aws["phases"] = {"main": {"consumers": [{"signals": ["SIGTERM"]}, {"signals": ["SIGTERM"]}]}}
+    # THEN only the consumer killed on one side and drained on the other breaks parity
+    other = [d.path for d in compare(local, aws) if not d.target_specific]
+    assert other == ["phases.main.consumers[1].signals[0]"]
+
+
 def test_a_missing_check_is_a_difference() -> None:
     broken = _aws()
     broken["checks"] = broken["checks"][:1]
