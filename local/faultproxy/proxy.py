@@ -205,8 +205,15 @@ class _Connection:
         if isinstance(answer, UpstreamError):
             if self.aborted:
                 return False  # stop(): not an upstream failure worth a warning
-            answer = self.proxy._gateway_error(protocol.identify(request), answer)
+            return self._answer_failure(request, answer)
         send(answer.raw)
+        return request.keep_alive and answer.keep_alive
+
+    def _answer_failure(self, request: wire.Request, error: UpstreamError) -> bool:
+        """Answer a relayed call whose upstream failed with its 502/504; whether the
+        connection stays open."""
+        answer = self.proxy._gateway_error(protocol.identify(request), error)
+        self.send(answer.raw)
         return request.keep_alive and answer.keep_alive
 
     def _relay_compiled(self, fast: FastConnection) -> bool:
@@ -231,12 +238,8 @@ class _Connection:
             self._close_upstream()
             request = self.requests.take_request()
             assert request is not None, "the fast path returns a failed request whole"
-            error = (UpstreamTimeout if event == fastpath.UPSTREAM_TIMEOUT else UpstreamError)(
-                reason
-            )
-            answer = self.proxy._gateway_error(protocol.identify(request), error)
-            self.send(answer.raw)
-            return request.keep_alive and answer.keep_alive
+            failed = UpstreamTimeout if event == fastpath.UPSTREAM_TIMEOUT else UpstreamError
+            return self._answer_failure(request, failed(reason))
         return True
 
     def _continue(self) -> None:
